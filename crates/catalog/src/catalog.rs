@@ -1,0 +1,377 @@
+//! A catalog directory: `<root>/<database>/<table>.toml`, loaded and written.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{CatalogError, Result};
+use crate::table::{DEFAULT_DATABASE, FileProblem, Table, TableFile};
+
+/// Every table of a catalog directory.
+///
+/// A table file with a mistake does not take the others down: it is kept as that table's error,
+/// returned whenever the table is asked for, and listed by [`Catalog::problems`].
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    root: PathBuf,
+    tables: BTreeMap<(String, String), Result<Arc<Table>, Arc<CatalogError>>>,
+}
+
+impl Catalog {
+    /// Reads every table file under `root`. Fails only when `root` itself cannot be read.
+    pub fn load(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let dir_error = |source| CatalogError::CatalogDir {
+            path: root.clone(),
+            source,
+        };
+        let mut tables = BTreeMap::new();
+        for entry in std::fs::read_dir(&root).map_err(dir_error)? {
+            let entry = entry.map_err(dir_error)?;
+            let path = entry.path();
+            let Some(database) = file_name(&path) else {
+                continue;
+            };
+            if path.is_dir() {
+                if database.starts_with('.') {
+                    continue;
+                }
+                for table in std::fs::read_dir(&path).map_err(dir_error)? {
+                    let table_path = table.map_err(dir_error)?.path();
+                    if table_path.extension().is_some_and(|e| e == "toml") {
+                        let name = table_path
+                            .file_stem()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned();
+                        let loaded = load_table(&root, &database, &name, &table_path)
+                            .map(Arc::new)
+                            .map_err(Arc::new);
+                        tables.insert((database.clone(), name), loaded);
+                    }
+                }
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                let name = path
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                let problem = CatalogError::TableFile {
+                    path: path.clone(),
+                    line: 1,
+                    column: 1,
+                    message: format!(
+                        "table files belong in a database directory: move it to '{}'",
+                        root.join(DEFAULT_DATABASE)
+                            .join(format!("{name}.toml"))
+                            .display()
+                    ),
+                };
+                tables.insert((DEFAULT_DATABASE.to_string(), name), Err(Arc::new(problem)));
+            }
+        }
+        Ok(Self { root, tables })
+    }
+
+    /// The catalog directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The databases, sorted, each once.
+    pub fn databases(&self) -> Vec<&str> {
+        let mut dbs: Vec<&str> = self.tables.keys().map(|(db, _)| db.as_str()).collect();
+        dbs.dedup();
+        dbs
+    }
+
+    /// The names of the tables of `database`, sorted (broken ones included).
+    pub fn table_names(&self, database: &str) -> Vec<&str> {
+        self.tables
+            .keys()
+            .filter(|(db, _)| db == database)
+            .map(|(_, t)| t.as_str())
+            .collect()
+    }
+
+    /// Every table that loaded, sorted by database and name.
+    pub fn tables(&self) -> impl Iterator<Item = &Arc<Table>> {
+        self.tables.values().filter_map(|t| t.as_ref().ok())
+    }
+
+    /// The table files that did not load.
+    pub fn problems(&self) -> impl Iterator<Item = &CatalogError> {
+        self.tables
+            .values()
+            .filter_map(|t| t.as_ref().err().map(Arc::as_ref))
+    }
+
+    /// The table `database.name`: `None` if there is no such file, its error if it is broken.
+    pub fn table(
+        &self,
+        database: &str,
+        name: &str,
+    ) -> Option<Result<Arc<Table>, Arc<CatalogError>>> {
+        self.tables
+            .get(&(database.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Looks up `table` or `database.table` (the database defaults to `default`).
+    pub fn resolve(&self, name: &str) -> Result<Arc<Table>, Arc<CatalogError>> {
+        let (database, table) = name.split_once('.').unwrap_or((DEFAULT_DATABASE, name));
+        self.table(database, table).unwrap_or_else(|| {
+            Err(Arc::new(CatalogError::TableNotFound {
+                name: name.to_string(),
+                catalog: self.root.clone(),
+            }))
+        })
+    }
+
+    /// Writes `table` as `<root>/<database>/<name>.toml`, atomically: a reader sees the old
+    /// file or the new one, never a part of it.
+    pub fn write_table(root: &Path, table: &Table) -> Result<PathBuf> {
+        let dir = root.join(&table.database);
+        let path = dir.join(format!("{}.toml", table.name));
+        let write_error = |source| CatalogError::WriteTableFile {
+            path: path.clone(),
+            source,
+        };
+        let text = toml::to_string_pretty(&TableFile::from_table(table))
+            .map_err(|e| write_error(std::io::Error::other(e)))?;
+        std::fs::create_dir_all(&dir).map_err(write_error)?;
+        let mut file = tempfile::Builder::new()
+            .prefix(".")
+            .suffix(".toml.tmp")
+            .tempfile_in(&dir)
+            .map_err(write_error)?;
+        file.write_all(text.as_bytes()).map_err(write_error)?;
+        file.as_file().sync_all().map_err(write_error)?;
+        file.persist(&path).map_err(|e| write_error(e.error))?;
+        Ok(path)
+    }
+}
+
+fn file_name(path: &Path) -> Option<String> {
+    path.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+fn valid_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn load_table(root: &Path, database: &str, name: &str, path: &Path) -> Result<Table> {
+    let text = std::fs::read_to_string(path).map_err(|source| CatalogError::ReadTableFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let at = |problem: FileProblem| {
+        let (line, column) = problem
+            .span
+            .map_or((1, 1), |span| line_and_column(&text, span.start));
+        CatalogError::TableFile {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: problem.message,
+        }
+    };
+    for (what, ident) in [("database directory", database), ("table file", name)] {
+        if !valid_identifier(ident) {
+            return Err(at(FileProblem {
+                span: None,
+                message: format!(
+                    "{what} name '{ident}' is not a valid name (use lower-case letters, digits and '_', not starting with a digit)"
+                ),
+            }));
+        }
+    }
+    TableFile::parse(&text)
+        .and_then(|file| file.into_table(database, name, root))
+        .map_err(at)
+}
+
+/// 1-based line and column of a byte offset.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ColumnType;
+
+    fn catalog_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Catalog) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let catalog = Catalog::load(dir.path()).unwrap();
+        (dir, catalog)
+    }
+
+    fn error_of(catalog: &Catalog, name: &str) -> String {
+        catalog.resolve(name).unwrap_err().to_string()
+    }
+
+    const VIEWS: &str = r#"
+location = "../lake/views"
+format = "parquet"
+comment = "listing views"
+columns = [
+  { name = "event_time", type = "timestamp" },
+  { name = "region", type = "string" },
+]
+partition_columns = [{ name = "dt", type = "date" }]
+
+[properties]
+"projection.enabled" = "false"
+"#;
+
+    #[test]
+    fn loads_a_table_file() {
+        let (dir, catalog) =
+            catalog_with(&[("default/views.toml", VIEWS), ("README.md", "# notes")]);
+        let table = catalog.resolve("views").unwrap();
+        assert_eq!(table.qualified_name(), "default.views");
+        assert_eq!(
+            table.location.local_path(),
+            Some(dir.path().parent().unwrap().join("lake/views/"))
+        );
+        let columns = table.columns.as_ref().unwrap();
+        assert_eq!(columns[0].name, "event_time");
+        assert_eq!(columns[0].ty, ColumnType::Timestamp);
+        assert_eq!(table.partition_columns[0].ty, ColumnType::Date);
+        assert_eq!(table.properties["projection.enabled"], "false");
+        assert_eq!(catalog.resolve("default.views").unwrap(), table);
+        assert_eq!(catalog.databases(), vec!["default"]);
+        assert_eq!(catalog.problems().count(), 0);
+    }
+
+    #[test]
+    fn columns_are_optional_and_format_defaults_to_parquet() {
+        let (_dir, catalog) = catalog_with(&[("web/hits.toml", "location = \"s3://b/hits\"\n")]);
+        let table = catalog.resolve("web.hits").unwrap();
+        assert_eq!(table.columns, None);
+        assert_eq!(table.format, crate::Format::Parquet);
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_field() {
+        let (dir, catalog) = catalog_with(&[
+            (
+                "default/bad_type.toml",
+                "location = \"x\"\ncolumns = [\n  { name = \"a\", type = \"text\" },\n]\n",
+            ),
+            ("default/no_location.toml", "format = \"parquet\"\n"),
+            ("default/bad_toml.toml", "location = \"x\"\nformat = \n"),
+            (
+                "default/unknown_field.toml",
+                "location = \"x\"\nlocaton = \"y\"\n",
+            ),
+            (
+                "default/bad_format.toml",
+                "location = \"x\"\nformat = \"orc\"\n",
+            ),
+            (
+                "default/twice.toml",
+                "location = \"x\"\ncolumns = [{ name = \"dt\", type = \"int\" }]\npartition_columns = [{ name = \"dt\", type = \"date\" }]\n",
+            ),
+            (
+                "default/ts_partition.toml",
+                "location = \"x\"\npartition_columns = [{ name = \"t\", type = \"timestamp\" }]\n",
+            ),
+            ("default/Upper.toml", "location = \"x\"\n"),
+        ]);
+        let file = |name: &str| {
+            dir.path()
+                .join("default")
+                .join(format!("{name}.toml"))
+                .display()
+                .to_string()
+        };
+        let expect = [
+            (
+                "bad_type",
+                "3:24",
+                "field 'columns', column 'a': unknown column type 'text'",
+            ),
+            ("no_location", "1:1", "missing field `location`"),
+            ("bad_toml", "2:10", "string values must be quoted"),
+            ("unknown_field", "2:1", "unknown field `locaton`"),
+            ("bad_format", "2:10", "field 'format': unknown format 'orc'"),
+            ("twice", "3:31", "column 'dt' is declared twice"),
+            (
+                "ts_partition",
+                "2:31",
+                "partition column 't' has type timestamp",
+            ),
+            (
+                "Upper",
+                "1:1",
+                "table file name 'Upper' is not a valid name",
+            ),
+        ];
+        for (name, position, message) in expect {
+            let error = error_of(&catalog, &format!("default.{name}"));
+            assert!(
+                error.starts_with(&format!("{}:{position}: ", file(name))),
+                "{error}"
+            );
+            assert!(error.contains(message), "{error}");
+        }
+        assert_eq!(catalog.problems().count(), expect.len());
+        assert_eq!(catalog.tables().count(), 0);
+    }
+
+    #[test]
+    fn unknown_tables_and_missing_catalogs_are_named() {
+        let (dir, catalog) = catalog_with(&[("default/views.toml", VIEWS)]);
+        let error = error_of(&catalog, "nope");
+        assert_eq!(
+            error,
+            format!(
+                "table 'nope' not found in catalog '{}'",
+                dir.path().display()
+            )
+        );
+        let missing = Catalog::load(dir.path().join("absent"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.starts_with("catalog directory '") && missing.contains("absent"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn write_then_load_round_trips() {
+        let (dir, catalog) = catalog_with(&[("default/views.toml", VIEWS)]);
+        let table = catalog.resolve("views").unwrap();
+        let mut copy = (*table).clone();
+        copy.database = "archive".into();
+        Catalog::write_table(dir.path(), &copy).unwrap();
+        let reloaded = Catalog::load(dir.path()).unwrap();
+        assert_eq!(*reloaded.resolve("archive.views").unwrap(), copy);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("archive"))
+            .unwrap()
+            .collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn line_and_column_count_characters() {
+        assert_eq!(line_and_column("ab\ncd", 4), (2, 2));
+        assert_eq!(line_and_column("가나\n다", 7), (2, 1));
+    }
+}

@@ -1,0 +1,97 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong while loading a catalog or finding a table's partitions.
+///
+/// Every variant names the thing at fault: a file and line, a table, a path in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// The catalog directory itself is missing or unreadable.
+    #[error("catalog directory '{}' cannot be read: {source}", path.display())]
+    CatalogDir {
+        /// The directory that was asked for.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+
+    /// A table file could not be read from disk.
+    #[error("table file '{}' cannot be read: {source}", path.display())]
+    ReadTableFile {
+        /// The table file.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+
+    /// A table file is not valid: bad TOML, a missing or unknown field, a bad value.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    TableFile {
+        /// The table file.
+        path: PathBuf,
+        /// 1-based line of the offending field (1 when the file as a whole is at fault).
+        line: usize,
+        /// 1-based column of the offending field.
+        column: usize,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+
+    /// A catalog or table file could not be written.
+    #[error("cannot write table file '{}': {source}", path.display())]
+    WriteTableFile {
+        /// The file being written.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+
+    /// No table of that name is in the catalog.
+    #[error("table '{name}' not found in catalog '{}'", catalog.display())]
+    TableNotFound {
+        /// The name as asked for (`table` or `database.table`).
+        name: String,
+        /// The catalog directory searched.
+        catalog: PathBuf,
+    },
+
+    /// A partition directory's value does not parse as the partition column's declared type.
+    #[error(
+        "table '{table}': partition directory '{path}' has value '{value}' for column '{column}', which is not a valid {expected}"
+    )]
+    PartitionValue {
+        /// The table being read.
+        table: String,
+        /// The partition directory in the store.
+        path: String,
+        /// The partition column.
+        column: String,
+        /// The raw value found in the directory name.
+        value: String,
+        /// The declared type of the column.
+        expected: String,
+    },
+
+    /// Listing a table's location in its object store failed.
+    #[error("table '{table}': cannot list '{location}': {source}")]
+    List {
+        /// The table being read.
+        table: String,
+        /// The URL or prefix that was being listed.
+        location: String,
+        /// The object store error.
+        source: object_store::Error,
+    },
+
+    /// A table's location does not exist.
+    #[error("table '{table}': location '{location}' does not exist")]
+    LocationNotFound {
+        /// The table being read.
+        table: String,
+        /// The table's location, as written in its table file.
+        location: String,
+    },
+}
+
+/// The catalog crate's result type.
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;

@@ -1,0 +1,390 @@
+//! A table: where its files are, how they are stored, its columns and its partitioning.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+use url::Url;
+
+use crate::types::ColumnType;
+
+/// The database a table belongs to when a name does not say (Athena's default).
+pub const DEFAULT_DATABASE: &str = "default";
+
+/// A column: its name, declared type and optional comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// The column's name as SQL sees it.
+    pub name: String,
+    /// The declared type.
+    pub ty: ColumnType,
+    /// Free text for people.
+    pub comment: Option<String>,
+}
+
+impl Column {
+    /// A column with no comment.
+    pub fn new(name: impl Into<String>, ty: ColumnType) -> Self {
+        Self {
+            name: name.into(),
+            ty,
+            comment: None,
+        }
+    }
+}
+
+/// How a table's files are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// Apache Parquet.
+    Parquet,
+    /// JSON lines, one object per line.
+    Json,
+    /// Comma-separated values.
+    Csv,
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "parquet" => Ok(Self::Parquet),
+            "json" => Ok(Self::Json),
+            "csv" => Ok(Self::Csv),
+            other => Err(format!(
+                "unknown format '{other}' (expected parquet, json or csv)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Parquet => "parquet",
+            Self::Json => "json",
+            Self::Csv => "csv",
+        })
+    }
+}
+
+/// Where a table's files live: a URL naming an object store and a prefix in it.
+///
+/// A local path in a table file is taken relative to the catalog directory, so a catalog and
+/// the lake beside it can move together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    url: Url,
+    written: String,
+}
+
+impl Location {
+    /// Parses a location as written in a table file. `base` anchors relative local paths.
+    pub fn parse(written: &str, base: &Path) -> Result<Self, String> {
+        let written = written.trim();
+        if written.is_empty() {
+            return Err("location is empty".into());
+        }
+        let mut url = if written.contains("://") {
+            Url::parse(written)
+                .map_err(|e| format!("location '{written}' is not a valid URL: {e}"))?
+        } else {
+            let path = normalize(&base.join(written));
+            let path = std::path::absolute(&path)
+                .map_err(|e| format!("location '{written}' cannot be made absolute: {e}"))?;
+            Url::from_directory_path(&path)
+                .map_err(|()| format!("location '{written}' is not a usable local path"))?
+        };
+        if url.scheme() == "s3a" {
+            url.set_scheme("s3")
+                .map_err(|()| format!("location '{written}' has a bad scheme"))?;
+        }
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        Ok(Self {
+            url,
+            written: written.to_string(),
+        })
+    }
+
+    /// The full URL of the table's root, ending in `/`.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The location as the table file wrote it.
+    pub fn as_written(&self) -> &str {
+        &self.written
+    }
+
+    /// The object store this table lives in: `scheme://authority` (`file://`, `s3://bucket`).
+    pub fn store_url(&self) -> String {
+        format!("{}://{}", self.url.scheme(), self.url.authority())
+    }
+
+    /// The table's root inside its object store.
+    pub fn prefix(&self) -> object_store::path::Path {
+        object_store::path::Path::from_url_path(self.url.path()).unwrap_or_default()
+    }
+
+    /// The directory on this machine, for a `file://` location.
+    pub fn local_path(&self) -> Option<PathBuf> {
+        (self.url.scheme() == "file")
+            .then(|| self.url.to_file_path().ok())
+            .flatten()
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.url.as_str())
+    }
+}
+
+/// Removes `.` and folds `..` without touching the file system (the path may not exist yet).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A table in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// The database (a directory of the catalog).
+    pub database: String,
+    /// The table's name (its file's stem).
+    pub name: String,
+    /// Where its files are.
+    pub location: Location,
+    /// How its files are encoded.
+    pub format: Format,
+    /// Declared data columns; `None` means they are read from the first data file.
+    pub columns: Option<Vec<Column>>,
+    /// Partition columns, outermost directory level first.
+    pub partition_columns: Vec<Column>,
+    /// Free-form table properties (Athena's TBLPROPERTIES), kept verbatim.
+    pub properties: BTreeMap<String, String>,
+    /// Free text for people.
+    pub comment: Option<String>,
+}
+
+impl Table {
+    /// `database.name`.
+    pub fn qualified_name(&self) -> String {
+        format!("{}.{}", self.database, self.name)
+    }
+
+    /// The partition column called `name`, if any.
+    pub fn partition_column(&self, name: &str) -> Option<&Column> {
+        self.partition_columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// The shape of a table file on disk.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TableFile {
+    location: Spanned<String>,
+    #[serde(default = "default_format")]
+    format: Spanned<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    columns: Vec<ColumnFile>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    partition_columns: Vec<ColumnFile>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ColumnFile {
+    name: Spanned<String>,
+    #[serde(rename = "type")]
+    ty: Spanned<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
+}
+
+fn default_format() -> Spanned<String> {
+    Spanned::new(0..0, "parquet".to_string())
+}
+
+/// A problem in a table file, with the byte range it concerns.
+#[derive(Debug)]
+pub(crate) struct FileProblem {
+    pub(crate) span: Option<std::ops::Range<usize>>,
+    pub(crate) message: String,
+}
+
+impl FileProblem {
+    fn at(span: std::ops::Range<usize>, message: impl Into<String>) -> Self {
+        Self {
+            span: Some(span),
+            message: message.into(),
+        }
+    }
+}
+
+impl TableFile {
+    pub(crate) fn parse(text: &str) -> Result<Self, FileProblem> {
+        toml::from_str(text).map_err(|e| FileProblem {
+            span: e.span(),
+            message: e.message().trim().to_string(),
+        })
+    }
+
+    /// Checks the file and turns it into a table. `catalog_root` anchors relative locations.
+    pub(crate) fn into_table(
+        self,
+        database: &str,
+        name: &str,
+        catalog_root: &Path,
+    ) -> Result<Table, FileProblem> {
+        let location = Location::parse(self.location.get_ref(), catalog_root)
+            .map_err(|m| FileProblem::at(self.location.span(), format!("field 'location': {m}")))?;
+        let format = self
+            .format
+            .get_ref()
+            .parse::<Format>()
+            .map_err(|m| FileProblem::at(self.format.span(), format!("field 'format': {m}")))?;
+        let columns = convert_columns(self.columns, "columns")?;
+        let partition_columns = convert_columns(self.partition_columns, "partition_columns")?;
+
+        let mut seen = std::collections::HashSet::new();
+        for (column, span) in columns.iter().chain(&partition_columns) {
+            if !seen.insert(column.name.as_str()) {
+                return Err(FileProblem::at(
+                    span.clone(),
+                    format!("column '{}' is declared twice", column.name),
+                ));
+            }
+        }
+        for (column, span) in &partition_columns {
+            if !column.ty.is_partition_type() {
+                return Err(FileProblem::at(
+                    span.clone(),
+                    format!(
+                        "partition column '{}' has type {}: partition columns must be string, an integer type, date or boolean",
+                        column.name, column.ty
+                    ),
+                ));
+            }
+        }
+        let strip = |cols: Vec<(Column, std::ops::Range<usize>)>| {
+            cols.into_iter().map(|(c, _)| c).collect::<Vec<_>>()
+        };
+        let columns = strip(columns);
+        Ok(Table {
+            database: database.to_string(),
+            name: name.to_string(),
+            location,
+            format,
+            columns: (!columns.is_empty()).then_some(columns),
+            partition_columns: strip(partition_columns),
+            properties: self.properties,
+            comment: self.comment,
+        })
+    }
+
+    pub(crate) fn from_table(table: &Table) -> Self {
+        let columns = |cols: &[Column]| {
+            cols.iter()
+                .map(|c| ColumnFile {
+                    name: Spanned::new(0..0, c.name.clone()),
+                    ty: Spanned::new(0..0, c.ty.to_string()),
+                    comment: c.comment.clone(),
+                })
+                .collect()
+        };
+        Self {
+            location: Spanned::new(0..0, table.location.as_written().to_string()),
+            format: Spanned::new(0..0, table.format.to_string()),
+            comment: table.comment.clone(),
+            columns: table.columns.as_deref().map(columns).unwrap_or_default(),
+            partition_columns: columns(&table.partition_columns),
+            properties: table.properties.clone(),
+        }
+    }
+}
+
+fn convert_columns(
+    columns: Vec<ColumnFile>,
+    field: &str,
+) -> Result<Vec<(Column, std::ops::Range<usize>)>, FileProblem> {
+    columns
+        .into_iter()
+        .map(|c| {
+            let name = c.name.get_ref().trim();
+            if name.is_empty() {
+                return Err(FileProblem::at(
+                    c.name.span(),
+                    format!("field '{field}': a column has an empty name"),
+                ));
+            }
+            let ty = c.ty.get_ref().parse::<ColumnType>().map_err(|e| {
+                FileProblem::at(
+                    c.ty.span(),
+                    format!("field '{field}', column '{name}': {e}"),
+                )
+            })?;
+            Ok((
+                Column {
+                    name: name.to_string(),
+                    ty,
+                    comment: c.comment,
+                },
+                c.name.span(),
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_locations_are_anchored_at_the_catalog() {
+        let loc = Location::parse("../lake/views", Path::new("/data/catalog")).unwrap();
+        assert_eq!(loc.url().as_str(), "file:///data/lake/views/");
+        assert_eq!(loc.store_url(), "file://");
+        assert_eq!(loc.prefix().as_ref(), "data/lake/views");
+        assert_eq!(loc.local_path(), Some(PathBuf::from("/data/lake/views/")));
+        assert_eq!(loc.as_written(), "../lake/views");
+    }
+
+    #[test]
+    fn urls_keep_their_store() {
+        let loc = Location::parse("s3://bucket/events/views", Path::new("/x")).unwrap();
+        assert_eq!(loc.url().as_str(), "s3://bucket/events/views/");
+        assert_eq!(loc.store_url(), "s3://bucket");
+        assert_eq!(loc.prefix().as_ref(), "events/views");
+        assert_eq!(loc.local_path(), None);
+        let s3a = Location::parse("s3a://bucket/t/", Path::new("/x")).unwrap();
+        assert_eq!(s3a.store_url(), "s3://bucket");
+        assert!(
+            Location::parse("s3://", Path::new("/x")).is_ok_and(|l| l.prefix().as_ref().is_empty())
+        );
+        assert!(Location::parse("", Path::new("/x")).is_err());
+    }
+}
