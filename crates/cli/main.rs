@@ -1,1 +1,124 @@
-fn main() {}
+//! The `minerva` binary: shell, script runner and demo lake generator.
+//!
+//! Exit codes: 0 when every statement succeeded, 1 when one failed (or the catalog could not be
+//! opened), 2 for usage errors. Errors go to stderr as one line; results go to stdout.
+
+mod args;
+mod demo;
+mod output;
+mod script;
+mod shell;
+
+use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use minerva_engine::{Engine, split_statements};
+
+use crate::args::{Args, Command, OutputFormat};
+use crate::output::Printer;
+use crate::script::Outcome;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(code) => code,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            report(&format!("error: {error:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes one line to stderr. If stderr itself is gone there is nowhere left to say so.
+pub(crate) fn report(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
+}
+
+/// Whether `error` comes from writing to a reader that went away (`minerva … | head -1`).
+pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause.to_string().contains("Broken pipe")
+    })
+}
+
+fn run(args: Args) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let stdin_is_terminal = std::io::stdin().is_terminal();
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        OutputFormat::Table
+    } else {
+        OutputFormat::Csv
+    });
+
+    let catalog_dir = match &args.command {
+        Some(Command::Demo(demo)) => {
+            let catalog = demo::prepare(demo)?;
+            if demo.no_shell || !stdin_is_terminal {
+                report(&format!(
+                    "open it with: minerva --catalog {}",
+                    catalog.display()
+                ));
+                return Ok(ExitCode::SUCCESS);
+            }
+            catalog
+        }
+        None => args.catalog.clone(),
+    };
+    let engine = open_engine(&catalog_dir, args.threads)?;
+    let mut printer = Printer::new(format, BufWriter::new(std::io::stdout().lock()), None);
+
+    let scripted = !args.commands.is_empty() || !args.files.is_empty();
+    if !scripted && stdin_is_terminal {
+        let mut printer = Printer::new(
+            args.format.unwrap_or(OutputFormat::Table),
+            std::io::stdout(),
+            Some(shell::MAX_TABLE_ROWS),
+        );
+        shell::run(&engine, &runtime, &mut printer)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let mut statements = Vec::new();
+    for sql in &args.commands {
+        statements.extend(split_statements(sql).all());
+    }
+    for file in &args.files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read SQL file '{}'", file.display()))?;
+        statements.extend(split_statements(&text).all());
+    }
+    if !scripted {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read SQL from standard input")?;
+        statements.extend(split_statements(&text).all());
+    }
+    Ok(
+        match script::run(&engine, &runtime, &mut printer, &statements) {
+            Outcome::Ok | Outcome::Closed => ExitCode::SUCCESS,
+            Outcome::Failed => ExitCode::FAILURE,
+        },
+    )
+}
+
+fn open_engine(catalog_dir: &Path, threads: Option<usize>) -> Result<Engine> {
+    let catalog = minerva_catalog::Catalog::load(catalog_dir).map_err(|e| {
+        anyhow::anyhow!("{e} (pass --catalog DIR, set MINERVA_CATALOG, or run 'minerva demo' to make a demo lake)")
+    })?;
+    let mut builder = Engine::builder(catalog);
+    if let Some(threads) = threads {
+        builder = builder.target_partitions(threads);
+    }
+    Ok(builder.build())
+}

@@ -99,14 +99,15 @@ pub async fn hive_partitions(
                 })
                 .collect(),
             None => {
-                let listed = futures::stream::iter(
-                    partitions
-                        .iter()
-                        .map(|parent| list_level(table, store, column, parent)),
-                )
-                .buffer_unordered(LIST_CONCURRENCY)
-                .try_collect::<Vec<_>>()
-                .await?;
+                // Each listing owns its parent: a future borrowing the closure's argument trips up
+                // the `Send` proof of async-trait callers (rust-lang/rust#102211).
+                let listings = partitions
+                    .into_iter()
+                    .map(|parent| list_level(table, store, column, parent));
+                let listed = futures::stream::iter(listings)
+                    .buffer_unordered(LIST_CONCURRENCY)
+                    .try_collect::<Vec<_>>()
+                    .await?;
                 listed
                     .into_iter()
                     .flatten()
@@ -145,7 +146,7 @@ async fn list_level(
     table: &Table,
     store: &dyn ObjectStore,
     column: &Column,
-    parent: &Partition,
+    parent: Partition,
 ) -> Result<Vec<Partition>> {
     let listing = store
         .list_with_delimiter(Some(&parent.prefix))

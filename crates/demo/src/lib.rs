@@ -67,6 +67,25 @@ impl Default for DemoSpec {
     }
 }
 
+/// The spec as one line: what the lake's marker file holds.
+impl std::fmt::Display for DemoSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "start={} days={} events_per_day={} seed={} rows_per_file={}",
+            self.start, self.days, self.events_per_day, self.seed, self.rows_per_file
+        )
+    }
+}
+
+/// The file that marks a directory as a finished demo lake, holding its spec.
+pub const MARKER: &str = ".minerva-demo";
+
+/// Whether `out` holds a finished lake of exactly `spec` (so it need not be written again).
+pub fn lake_is_current(spec: &DemoSpec, out: &Path) -> bool {
+    std::fs::read_to_string(out.join(MARKER)).is_ok_and(|text| text.trim() == spec.to_string())
+}
+
 impl DemoSpec {
     /// The UTC day of day index `day`.
     pub fn date(&self, day: u32) -> NaiveDate {
@@ -425,16 +444,25 @@ fn write_day(spec: &DemoSpec, day: u32, views: &Path) -> Result<(u64, u64, u64),
     Ok((rows, files, bytes))
 }
 
-/// Writes the lake under `out`: `views/dt=…/part-*.zstd.parquet` and `catalog/default/views.toml`.
+/// Writes the lake under `out`: `views/dt=…/part-*.zstd.parquet`, `catalog/default/views.toml`,
+/// and last the marker file naming the spec.
 ///
-/// Days are written in parallel on every core; `on_day` is called as each one finishes.
-/// Existing day directories are replaced file by file.
+/// Days are written in parallel on every core; `on_day` is called as each one finishes. A lake
+/// of another spec already in `out` is replaced (its marker goes first, so an interrupted
+/// rewrite is never taken for finished).
 pub fn write_lake(
     spec: &DemoSpec,
     out: &Path,
     on_day: &(dyn Fn(u32) + Sync),
 ) -> Result<LakeSummary, DemoError> {
     let views = out.join("views");
+    let marker = out.join(MARKER);
+    if marker.exists() {
+        std::fs::remove_file(&marker).map_err(io_error(&marker))?;
+        if views.exists() {
+            std::fs::remove_dir_all(&views).map_err(io_error(&views))?;
+        }
+    }
     std::fs::create_dir_all(&views).map_err(io_error(&views))?;
     let next = AtomicU32::new(0);
     let workers = std::thread::available_parallelism()
@@ -467,6 +495,7 @@ pub fn write_lake(
     let (rows, files, bytes) = totals
         .iter()
         .fold((0, 0, 0), |a, t| (a.0 + t.0, a.1 + t.1, a.2 + t.2));
+    std::fs::write(&marker, format!("{spec}\n")).map_err(io_error(&marker))?;
     Ok(LakeSummary {
         catalog,
         rows,
@@ -589,5 +618,19 @@ mod tests {
             dir.path().join("views/")
         );
         assert_eq!(done.into_inner().unwrap().len(), 2);
+        assert!(lake_is_current(&spec, dir.path()));
+        assert!(!lake_is_current(
+            &DemoSpec {
+                seed: 1,
+                ..spec.clone()
+            },
+            dir.path()
+        ));
+
+        // Another spec replaces the lake rather than mixing days of both.
+        let shorter = DemoSpec { days: 1, ..spec };
+        write_lake(&shorter, dir.path(), &|_| {}).unwrap();
+        assert!(!dir.path().join("views/dt=2024-01-02").exists());
+        assert!(lake_is_current(&shorter, dir.path()));
     }
 }

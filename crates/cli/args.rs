@@ -1,0 +1,104 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// A single-binary SQL engine for data lakes: Athena and the Glue catalog, self-hosted.
+///
+/// With no -c or -f, reads SQL from standard input: an interactive shell on a terminal,
+/// a script otherwise. Statements end with ';'.
+#[derive(Debug, Parser)]
+#[command(
+    name = "minerva",
+    version,
+    after_help = "Start with 'minerva demo' to generate a demo lake and open the shell on it."
+)]
+pub struct Args {
+    /// The catalog directory: one <database>/<table>.toml file per table.
+    #[arg(
+        long,
+        env = "MINERVA_CATALOG",
+        default_value = "catalog",
+        value_name = "DIR",
+        global = true
+    )]
+    pub catalog: PathBuf,
+
+    /// Run this SQL (one or more statements); may be repeated. Runs before any -f.
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    pub commands: Vec<String>,
+
+    /// Run the SQL in this file; may be repeated.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// How to print results [default: table on a terminal, csv otherwise].
+    #[arg(long, value_enum, global = true)]
+    pub format: Option<OutputFormat>,
+
+    /// Threads for scans and aggregations [default: one per core].
+    #[arg(long, value_name = "N", global = true)]
+    pub threads: Option<usize>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a synthetic lake of listing-view events and its catalog, then open the shell on it.
+    ///
+    /// The lake is deterministic: the same options give the same rows. A lake already in
+    /// --out with the same options is reused as it is.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where to write the lake (views/) and its catalog (catalog/).
+    #[arg(long, default_value = "minerva-demo", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Number of days, starting at --start.
+    #[arg(long, default_value_t = 35)]
+    pub days: u32,
+
+    /// Events on each day.
+    #[arg(long, default_value_t = 50_000, value_name = "N")]
+    pub events_per_day: usize,
+
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// The first day (UTC).
+    #[arg(long, default_value = "2024-01-01", value_name = "YYYY-MM-DD")]
+    pub start: NaiveDate,
+
+    /// At most this many rows per Parquet file.
+    #[arg(long, default_value_t = 2_500_000, value_name = "N")]
+    pub rows_per_file: usize,
+
+    /// Only write the lake; do not open the shell.
+    #[arg(long)]
+    pub no_shell: bool,
+}
+
+/// The output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned table with borders.
+    Table,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// Tab-separated values with a header line.
+    Tsv,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// A Markdown table.
+    Markdown,
+}

@@ -1,0 +1,195 @@
+//! Printing result batches in each output format.
+
+use std::io::Write;
+
+use anyhow::Result;
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use futures::TryStreamExt;
+use minerva_engine::{EngineError, QueryOutput};
+
+use crate::args::OutputFormat;
+
+/// How timestamps read in text formats: Athena's and DuckDB's spelling, not RFC 3339's.
+const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f";
+
+fn format_options() -> FormatOptions<'static> {
+    FormatOptions::default()
+        .with_null("NULL")
+        .with_timestamp_format(Some(TIMESTAMP_FORMAT))
+}
+
+/// Writes query results to `out` in one format.
+pub struct Printer<W: Write> {
+    format: OutputFormat,
+    out: W,
+    /// At most this many rows in a `table`; the rest are counted, not shown.
+    max_table_rows: Option<usize>,
+}
+
+impl<W: Write> Printer<W> {
+    pub fn new(format: OutputFormat, out: W, max_table_rows: Option<usize>) -> Self {
+        Self {
+            format,
+            out,
+            max_table_rows,
+        }
+    }
+
+    /// Prints every row of `output` and returns how many there were.
+    pub async fn print(&mut self, output: QueryOutput) -> Result<u64> {
+        let QueryOutput { schema, stream } = output;
+        // Errors met while rows stream in get the engine's wording, like planning errors.
+        let mut stream = stream.map_err(EngineError::from);
+        let mut rows = 0u64;
+        if schema.fields().is_empty() {
+            // A statement without a result (SET): nothing to print, but run it to the end.
+            while stream.try_next().await?.is_some() {}
+            return Ok(0);
+        }
+        match self.format {
+            OutputFormat::Table | OutputFormat::Markdown => {
+                let limit = self.max_table_rows.unwrap_or(usize::MAX);
+                let mut shown = Vec::new();
+                let mut kept = 0usize;
+                while let Some(batch) = stream.try_next().await? {
+                    rows += batch.num_rows() as u64;
+                    if kept < limit {
+                        let take = batch.num_rows().min(limit - kept);
+                        kept += take;
+                        shown.push(batch.slice(0, take));
+                    }
+                }
+                if self.format == OutputFormat::Table {
+                    self.table(&schema, &shown)?;
+                    if kept < rows as usize {
+                        writeln!(self.out, "({kept} of {rows} rows shown)")?;
+                    }
+                } else {
+                    self.markdown(&schema, &shown)?;
+                }
+            }
+            OutputFormat::Csv | OutputFormat::Tsv => {
+                let delimiter = if self.format == OutputFormat::Csv {
+                    b','
+                } else {
+                    b'\t'
+                };
+                let mut writer = arrow::csv::WriterBuilder::new()
+                    .with_delimiter(delimiter)
+                    .with_header(true)
+                    .with_null("".to_string())
+                    .with_timestamp_format(TIMESTAMP_FORMAT.to_string())
+                    .build(&mut self.out);
+                // An empty batch first, so that an empty result still prints its header.
+                writer.write(&RecordBatch::new_empty(schema))?;
+                while let Some(batch) = stream.try_next().await? {
+                    rows += batch.num_rows() as u64;
+                    writer.write(&batch)?;
+                }
+            }
+            OutputFormat::Json => {
+                let mut writer = arrow::json::WriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, arrow::json::writer::JsonArray>(&mut self.out);
+                while let Some(batch) = stream.try_next().await? {
+                    rows += batch.num_rows() as u64;
+                    writer.write(&batch)?;
+                }
+                writer.finish()?;
+                self.out.write_all(b"\n")?;
+            }
+            OutputFormat::Ndjson => {
+                let mut writer = arrow::json::WriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, arrow::json::writer::LineDelimited>(&mut self.out);
+                while let Some(batch) = stream.try_next().await? {
+                    rows += batch.num_rows() as u64;
+                    writer.write(&batch)?;
+                }
+                writer.finish()?;
+            }
+        }
+        self.out.flush()?;
+        Ok(rows)
+    }
+
+    /// Writes a line of text (a status or notice) to the same output.
+    pub fn line(&mut self, text: &str) -> Result<()> {
+        writeln!(self.out, "{text}")?;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn table(&mut self, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+        let mut table = Table::new();
+        table
+            .load_preset(presets::UTF8_FULL_CONDENSED)
+            .apply_modifier(comfy_table::modifiers::UTF8_ROUND_CORNERS)
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(schema.fields().iter().map(|f| f.name().as_str()));
+        for row in cells(batches)? {
+            table.add_row(row);
+        }
+        for (i, field) in schema.fields().iter().enumerate() {
+            if is_numeric(field.data_type())
+                && let Some(column) = table.column_mut(i)
+            {
+                column.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        writeln!(self.out, "{table}")?;
+        Ok(())
+    }
+
+    fn markdown(&mut self, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+        let escape = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+        let names: Vec<String> = schema.fields().iter().map(|f| escape(f.name())).collect();
+        writeln!(self.out, "| {} |", names.join(" | "))?;
+        let rules: Vec<&str> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                if is_numeric(f.data_type()) {
+                    "---:"
+                } else {
+                    "---"
+                }
+            })
+            .collect();
+        writeln!(self.out, "| {} |", rules.join(" | "))?;
+        for row in cells(batches)? {
+            let row: Vec<String> = row.iter().map(|c| escape(c)).collect();
+            writeln!(self.out, "| {} |", row.join(" | "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every row of `batches` as display strings.
+fn cells(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>> {
+    let options = format_options();
+    let mut rows = Vec::new();
+    for batch in batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        for row in 0..batch.num_rows() {
+            rows.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(row).to_string())
+                    .collect(),
+            );
+        }
+    }
+    Ok(rows)
+}
+
+fn is_numeric(ty: &DataType) -> bool {
+    ty.is_numeric() || matches!(ty, DataType::Dictionary(_, v) if v.is_numeric())
+}

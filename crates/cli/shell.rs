@@ -1,0 +1,180 @@
+//! The interactive shell: statements end with `;`, backslash commands, history, Ctrl-C.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use minerva_engine::{Engine, split_statements};
+use rustyline::DefaultEditor;
+use rustyline::error::ReadlineError;
+use tokio::runtime::Runtime;
+
+use crate::output::Printer;
+
+const PROMPT: &str = "minerva> ";
+const CONTINUATION: &str = "      -> ";
+
+/// Rows a table shows in the shell before it only counts the rest.
+pub const MAX_TABLE_ROWS: usize = 100;
+
+const HELP: &str = "\
+Statements end with ';' and may span lines. Besides SQL:
+  \\dt               list tables (SHOW TABLES)
+  \\d TABLE          describe a table's columns (DESCRIBE TABLE)
+  \\q                quit (also Ctrl-D)
+  \\?                this help
+SQL extras: SHOW TABLES, DESCRIBE t, SHOW PARTITIONS t, EXPLAIN, EXPLAIN ANALYZE.
+Ctrl-C cancels a running query, or clears a half-typed one.";
+
+/// Where the shell keeps its history: the user's data directory.
+fn history_path() -> Option<PathBuf> {
+    dirs::data_dir().map(|dir| dir.join("minerva").join("history.txt"))
+}
+
+/// Reads and runs statements until `\q` or end of input.
+pub fn run<W: Write>(engine: &Engine, runtime: &Runtime, printer: &mut Printer<W>) -> Result<()> {
+    let mut editor = DefaultEditor::new()?;
+    let history = history_path();
+    if let Some(path) = &history {
+        // No history yet is the normal first run.
+        let _ = editor.load_history(path);
+    }
+    let tables = engine.catalog().tables().count();
+    printer.line(&format!(
+        "minerva {} — catalog '{}' ({tables} tables). Type \\? for help, \\q to quit.",
+        env!("CARGO_PKG_VERSION"),
+        engine.catalog().root().display()
+    ))?;
+    for problem in engine.catalog().problems() {
+        crate::report(&format!("warning: {problem}"));
+    }
+
+    let mut buffer = String::new();
+    loop {
+        let prompt = if buffer.trim().is_empty() {
+            PROMPT
+        } else {
+            CONTINUATION
+        };
+        let line = match editor.readline(prompt) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => {
+                buffer.clear();
+                continue;
+            }
+            Err(ReadlineError::Eof) => break,
+            Err(error) => return Err(error.into()),
+        };
+        let trimmed = line.trim();
+        if buffer.trim().is_empty() && trimmed.starts_with('\\') {
+            let _ = editor.add_history_entry(trimmed);
+            match meta_command(trimmed) {
+                Meta::Quit => break,
+                Meta::Help => printer.line(HELP)?,
+                Meta::Sql(sql) => run_statement(engine, runtime, printer, &sql)?,
+                Meta::Unknown => crate::report(&format!(
+                    "unknown command '{trimmed}': \\? lists the commands"
+                )),
+            }
+            continue;
+        }
+        if buffer.trim().is_empty() && matches!(trimmed, "quit" | "exit") {
+            break;
+        }
+        buffer.push_str(&line);
+        buffer.push('\n');
+        let statements = split_statements(&buffer);
+        if !statements.complete.is_empty() {
+            let _ = editor.add_history_entry(buffer.trim());
+        }
+        let rest = statements.rest.clone();
+        for sql in &statements.complete {
+            run_statement(engine, runtime, printer, sql)?;
+        }
+        buffer = if statements.has_unfinished() {
+            rest
+        } else {
+            String::new()
+        };
+    }
+    if let Some(path) = &history {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(error) = editor.save_history(path) {
+            crate::report(&format!(
+                "warning: cannot save history to '{}': {error}",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+enum Meta {
+    Quit,
+    Help,
+    Sql(String),
+    Unknown,
+}
+
+fn meta_command(line: &str) -> Meta {
+    let mut words = line.split_whitespace();
+    let command = words.next().unwrap_or_default();
+    let argument: Vec<&str> = words.collect();
+    match (command, argument.as_slice()) {
+        ("\\q", []) => Meta::Quit,
+        ("\\?" | "\\h", []) => Meta::Help,
+        ("\\dt" | "\\d", []) => Meta::Sql("SHOW TABLES".into()),
+        ("\\d", [table]) => Meta::Sql(format!("DESCRIBE {table}")),
+        _ => Meta::Unknown,
+    }
+}
+
+/// Runs one statement, printing its rows and a status line, or its error; Ctrl-C cancels it.
+/// Only a failure to write to the terminal is returned: the shell goes on after query errors.
+fn run_statement<W: Write>(
+    engine: &Engine,
+    runtime: &Runtime,
+    printer: &mut Printer<W>,
+    sql: &str,
+) -> Result<()> {
+    let started = Instant::now();
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = async {
+                let output = engine.execute(sql).await?;
+                printer.print(output).await
+            } => Some(result),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    match result {
+        Some(Ok(rows)) => {
+            let noun = if rows == 1 { "row" } else { "rows" };
+            printer.line(&format!(
+                "({rows} {noun}, {:.3} s)",
+                started.elapsed().as_secs_f64()
+            ))?;
+        }
+        Some(Err(error)) if crate::is_broken_pipe(&error) => return Err(error),
+        Some(Err(error)) => crate::report(&format!("error: {error}")),
+        None => crate::report("query cancelled"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_commands_map_to_sql() {
+        assert!(matches!(meta_command("\\q"), Meta::Quit));
+        assert!(matches!(meta_command("\\dt"), Meta::Sql(s) if s == "SHOW TABLES"));
+        assert!(matches!(meta_command("\\d  web.hits"), Meta::Sql(s) if s == "DESCRIBE web.hits"));
+        assert!(matches!(meta_command("\\x"), Meta::Unknown));
+        assert!(matches!(meta_command("\\q now"), Meta::Unknown));
+    }
+}

@@ -1,0 +1,148 @@
+//! Catalog commands answered from the catalog rather than planned by DataFusion:
+//! `SHOW TABLES`, `DESCRIBE t`, `SHOW PARTITIONS t`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use minerva_catalog::DEFAULT_DATABASE;
+
+/// A catalog command and the table it names, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// `SHOW TABLES [FROM|IN database]`
+    ShowTables { database: Option<String> },
+    /// `DESCRIBE [TABLE] t`, `DESC t`
+    Describe { database: String, table: String },
+    /// `SHOW PARTITIONS t`
+    ShowPartitions { database: String, table: String },
+}
+
+/// Recognizes a catalog command; anything else is left to DataFusion.
+pub(crate) fn parse(sql: &str) -> Option<Command> {
+    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize().ok()?;
+    let mut words: Vec<Token> = tokens
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    if words.last() == Some(&Token::SemiColon) {
+        words.pop();
+    }
+    let keyword = |i: usize, expected: &str| match words.get(i) {
+        Some(Token::Word(w)) => w.quote_style.is_none() && w.value.eq_ignore_ascii_case(expected),
+        _ => false,
+    };
+    if keyword(0, "show") && keyword(1, "tables") {
+        return match words.len() {
+            2 => Some(Command::ShowTables { database: None }),
+            4 if keyword(2, "from") || keyword(2, "in") => Some(Command::ShowTables {
+                database: Some(identifier(&words[3])?),
+            }),
+            _ => None,
+        };
+    }
+    if keyword(0, "show") && keyword(1, "partitions") {
+        let (database, table) = table_name(&words[2..])?;
+        return Some(Command::ShowPartitions { database, table });
+    }
+    if keyword(0, "describe") || keyword(0, "desc") {
+        let skip = if keyword(1, "table") { 2 } else { 1 };
+        let (database, table) = table_name(&words[skip..])?;
+        return Some(Command::Describe { database, table });
+    }
+    None
+}
+
+/// An identifier as SQL resolves it: unquoted names are lower-cased.
+fn identifier(token: &Token) -> Option<String> {
+    match token {
+        Token::Word(w) if w.quote_style.is_some() => Some(w.value.clone()),
+        Token::Word(w) => Some(w.value.to_lowercase()),
+        _ => None,
+    }
+}
+
+/// `table` or `database.table`, and nothing after it.
+fn table_name(tokens: &[Token]) -> Option<(String, String)> {
+    match tokens {
+        [table] => Some((DEFAULT_DATABASE.to_string(), identifier(table)?)),
+        [database, Token::Period, table] => Some((identifier(database)?, identifier(table)?)),
+        _ => None,
+    }
+}
+
+/// The values of one column of a command's answer.
+pub(crate) enum Values {
+    /// Text, possibly missing.
+    Text(Vec<Option<String>>),
+    /// Yes or no.
+    Flag(Vec<bool>),
+}
+
+/// A command's answer as one batch.
+pub(crate) fn batch(columns: Vec<(&str, Values)>) -> RecordBatch {
+    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns
+        .into_iter()
+        .map(|(name, values)| match values {
+            Values::Text(v) => (
+                Field::new(name, DataType::Utf8, true),
+                Arc::new(StringArray::from(v)) as ArrayRef,
+            ),
+            Values::Flag(v) => (
+                Field::new(name, DataType::Boolean, false),
+                Arc::new(BooleanArray::from(v)) as ArrayRef,
+            ),
+        })
+        .unzip();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("columns of equal length")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn describe(db: &str, t: &str) -> Option<Command> {
+        Some(Command::Describe {
+            database: db.into(),
+            table: t.into(),
+        })
+    }
+
+    #[test]
+    fn recognizes_commands() {
+        assert_eq!(
+            parse("show tables"),
+            Some(Command::ShowTables { database: None })
+        );
+        assert_eq!(
+            parse("SHOW TABLES IN Web;"),
+            Some(Command::ShowTables {
+                database: Some("web".into())
+            })
+        );
+        assert_eq!(parse("describe views"), describe("default", "views"));
+        assert_eq!(parse("DESC TABLE web.\"Hits\" ;"), describe("web", "Hits"));
+        assert_eq!(
+            parse("show partitions views"),
+            Some(Command::ShowPartitions {
+                database: "default".into(),
+                table: "views".into()
+            })
+        );
+    }
+
+    #[test]
+    fn leaves_everything_else_to_sql() {
+        for sql in [
+            "select 1",
+            "show columns from views",
+            "describe select 1",
+            "show tables like 'x'",
+            "desc",
+        ] {
+            assert_eq!(parse(sql), None, "{sql}");
+        }
+    }
+}

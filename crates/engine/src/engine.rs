@@ -1,0 +1,265 @@
+//! The engine: a DataFusion session over the catalog.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use futures::TryStreamExt;
+use minerva_catalog::Catalog;
+use object_store::ObjectStore;
+use url::Url;
+
+use crate::commands::{self, Command, Values, batch};
+use crate::error::{EngineError, Result};
+use crate::providers::{MinervaCatalog, Tables};
+use crate::types::athena_name;
+
+/// The name of the DataFusion catalog that holds every database.
+const CATALOG_NAME: &str = "minerva";
+
+/// A statement's answer: its columns, and its rows as a stream of batches.
+pub struct QueryOutput {
+    /// The columns.
+    pub schema: SchemaRef,
+    /// The rows; dropping the stream cancels the query.
+    pub stream: SendableRecordBatchStream,
+}
+
+impl std::fmt::Debug for QueryOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryOutput")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Engine`]: the catalog, plus any object stores to use instead of the defaults.
+#[derive(Debug)]
+pub struct EngineBuilder {
+    catalog: Catalog,
+    stores: Vec<(Url, Arc<dyn ObjectStore>)>,
+    target_partitions: Option<usize>,
+}
+
+impl EngineBuilder {
+    /// Serves every table whose location is under `url` (`file://`, `s3://bucket`) from `store`.
+    pub fn object_store(mut self, url: Url, store: Arc<dyn ObjectStore>) -> Self {
+        self.stores.push((url, store));
+        self
+    }
+
+    /// How many partitions scans and aggregations are split into (default: one per core).
+    pub fn target_partitions(mut self, n: usize) -> Self {
+        self.target_partitions = Some(n.max(1));
+        self
+    }
+
+    /// The engine.
+    pub fn build(self) -> Engine {
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_create_default_catalog_and_schema(false)
+            .with_default_catalog_and_schema(CATALOG_NAME, minerva_catalog::DEFAULT_DATABASE);
+        if let Some(n) = self.target_partitions {
+            config = config.with_target_partitions(n);
+        }
+        let ctx = SessionContext::new_with_config(config);
+        for (url, store) in self.stores {
+            ctx.register_object_store(&url, store);
+        }
+        let tables = Arc::new(Tables::new(Arc::new(self.catalog), ctx.runtime_env()));
+        ctx.register_catalog(
+            CATALOG_NAME,
+            Arc::new(MinervaCatalog::new(Arc::clone(&tables))),
+        );
+        Engine { ctx, tables }
+    }
+}
+
+/// Runs SQL over a catalog's tables.
+#[derive(Clone)]
+pub struct Engine {
+    ctx: SessionContext,
+    tables: Arc<Tables>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("catalog", &self.catalog().root())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine over the catalog in `catalog_dir`, with the default object stores.
+    pub fn open(catalog_dir: impl Into<PathBuf>) -> Result<Self> {
+        Ok(Self::builder(Catalog::load(catalog_dir)?).build())
+    }
+
+    /// Starts building an engine over `catalog`.
+    pub fn builder(catalog: Catalog) -> EngineBuilder {
+        EngineBuilder {
+            catalog,
+            stores: Vec::new(),
+            target_partitions: None,
+        }
+    }
+
+    /// The catalog the engine reads.
+    pub fn catalog(&self) -> &Catalog {
+        self.tables.catalog()
+    }
+
+    /// The DataFusion session, for settings and for embedding.
+    pub fn session(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Plans one statement and starts running it. Rows arrive as the stream is polled.
+    pub async fn execute(&self, sql: &str) -> Result<QueryOutput> {
+        if let Some(command) = commands::parse(sql) {
+            let batch = self.run_command(command).await?;
+            let schema = batch.schema();
+            let stream = futures::stream::iter([Ok(batch)]);
+            return Ok(QueryOutput {
+                schema: Arc::clone(&schema),
+                stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
+            });
+        }
+        let state = self.ctx.state();
+        let statement =
+            state.sql_to_statement(sql, &state.config().options().sql_parser.dialect)?;
+        refuse_writes(&statement)?;
+        let plan = state.statement_to_plan(statement).await?;
+        let frame = self.ctx.execute_logical_plan(plan).await?;
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let stream = frame.execute_stream().await?;
+        Ok(QueryOutput { schema, stream })
+    }
+
+    /// Runs one statement to the end and returns every row.
+    pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let output = self.execute(sql).await?;
+        Ok(output.stream.try_collect().await?)
+    }
+
+    async fn run_command(&self, command: Command) -> Result<RecordBatch> {
+        match command {
+            Command::ShowTables { database } => Ok(self.show_tables(database.as_deref())),
+            Command::Describe { database, table } => {
+                let opened = self.tables.open(&database, &table).await?;
+                let declared = opened.table();
+                let (mut names, mut types, mut partition, mut comments) =
+                    (vec![], vec![], vec![], vec![]);
+                for field in datafusion::catalog::TableProvider::schema(opened.as_ref()).fields() {
+                    let name = field.name();
+                    let column = declared
+                        .columns
+                        .iter()
+                        .flatten()
+                        .chain(&declared.partition_columns)
+                        .find(|c| &c.name == name);
+                    names.push(Some(name.clone()));
+                    types.push(Some(column.map_or_else(
+                        || athena_name(field.data_type()),
+                        |c| c.ty.to_string(),
+                    )));
+                    partition.push(declared.partition_column(name).is_some());
+                    comments.push(column.and_then(|c| c.comment.clone()));
+                }
+                Ok(batch(vec![
+                    ("column_name", Values::Text(names)),
+                    ("data_type", Values::Text(types)),
+                    ("partition_key", Values::Flag(partition)),
+                    ("comment", Values::Text(comments)),
+                ]))
+            }
+            Command::ShowPartitions { database, table } => {
+                let opened = self.tables.open(&database, &table).await?;
+                let partitions = opened.partitions(&self.ctx.state(), &[]).await?;
+                let names = partitions
+                    .iter()
+                    .map(|p| Some(p.name(opened.table())))
+                    .collect();
+                Ok(batch(vec![("partition", Values::Text(names))]))
+            }
+        }
+    }
+
+    fn show_tables(&self, database: Option<&str>) -> RecordBatch {
+        let catalog = self.catalog();
+        let (mut dbs, mut names, mut formats, mut partitioned, mut locations) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for db in catalog
+            .databases()
+            .into_iter()
+            .filter(|db| database.is_none_or(|d| d == *db))
+        {
+            for name in catalog.table_names(db) {
+                dbs.push(Some(db.to_string()));
+                names.push(Some(name.to_string()));
+                // A broken table file is listed, with its details missing; querying it says why.
+                let table = catalog.table(db, name).and_then(Result::ok);
+                formats.push(table.as_ref().map(|t| t.format.to_string()));
+                partitioned.push(table.as_ref().map(|t| {
+                    t.partition_columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }));
+                locations.push(table.as_ref().map(|t| t.location.to_string()));
+            }
+        }
+        batch(vec![
+            ("database", Values::Text(dbs)),
+            ("table", Values::Text(names)),
+            ("format", Values::Text(formats)),
+            ("partitioned_by", Values::Text(partitioned)),
+            ("location", Values::Text(locations)),
+        ])
+    }
+}
+
+/// Refuses statements that would define or change tables: tables are defined by the catalog's
+/// files, and writes to a lake need atomic commits, which are not built yet. Refusing before
+/// planning keeps the message about the statement, not about a table it names.
+fn refuse_writes(statement: &Statement) -> Result<()> {
+    let what = match statement {
+        Statement::CreateExternalTable(_) => "CREATE EXTERNAL TABLE",
+        Statement::CopyTo(_) => "COPY",
+        Statement::Statement(inner) => match inner.as_ref() {
+            SqlStatement::CreateTable(_) => "CREATE TABLE",
+            SqlStatement::CreateView(_) => "CREATE VIEW",
+            SqlStatement::CreateSchema { .. } | SqlStatement::CreateDatabase { .. } => {
+                "CREATE DATABASE"
+            }
+            SqlStatement::CreateIndex(_) => "CREATE INDEX",
+            SqlStatement::AlterTable(_) => "ALTER TABLE",
+            SqlStatement::Drop { .. } => "DROP",
+            SqlStatement::Insert(_) => "INSERT",
+            SqlStatement::Update(_) => "UPDATE",
+            SqlStatement::Delete(_) => "DELETE",
+            SqlStatement::Truncate(_) => "TRUNCATE",
+            SqlStatement::Merge(_) => "MERGE",
+            _ => return Ok(()),
+        },
+        _ => return Ok(()),
+    };
+    Err(EngineError::Unsupported(format!(
+        "{what} is not supported yet: tables are defined by files in the catalog directory (<database>/<table>.toml)"
+    )))
+}
+
+impl From<EngineError> for std::io::Error {
+    fn from(error: EngineError) -> Self {
+        std::io::Error::other(error)
+    }
+}

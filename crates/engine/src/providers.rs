@@ -1,0 +1,131 @@
+//! The catalog as DataFusion sees it: databases as schemas, tables opened on first use.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::error::{DataFusionError, Result as DFResult};
+use datafusion::execution::runtime_env::RuntimeEnv;
+use minerva_catalog::{Catalog, CatalogError};
+
+use crate::error::{EngineError, Result};
+use crate::table::CatalogTable;
+
+/// Shared by every schema: the catalog, and the tables opened so far (opening one may read a
+/// file footer to learn its columns, so it is done once per session).
+#[derive(Debug)]
+pub(crate) struct Tables {
+    catalog: Arc<Catalog>,
+    runtime: Arc<RuntimeEnv>,
+    opened: Mutex<HashMap<(String, String), Arc<CatalogTable>>>,
+}
+
+impl Tables {
+    pub(crate) fn new(catalog: Arc<Catalog>, runtime: Arc<RuntimeEnv>) -> Self {
+        Self {
+            catalog,
+            runtime,
+            opened: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// The table `database.name`, opened.
+    pub(crate) async fn open(&self, database: &str, name: &str) -> Result<Arc<CatalogTable>> {
+        let key = (database.to_string(), name.to_string());
+        if let Some(table) = self.opened.lock().expect("table cache poisoned").get(&key) {
+            return Ok(Arc::clone(table));
+        }
+        let table = self.catalog.table(database, name).unwrap_or_else(|| {
+            let name = if database == minerva_catalog::DEFAULT_DATABASE {
+                name.to_string()
+            } else {
+                format!("{database}.{name}")
+            };
+            Err(Arc::new(CatalogError::TableNotFound {
+                name,
+                catalog: self.catalog.root().to_path_buf(),
+            }))
+        })?;
+        let opened = Arc::new(CatalogTable::open(table, &self.runtime).await?);
+        self.opened
+            .lock()
+            .expect("table cache poisoned")
+            .insert(key, Arc::clone(&opened));
+        Ok(opened)
+    }
+}
+
+/// The whole catalog as one DataFusion catalog.
+#[derive(Debug)]
+pub(crate) struct MinervaCatalog {
+    tables: Arc<Tables>,
+}
+
+impl MinervaCatalog {
+    pub(crate) fn new(tables: Arc<Tables>) -> Self {
+        Self { tables }
+    }
+}
+
+impl CatalogProvider for MinervaCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .tables
+            .catalog
+            .databases()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        if !names.iter().any(|n| n == minerva_catalog::DEFAULT_DATABASE) {
+            names.push(minerva_catalog::DEFAULT_DATABASE.to_string());
+        }
+        names.sort();
+        names
+    }
+
+    /// Every name is a database, so that a table in an unknown one gets the catalog's own
+    /// "not found" error, naming the table and the catalog directory.
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        Some(Arc::new(Database {
+            name: name.to_string(),
+            tables: Arc::clone(&self.tables),
+        }))
+    }
+}
+
+/// One database of the catalog.
+#[derive(Debug)]
+struct Database {
+    name: String,
+    tables: Arc<Tables>,
+}
+
+#[async_trait]
+impl SchemaProvider for Database {
+    fn table_names(&self) -> Vec<String> {
+        self.tables
+            .catalog
+            .table_names(&self.name)
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>, DataFusionError> {
+        let table: Arc<dyn TableProvider> = self
+            .tables
+            .open(&self.name, name)
+            .await
+            .map_err(EngineError::into_datafusion)?;
+        Ok(Some(table))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.tables.catalog.table(&self.name, name).is_some()
+    }
+}
