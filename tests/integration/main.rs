@@ -1,1 +1,8 @@
+//! Integration tests, one binary (each test binary links DataFusion, so there is one).
 
+mod bad_input;
+mod cli;
+mod pruning;
+mod seed_questions;
+mod slt;
+mod support;

@@ -158,7 +158,7 @@ async fn list_level(
         })?;
     let mut children = Vec::new();
     for prefix in listing.common_prefixes {
-        let Some(part) = prefix.parts().last() else {
+        let Some(part) = prefix.parts().next_back() else {
             continue;
         };
         // object_store percent-encodes some characters of a path part; Hive escapes others.

@@ -122,7 +122,13 @@ pub enum DemoError {
     },
     /// The catalog file could not be written.
     #[error(transparent)]
-    Catalog(#[from] minerva_catalog::CatalogError),
+    Catalog(Box<minerva_catalog::CatalogError>),
+}
+
+impl From<minerva_catalog::CatalogError> for DemoError {
+    fn from(error: minerva_catalog::CatalogError) -> Self {
+        Self::Catalog(Box::new(error))
+    }
 }
 
 /// The columns of the `views` table's files (the `dt` partition column is in the path only).
@@ -276,8 +282,8 @@ impl World {
 
     /// Asking price in 10,000 KRW, by service; one listing in 25 has none.
     fn price(&self, listing: u64, service: usize) -> Option<i64> {
-        let h = mix(listing ^ 0x5052_4943_45);
-        if h % 25 == 0 {
+        let h = mix(listing ^ 0x0050_5249_4345);
+        if h.is_multiple_of(25) {
             return None;
         }
         let base = [500.0, 60_000.0, 15_000.0, 25_000.0, 8_000.0][service];

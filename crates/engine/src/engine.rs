@@ -6,12 +6,13 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::SessionState;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::TryStreamExt;
-use minerva_catalog::Catalog;
+use minerva_catalog::{Catalog, CatalogError};
 use object_store::ObjectStore;
 use url::Url;
 
@@ -22,6 +23,9 @@ use crate::types::athena_name;
 
 /// The name of the DataFusion catalog that holds every database.
 const CATALOG_NAME: &str = "minerva";
+
+/// DataFusion's metadata schema, present in every catalog.
+const INFORMATION_SCHEMA: &str = "information_schema";
 
 /// A statement's answer: its columns, and its rows as a stream of batches.
 pub struct QueryOutput {
@@ -137,6 +141,7 @@ impl Engine {
         let statement =
             state.sql_to_statement(sql, &state.config().options().sql_parser.dialect)?;
         refuse_writes(&statement)?;
+        self.check_tables_exist(&state, &statement)?;
         let plan = state.statement_to_plan(statement).await?;
         let frame = self.ctx.execute_logical_plan(plan).await?;
         let schema = Arc::new(frame.schema().as_arrow().clone());
@@ -148,6 +153,38 @@ impl Engine {
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         let output = self.execute(sql).await?;
         Ok(output.stream.try_collect().await?)
+    }
+
+    /// Fails with the catalog's own error, naming the table and the catalog directory, when a
+    /// statement reads a table the catalog does not have. (DataFusion would say "table
+    /// 'minerva.default.x' not found", and it also asks schemas about table functions, so the
+    /// schema provider itself must answer "none" rather than fail.)
+    fn check_tables_exist(&self, state: &SessionState, statement: &Statement) -> Result<()> {
+        for reference in state.resolve_table_references(statement)? {
+            let is_table_function = reference.schema().is_none()
+                && state.table_functions().contains_key(reference.table());
+            let resolved = reference
+                .clone()
+                .resolve(CATALOG_NAME, minerva_catalog::DEFAULT_DATABASE);
+            if is_table_function
+                || resolved.catalog.as_ref() != CATALOG_NAME
+                || resolved.schema.as_ref() == INFORMATION_SCHEMA
+            {
+                continue;
+            }
+            if self
+                .catalog()
+                .table(&resolved.schema, &resolved.table)
+                .is_none()
+            {
+                return Err(CatalogError::TableNotFound {
+                    name: reference.to_string(),
+                    catalog: self.catalog().root().to_path_buf(),
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 
     async fn run_command(&self, command: Command) -> Result<RecordBatch> {

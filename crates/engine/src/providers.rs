@@ -116,7 +116,12 @@ impl SchemaProvider for Database {
             .collect()
     }
 
+    /// `None` for a name the catalog does not have: DataFusion also asks about names that turn
+    /// out to be table functions. A table whose file is broken, or that cannot be opened, fails.
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>, DataFusionError> {
+        if !self.table_exist(name) {
+            return Ok(None);
+        }
         let table: Arc<dyn TableProvider> = self
             .tables
             .open(&self.name, name)

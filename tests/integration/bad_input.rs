@@ -1,0 +1,122 @@
+//! Bad input gets a clear error naming the thing at fault, never a panic.
+
+use minerva_demo::DemoSpec;
+use minerva_engine::Engine;
+
+use crate::support::{DemoLake, write_table_file};
+
+fn lake() -> DemoLake {
+    DemoLake::new(DemoSpec {
+        days: 2,
+        events_per_day: 200,
+        ..Default::default()
+    })
+}
+
+async fn error_of(engine: &Engine, sql: &str) -> String {
+    match engine.query(sql).await {
+        Ok(batches) => panic!("{sql} should fail, returned {} batches", batches.len()),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_corrupt_parquet_file_is_named() {
+    let lake = lake();
+    let bad = lake.views().join("dt=2024-01-02/zz-corrupt.parquet");
+    std::fs::write(&bad, b"this is not parquet at all, not even close").unwrap();
+    let error = error_of(
+        &lake.engine(),
+        "SELECT count(*) FROM views WHERE dt = DATE '2024-01-02'",
+    )
+    .await;
+    assert!(error.contains("zz-corrupt.parquet"), "{error}");
+    // The other day is untouched.
+    let ok = lake
+        .engine()
+        .query("SELECT count(*) FROM views WHERE dt = DATE '2024-01-01'")
+        .await;
+    assert!(ok.is_ok());
+}
+
+#[tokio::test]
+async fn a_truncated_parquet_file_is_named() {
+    let lake = lake();
+    let good = lake.views().join("dt=2024-01-02/part-00000.zstd.parquet");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&good, &bytes[..bytes.len() / 2]).unwrap();
+    let error = error_of(&lake.engine(), "SELECT count(*) FROM views").await;
+    assert!(
+        error.contains("dt=2024-01-02/part-00000.zstd.parquet"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_partition_directory_of_the_wrong_type_is_named() {
+    let lake = lake();
+    std::fs::create_dir_all(lake.views().join("dt=2024-13-45")).unwrap();
+    let error = error_of(&lake.engine(), "SELECT count(*) FROM views").await;
+    assert!(
+        error.contains("partition directory")
+            && error.contains("dt=2024-13-45/")
+            && error.contains("not a valid date"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_location_is_named() {
+    let lake = lake();
+    write_table_file(
+        &lake.catalog(),
+        "default",
+        "gone",
+        "location = \"../nowhere\"\npartition_columns = [{ name = \"dt\", type = \"date\" }]\n",
+    );
+    let error = error_of(&lake.engine(), "SELECT * FROM gone").await;
+    assert_eq!(
+        error,
+        "table 'default.gone': location '../nowhere' does not exist"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_table_file_fails_its_table_only() {
+    let lake = lake();
+    write_table_file(
+        &lake.catalog(),
+        "default",
+        "broken",
+        "location = \"../views\"\ncolumns = [{ name = \"a\", type = \"strin\" }]\n",
+    );
+    let engine = lake.engine();
+    let error = error_of(&engine, "SELECT * FROM broken").await;
+    assert!(error.ends_with("broken.toml:2:33: field 'columns', column 'a': unknown column type 'strin' (expected one of boolean, tinyint, smallint, int, bigint, float, double, decimal(p,s), string, varchar(n), char(n), binary, date, timestamp)"), "{error}");
+    assert!(engine.query("SELECT count(*) FROM views").await.is_ok());
+}
+
+#[tokio::test]
+async fn unknown_tables_columns_and_bad_sql_are_explained() {
+    let lake = lake();
+    let engine = lake.engine();
+    let catalog = lake.catalog();
+    assert_eq!(
+        error_of(&engine, "SELECT * FROM nope").await,
+        format!("table 'nope' not found in catalog '{}'", catalog.display())
+    );
+    assert_eq!(
+        error_of(&engine, "SELECT * FROM web.views").await,
+        format!(
+            "table 'web.views' not found in catalog '{}'",
+            catalog.display()
+        )
+    );
+    let column = error_of(&engine, "SELECT nope FROM views").await;
+    assert!(column.starts_with("no field named nope"), "{column}");
+    let syntax = error_of(&engine, "SELEC 1").await;
+    assert!(
+        syntax.starts_with("syntax error: expected: an SQL statement, found: SELEC"),
+        "{syntax}"
+    );
+}

@@ -1,0 +1,293 @@
+//! The real `minerva` binary: scripts, formats, exit codes, stderr, and the demo command.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use tempfile::TempDir;
+
+use crate::support::tiny_lake;
+
+fn minerva() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_minerva"));
+    // Tests must not depend on the developer's environment or terminal.
+    command.env_remove("MINERVA_CATALOG");
+    command
+}
+
+/// A tiny lake and a `minerva` pointed at its catalog.
+fn with_lake() -> (TempDir, Command) {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = tiny_lake(dir.path());
+    let mut command = minerva();
+    command.arg("--catalog").arg(catalog);
+    (dir, command)
+}
+
+#[test]
+fn commands_run_in_order_and_print_csv_when_piped() {
+    let (_dir, mut cmd) = with_lake();
+    cmd.args([
+        "-c",
+        "SELECT count(*) AS n FROM events; SELECT 'x' AS s",
+        "-c",
+        "SELECT 2 AS two",
+    ])
+    .assert()
+    .success()
+    .stdout("n\n6\ns\nx\ntwo\n2\n")
+    .stderr("");
+}
+
+#[test]
+fn files_and_stdin_are_scripts() {
+    let (dir, mut cmd) = with_lake();
+    let script = dir.path().join("q.sql");
+    std::fs::write(
+        &script,
+        "-- views per day\nSELECT dt, count(*) AS n\nFROM events\nGROUP BY dt\nORDER BY dt;\n",
+    )
+    .unwrap();
+    cmd.arg("-f")
+        .arg(&script)
+        .assert()
+        .success()
+        .stdout("dt,n\n2024-01-01,3\n2024-01-02,2\n2024-01-03,1\n");
+
+    let (_dir, mut cmd) = with_lake();
+    cmd.write_stdin("SELECT 1 AS a;\nSELECT\n  2 AS b;\n")
+        .assert()
+        .success()
+        .stdout("a\n1\nb\n2\n");
+}
+
+#[test]
+fn a_failed_statement_is_reported_and_the_rest_still_run() {
+    let (_dir, mut cmd) = with_lake();
+    cmd.args(["-c", "SELECT * FROM nope; SELECT 1 AS ok"])
+        .assert()
+        .code(1)
+        .stdout("ok\n1\n")
+        .stderr(predicate::str::is_match("^statement 1 \\(SELECT \\* FROM nope\\) failed: table 'nope' not found in catalog '.*catalog'\n$").unwrap());
+}
+
+#[test]
+fn bad_sql_and_unknown_columns_fail_with_one_line() {
+    let (_dir, mut cmd) = with_lake();
+    cmd.args(["-c", "SELEC 1", "-c", "SELECT nope FROM events"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "statement 1 (SELEC 1) failed: syntax error: expected: an SQL statement, found: SELEC",
+        ))
+        .stderr(predicate::str::contains(
+            "statement 2 (SELECT nope FROM events) failed: no field named nope",
+        ))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 2));
+}
+
+const FORMAT_QUERY: &str = "SELECT id, kind, amount, dt FROM events WHERE id IN (2, 4) ORDER BY id";
+
+#[test]
+fn every_output_format() {
+    let expected = [
+        (
+            "csv",
+            "id,kind,amount,dt\n2,view,,2024-01-01\n4,view,2.0,2024-01-02\n",
+        ),
+        (
+            "tsv",
+            "id\tkind\tamount\tdt\n2\tview\t\t2024-01-01\n4\tview\t2.0\t2024-01-02\n",
+        ),
+        (
+            "json",
+            "[{\"id\":2,\"kind\":\"view\",\"amount\":null,\"dt\":\"2024-01-01\"},{\"id\":4,\"kind\":\"view\",\"amount\":2.0,\"dt\":\"2024-01-02\"}]\n",
+        ),
+        (
+            "ndjson",
+            "{\"id\":2,\"kind\":\"view\",\"amount\":null,\"dt\":\"2024-01-01\"}\n{\"id\":4,\"kind\":\"view\",\"amount\":2.0,\"dt\":\"2024-01-02\"}\n",
+        ),
+        (
+            "markdown",
+            "| id | kind | amount | dt |\n| ---: | --- | ---: | --- |\n| 2 | view | NULL | 2024-01-01 |\n| 4 | view | 2.0 | 2024-01-02 |\n",
+        ),
+        (
+            "table",
+            "╭────┬──────┬────────┬────────────╮\n\
+             │ id ┆ kind ┆ amount ┆ dt         │\n\
+             ╞════╪══════╪════════╪════════════╡\n\
+             │  2 ┆ view ┆   NULL ┆ 2024-01-01 │\n\
+             │  4 ┆ view ┆    2.0 ┆ 2024-01-02 │\n\
+             ╰────┴──────┴────────┴────────────╯\n",
+        ),
+    ];
+    for (format, output) in expected {
+        let (_dir, mut cmd) = with_lake();
+        cmd.args(["--format", format, "-c", FORMAT_QUERY])
+            .assert()
+            .success()
+            .stdout(output);
+    }
+}
+
+#[test]
+fn empty_results_still_print_their_shape() {
+    for (format, output) in [
+        ("csv", "id\n"),
+        ("json", "[]\n"),
+        ("ndjson", ""),
+        ("markdown", "| id |\n| ---: |\n"),
+    ] {
+        let (_dir, mut cmd) = with_lake();
+        cmd.args([
+            "--format",
+            format,
+            "-c",
+            "SELECT id FROM events WHERE id > 100",
+        ])
+        .assert()
+        .success()
+        .stdout(output);
+    }
+}
+
+#[test]
+fn catalog_commands_work_as_sql() {
+    let (_dir, mut cmd) = with_lake();
+    cmd.args(["-c", "SHOW TABLES; DESCRIBE sales.orders; SHOW PARTITIONS sales.orders"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("database,table,format,partitioned_by,location\ndefault,events,parquet,dt,file://"))
+        .stdout(predicate::str::contains("sales,orders,parquet,\"dt, region\",file://"))
+        .stdout(predicate::str::contains(
+            "column_name,data_type,partition_key,comment\norder_id,bigint,false,\ntotal,bigint,false,\ndt,date,true,\nregion,string,true,\n",
+        ))
+        .stdout(predicate::str::contains(
+            "partition\ndt=2024-01-01/region=busan\ndt=2024-01-01/region=seoul\ndt=2024-01-02/region=seoul\n",
+        ));
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = tiny_lake(dir.path());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .arg("--catalog")
+        .arg(&catalog)
+        .args([
+            "-c",
+            "SELECT * FROM events CROSS JOIN (SELECT * FROM generate_series(1, 200000)) AS many",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here, like `head -1` exiting.
+    let output = child.wait_with_output().unwrap();
+    assert!(first.starts_with("id,"), "{first}");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
+
+#[test]
+fn a_missing_catalog_and_bad_usage_have_their_exit_codes() {
+    minerva()
+        .args(["--catalog", "/definitely/not/here", "-c", "SELECT 1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "error: catalog directory '/definitely/not/here' cannot be read",
+        ));
+    minerva().arg("--no-such-flag").assert().code(2);
+    minerva()
+        .args(["--format", "xml", "-c", "SELECT 1"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn the_catalog_comes_from_the_environment_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = tiny_lake(dir.path());
+    minerva()
+        .env("MINERVA_CATALOG", &catalog)
+        .args(["-c", "SELECT count(*) AS n FROM events"])
+        .assert()
+        .success()
+        .stdout("n\n6\n");
+}
+
+#[test]
+fn demo_writes_a_lake_once_and_reuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lake");
+    let demo = |extra: &[&str]| {
+        let mut cmd = minerva();
+        cmd.args(["demo", "--out"])
+            .arg(&out)
+            .args(["--days", "3", "--events-per-day", "500"])
+            .args(extra);
+        cmd
+    };
+    demo(&[])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("wrote 1500 rows in 3 files"));
+    demo(&[])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("using the demo lake in"));
+    minerva()
+        .arg("--catalog")
+        .arg(out.join("catalog"))
+        .args([
+            "-c",
+            "SELECT count(*) AS n, count(DISTINCT dt) AS days, min(dt) AS first FROM views",
+        ])
+        .assert()
+        .success()
+        .stdout("n,days,first\n1500,3,2024-01-01\n");
+
+    // A directory that is not a demo lake is never overwritten.
+    let foreign = dir.path().join("mine");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "keep me").unwrap();
+    minerva()
+        .args(["demo", "--out"])
+        .arg(&foreign)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("exists and is not a demo lake"));
+    assert!(foreign.join("notes.txt").exists());
+}
+
+#[test]
+fn the_repository_catalog_describes_the_demo_lake() {
+    // catalog/ in the repository is the demo lake's catalog, reviewed in git: it must stay the
+    // definition the generator writes, pointing at the default --out directory.
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let checked_in = minerva_catalog::Catalog::load(repo.join("catalog")).unwrap();
+    let views = checked_in.resolve("views").unwrap();
+    let generated = minerva_demo::views_table("../minerva-demo/views", &repo.join("catalog"));
+    assert_eq!(*views, generated);
+    assert_eq!(checked_in.problems().count(), 0);
+}
+
+#[test]
+fn stdin_statements_may_span_lines_and_hold_semicolons_in_strings() {
+    let (_dir, mut cmd) = with_lake();
+    let mut script = Vec::new();
+    writeln!(script, "SELECT 'a;b' AS s;").unwrap();
+    writeln!(script, "/* a ; comment */ SELECT count(*) AS n").unwrap();
+    writeln!(script, "FROM events WHERE kind = 'buy'").unwrap();
+    cmd.write_stdin(script)
+        .assert()
+        .success()
+        .stdout("s\na;b\nn\n2\n");
+}
