@@ -20,10 +20,25 @@ use minerva_engine::{Engine, split_statements};
 use crate::args::{Args, Command, OutputFormat};
 use crate::output::Printer;
 use crate::script::Outcome;
+use tokio::runtime::Runtime;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(args) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            report(&format!("error: cannot start the runtime: {error}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = run(args, &runtime);
+    // A cancelled query's tasks stop at their next yield point, which a long CPU-bound operator
+    // may not reach soon: exiting must not wait for them.
+    runtime.shutdown_background();
+    match result {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
@@ -48,11 +63,7 @@ pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
-fn run(args: Args) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
+fn run(args: Args, runtime: &Runtime) -> Result<ExitCode> {
     let stdin_is_terminal = std::io::stdin().is_terminal();
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         OutputFormat::Table
@@ -84,7 +95,7 @@ fn run(args: Args) -> Result<ExitCode> {
             std::io::stdout(),
             Some(shell::MAX_TABLE_ROWS),
         );
-        shell::run(&engine, &runtime, &mut printer)?;
+        shell::run(&engine, runtime, &mut printer)?;
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -105,7 +116,7 @@ fn run(args: Args) -> Result<ExitCode> {
         statements.extend(split_statements(&text).all());
     }
     Ok(
-        match script::run(&engine, &runtime, &mut printer, &statements) {
+        match script::run(&engine, runtime, &mut printer, &statements) {
             Outcome::Ok | Outcome::Closed => ExitCode::SUCCESS,
             Outcome::Failed => ExitCode::FAILURE,
         },

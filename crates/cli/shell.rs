@@ -50,6 +50,9 @@ pub fn run<W: Write>(engine: &Engine, runtime: &Runtime, printer: &mut Printer<W
         crate::report(&format!("warning: {problem}"));
     }
 
+    let control = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let mut buffer = String::new();
     loop {
         let prompt = if buffer.trim().is_empty() {
@@ -72,7 +75,7 @@ pub fn run<W: Write>(engine: &Engine, runtime: &Runtime, printer: &mut Printer<W
             match meta_command(trimmed) {
                 Meta::Quit => break,
                 Meta::Help => printer.line(HELP)?,
-                Meta::Sql(sql) => run_statement(engine, runtime, printer, &sql)?,
+                Meta::Sql(sql) => run_statement(engine, runtime, &control, printer, &sql)?,
                 Meta::Unknown => crate::report(&format!(
                     "unknown command '{trimmed}': \\? lists the commands"
                 )),
@@ -90,7 +93,7 @@ pub fn run<W: Write>(engine: &Engine, runtime: &Runtime, printer: &mut Printer<W
         }
         let rest = statements.rest.clone();
         for sql in &statements.complete {
-            run_statement(engine, runtime, printer, sql)?;
+            run_statement(engine, runtime, &control, printer, sql)?;
         }
         buffer = if statements.has_unfinished() {
             rest
@@ -134,20 +137,42 @@ fn meta_command(line: &str) -> Meta {
 
 /// Runs one statement, printing its rows and a status line, or its error; Ctrl-C cancels it.
 /// Only a failure to write to the terminal is returned: the shell goes on after query errors.
+///
+/// The query plans and runs on `runtime`; this thread waits on `control`, a current-thread
+/// runtime that drives its own signal handling. A multi-thread runtime delivers signals from its
+/// worker threads, and a CPU-bound operator that does not yield can hold them all.
 fn run_statement<W: Write>(
     engine: &Engine,
     runtime: &Runtime,
+    control: &Runtime,
     printer: &mut Printer<W>,
     sql: &str,
 ) -> Result<()> {
     let started = Instant::now();
-    let result = runtime.block_on(async {
+    let planning = runtime.spawn({
+        let engine = engine.clone();
+        let sql = sql.to_string();
+        async move { engine.execute(&sql).await }
+    });
+    let abort_planning = planning.abort_handle();
+    let result = control.block_on(async {
+        let cancelled = tokio::signal::ctrl_c();
+        tokio::pin!(cancelled);
+        let output = tokio::select! {
+            planned = planning => match planned {
+                Ok(Ok(output)) => output,
+                Ok(Err(error)) => return Some(Err(anyhow::Error::from(error))),
+                Err(error) => return Some(Err(anyhow::Error::from(error))),
+            },
+            _ = &mut cancelled => {
+                abort_planning.abort();
+                return None;
+            }
+        };
+        // Dropping the output's stream on Ctrl-C aborts the tasks producing it.
         tokio::select! {
-            result = async {
-                let output = engine.execute(sql).await?;
-                printer.print(output).await
-            } => Some(result),
-            _ = tokio::signal::ctrl_c() => None,
+            printed = printer.print(output) => Some(printed),
+            _ = &mut cancelled => None,
         }
     });
     match result {

@@ -1,6 +1,7 @@
 //! Integration tests, one binary (each test binary links DataFusion, so there is one).
 
 mod bad_input;
+mod cancellation;
 mod cli;
 mod pruning;
 mod seed_questions;

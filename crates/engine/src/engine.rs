@@ -7,16 +7,18 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::SessionState;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::physical_plan::stream::{RecordBatchReceiverStream, RecordBatchStreamAdapter};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use minerva_catalog::{Catalog, CatalogError};
 use object_store::ObjectStore;
 use url::Url;
 
 use crate::commands::{self, Command, Values, batch};
+use crate::cooperative::YieldingJoins;
 use crate::error::{EngineError, Result};
 use crate::providers::{MinervaCatalog, Tables};
 use crate::types::athena_name;
@@ -73,7 +75,12 @@ impl EngineBuilder {
         if let Some(n) = self.target_partitions {
             config = config.with_target_partitions(n);
         }
-        let ctx = SessionContext::new_with_config(config);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(YieldingJoins))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         for (url, store) in self.stores {
             ctx.register_object_store(&url, store);
         }
@@ -146,7 +153,10 @@ impl Engine {
         let frame = self.ctx.execute_logical_plan(plan).await?;
         let schema = Arc::new(frame.schema().as_arrow().clone());
         let stream = frame.execute_stream().await?;
-        Ok(QueryOutput { schema, stream })
+        Ok(QueryOutput {
+            schema: Arc::clone(&schema),
+            stream: on_the_runtime(schema, stream),
+        })
     }
 
     /// Runs one statement to the end and returns every row.
@@ -263,6 +273,29 @@ impl Engine {
             ("location", Values::Text(locations)),
         ])
     }
+}
+
+/// Drives `stream` in a task of its own and hands its batches over a small channel.
+///
+/// A plan may run inline in whichever future polls it, without ever returning `Pending` (a
+/// nested-loop join, say); the caller's other branches (Ctrl-C in the shell, a client's
+/// disconnect later) would then never be polled. Behind the channel the caller always waits on
+/// a receive, and dropping the returned stream aborts the task.
+fn on_the_runtime(
+    schema: SchemaRef,
+    mut stream: SendableRecordBatchStream,
+) -> SendableRecordBatchStream {
+    let mut builder = RecordBatchReceiverStream::builder(schema, 2);
+    let tx = builder.tx();
+    builder.spawn(async move {
+        while let Some(batch) = stream.next().await {
+            if tx.send(batch).await.is_err() {
+                break; // The reader went away.
+            }
+        }
+        Ok(())
+    });
+    builder.build()
 }
 
 /// Refuses statements that would define or change tables: tables are defined by the catalog's

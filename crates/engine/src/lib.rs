@@ -24,6 +24,7 @@
 //! improvement apply unchanged. The engine never prints: results leave as Arrow batches.
 
 mod commands;
+mod cooperative;
 mod engine;
 mod error;
 mod providers;

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Minerva next to DuckDB on the seed queries, over the same demo lake.
+
+    python3 benches/peers.py                       # small scale: 35 days x 200,000 events
+    python3 benches/peers.py --events-per-day 10000000 --out benches/RESULTS.md   # seed scale
+
+Builds `minerva` (release), writes the demo lake with `minerva demo` (or reuses it), then runs
+each query of benches/queries/*.sql in both engines, each in its own process, with the same
+thread count and a warm OS cache: one warm-up run, then the median of --runs timed runs and the
+peak RSS. Answers must be equal (rows compared as sorted text). Prints a markdown table and
+writes it to --out when given. DuckDB comes from PyPI (`pip install duckdb`, in a venv).
+
+Minerva's time is the whole process (start, catalog, plan, run, print); DuckDB's is measured
+inside its process from connect to the last fetched row, so interpreter start-up is not charged
+to it. Ratios below 1 favour Minerva.
+"""
+
+import argparse
+import csv
+import io
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUERIES = ROOT / "benches" / "queries"
+
+DUCKDB_RUNNER = r"""
+import csv, sys, time, duckdb
+lake, threads, sql = sys.argv[1], int(sys.argv[2]), sys.stdin.read()
+started = time.perf_counter()
+con = duckdb.connect()
+con.execute(f"SET threads = {threads}")
+con.execute(f"CREATE VIEW views AS SELECT * FROM read_parquet('{lake}/views/*/*.parquet', hive_partitioning = true)")
+cursor = con.execute(sql)
+header = [d[0] for d in cursor.description]
+rows = cursor.fetchall()
+elapsed = time.perf_counter() - started
+out = csv.writer(sys.stdout, lineterminator="\n")
+out.writerow(header)
+out.writerows(rows)
+print(f"{elapsed:.6f}", file=sys.stderr)
+"""
+
+
+def run(command, stdin=None):
+    """Runs a command to the end; returns (stdout, stderr, wall seconds)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    out, err = process.communicate(stdin)
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        sys.exit(f"{command[0]} failed ({process.returncode}): {err.strip()}")
+    return out, err, wall
+
+
+def peak_rss_of(command, stdin=None):
+    """Peak RSS of one run of `command`, in bytes (Linux reports ru_maxrss in KiB)."""
+    pid = os.fork()
+    if pid == 0:
+        if stdin is not None:
+            read, write = os.pipe()
+            os.write(write, stdin.encode())
+            os.close(write)
+            os.dup2(read, 0)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.execvp(command[0], command)
+    _, status, usage = os.wait4(pid, 0)
+    if status != 0:
+        sys.exit(f"{command[0]} failed while measuring memory")
+    return usage.ru_maxrss * 1024
+
+
+def normalize(csv_text):
+    """Rows as sorted tuples of text, numbers spelled alike (1.0 and 1 compare equal)."""
+    reader = csv.reader(io.StringIO(csv_text))
+    next(reader, None)
+    rows = []
+    for row in reader:
+        cells = []
+        for cell in row:
+            try:
+                number = float(cell)
+                cells.append(repr(int(number)) if number.is_integer() else f"{number:.9g}")
+            except ValueError:
+                cells.append(cell)
+        rows.append(tuple(cells))
+    return sorted(rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=35)
+    parser.add_argument("--events-per-day", type=int, default=200_000)
+    parser.add_argument("--lake", type=Path, help="where the lake is (default: target/peers-lake-<events>)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--only", help="run only queries whose file name contains this")
+    parser.add_argument("--out", type=Path, help="also write the table here (e.g. benches/RESULTS.md)")
+    args = parser.parse_args()
+
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    minerva = str(target / "release" / "minerva")
+    lake = args.lake or target / f"peers-lake-{args.days}x{args.events_per_day}"
+    started = time.perf_counter()
+    subprocess.run(
+        [minerva, "demo", "--out", str(lake), "--days", str(args.days),
+         "--events-per-day", str(args.events_per_day), "--no-shell"],
+        check=True,
+    )
+    print(f"lake ready in {time.perf_counter() - started:.1f} s: {lake}", file=sys.stderr)
+
+    results = []
+    for query in sorted(QUERIES.glob("*.sql")):
+        if args.only and args.only not in query.name:
+            continue
+        sql = query.read_text()
+        minerva_cmd = [minerva, "--catalog", str(lake / "catalog"), "--threads", str(args.threads),
+                       "--format", "csv", "-f", str(query)]
+        duckdb_cmd = [sys.executable, "-c", DUCKDB_RUNNER, str(lake), str(args.threads)]
+
+        # Warm-up, and the answers.
+        m_out, _, _ = run(minerva_cmd)
+        d_out, _, _ = run(duckdb_cmd, sql)
+        equal = normalize(m_out) == normalize(d_out)
+        m_times, d_times = [], []
+        for _ in range(args.runs):
+            m_times.append(run(minerva_cmd)[2])
+            d_times.append(float(run(duckdb_cmd, sql)[1].strip().splitlines()[-1]))
+        m_rss = peak_rss_of(minerva_cmd)
+        d_rss = peak_rss_of(duckdb_cmd, sql)
+        m, d = statistics.median(m_times), statistics.median(d_times)
+        results.append((query.stem, m, d, m_rss, d_rss, equal))
+        print(f"{query.stem}: minerva {m:.3f} s, duckdb {d:.3f} s, ratio {m / d:.2f}, "
+              f"equal answers: {equal}", file=sys.stderr)
+
+    import duckdb  # noqa: E402  (only for its version)
+
+    lines = [
+        f"Seed queries over {args.days} days x {args.events_per_day:,} events "
+        f"(`minerva demo`, zstd Parquet), {args.threads} threads, median of {args.runs} warm runs.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores; DuckDB {duckdb.__version__}.",
+        "",
+        "| query | Minerva (s) | DuckDB (s) | Minerva / DuckDB | Minerva RSS (MiB) | DuckDB RSS (MiB) | equal answers |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, m, d, m_rss, d_rss, equal in results:
+        lines.append(f"| {name} | {m:.3f} | {d:.3f} | {m / d:.2f} | {m_rss / 2**20:.0f} | {d_rss / 2**20:.0f} | "
+                     f"{'yes' if equal else '**no**'} |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.out:
+        args.out.write_text(table)
+    if not all(r[5] for r in results):
+        sys.exit("answers differ")
+
+
+if __name__ == "__main__":
+    main()
