@@ -5,9 +5,10 @@ use std::io::Write;
 use anyhow::Result;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
+use arrow::error::ArrowError;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
-use futures::TryStreamExt;
+use futures::{Stream, TryStreamExt};
 use minerva_engine::{EngineError, QueryOutput};
 
 use crate::args::OutputFormat;
@@ -85,19 +86,13 @@ impl<W: Write> Printer<W> {
                     .build(&mut self.out);
                 // An empty batch first, so that an empty result still prints its header.
                 writer.write(&RecordBatch::new_empty(schema))?;
-                while let Some(batch) = stream.try_next().await? {
-                    rows += batch.num_rows() as u64;
-                    writer.write(&batch)?;
-                }
+                rows = write_batches(&mut stream, |batch| writer.write(batch)).await?;
             }
             OutputFormat::Json => {
                 let mut writer = arrow::json::WriterBuilder::new()
                     .with_explicit_nulls(true)
                     .build::<_, arrow::json::writer::JsonArray>(&mut self.out);
-                while let Some(batch) = stream.try_next().await? {
-                    rows += batch.num_rows() as u64;
-                    writer.write(&batch)?;
-                }
+                rows = write_batches(&mut stream, |batch| writer.write(batch)).await?;
                 writer.finish()?;
                 self.out.write_all(b"\n")?;
             }
@@ -105,10 +100,7 @@ impl<W: Write> Printer<W> {
                 let mut writer = arrow::json::WriterBuilder::new()
                     .with_explicit_nulls(true)
                     .build::<_, arrow::json::writer::LineDelimited>(&mut self.out);
-                while let Some(batch) = stream.try_next().await? {
-                    rows += batch.num_rows() as u64;
-                    writer.write(&batch)?;
-                }
+                rows = write_batches(&mut stream, |batch| writer.write(batch)).await?;
                 writer.finish()?;
             }
         }
@@ -166,6 +158,19 @@ impl<W: Write> Printer<W> {
         }
         Ok(())
     }
+}
+
+/// Hands every batch of `stream` to `write`, in order; returns the number of rows.
+async fn write_batches(
+    stream: &mut (impl Stream<Item = Result<RecordBatch, EngineError>> + Unpin),
+    mut write: impl FnMut(&RecordBatch) -> Result<(), ArrowError>,
+) -> Result<u64> {
+    let mut rows = 0;
+    while let Some(batch) = stream.try_next().await? {
+        rows += batch.num_rows() as u64;
+        write(&batch)?;
+    }
+    Ok(rows)
 }
 
 /// Every row of `batches` as display strings.

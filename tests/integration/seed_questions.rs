@@ -81,9 +81,11 @@ fn distinct_users<K: Ord + std::fmt::Display>(
         .collect()
 }
 
-fn sorted(mut rows: Vec<String>) -> Vec<String> {
-    rows.sort();
-    rows
+/// Runs `sql` and checks its rows, in any order, against `expected` (sorted).
+async fn assert_answers(engine: &minerva_engine::Engine, sql: &str, expected: Vec<String>) {
+    let mut answers = rows(engine, sql).await;
+    answers.sort();
+    assert_eq!(answers, expected, "{sql}");
 }
 
 /// Runs every seed question against one generated lake (built once: it is the slow part).
@@ -96,39 +98,35 @@ async fn seed_questions_match_an_independent_computation() {
     assert_eq!(all.len(), 21 * 2_000);
 
     // Views per listing per day, per ISO week, per month.
-    let per_day = rows(&engine, "SELECT listing_id, dt, count(*) FROM views WHERE event_type = 'view' GROUP BY listing_id, dt").await;
-    assert_eq!(
-        sorted(per_day),
-        counts(views.iter().map(|e| format!("{}|{}", e.listing, e.date)))
-    );
-    let per_week = rows(
+    let per_day = counts(views.iter().map(|e| format!("{}|{}", e.listing, e.date)));
+    assert_answers(
+        &engine,
+        "SELECT listing_id, dt, count(*) FROM views WHERE event_type = 'view' GROUP BY 1, 2",
+        per_day,
+    )
+    .await;
+    assert_answers(
         &engine,
         "SELECT listing_id, CAST(date_trunc('week', dt) AS DATE) AS week, count(*) FROM views \
          WHERE event_type = 'view' GROUP BY 1, 2",
-    )
-    .await;
-    assert_eq!(
-        sorted(per_week),
         counts(
             views
                 .iter()
-                .map(|e| format!("{}|{}", e.listing, monday(e.date)))
-        )
-    );
-    let per_month = rows(
+                .map(|e| format!("{}|{}", e.listing, monday(e.date))),
+        ),
+    )
+    .await;
+    assert_answers(
         &engine,
         "SELECT listing_id, CAST(date_trunc('month', dt) AS DATE) AS month, count(*) FROM views \
          WHERE event_type = 'view' GROUP BY 1, 2",
-    )
-    .await;
-    assert_eq!(
-        sorted(per_month),
         counts(
             views
                 .iter()
-                .map(|e| format!("{}|{}", e.listing, first_of_month(e.date)))
-        )
-    );
+                .map(|e| format!("{}|{}", e.listing, first_of_month(e.date))),
+        ),
+    )
+    .await;
 
     // Top listings of one day, in order (ties broken by id).
     let day = NaiveDate::from_ymd_opt(2024, 1, 25).unwrap();
@@ -161,68 +159,43 @@ async fn seed_questions_match_an_independent_computation() {
     assert_eq!(one, [n]);
 
     // Weekly views by region.
-    let weekly_regions = rows(
+    assert_answers(
         &engine,
         "SELECT CAST(date_trunc('week', dt) AS DATE) AS week, region, count(*) FROM views \
          WHERE event_type = 'view' GROUP BY 1, 2",
-    )
-    .await;
-    assert_eq!(
-        sorted(weekly_regions),
         counts(
             views
                 .iter()
-                .map(|e| format!("{}|{}", monday(e.date), e.region))
-        )
-    );
+                .map(|e| format!("{}|{}", monday(e.date), e.region)),
+        ),
+    )
+    .await;
 
     // Views by region and service for February.
-    let region_service = rows(
+    let february = views.iter().filter(|e| e.date.month() == 2);
+    assert_answers(
         &engine,
         "SELECT region, service, count(*) FROM views \
          WHERE dt >= DATE '2024-02-01' AND dt < DATE '2024-03-01' AND event_type = 'view' GROUP BY 1, 2",
+        counts(february.map(|e| format!("{}|{}", e.region, e.service))),
     )
     .await;
-    assert_eq!(
-        sorted(region_service),
-        counts(
-            views
-                .iter()
-                .filter(|e| e.date.month() == 2)
-                .map(|e| format!("{}|{}", e.region, e.service))
-        )
-    );
 
     // DAU, WAU, MAU (every event counts as activity).
-    let dau = rows(
+    assert_answers(
         &engine,
         "SELECT dt, count(DISTINCT user_id) FROM views GROUP BY dt",
+        distinct_users(all.iter().map(|e| (e.date, e.user))),
     )
     .await;
-    assert_eq!(
-        sorted(dau),
-        distinct_users(all.iter().map(|e| (e.date, e.user)))
-    );
-    let wau = rows(&engine, "SELECT CAST(date_trunc('week', dt) AS DATE), count(DISTINCT user_id) FROM views GROUP BY 1").await;
-    assert_eq!(
-        sorted(wau),
-        distinct_users(all.iter().map(|e| (monday(e.date), e.user)))
-    );
-    let mau = rows(&engine, "SELECT CAST(date_trunc('month', dt) AS DATE), count(DISTINCT user_id) FROM views GROUP BY 1").await;
-    assert_eq!(
-        sorted(mau),
-        distinct_users(all.iter().map(|e| (first_of_month(e.date), e.user)))
-    );
+    let wau = distinct_users(all.iter().map(|e| (monday(e.date), e.user)));
+    let wau_sql = "SELECT CAST(date_trunc('week', dt) AS DATE), count(DISTINCT user_id) FROM views GROUP BY 1";
+    assert_answers(&engine, wau_sql, wau).await;
+    let mau = distinct_users(all.iter().map(|e| (first_of_month(e.date), e.user)));
+    let mau_sql = "SELECT CAST(date_trunc('month', dt) AS DATE), count(DISTINCT user_id) FROM views GROUP BY 1";
+    assert_answers(&engine, mau_sql, mau).await;
 
     // Weekly returning users: active in week w and again in week w + 1.
-    let returning = rows(
-        &engine,
-        "WITH weekly AS (SELECT DISTINCT CAST(date_trunc('week', dt) AS DATE) AS week, user_id FROM views) \
-         SELECT a.week, count(*) AS returning_users FROM weekly a \
-         JOIN weekly b ON b.user_id = a.user_id AND b.week = a.week + INTERVAL '7' DAY \
-         GROUP BY a.week",
-    )
-    .await;
     let mut weeks: BTreeMap<NaiveDate, BTreeSet<i64>> = BTreeMap::new();
     for e in &all {
         weeks.entry(monday(e.date)).or_default().insert(e.user);
@@ -239,7 +212,15 @@ async fn seed_questions_match_an_independent_computation() {
         2,
         "three weeks give two week-over-week pairs"
     );
-    assert_eq!(sorted(returning), expected_returning);
+    assert_answers(
+        &engine,
+        "WITH weekly AS (SELECT DISTINCT CAST(date_trunc('week', dt) AS DATE) AS week, user_id FROM views) \
+         SELECT a.week, count(*) AS returning_users FROM weekly a \
+         JOIN weekly b ON b.user_id = a.user_id AND b.week = a.week + INTERVAL '7' DAY \
+         GROUP BY a.week",
+        expected_returning,
+    )
+    .await;
 
     // The workload's shape: returning users exist, and DAU < WAU < MAU.
     let dau_first = distinct_users(
