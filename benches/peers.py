@@ -10,90 +10,92 @@ thread count and a warm OS cache: one warm-up run, then the median of --runs tim
 peak RSS. Answers must be equal (rows compared as sorted text). Prints a markdown table and
 writes it to --out when given. DuckDB comes from PyPI (`pip install duckdb`, in a venv).
 
-Minerva's time is the whole process (start, catalog, plan, run, print); DuckDB's is measured
-inside its process from connect to the last fetched row, so interpreter start-up is not charged
-to it. Ratios below 1 favour Minerva.
+Both engines write the whole answer as CSV (Minerva to stdout, DuckDB through its own COPY), so
+result size costs them alike: to /dev/null when timed, and through an order-independent digest
+(row count and a sum of per-line CRCs) when answers are compared, so no answer is ever held in
+memory. Minerva's time is its whole process (start, catalog, plan, run, print); DuckDB's is
+measured inside its process from connect to the last row written, so interpreter start-up is
+not charged to it. Ratios below 1 favour Minerva.
 """
 
 import argparse
-import csv
-import io
 import os
 import platform
 import statistics
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "benches" / "queries"
 
 DUCKDB_RUNNER = r"""
-import csv, sys, time, duckdb
-lake, threads, sql = sys.argv[1], int(sys.argv[2]), sys.stdin.read()
+import sys, time, duckdb
+lake, threads, target, sql = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.stdin.read()
 started = time.perf_counter()
 con = duckdb.connect()
 con.execute(f"SET threads = {threads}")
+con.execute("SET enable_progress_bar = false")
 con.execute(f"CREATE VIEW views AS SELECT * FROM read_parquet('{lake}/views/*/*.parquet', hive_partitioning = true)")
-cursor = con.execute(sql)
-header = [d[0] for d in cursor.description]
-rows = cursor.fetchall()
-elapsed = time.perf_counter() - started
-out = csv.writer(sys.stdout, lineterminator="\n")
-out.writerow(header)
-out.writerows(rows)
-print(f"{elapsed:.6f}", file=sys.stderr)
+con.execute(f"COPY ({sql}\n) TO '{target}' (FORMAT csv, HEADER false)")
+print(f"{time.perf_counter() - started:.6f}", file=sys.stderr)
 """
 
 
 def run(command, stdin=None):
-    """Runs a command to the end; returns (stdout, stderr, wall seconds)."""
+    """Runs a command, its output discarded; returns (stderr, wall seconds)."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    out, err = process.communicate(stdin)
+    process = subprocess.run(command, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - started
     if process.returncode != 0:
-        sys.exit(f"{command[0]} failed ({process.returncode}): {err.strip()}")
-    return out, err, wall
+        sys.exit(f"{command[0]} failed ({process.returncode}): {process.stderr.strip()}")
+    return process.stderr, wall
+
+
+def digest(command, stdin=None, skip_header=False):
+    """(rows, sum of CRC-32 of each line mod 2^64) of a command's CSV output, read as a stream."""
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if stdin is not None:
+        process.stdin.write(stdin.encode())
+    process.stdin.close()
+    rows, total = 0, 0
+    lines = iter(process.stdout)
+    if skip_header:
+        next(lines, None)
+    for line in lines:
+        rows += 1
+        total = (total + zlib.crc32(line.rstrip(b"\r\n"))) & 0xFFFF_FFFF_FFFF_FFFF
+    error = process.stderr.read().decode()
+    if process.wait() != 0:
+        sys.exit(f"{command[0]} failed: {error.strip()}")
+    return rows, total
+
+
+# Run by a fresh interpreter: a child forked from this harness would start from the harness's
+# own resident size (Linux keeps the high-water mark across exec), which grows with the answers
+# it holds.
+RSS_PROBE = r"""
+import os, sys
+pid = os.fork()
+if pid == 0:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(usage.ru_maxrss if status == 0 else -1)
+"""
 
 
 def peak_rss_of(command, stdin=None):
     """Peak RSS of one run of `command`, in bytes (Linux reports ru_maxrss in KiB)."""
-    pid = os.fork()
-    if pid == 0:
-        if stdin is not None:
-            read, write = os.pipe()
-            os.write(write, stdin.encode())
-            os.close(write)
-            os.dup2(read, 0)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        os.execvp(command[0], command)
-    _, status, usage = os.wait4(pid, 0)
-    if status != 0:
+    probe = subprocess.run([sys.executable, "-c", RSS_PROBE, *command], input=stdin, capture_output=True, text=True)
+    kib = int(probe.stdout.strip() or -1)
+    if kib < 0:
         sys.exit(f"{command[0]} failed while measuring memory")
-    return usage.ru_maxrss * 1024
-
-
-def normalize(csv_text):
-    """Rows as sorted tuples of text, numbers spelled alike (1.0 and 1 compare equal)."""
-    reader = csv.reader(io.StringIO(csv_text))
-    next(reader, None)
-    rows = []
-    for row in reader:
-        cells = []
-        for cell in row:
-            try:
-                number = float(cell)
-                cells.append(repr(int(number)) if number.is_integer() else f"{number:.9g}")
-            except ValueError:
-                cells.append(cell)
-        rows.append(tuple(cells))
-    return sorted(rows)
+    return kib * 1024
 
 
 def main():
@@ -129,19 +131,19 @@ def main():
         duckdb_cmd = [sys.executable, "-c", DUCKDB_RUNNER, str(lake), str(args.threads)]
 
         # Warm-up, and the answers.
-        m_out, _, _ = run(minerva_cmd)
-        d_out, _, _ = run(duckdb_cmd, sql)
-        equal = normalize(m_out) == normalize(d_out)
+        m_answer = digest(minerva_cmd, skip_header=True)
+        d_answer = digest(duckdb_cmd + ["/dev/stdout"], sql)
+        equal = m_answer == d_answer
         m_times, d_times = [], []
         for _ in range(args.runs):
-            m_times.append(run(minerva_cmd)[2])
-            d_times.append(float(run(duckdb_cmd, sql)[1].strip().splitlines()[-1]))
+            m_times.append(run(minerva_cmd)[1])
+            d_times.append(float(run(duckdb_cmd + ["/dev/null"], sql)[0].strip().splitlines()[-1]))
         m_rss = peak_rss_of(minerva_cmd)
-        d_rss = peak_rss_of(duckdb_cmd, sql)
+        d_rss = peak_rss_of(duckdb_cmd + ["/dev/null"], sql)
         m, d = statistics.median(m_times), statistics.median(d_times)
         results.append((query.stem, m, d, m_rss, d_rss, equal))
         print(f"{query.stem}: minerva {m:.3f} s, duckdb {d:.3f} s, ratio {m / d:.2f}, "
-              f"equal answers: {equal}", file=sys.stderr)
+              f"{m_answer[0]} rows, equal answers: {equal}", file=sys.stderr)
 
     import duckdb  # noqa: E402  (only for its version)
 
