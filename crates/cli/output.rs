@@ -198,3 +198,59 @@ fn cells(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>> {
 fn is_numeric(ty: &DataType) -> bool {
     ty.is_numeric() || matches!(ty, DataType::Dictionary(_, v) if v.is_numeric())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{Field, Schema};
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+
+    use super::*;
+
+    fn output_of(values: Vec<i64>) -> QueryOutput {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(Int64Array::from(values))],
+        )
+        .unwrap();
+        let stream = futures::stream::iter([Ok(batch)]);
+        QueryOutput {
+            schema: Arc::clone(&schema),
+            stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
+        }
+    }
+
+    fn printed(format: OutputFormat, max_rows: Option<usize>, values: Vec<i64>) -> (u64, String) {
+        let mut out = Vec::new();
+        let rows = futures::executor::block_on(
+            Printer::new(format, &mut out, max_rows).print(output_of(values)),
+        )
+        .unwrap();
+        (rows, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn the_shell_table_shows_a_capped_number_of_rows_and_counts_the_rest() {
+        let (rows, text) = printed(OutputFormat::Table, Some(2), vec![10, 20, 30, 40, 50]);
+        assert_eq!(rows, 5);
+        assert!(
+            text.contains("│ 10 │") && text.contains("│ 20 │") && !text.contains("30"),
+            "{text}"
+        );
+        assert!(text.ends_with("(2 of 5 rows shown)\n"), "{text}");
+    }
+
+    #[test]
+    fn scripts_print_every_row() {
+        let (rows, text) = printed(OutputFormat::Csv, None, vec![1, 2, 3]);
+        assert_eq!((rows, text.as_str()), (3, "n\n1\n2\n3\n"));
+        let (_, table) = printed(OutputFormat::Table, None, vec![1, 2, 3]);
+        assert!(
+            table.contains("│ 3 │") && !table.contains("shown"),
+            "{table}"
+        );
+    }
+}
