@@ -25,7 +25,7 @@ fn format_options() -> FormatOptions<'static> {
 /// Writes query results to `out` in one format.
 pub struct Printer<W: Write> {
     format: OutputFormat,
-    out: W,
+    out: Remembering<W>,
     /// At most this many rows in a `table`; the rest are counted, not shown.
     max_table_rows: Option<usize>,
 }
@@ -34,13 +34,25 @@ impl<W: Write> Printer<W> {
     pub fn new(format: OutputFormat, out: W, max_table_rows: Option<usize>) -> Self {
         Self {
             format,
-            out,
+            out: Remembering {
+                inner: out,
+                last_error: None,
+            },
             max_table_rows,
         }
     }
 
-    /// Prints every row of `output` and returns how many there were.
+    /// Prints every row of `output` and returns how many there were. A failure to write is
+    /// returned as the `io::Error` it was, so a closed pipe can be told from a failed query.
     pub async fn print(&mut self, output: QueryOutput) -> Result<u64> {
+        let printed = self.print_rows(output).await;
+        match (printed, self.out.last_error.take()) {
+            (Err(_), Some(kind)) => Err(std::io::Error::from(kind).into()),
+            (printed, _) => printed,
+        }
+    }
+
+    async fn print_rows(&mut self, output: QueryOutput) -> Result<u64> {
         let QueryOutput { schema, stream } = output;
         // Errors met while rows stream in get the engine's wording, like planning errors.
         let mut stream = stream.map_err(EngineError::from);
@@ -157,6 +169,27 @@ impl<W: Write> Printer<W> {
             writeln!(self.out, "| {} |", row.join(" | "))?;
         }
         Ok(())
+    }
+}
+
+/// A writer that remembers the kind of its last I/O error: arrow's CSV writer reports I/O errors
+/// as text (`CsvError(String)`), which would hide a closed pipe from the caller.
+struct Remembering<W> {
+    inner: W,
+    last_error: Option<std::io::ErrorKind>,
+}
+
+impl<W: Write> Write for Remembering<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner
+            .write(buf)
+            .inspect_err(|e| self.last_error = Some(e.kind()))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner
+            .flush()
+            .inspect_err(|e| self.last_error = Some(e.kind()))
     }
 }
 

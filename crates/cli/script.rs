@@ -19,7 +19,7 @@ pub enum Outcome {
     Closed,
 }
 
-/// Runs `statements` in order; `first_number` numbers them in error messages.
+/// Runs `statements` in order; error messages number them from 1.
 pub fn run<W: Write>(
     engine: &Engine,
     runtime: &Runtime,

@@ -118,15 +118,26 @@ impl Catalog {
             .cloned()
     }
 
-    /// Looks up `table` or `database.table` (the database defaults to `default`).
-    pub fn resolve(&self, name: &str) -> Result<Arc<Table>, Arc<CatalogError>> {
-        let (database, table) = name.split_once('.').unwrap_or((DEFAULT_DATABASE, name));
-        self.table(database, table).unwrap_or_else(|| {
+    /// The table `database.name`, or why there is none: not found (named as a user would
+    /// write it: without the database when it is `default`), or its table file's error.
+    pub fn lookup(&self, database: &str, name: &str) -> Result<Arc<Table>, Arc<CatalogError>> {
+        self.table(database, name).unwrap_or_else(|| {
+            let name = if database == DEFAULT_DATABASE {
+                name.to_string()
+            } else {
+                format!("{database}.{name}")
+            };
             Err(Arc::new(CatalogError::TableNotFound {
-                name: name.to_string(),
+                name,
                 catalog: self.root.clone(),
             }))
         })
+    }
+
+    /// Looks up `table` or `database.table` (the database defaults to `default`).
+    pub fn resolve(&self, name: &str) -> Result<Arc<Table>, Arc<CatalogError>> {
+        let (database, table) = name.split_once('.').unwrap_or((DEFAULT_DATABASE, name));
+        self.lookup(database, table)
     }
 
     /// Writes `table` as `<root>/<database>/<name>.toml`, atomically: a reader sees the old

@@ -13,7 +13,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::{StreamExt, TryStreamExt};
-use minerva_catalog::{Catalog, CatalogError};
+use minerva_catalog::Catalog;
 use object_store::ObjectStore;
 use url::Url;
 
@@ -182,17 +182,7 @@ impl Engine {
             {
                 continue;
             }
-            if self
-                .catalog()
-                .table(&resolved.schema, &resolved.table)
-                .is_none()
-            {
-                return Err(CatalogError::TableNotFound {
-                    name: reference.to_string(),
-                    catalog: self.catalog().root().to_path_buf(),
-                }
-                .into());
-            }
+            self.catalog().lookup(&resolved.schema, &resolved.table)?;
         }
         Ok(())
     }
@@ -326,10 +316,4 @@ fn refuse_writes(statement: &Statement) -> Result<()> {
     Err(EngineError::Unsupported(format!(
         "{what} is not supported yet: tables are defined by files in the catalog directory (<database>/<table>.toml)"
     )))
-}
-
-impl From<EngineError> for std::io::Error {
-    fn from(error: EngineError) -> Self {
-        std::io::Error::other(error)
-    }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::runtime_env::RuntimeEnv;
-use minerva_catalog::{Catalog, CatalogError};
+use minerva_catalog::Catalog;
 
 use crate::error::{EngineError, Result};
 use crate::table::CatalogTable;
@@ -40,17 +40,7 @@ impl Tables {
         if let Some(table) = self.opened.lock().expect("table cache poisoned").get(&key) {
             return Ok(Arc::clone(table));
         }
-        let table = self.catalog.table(database, name).unwrap_or_else(|| {
-            let name = if database == minerva_catalog::DEFAULT_DATABASE {
-                name.to_string()
-            } else {
-                format!("{database}.{name}")
-            };
-            Err(Arc::new(CatalogError::TableNotFound {
-                name,
-                catalog: self.catalog.root().to_path_buf(),
-            }))
-        })?;
+        let table = self.catalog.lookup(database, name)?;
         let opened = Arc::new(CatalogTable::open(table, &self.runtime).await?);
         self.opened
             .lock()

@@ -26,16 +26,22 @@ use crate::types::arrow_type;
 /// Days from 0001-01-01 to 1970-01-01: Arrow's `Date32` counts from the latter.
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
-/// The filters among `filters` that mention only the table's partition columns.
-pub(crate) fn partition_only<'a>(table: &Table, filters: &'a [Expr]) -> Vec<&'a Expr> {
+/// Whether `filter` mentions only the table's partition columns (and so can be answered by
+/// choosing partitions alone).
+pub(crate) fn is_partition_only(table: &Table, filter: &Expr) -> bool {
     let names: Vec<&str> = table
         .partition_columns
         .iter()
         .map(|c| c.name.as_str())
         .collect();
+    !names.is_empty() && expr_applicable_for_cols(&names, filter)
+}
+
+/// The filters among `filters` that mention only the table's partition columns.
+pub(crate) fn partition_only<'a>(table: &Table, filters: &'a [Expr]) -> Vec<&'a Expr> {
     filters
         .iter()
-        .filter(|f| !names.is_empty() && expr_applicable_for_cols(&names, f))
+        .filter(|f| is_partition_only(table, f))
         .collect()
 }
 

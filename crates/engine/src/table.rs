@@ -26,7 +26,9 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
 use crate::error::{EngineError, Result};
-use crate::pruning::{partition_filter, partition_only, retain_matching, scalar};
+use crate::pruning::{
+    is_partition_only, partition_filter, partition_only, retain_matching, scalar,
+};
 use crate::types::{arrow_type, as_read_type};
 
 /// LIST requests in flight at once while listing the files of the chosen partitions.
@@ -200,18 +202,10 @@ impl TableProvider for CatalogTable {
         &self,
         filters: &[&Expr],
     ) -> DFResult<Vec<TableProviderFilterPushDown>> {
-        let names: Vec<&str> = self
-            .table
-            .partition_columns
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
         Ok(filters
             .iter()
             .map(|f| {
-                if !names.is_empty()
-                    && datafusion::datasource::listing::helpers::expr_applicable_for_cols(&names, f)
-                {
+                if is_partition_only(&self.table, f) {
                     TableProviderFilterPushDown::Exact
                 } else {
                     TableProviderFilterPushDown::Inexact
