@@ -238,7 +238,8 @@ fn demo_writes_a_lake_once_and_reuses_it() {
     demo(&[])
         .assert()
         .success()
-        .stderr(predicate::str::contains("wrote 1500 rows in 3 files"));
+        // Three compacted days and a fourth in the raw zone.
+        .stderr(predicate::str::contains("wrote 2000 rows in "));
     demo(&[])
         .assert()
         .success()
@@ -274,8 +275,16 @@ fn the_repository_catalog_describes_the_demo_lake() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let checked_in = minerva_catalog::Catalog::load(repo.join("catalog")).unwrap();
     let views = checked_in.resolve("views").unwrap();
-    let generated = minerva_demo::views_table("../minerva-demo/views", &repo.join("catalog"));
+    let catalog = repo.join("catalog");
+    let generated = minerva_demo::views_table("../minerva-demo/views", &catalog);
     assert_eq!(*views, generated);
+    let spec = minerva_demo::DemoSpec::default();
+    let raw = minerva_demo::views_raw_table(
+        "../minerva-demo/raw/views",
+        &catalog,
+        spec.date(spec.days),
+    );
+    assert_eq!(*checked_in.resolve("views_raw").unwrap(), raw);
     assert_eq!(checked_in.problems().count(), 0);
 }
 

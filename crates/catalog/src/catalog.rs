@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{CatalogError, Result};
+use crate::hive::Partition;
+use crate::registry::{parse_registry, render_registry};
 use crate::table::{DEFAULT_DATABASE, FileProblem, Table, TableFile};
 
 /// Every table of a catalog directory.
@@ -15,6 +17,7 @@ use crate::table::{DEFAULT_DATABASE, FileProblem, Table, TableFile};
 #[derive(Debug, Clone)]
 pub struct Catalog {
     root: PathBuf,
+    databases: Vec<String>,
     tables: BTreeMap<(String, String), Result<Arc<Table>, Arc<CatalogError>>>,
 }
 
@@ -27,6 +30,7 @@ impl Catalog {
             source,
         };
         let mut tables = BTreeMap::new();
+        let mut databases = Vec::new();
         for entry in std::fs::read_dir(&root).map_err(dir_error)? {
             let entry = entry.map_err(dir_error)?;
             let path = entry.path();
@@ -37,6 +41,7 @@ impl Catalog {
                 if database.starts_with('.') {
                     continue;
                 }
+                databases.push(database.clone());
                 for table in std::fs::read_dir(&path).map_err(dir_error)? {
                     let table_path = table.map_err(dir_error)?.path();
                     if table_path.extension().is_some_and(|e| e == "toml") {
@@ -71,7 +76,12 @@ impl Catalog {
                 tables.insert((DEFAULT_DATABASE.to_string(), name), Err(Arc::new(problem)));
             }
         }
-        Ok(Self { root, tables })
+        databases.sort();
+        Ok(Self {
+            root,
+            databases,
+            tables,
+        })
     }
 
     /// The catalog directory.
@@ -79,9 +89,15 @@ impl Catalog {
         &self.root
     }
 
-    /// The databases, sorted, each once.
+    /// The databases (directories of the catalog, empty ones included), sorted.
     pub fn databases(&self) -> Vec<&str> {
-        let mut dbs: Vec<&str> = self.tables.keys().map(|(db, _)| db.as_str()).collect();
+        let mut dbs: Vec<&str> = self
+            .databases
+            .iter()
+            .map(String::as_str)
+            .chain(self.tables.keys().map(|(db, _)| db.as_str()))
+            .collect();
+        dbs.sort_unstable();
         dbs.dedup();
         dbs
     }
@@ -141,27 +157,115 @@ impl Catalog {
     }
 
     /// Writes `table` as `<root>/<database>/<name>.toml`, atomically: a reader sees the old
-    /// file or the new one, never a part of it.
+    /// file or the new one, never a part of it. The registered partitions are not written
+    /// (see [`Catalog::write_registry`]).
+    ///
+    /// The table is checked as if it were read back (names, types, projection properties)
+    /// before anything is written.
     pub fn write_table(root: &Path, table: &Table) -> Result<PathBuf> {
-        let dir = root.join(&table.database);
-        let path = dir.join(format!("{}.toml", table.name));
-        let write_error = |source| CatalogError::WriteTableFile {
-            path: path.clone(),
-            source,
+        let path = table_path(root, &table.database, &table.name);
+        let text = toml::to_string_pretty(&TableFile::from_table(table)).map_err(|e| {
+            CatalogError::WriteTableFile {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            }
+        })?;
+        let invalid = |message: String| CatalogError::InvalidTable {
+            table: table.qualified_name(),
+            message,
         };
-        let text = toml::to_string_pretty(&TableFile::from_table(table))
-            .map_err(|e| write_error(std::io::Error::other(e)))?;
-        std::fs::create_dir_all(&dir).map_err(write_error)?;
-        let mut file = tempfile::Builder::new()
-            .prefix(".")
-            .suffix(".toml.tmp")
-            .tempfile_in(&dir)
-            .map_err(write_error)?;
-        file.write_all(text.as_bytes()).map_err(write_error)?;
-        file.as_file().sync_all().map_err(write_error)?;
-        file.persist(&path).map_err(|e| write_error(e.error))?;
+        for (what, ident) in [("database", &table.database), ("table", &table.name)] {
+            if !valid_identifier(ident) {
+                return Err(invalid(format!(
+                    "{what} name '{ident}' is not a valid name (use lower-case letters, digits and '_', not starting with a digit)"
+                )));
+            }
+        }
+        TableFile::parse(&text)
+            .and_then(|file| file.into_table(&table.database, &table.name, root))
+            .map_err(|problem| invalid(problem.message))?;
+        write_atomically(&path, &text)?;
         Ok(path)
     }
+
+    /// Replaces the registered partitions of `table` with `partitions`, atomically.
+    pub fn write_registry(root: &Path, table: &Table, partitions: &[Partition]) -> Result<PathBuf> {
+        let path = registry_path(root, &table.database, &table.name);
+        let mut sorted = partitions.to_vec();
+        sorted.sort();
+        write_atomically(&path, &render_registry(table, &sorted))?;
+        Ok(path)
+    }
+
+    /// Removes the table's file and its registered partitions; its data is never touched.
+    /// Returns whether there was such a table.
+    pub fn remove_table(root: &Path, database: &str, name: &str) -> Result<bool> {
+        let mut found = false;
+        for path in [
+            registry_path(root, database, name),
+            table_path(root, database, name),
+        ] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => found = true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(CatalogError::WriteTableFile { path, source }),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Creates the directory of a database. Returns whether it is new.
+    pub fn create_database(root: &Path, database: &str) -> Result<bool> {
+        let path = root.join(database);
+        if !valid_identifier(database) {
+            return Err(CatalogError::TableFile {
+                path,
+                line: 1,
+                column: 1,
+                message: format!(
+                    "database name '{database}' is not a valid name (use lower-case letters, digits and '_', not starting with a digit)"
+                ),
+            });
+        }
+        if path.is_dir() {
+            return Ok(false);
+        }
+        std::fs::create_dir_all(&path)
+            .map_err(|source| CatalogError::WriteTableFile { path, source })?;
+        Ok(true)
+    }
+}
+
+fn table_path(root: &Path, database: &str, name: &str) -> PathBuf {
+    root.join(database).join(format!("{name}.toml"))
+}
+
+fn registry_path(root: &Path, database: &str, name: &str) -> PathBuf {
+    root.join(database).join(format!("{name}.partitions"))
+}
+
+/// Writes `text` to `path` through a hidden temporary file in the same directory, synced and
+/// renamed into place: a reader sees the old file or the new one, never a part of either.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let write_error = |source| CatalogError::WriteTableFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().expect("catalog files live in a directory");
+    std::fs::create_dir_all(dir).map_err(write_error)?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(write_error)?;
+    file.write_all(text.as_bytes()).map_err(write_error)?;
+    file.as_file().sync_all().map_err(write_error)?;
+    file.persist(path).map_err(|e| write_error(e.error))?;
+    // The rename is durable only once the directory itself is synced.
+    if let Ok(dir) = std::fs::File::open(dir) {
+        dir.sync_all().map_err(write_error)?;
+    }
+    Ok(())
 }
 
 fn file_name(path: &Path) -> Option<String> {
@@ -202,9 +306,30 @@ fn load_table(root: &Path, database: &str, name: &str, path: &Path) -> Result<Ta
             }));
         }
     }
-    TableFile::parse(&text)
+    let mut table = TableFile::parse(&text)
         .and_then(|file| file.into_table(database, name, root))
-        .map_err(at)
+        .map_err(at)?;
+    let registry = registry_path(root, database, name);
+    match std::fs::read_to_string(&registry) {
+        Ok(text) => {
+            let partitions = parse_registry(&table, &text, root).map_err(|(line, message)| {
+                CatalogError::RegistryFile {
+                    path: registry.clone(),
+                    line,
+                    message,
+                }
+            })?;
+            table.registry = Some(Arc::new(partitions));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(CatalogError::ReadTableFile {
+                path: registry,
+                source,
+            });
+        }
+    }
+    Ok(table)
 }
 
 /// 1-based line and column of a byte offset.

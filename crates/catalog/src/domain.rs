@@ -217,6 +217,49 @@ impl Domain {
         self.intervals.is_empty()
     }
 
+    /// The same domain over other values: `f` maps each bound and must preserve order (a
+    /// date-formatted string to its time, say). `None` when `f` fails on any bound.
+    pub fn map_values(&self, f: impl Fn(&Value) -> Option<Value>) -> Option<Self> {
+        let map = |bound: &Bound<Value>| -> Option<Bound<Value>> {
+            Some(match bound {
+                Bound::Unbounded => Bound::Unbounded,
+                Bound::Included(Value::Null) => Bound::Included(Value::Null),
+                Bound::Excluded(Value::Null) => Bound::Excluded(Value::Null),
+                Bound::Included(v) => Bound::Included(f(v)?),
+                Bound::Excluded(v) => Bound::Excluded(f(v)?),
+            })
+        };
+        let intervals = self
+            .intervals
+            .iter()
+            .map(|i| {
+                Some(Interval {
+                    low: map(&i.low)?,
+                    high: map(&i.high)?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self::normalized(
+            intervals.into_iter().filter(|i| !i.is_empty()).collect(),
+        ))
+    }
+
+    /// The lowest and highest non-null values the domain allows, each `None` when unbounded.
+    /// `None` for an empty domain.
+    pub fn hull(&self) -> Option<(Option<&Value>, Option<&Value>)> {
+        let first = self.intervals.first()?;
+        let last = self.intervals.last()?;
+        let low = match &first.low {
+            Bound::Included(Value::Null) | Bound::Excluded(Value::Null) | Bound::Unbounded => None,
+            Bound::Included(v) | Bound::Excluded(v) => Some(v),
+        };
+        let high = match &last.high {
+            Bound::Unbounded => None,
+            Bound::Included(v) | Bound::Excluded(v) => Some(v),
+        };
+        Some((low, high))
+    }
+
     /// The allowed values, when the domain is a finite list of them (`=` and `IN`).
     pub fn as_points(&self) -> Option<Vec<&Value>> {
         self.intervals.iter().map(Interval::as_point).collect()

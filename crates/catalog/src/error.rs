@@ -46,6 +46,15 @@ pub enum CatalogError {
         source: std::io::Error,
     },
 
+    /// A table definition to be written is not valid.
+    #[error("table '{table}': {message}")]
+    InvalidTable {
+        /// `database.table`.
+        table: String,
+        /// What is wrong.
+        message: String,
+    },
+
     /// No table of that name is in the catalog.
     #[error("table '{name}' not found in catalog '{}'", catalog.display())]
     TableNotFound {
@@ -81,6 +90,63 @@ pub enum CatalogError {
         location: String,
         /// The object store error.
         source: object_store::Error,
+    },
+
+    /// A projected table's query would need more partitions than a query may read.
+    #[error(
+        "table '{table}': the query would read more than {limit} projected partitions; filter on the partition columns"
+    )]
+    TooManyPartitions {
+        /// The table being read.
+        table: String,
+        /// The largest number of partitions one query may project.
+        limit: usize,
+    },
+
+    /// A projected partition column cannot produce values as configured.
+    #[error("table '{table}': projection of partition column '{column}': {message}")]
+    Projection {
+        /// The table being read.
+        table: String,
+        /// The partition column.
+        column: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// An `injected` partition column was not pinned by the query.
+    #[error(
+        "table '{table}': partition column '{column}' is projected as 'injected': the query must give its values with = or IN"
+    )]
+    InjectedValue {
+        /// The table being read.
+        table: String,
+        /// The injected partition column.
+        column: String,
+    },
+
+    /// A partition value would place the partition outside its table's location.
+    #[error(
+        "table '{table}': value '{value}' for partition column '{column}' would escape the table's location"
+    )]
+    PartitionValueEscapes {
+        /// The table being read.
+        table: String,
+        /// The partition column.
+        column: String,
+        /// The offending value.
+        value: String,
+    },
+
+    /// A table's registered partitions file is not valid.
+    #[error("{}:{line}: {message}", path.display())]
+    RegistryFile {
+        /// The `.partitions` file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
     },
 
     /// A table's location does not exist.

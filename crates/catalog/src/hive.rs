@@ -24,7 +24,7 @@ const LIST_CONCURRENCY: usize = 16;
 
 /// Spells a partition value as Hive does in a directory name: control characters and a few
 /// ASCII punctuation marks become `%XX`; everything else, non-ASCII text included, stays.
-fn hive_escape(value: &str) -> String {
+pub(crate) fn hive_escape(value: &str) -> String {
     const ESCAPED: &[char] = &[
         '"', '#', '%', '\'', '*', '/', ':', '=', '?', '\\', '{', '[', ']', '^',
     ];
@@ -59,6 +59,20 @@ impl Partition {
             .collect::<Vec<_>>()
             .join("/")
     }
+}
+
+/// Where a partition with these values lives in a Hive layout: `<location>/k1=v1/k2=v2`.
+pub(crate) fn hive_prefix(table: &Table, values: &[Value]) -> Path {
+    table.partition_columns.iter().zip(values).fold(
+        table.location.prefix(),
+        |prefix, (column, value)| {
+            prefix.join(PathPart::from(format!(
+                "{}={}",
+                column.name,
+                hive_escape(&value.to_string())
+            )))
+        },
+    )
 }
 
 /// The partitions of `table` (a Hive layout under its location) that `filter` allows, sorted by
@@ -172,13 +186,14 @@ async fn list_level(
             continue;
         }
         let text = percent_decode_str(raw).decode_utf8_lossy();
-        let value = Value::parse(&text, column.ty).ok_or_else(|| CatalogError::PartitionValue {
-            table: table.qualified_name(),
-            path: format!("{prefix}/"),
-            column: column.name.clone(),
-            value: text.to_string(),
-            expected: column.ty.to_string(),
-        })?;
+        let value =
+            Value::parse(&text, &column.ty).ok_or_else(|| CatalogError::PartitionValue {
+                table: table.qualified_name(),
+                path: format!("{prefix}/"),
+                column: column.name.clone(),
+                value: text.to_string(),
+                expected: column.ty.to_string(),
+            })?;
         let mut values = parent.values.clone();
         values.push(value);
         children.push(Partition { values, prefix });
@@ -210,6 +225,9 @@ mod tests {
             partition_columns,
             properties: Default::default(),
             comment: None,
+            serde: None,
+            projection: None,
+            registry: None,
         }
     }
 

@@ -32,17 +32,25 @@
 //! otherwise), so no metastore has to be kept in step with the data.
 
 mod catalog;
+mod datefmt;
 mod domain;
 mod error;
 mod hive;
+pub mod projection;
+mod registry;
+mod selection;
 mod table;
 mod types;
 mod value;
 
 pub use catalog::Catalog;
+pub use datefmt::{DateFormat, TimeUnit};
 pub use domain::{Domain, PartitionFilter};
 pub use error::{CatalogError, Result};
 pub use hive::{Partition, hive_partitions};
-pub use table::{Column, DEFAULT_DATABASE, Format, Location, Table};
+pub use projection::Projection;
+pub use registry::{parse_partition_name, partition_name, partition_prefix};
+pub use selection::{Method, Selection, select_partitions};
+pub use table::{Column, DEFAULT_DATABASE, Format, Location, Serde, Table};
 pub use types::{ColumnType, UnknownType};
 pub use value::{HIVE_NULL, Value};

@@ -4,11 +4,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use url::Url;
 
+use crate::hive::Partition;
+use crate::projection::{Projection, PropertyProblem};
 use crate::types::ColumnType;
 
 /// The database a table belongs to when a name does not say (Athena's default).
@@ -165,7 +168,30 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// A table in the catalog.
+/// How rows are encoded in a text table's files: Hive's SerDe (serializer/deserializer) class
+/// and its properties, kept as written so that `SHOW CREATE TABLE` gives them back.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Serde {
+    /// The SerDe class (`org.openx.data.jsonserde.JsonSerDe`, `…LazySimpleSerDe`, …).
+    pub library: String,
+    /// `WITH SERDEPROPERTIES (…)`: `field.delim`, `separatorChar`, `quoteChar`, …
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Serde {
+    /// Athena's SerDe for JSON lines.
+    pub const JSON: &str = "org.openx.data.jsonserde.JsonSerDe";
+    /// Hive's delimited-text SerDe (`ROW FORMAT DELIMITED`).
+    pub const LAZY_SIMPLE: &str = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe";
+    /// Athena's SerDe for quoted CSV.
+    pub const OPEN_CSV: &str = "org.apache.hadoop.hive.serde2.OpenCSVSerde";
+
+    fn is_open_csv(&self) -> bool {
+        self.library.ends_with("OpenCSVSerde")
+    }
+}
+
+/// A table in the catalog./// A table in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     /// The database (a directory of the catalog).
@@ -184,6 +210,13 @@ pub struct Table {
     pub properties: BTreeMap<String, String>,
     /// Free text for people.
     pub comment: Option<String>,
+    /// The SerDe of a text (JSON or CSV) table, when one was declared.
+    pub serde: Option<Serde>,
+    /// Partition projection (`projection.enabled = true`): partitions are computed, not listed.
+    pub projection: Option<Projection>,
+    /// Registered partitions (`MSCK REPAIR TABLE`, `ALTER TABLE … ADD PARTITION`): when present,
+    /// the table's partitions are these, not what a listing finds.
+    pub registry: Option<Arc<Vec<Partition>>>,
 }
 
 impl Table {
@@ -195,6 +228,41 @@ impl Table {
     /// The partition column called `name`, if any.
     pub fn partition_column(&self, name: &str) -> Option<&Column> {
         self.partition_columns.iter().find(|c| c.name == name)
+    }
+
+    /// The field separator of a CSV table: the SerDe's `field.delim` or `separatorChar`, else
+    /// Hive's defaults (`,` for OpenCSVSerde, `\x01` for other SerDes, `,` without one).
+    pub fn csv_delimiter(&self) -> u8 {
+        let Some(serde) = &self.serde else {
+            return b',';
+        };
+        ["field.delim", "separatorChar"]
+            .iter()
+            .find_map(|k| serde.properties.get(*k))
+            .and_then(|d| d.bytes().next())
+            .unwrap_or(if serde.is_open_csv() { b',' } else { 1 })
+    }
+
+    /// The quote character of a CSV table: OpenCSVSerde's `quoteChar` (default `"`), `"` without
+    /// a SerDe, and none for Hive's delimited text, which does not quote.
+    pub fn csv_quote(&self) -> Option<u8> {
+        match &self.serde {
+            None => Some(b'"'),
+            Some(serde) if serde.is_open_csv() => serde
+                .properties
+                .get("quoteChar")
+                .and_then(|q| q.bytes().next())
+                .or(Some(b'"')),
+            Some(_) => None,
+        }
+    }
+
+    /// Whether CSV files of this table start with a header line (Athena's
+    /// `skip.header.line.count` table property).
+    pub fn has_header(&self) -> bool {
+        self.properties
+            .get("skip.header.line.count")
+            .is_some_and(|n| n.trim() != "0")
     }
 }
 
@@ -211,6 +279,16 @@ pub(crate) struct TableFile {
     columns: Vec<ColumnFile>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     partition_columns: Vec<ColumnFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    serde: Option<SerdeFile>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    properties: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct SerdeFile {
+    library: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     properties: BTreeMap<String, String>,
 }
@@ -294,15 +372,38 @@ impl TableFile {
             cols.into_iter().map(|(c, _)| c).collect::<Vec<_>>()
         };
         let columns = strip(columns);
+        let partition_columns = strip(partition_columns);
+        let spans: BTreeMap<String, std::ops::Range<usize>> = self
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), v.span()))
+            .collect();
+        let properties: BTreeMap<String, String> = self
+            .properties
+            .into_iter()
+            .map(|(k, v)| (k, v.into_inner()))
+            .collect();
+        let projection =
+            Projection::from_properties(&properties, &partition_columns, &location, catalog_root)
+                .map_err(|PropertyProblem { property, message }| FileProblem {
+                span: spans.get(&property).cloned(),
+                message: format!("property '{property}': {message}"),
+            })?;
         Ok(Table {
             database: database.to_string(),
             name: name.to_string(),
             location,
             format,
             columns: (!columns.is_empty()).then_some(columns),
-            partition_columns: strip(partition_columns),
-            properties: self.properties,
+            partition_columns,
+            properties,
             comment: self.comment,
+            serde: self.serde.map(|s| Serde {
+                library: s.library,
+                properties: s.properties,
+            }),
+            projection,
+            registry: None,
         })
     }
 
@@ -322,7 +423,15 @@ impl TableFile {
             comment: table.comment.clone(),
             columns: table.columns.as_deref().map(columns).unwrap_or_default(),
             partition_columns: columns(&table.partition_columns),
-            properties: table.properties.clone(),
+            serde: table.serde.as_ref().map(|s| SerdeFile {
+                library: s.library.clone(),
+                properties: s.properties.clone(),
+            }),
+            properties: table
+                .properties
+                .iter()
+                .map(|(k, v)| (k.clone(), Spanned::new(0..0, v.clone())))
+                .collect(),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A column's declared type, in the vocabulary of Athena's DDL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ColumnType {
     /// `boolean`
@@ -36,11 +36,17 @@ pub enum ColumnType {
     Date,
     /// `timestamp`: microseconds since the epoch, no time zone (UTC by convention, as in Athena).
     Timestamp,
+    /// `array<element>`
+    Array(Box<ColumnType>),
+    /// `map<key,value>`
+    Map(Box<ColumnType>, Box<ColumnType>),
+    /// `struct<name:type,…>`
+    Struct(Vec<(String, ColumnType)>),
 }
 
 impl ColumnType {
     /// Whether a column of this type may partition a table (its value is spelled in a path).
-    pub fn is_partition_type(self) -> bool {
+    pub fn is_partition_type(&self) -> bool {
         matches!(
             self,
             Self::Boolean
@@ -54,7 +60,7 @@ impl ColumnType {
     }
 
     /// Whether values of this type are integers.
-    pub fn is_integer(self) -> bool {
+    pub fn is_integer(&self) -> bool {
         matches!(
             self,
             Self::TinyInt | Self::SmallInt | Self::Int | Self::BigInt
@@ -65,7 +71,7 @@ impl ColumnType {
 /// A type name that Minerva does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown column type '{0}' (expected one of boolean, tinyint, smallint, int, bigint, float, double, decimal(p,s), string, varchar(n), char(n), binary, date, timestamp)"
+    "unknown column type '{0}' (expected one of boolean, tinyint, smallint, int, bigint, float, double, decimal(p,s), string, varchar(n), char(n), binary, date, timestamp, array<t>, map<k,v>, struct<name:t,…>)"
 )]
 pub struct UnknownType(pub String);
 
@@ -73,56 +79,165 @@ impl FromStr for ColumnType {
     type Err = UnknownType;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let unknown = || UnknownType(s.to_string());
-        let lower = s.trim().to_ascii_lowercase();
-        let (name, args) = match lower.split_once('(') {
-            Some((name, rest)) => {
-                let args = rest.strip_suffix(')').ok_or_else(unknown)?;
-                (name.trim(), Some(args))
-            }
-            None => (lower.as_str(), None),
+        let unknown = || UnknownType(s.trim().to_string());
+        let mut parser = TypeParser {
+            text: s.trim(),
+            at: 0,
         };
-        let ty = match (name, args) {
-            ("boolean", None) => Self::Boolean,
-            ("tinyint", None) => Self::TinyInt,
-            ("smallint", None) => Self::SmallInt,
-            ("int" | "integer", None) => Self::Int,
-            ("bigint", None) => Self::BigInt,
-            ("float" | "real", None) => Self::Float,
-            ("double", None) => Self::Double,
-            ("string", None) => Self::String,
-            ("varchar" | "char", Some(len)) => {
-                len.trim().parse::<u32>().map_err(|_| unknown())?;
-                Self::String
+        let ty = parser.parse().ok_or_else(unknown)?;
+        parser.skip_space();
+        if parser.at != parser.text.len() {
+            return Err(unknown());
+        }
+        Ok(ty)
+    }
+}
+
+/// Recursive descent over a Hive type name: nested `<…>`, `(…)` arguments, `name:type` fields.
+struct TypeParser<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl TypeParser<'_> {
+    fn skip_space(&mut self) {
+        let rest = &self.text[self.at..];
+        self.at += rest.len() - rest.trim_start().len();
+    }
+
+    fn eat(&mut self, c: char) -> bool {
+        self.skip_space();
+        if self.text[self.at..].starts_with(c) {
+            self.at += c.len_utf8();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A name: letters, digits and `_` (backquoted struct field names may hold anything else).
+    fn word(&mut self) -> Option<String> {
+        self.skip_space();
+        let rest = &self.text[self.at..];
+        if let Some(quoted) = rest.strip_prefix('`') {
+            let end = quoted.find('`')?;
+            self.at += end + 2;
+            return Some(quoted[..end].to_string());
+        }
+        let len = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        (len > 0).then(|| {
+            self.at += len;
+            rest[..len].to_string()
+        })
+    }
+
+    fn number(&mut self) -> Option<u32> {
+        self.word()?.parse().ok()
+    }
+
+    fn parse(&mut self) -> Option<ColumnType> {
+        let name = self.word()?.to_ascii_lowercase();
+        let ty = match name.as_str() {
+            "boolean" => ColumnType::Boolean,
+            "tinyint" => ColumnType::TinyInt,
+            "smallint" => ColumnType::SmallInt,
+            "int" | "integer" => ColumnType::Int,
+            "bigint" => ColumnType::BigInt,
+            "float" | "real" => ColumnType::Float,
+            "double" => {
+                // `double precision`, as some DDL spells it.
+                let before = self.at;
+                if self
+                    .word()
+                    .is_none_or(|w| !w.eq_ignore_ascii_case("precision"))
+                {
+                    self.at = before;
+                }
+                ColumnType::Double
             }
-            ("binary", None) => Self::Binary,
-            ("date", None) => Self::Date,
-            ("timestamp", None) => Self::Timestamp,
-            ("decimal", args) => {
-                let (precision, scale) = match args {
-                    // Hive's default for a bare `decimal`.
-                    None => (10, 0),
-                    Some(args) => {
-                        let mut parts = args.split(',').map(|p| p.trim().parse::<u8>());
-                        let precision = parts.next().and_then(Result::ok).ok_or_else(unknown)?;
-                        let scale = match parts.next() {
-                            None => 0,
-                            Some(scale) => scale.map_err(|_| unknown())?,
-                        };
-                        if parts.next().is_some() {
-                            return Err(unknown());
-                        }
-                        (precision, scale)
+            "string" => ColumnType::String,
+            "varchar" | "char" => {
+                if !self.eat('(') {
+                    return None;
+                }
+                self.number()?;
+                if !self.eat(')') {
+                    return None;
+                }
+                ColumnType::String
+            }
+            "binary" | "varbinary" => ColumnType::Binary,
+            "date" => ColumnType::Date,
+            "timestamp" => ColumnType::Timestamp,
+            "decimal" => {
+                // Hive's default for a bare `decimal`.
+                let (precision, scale) = if self.eat('(') {
+                    let precision = self.number()?;
+                    let scale = if self.eat(',') { self.number()? } else { 0 };
+                    if !self.eat(')') {
+                        return None;
                     }
+                    (precision, scale)
+                } else {
+                    (10, 0)
                 };
                 if !(1..=38).contains(&precision) || scale > precision {
-                    return Err(unknown());
+                    return None;
                 }
-                Self::Decimal { precision, scale }
+                ColumnType::Decimal {
+                    precision: precision as u8,
+                    scale: scale as u8,
+                }
             }
-            _ => return Err(unknown()),
+            "array" => {
+                if !self.eat('<') {
+                    return None;
+                }
+                let element = self.parse()?;
+                if !self.eat('>') {
+                    return None;
+                }
+                ColumnType::Array(Box::new(element))
+            }
+            "map" => {
+                if !self.eat('<') {
+                    return None;
+                }
+                let key = self.parse()?;
+                if !self.eat(',') {
+                    return None;
+                }
+                let value = self.parse()?;
+                if !self.eat('>') {
+                    return None;
+                }
+                ColumnType::Map(Box::new(key), Box::new(value))
+            }
+            "struct" => {
+                if !self.eat('<') {
+                    return None;
+                }
+                let mut fields = Vec::new();
+                loop {
+                    let name = self.word()?;
+                    if !self.eat(':') {
+                        return None;
+                    }
+                    fields.push((name, self.parse()?));
+                    if self.eat('>') {
+                        break;
+                    }
+                    if !self.eat(',') {
+                        return None;
+                    }
+                }
+                ColumnType::Struct(fields)
+            }
+            _ => return None,
         };
-        Ok(ty)
+        Some(ty)
     }
 }
 
@@ -141,6 +256,23 @@ impl fmt::Display for ColumnType {
             Self::Binary => f.write_str("binary"),
             Self::Date => f.write_str("date"),
             Self::Timestamp => f.write_str("timestamp"),
+            Self::Array(element) => write!(f, "array<{element}>"),
+            Self::Map(key, value) => write!(f, "map<{key},{value}>"),
+            Self::Struct(fields) => {
+                f.write_str("struct<")?;
+                for (i, (name, ty)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    let plain = name.chars().all(|c| c.is_alphanumeric() || c == '_');
+                    if plain {
+                        write!(f, "{name}:{ty}")?;
+                    } else {
+                        write!(f, "`{name}`:{ty}")?;
+                    }
+                }
+                f.write_str(">")
+            }
         }
     }
 }
@@ -175,6 +307,17 @@ mod tests {
             ),
             ("timestamp", ColumnType::Timestamp),
             ("date", ColumnType::Date),
+            (
+                "ARRAY< STRUCT<x: INT, y: string> >",
+                ColumnType::Array(Box::new(ColumnType::Struct(vec![
+                    ("x".into(), ColumnType::Int),
+                    ("y".into(), ColumnType::String),
+                ]))),
+            ),
+            (
+                "map<string,bigint>",
+                ColumnType::Map(Box::new(ColumnType::String), Box::new(ColumnType::BigInt)),
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(text.parse::<ColumnType>(), Ok(expected), "{text}");
@@ -190,6 +333,12 @@ mod tests {
             "varchar(x)",
             "int(3)",
             "decimal(1,2,3)",
+            "array<int",
+            "array<>",
+            "map<string>",
+            "struct<a int>",
+            "struct<>",
+            "int extra",
         ] {
             assert!(
                 text.parse::<ColumnType>().is_err(),
@@ -213,6 +362,10 @@ mod tests {
             "binary",
             "date",
             "timestamp",
+            "array<string>",
+            "map<string,array<int>>",
+            "struct<a:int,b:decimal(10,2),c:array<struct<d:string>>>",
+            "struct<`odd name`:int>",
         ] {
             assert_eq!(text.parse::<ColumnType>().unwrap().to_string(), text);
         }

@@ -32,7 +32,7 @@ impl Value {
     ///
     /// Returns `None` when the text is not a value of `ty`, so that the caller can name the
     /// directory and the column in its error.
-    pub fn parse(text: &str, ty: ColumnType) -> Option<Self> {
+    pub fn parse(text: &str, ty: &ColumnType) -> Option<Self> {
         if text == HIVE_NULL {
             return Some(Self::Null);
         }
@@ -76,20 +76,26 @@ mod tests {
     fn parses_each_partition_type() {
         let date = NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
         assert_eq!(
-            Value::parse("2024-01-02", ColumnType::Date),
+            Value::parse("2024-01-02", &ColumnType::Date),
             Some(Value::Date(date))
         );
-        assert_eq!(Value::parse("2024-13-02", ColumnType::Date), None);
-        assert_eq!(Value::parse("42", ColumnType::BigInt), Some(Value::Int(42)));
-        assert_eq!(Value::parse("300", ColumnType::TinyInt), None);
-        assert_eq!(Value::parse("x", ColumnType::Int), None);
+        assert_eq!(Value::parse("2024-13-02", &ColumnType::Date), None);
         assert_eq!(
-            Value::parse("TRUE", ColumnType::Boolean),
+            Value::parse("42", &ColumnType::BigInt),
+            Some(Value::Int(42))
+        );
+        assert_eq!(Value::parse("300", &ColumnType::TinyInt), None);
+        assert_eq!(Value::parse("x", &ColumnType::Int), None);
+        assert_eq!(
+            Value::parse("TRUE", &ColumnType::Boolean),
             Some(Value::Boolean(true))
         );
-        assert_eq!(Value::parse(HIVE_NULL, ColumnType::Date), Some(Value::Null));
         assert_eq!(
-            Value::parse("서울 강남구", ColumnType::String),
+            Value::parse(HIVE_NULL, &ColumnType::Date),
+            Some(Value::Null)
+        );
+        assert_eq!(
+            Value::parse("서울 강남구", &ColumnType::String),
             Some(Value::String("서울 강남구".into()))
         );
     }

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{Days, NaiveDate};
-use minerva_catalog::{Catalog, Column, ColumnType, Format, Location, Table};
+use minerva_catalog::{Catalog, Column, ColumnType, Format, Location, Projection, Serde, Table};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
@@ -83,7 +83,8 @@ pub const MARKER: &str = ".minerva-demo";
 
 /// Whether `out` holds a finished lake of exactly `spec` (so it need not be written again).
 pub fn lake_is_current(spec: &DemoSpec, out: &Path) -> bool {
-    std::fs::read_to_string(out.join(MARKER)).is_ok_and(|text| text.trim() == spec.to_string())
+    std::fs::read_to_string(out.join(MARKER))
+        .is_ok_and(|text| text.trim() == format!("{spec} {LAYOUT}"))
 }
 
 impl DemoSpec {
@@ -151,50 +152,118 @@ pub fn events_schema() -> SchemaRef {
     ]))
 }
 
-/// The catalog definition of the `views` table at `location` (relative to the catalog dir).
-pub fn views_table(location: &str, catalog_root: &Path) -> Table {
-    let column = |name: &str, ty, comment: &str| Column {
+fn column(name: &str, ty: ColumnType, comment: &str) -> Column {
+    Column {
         comment: Some(comment.to_string()),
         ..Column::new(name, ty)
-    };
+    }
+}
+
+/// The catalog definition of the `views` table at `location` (relative to the catalog dir).
+pub fn views_table(location: &str, catalog_root: &Path) -> Table {
     Table {
         database: minerva_catalog::DEFAULT_DATABASE.to_string(),
         name: "views".to_string(),
         location: Location::parse(location, catalog_root)
             .expect("a relative path is a valid location"),
         format: Format::Parquet,
-        columns: Some(vec![
-            column(
-                "event_time",
-                ColumnType::Timestamp,
-                "when the event happened, UTC",
-            ),
-            column("event_id", ColumnType::String, "unique per event"),
-            column("user_id", ColumnType::BigInt, "the viewing user"),
-            column("session_id", ColumnType::String, "the user's app session"),
-            column("listing_id", ColumnType::BigInt, "the listing viewed"),
-            column("region", ColumnType::String, "the listing's si/gun/gu"),
-            column(
-                "service",
-                ColumnType::String,
-                "oneroom, apt, officetel, villa or store",
-            ),
-            column("platform", ColumnType::String, "ios, android or web"),
-            column(
-                "event_type",
-                ColumnType::String,
-                "view, click, favorite or call",
-            ),
-            column(
-                "price",
-                ColumnType::BigInt,
-                "asking price in 10,000 KRW, when listed",
-            ),
-        ]),
+        columns: Some(event_columns()),
         partition_columns: vec![column("dt", ColumnType::Date, "UTC day of event_time")],
         properties: Default::default(),
         comment: Some("listing-view events of the demo lake, compacted by day".to_string()),
+        serde: None,
+        projection: None,
+        registry: None,
     }
+}
+
+/// The catalog definition of `views_raw`: the raw landing zone at `location` (relative to the
+/// catalog dir), JSON lines under Firehose's `YYYY/MM/DD/HH/` prefixes, read through Athena's
+/// partition projection over the hours of `day`.
+pub fn views_raw_table(location: &str, catalog_root: &Path, day: NaiveDate) -> Table {
+    let first_hour = day.format("%Y/%m/%d/00");
+    let last_hour = day.format("%Y/%m/%d/23");
+    let properties = [
+        ("projection.enabled", "true".to_string()),
+        ("projection.datehour.type", "date".to_string()),
+        ("projection.datehour.format", "yyyy/MM/dd/HH".to_string()),
+        (
+            "projection.datehour.range",
+            format!("{first_hour},{last_hour}"),
+        ),
+        ("projection.datehour.interval", "1".to_string()),
+        ("projection.datehour.interval.unit", "HOURS".to_string()),
+        (
+            "storage.location.template",
+            format!("{}/${{datehour}}/", location.trim_end_matches('/')),
+        ),
+    ];
+    let mut table = Table {
+        database: minerva_catalog::DEFAULT_DATABASE.to_string(),
+        name: "views_raw".to_string(),
+        location: Location::parse(location, catalog_root)
+            .expect("a relative path is a valid location"),
+        format: Format::Json,
+        columns: Some(event_columns()),
+        partition_columns: vec![column(
+            "datehour",
+            ColumnType::String,
+            "UTC hour the events landed, yyyy/MM/dd/HH",
+        )],
+        properties: properties
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        comment: Some(
+            "raw listing-view events as Firehose lands them, the day after the compacted ones"
+                .to_string(),
+        ),
+        serde: Some(Serde {
+            library: Serde::JSON.to_string(),
+            properties: Default::default(),
+        }),
+        projection: None,
+        registry: None,
+    };
+    table.projection = Projection::from_properties(
+        &table.properties,
+        &table.partition_columns,
+        &table.location,
+        catalog_root,
+    )
+    .expect("the demo's projection is valid");
+    table
+}
+
+fn event_columns() -> Vec<Column> {
+    vec![
+        column(
+            "event_time",
+            ColumnType::Timestamp,
+            "when the event happened, UTC",
+        ),
+        column("event_id", ColumnType::String, "unique per event"),
+        column("user_id", ColumnType::BigInt, "the viewing user"),
+        column("session_id", ColumnType::String, "the user's app session"),
+        column("listing_id", ColumnType::BigInt, "the listing viewed"),
+        column("region", ColumnType::String, "the listing's si/gun/gu"),
+        column(
+            "service",
+            ColumnType::String,
+            "oneroom, apt, officetel, villa or store",
+        ),
+        column("platform", ColumnType::String, "ios, android or web"),
+        column(
+            "event_type",
+            ColumnType::String,
+            "view, click, favorite or call",
+        ),
+        column(
+            "price",
+            ColumnType::BigInt,
+            "asking price in 10,000 KRW, when listed",
+        ),
+    ]
 }
 
 const LISTINGS_BITS: u32 = 21; // 2,097,152 listings
@@ -450,8 +519,60 @@ fn write_day(spec: &DemoSpec, day: u32, views: &Path) -> Result<(u64, u64, u64),
     Ok((rows, files, bytes))
 }
 
-/// Writes the lake under `out`: `views/dt=…/part-*.zstd.parquet`, `catalog/default/views.toml`,
-/// and last the marker file naming the spec.
+/// Writes the raw zone for day `day`: its events as gzipped JSON lines, one object per hour
+/// under `raw/views/YYYY/MM/DD/HH/`, as Kinesis Firehose lands them.
+fn write_raw_day(spec: &DemoSpec, day: u32, raw: &Path) -> Result<(u64, u64, u64), DemoError> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::TimestampMicrosecondType;
+    use std::io::Write;
+
+    let (mut rows, mut files, mut bytes) = (0, 0, 0);
+    let date = spec.date(day);
+    for batch in generate_day(spec, day) {
+        let times = batch.column(0).as_primitive::<TimestampMicrosecondType>();
+        let hour_of = |i: usize| (times.value(i).rem_euclid(86_400_000_000) / 3_600_000_000) as u32;
+        // Rows are sorted by time: each hour is one slice.
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let hour = hour_of(start);
+            let end = (start..batch.num_rows())
+                .find(|&i| hour_of(i) != hour)
+                .unwrap_or(batch.num_rows());
+            let dir = raw.join(format!("{}/{hour:02}", date.format("%Y/%m/%d")));
+            std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+            let name = format!(
+                "views-{}-{hour:02}-{files:05}.json.gz",
+                date.format("%Y-%m-%d")
+            );
+            let path = dir.join(&name);
+            let hidden = dir.join(format!(".{name}.tmp"));
+            let file = File::create(&hidden).map_err(io_error(&hidden))?;
+            let mut gzip = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+            let mut writer = arrow::json::LineDelimitedWriter::new(&mut gzip);
+            writer
+                .write(&batch.slice(start, end - start))
+                .and_then(|()| writer.finish())
+                .map_err(|e| io_error(&hidden)(std::io::Error::other(e)))?;
+            let mut file = gzip.finish().map_err(io_error(&hidden))?;
+            file.flush().map_err(io_error(&hidden))?;
+            file.sync_all().map_err(io_error(&hidden))?;
+            bytes += file.metadata().map_err(io_error(&hidden))?.len();
+            std::fs::rename(&hidden, &path).map_err(io_error(&path))?;
+            rows += (end - start) as u64;
+            files += 1;
+            start = end;
+        }
+    }
+    Ok((rows, files, bytes))
+}
+
+/// The layout of what [`write_lake`] writes, recorded in the marker beside the spec: a lake
+/// written by an older layout is rewritten.
+const LAYOUT: &str = "layout=2";
+
+/// Writes the lake under `out`: `views/dt=…/part-*.zstd.parquet` for the spec's days, the raw
+/// zone `raw/views/YYYY/MM/DD/HH/*.json.gz` for the day after them, their catalog
+/// (`catalog/default/views.toml`, `views_raw.toml`), and last the marker file naming the spec.
 ///
 /// Days are written in parallel on every core; `on_day` is called as each one finishes. A lake
 /// of another spec already in `out` is replaced (its marker goes first, so an interrupted
@@ -462,11 +583,14 @@ pub fn write_lake(
     on_day: &(dyn Fn(u32) + Sync),
 ) -> Result<LakeSummary, DemoError> {
     let views = out.join("views");
+    let raw = out.join("raw");
     let marker = out.join(MARKER);
     if marker.exists() {
         std::fs::remove_file(&marker).map_err(io_error(&marker))?;
-        if views.exists() {
-            std::fs::remove_dir_all(&views).map_err(io_error(&views))?;
+        for dir in [&views, &raw] {
+            if dir.exists() {
+                std::fs::remove_dir_all(dir).map_err(io_error(dir))?;
+            }
         }
     }
     std::fs::create_dir_all(&views).map_err(io_error(&views))?;
@@ -496,12 +620,18 @@ pub fn write_lake(
             .map(|h| h.join().expect("a generator thread panicked"))
             .collect::<Result<Vec<_>, _>>()
     })?;
+    let raw_totals = write_raw_day(spec, spec.days, &raw.join("views"))?;
     let catalog = out.join("catalog");
     Catalog::write_table(&catalog, &views_table("../views", &catalog))?;
+    Catalog::write_table(
+        &catalog,
+        &views_raw_table("../raw/views", &catalog, spec.date(spec.days)),
+    )?;
     let (rows, files, bytes) = totals
         .iter()
+        .chain([&raw_totals])
         .fold((0, 0, 0), |a, t| (a.0 + t.0, a.1 + t.1, a.2 + t.2));
-    std::fs::write(&marker, format!("{spec}\n")).map_err(io_error(&marker))?;
+    std::fs::write(&marker, format!("{spec} {LAYOUT}\n")).map_err(io_error(&marker))?;
     Ok(LakeSummary {
         catalog,
         rows,
@@ -611,7 +741,9 @@ mod tests {
         };
         let done = std::sync::Mutex::new(Vec::new());
         let summary = write_lake(&spec, dir.path(), &|d| done.lock().unwrap().push(d)).unwrap();
-        assert_eq!((summary.rows, summary.files), (600, 2));
+        // Two compacted days, and the third day's 300 events in the raw zone by hour.
+        assert_eq!(summary.rows, 900);
+        assert!(summary.files > 2);
         assert!(
             dir.path()
                 .join("views/dt=2024-01-02/part-00000.zstd.parquet")

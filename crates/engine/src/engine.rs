@@ -19,7 +19,9 @@ use url::Url;
 
 use crate::commands::{self, Command, Values, batch};
 use crate::cooperative::YieldingJoins;
+use crate::ddl;
 use crate::error::{EngineError, Result};
+use crate::explain::collecting_scans;
 use crate::providers::{MinervaCatalog, Tables};
 use crate::types::athena_name;
 
@@ -97,7 +99,7 @@ impl EngineBuilder {
 #[derive(Clone)]
 pub struct Engine {
     ctx: SessionContext,
-    tables: Arc<Tables>,
+    pub(crate) tables: Arc<Tables>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -123,8 +125,8 @@ impl Engine {
         }
     }
 
-    /// The catalog the engine reads.
-    pub fn catalog(&self) -> &Catalog {
+    /// The catalog the engine reads, as last loaded (DDL statements reload it).
+    pub fn catalog(&self) -> Arc<Catalog> {
         self.tables.catalog()
     }
 
@@ -136,19 +138,20 @@ impl Engine {
     /// Plans one statement and starts running it. Rows arrive as the stream is polled.
     pub async fn execute(&self, sql: &str) -> Result<QueryOutput> {
         if let Some(command) = commands::parse(sql) {
-            let batch = self.run_command(command).await?;
-            let schema = batch.schema();
-            let stream = futures::stream::iter([Ok(batch)]);
-            return Ok(QueryOutput {
-                schema: Arc::clone(&schema),
-                stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
-            });
+            return Ok(answer(self.run_command(command).await?));
+        }
+        if let Some(ddl) = ddl::parse(sql, self.catalog().root()) {
+            let ddl = ddl.map_err(EngineError::Ddl)?;
+            return Ok(answer(self.run_ddl(ddl).await?));
         }
         let state = self.ctx.state();
         let statement =
             state.sql_to_statement(sql, &state.config().options().sql_parser.dialect)?;
         refuse_writes(&statement)?;
         self.check_tables_exist(&state, &statement)?;
+        if matches!(statement, Statement::Explain(_)) {
+            return self.explain(&state, statement).await;
+        }
         let plan = state.statement_to_plan(statement).await?;
         let frame = self.ctx.execute_logical_plan(plan).await?;
         let schema = Arc::new(frame.schema().as_arrow().clone());
@@ -156,6 +159,45 @@ impl Engine {
         Ok(QueryOutput {
             schema: Arc::clone(&schema),
             stream: on_the_runtime(schema, stream),
+        })
+    }
+
+    /// DataFusion's `EXPLAIN`, followed by a `partitions` row per catalog table scan: how its
+    /// partitions were chosen, how many of how many, and the first prefixes.
+    async fn explain(&self, state: &SessionState, statement: Statement) -> Result<QueryOutput> {
+        let (batches, scans) = collecting_scans(async {
+            let plan = state.statement_to_plan(statement).await?;
+            let frame = self.ctx.execute_logical_plan(plan).await?;
+            Ok::<_, EngineError>(frame.collect().await?)
+        })
+        .await;
+        let mut batches = batches?;
+        let Some(schema) = batches.first().map(RecordBatch::schema) else {
+            return Ok(answer(batch(vec![])));
+        };
+        if !scans.is_empty() && schema.fields().len() == 2 {
+            let kinds = vec![Some("partitions".to_string()); scans.len()];
+            let texts = scans.iter().map(|s| Some(s.describe())).collect();
+            let extra = batch(vec![
+                ("plan_type", Values::Text(kinds)),
+                ("plan", Values::Text(texts)),
+            ]);
+            let columns = extra
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| EngineError::Query(e.into()))?;
+            batches.push(
+                RecordBatch::try_new(Arc::clone(&schema), columns)
+                    .map_err(|e| EngineError::Query(e.into()))?,
+            );
+        }
+        let stream = futures::stream::iter(batches.into_iter().map(Ok));
+        Ok(QueryOutput {
+            schema: Arc::clone(&schema),
+            stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
         })
     }
 
@@ -220,8 +262,9 @@ impl Engine {
             }
             Command::ShowPartitions { database, table } => {
                 let opened = self.tables.open(&database, &table).await?;
-                let partitions = opened.partitions(&self.ctx.state(), &[]).await?;
-                let names = partitions
+                let selection = opened.partitions(&self.ctx.state(), &[]).await?;
+                let names = selection
+                    .partitions
                     .iter()
                     .map(|p| Some(p.name(opened.table())))
                     .collect();
@@ -262,6 +305,16 @@ impl Engine {
             ("partitioned_by", Values::Text(partitioned)),
             ("location", Values::Text(locations)),
         ])
+    }
+}
+
+/// A one-batch answer (of a command or DDL statement) as a query's output.
+fn answer(batch: RecordBatch) -> QueryOutput {
+    let schema = batch.schema();
+    let stream = futures::stream::iter([Ok(batch)]);
+    QueryOutput {
+        schema: Arc::clone(&schema),
+        stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
     }
 }
 
@@ -314,6 +367,6 @@ fn refuse_writes(statement: &Statement) -> Result<()> {
         _ => return Ok(()),
     };
     Err(EngineError::Unsupported(format!(
-        "{what} is not supported yet: tables are defined by files in the catalog directory (<database>/<table>.toml)"
+        "{what} is not supported yet: define tables with Athena's CREATE EXTERNAL TABLE or with files in the catalog directory (<database>/<table>.toml)"
     )))
 }

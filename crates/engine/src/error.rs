@@ -36,6 +36,14 @@ pub enum EngineError {
         url: String,
     },
 
+    /// A DDL statement (`CREATE EXTERNAL TABLE`, `ALTER TABLE … PARTITION`, …) is malformed.
+    #[error("syntax error: {0}")]
+    Ddl(String),
+
+    /// A DDL statement cannot be carried out (the table exists, the partition is missing, …).
+    #[error("{0}")]
+    Rejected(String),
+
     /// The statement is valid SQL that Minerva does not run.
     #[error("{0}")]
     Unsupported(String),

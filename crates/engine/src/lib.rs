@@ -23,19 +23,24 @@
 //! DataFusion Parquet scan, so row-group statistics, projection and every later DataFusion
 //! improvement apply unchanged. The engine never prints: results leave as Arrow batches.
 
+mod catalog_statements;
 mod commands;
 mod cooperative;
+mod ddl;
 mod engine;
 mod error;
+mod explain;
 mod providers;
 mod pruning;
 pub mod recording;
 mod statements;
 mod table;
+mod text_source;
 mod types;
 
 pub use engine::{Engine, EngineBuilder, QueryOutput};
 pub use error::{EngineError, Result};
+pub use explain::ScanReport;
 pub use statements::{Statements, is_blank, split_statements};
 pub use table::CatalogTable;
 pub use types::{arrow_type, athena_name};

@@ -1,7 +1,7 @@
 //! The catalog as DataFusion sees it: databases as schemas, tables opened on first use.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
@@ -16,7 +16,7 @@ use crate::table::CatalogTable;
 /// file footer to learn its columns, so it is done once per session).
 #[derive(Debug)]
 pub(crate) struct Tables {
-    catalog: Arc<Catalog>,
+    catalog: RwLock<Arc<Catalog>>,
     runtime: Arc<RuntimeEnv>,
     opened: Mutex<HashMap<(String, String), Arc<CatalogTable>>>,
 }
@@ -24,14 +24,25 @@ pub(crate) struct Tables {
 impl Tables {
     pub(crate) fn new(catalog: Arc<Catalog>, runtime: Arc<RuntimeEnv>) -> Self {
         Self {
-            catalog,
+            catalog: RwLock::new(catalog),
             runtime,
             opened: Mutex::default(),
         }
     }
 
-    pub(crate) fn catalog(&self) -> &Arc<Catalog> {
-        &self.catalog
+    /// The catalog as last loaded.
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&self.catalog.read().expect("catalog lock poisoned"))
+    }
+
+    /// Reads the catalog directory again after a statement changed it, and forgets the tables
+    /// opened so far (their definitions may have changed).
+    pub(crate) fn reload(&self) -> Result<()> {
+        let root = self.catalog().root().to_path_buf();
+        let fresh = Arc::new(Catalog::load(root)?);
+        *self.catalog.write().expect("catalog lock poisoned") = fresh;
+        self.opened.lock().expect("table cache poisoned").clear();
+        Ok(())
     }
 
     /// The table `database.name`, opened.
@@ -40,7 +51,7 @@ impl Tables {
         if let Some(table) = self.opened.lock().expect("table cache poisoned").get(&key) {
             return Ok(Arc::clone(table));
         }
-        let table = self.catalog.lookup(database, name)?;
+        let table = self.catalog().lookup(database, name)?;
         let opened = Arc::new(CatalogTable::open(table, &self.runtime).await?);
         self.opened
             .lock()
@@ -66,7 +77,7 @@ impl CatalogProvider for MinervaCatalog {
     fn schema_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .tables
-            .catalog
+            .catalog()
             .databases()
             .into_iter()
             .map(String::from)
@@ -99,7 +110,7 @@ struct Database {
 impl SchemaProvider for Database {
     fn table_names(&self) -> Vec<String> {
         self.tables
-            .catalog
+            .catalog()
             .table_names(&self.name)
             .into_iter()
             .map(String::from)
@@ -121,6 +132,6 @@ impl SchemaProvider for Database {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.tables.catalog.table(&self.name, name).is_some()
+        self.tables.catalog().table(&self.name, name).is_some()
     }
 }

@@ -10,18 +10,101 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, TimestampMillisecondArray};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::catalog::Session;
+use datafusion::common::Column;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
 use datafusion::error::Result as DFResult;
 use datafusion::logical_expr::expr_rewriter::unnormalize_col;
 use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
-use minerva_catalog::{Domain, Partition, PartitionFilter, Table, Value};
+use minerva_catalog::projection::{Rule, time_key};
+use minerva_catalog::{ColumnType, DateFormat, Domain, Partition, PartitionFilter, Table, Value};
 
 use crate::types::arrow_type;
+
+/// The date format of a string partition column projected as dates, if `column` is one.
+fn date_format<'a>(table: &'a Table, column: &str) -> Option<&'a DateFormat> {
+    let projection = table.projection.as_ref()?;
+    table
+        .partition_columns
+        .iter()
+        .zip(projection.rules())
+        .find_map(|(c, rule)| match rule {
+            Rule::Date { format, .. } if c.name == column && c.ty == ColumnType::String => {
+                Some(format)
+            }
+            _ => None,
+        })
+}
+
+/// Rewrites range comparisons between a date-projected string column and a literal that reads
+/// as a time in the column's format into comparisons of times (on the column's time key), so
+/// that `dt >= '28-02-2024'` compares dates, not text. Equality and `IN` stay text comparisons:
+/// they are exact either way for values spelled as the format writes them.
+pub(crate) fn as_time_comparisons(table: &Table, filter: Expr) -> Expr {
+    if table.projection.is_none() {
+        return filter;
+    }
+    let as_time = |column: &Column, literal: &ScalarValue| -> Option<(Expr, Expr)> {
+        let format = date_format(table, &column.name)?;
+        let text = match literal {
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)) => s,
+            _ => return None,
+        };
+        let millis = format.parse_time(text)?.and_utc().timestamp_millis();
+        Some((
+            Expr::Column(Column::from_name(time_key(&column.name))),
+            Expr::Literal(ScalarValue::TimestampMillisecond(Some(millis), None), None),
+        ))
+    };
+    filter
+        .transform(|expr| {
+            let rewritten = match &expr {
+                Expr::BinaryExpr(BinaryExpr { left, op, right })
+                    if matches!(
+                        op,
+                        Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+                    ) =>
+                {
+                    match (left.as_ref(), right.as_ref()) {
+                        (Expr::Column(c), Expr::Literal(v, _)) => as_time(c, v).map(|(c, v)| {
+                            Expr::BinaryExpr(BinaryExpr::new(c.into(), *op, v.into()))
+                        }),
+                        (Expr::Literal(v, _), Expr::Column(c)) => as_time(c, v).map(|(c, v)| {
+                            Expr::BinaryExpr(BinaryExpr::new(v.into(), *op, c.into()))
+                        }),
+                        _ => None,
+                    }
+                }
+                Expr::Between(Between {
+                    expr: inner,
+                    negated,
+                    low,
+                    high,
+                }) => match (inner.as_ref(), low.as_ref(), high.as_ref()) {
+                    (Expr::Column(c), Expr::Literal(l, _), Expr::Literal(h, _)) => {
+                        as_time(c, l).zip(as_time(c, h)).map(|((c, l), (_, h))| {
+                            Expr::Between(Between::new(c.into(), *negated, l.into(), h.into()))
+                        })
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            Ok(match rewritten {
+                Some(e) => Transformed::yes(e),
+                None => Transformed::no(expr),
+            })
+        })
+        .map(|t| t.data)
+        .expect("the rewrite cannot fail")
+}
 
 /// Days from 0001-01-01 to 1970-01-01: Arrow's `Date32` counts from the latter.
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -147,7 +230,17 @@ fn domain_of(table: &Table, expr: &Expr) -> Option<(String, Domain)> {
 /// A literal compared with partition column `column`, as a catalog value of its type.
 /// `None` for NULL literals and for types that do not match the column's.
 fn literal_value(table: &Table, column: &str, literal: &ScalarValue) -> Option<Value> {
-    let ty = table.partition_column(column)?.ty;
+    if table
+        .partition_columns
+        .iter()
+        .any(|c| time_key(&c.name) == column)
+    {
+        return match literal {
+            ScalarValue::TimestampMillisecond(Some(millis), None) => Some(Value::Int(*millis)),
+            _ => None,
+        };
+    }
+    let ty = &table.partition_column(column)?.ty;
     let value = match literal {
         ScalarValue::Date32(Some(days)) => Value::Date(NaiveDate::from_num_days_from_ce_opt(
             days.checked_add(EPOCH_DAYS_FROM_CE)?,
@@ -171,7 +264,7 @@ fn literal_value(table: &Table, column: &str, literal: &ScalarValue) -> Option<V
 
 /// A partition value as a DataFusion scalar of the column's Arrow type.
 pub(crate) fn scalar(value: &Value, column: &minerva_catalog::Column) -> DFResult<ScalarValue> {
-    let ty = arrow_type(column.ty);
+    let ty = arrow_type(&column.ty);
     let scalar = match value {
         Value::Null => return ScalarValue::try_from(&ty),
         Value::Boolean(b) => ScalarValue::Boolean(Some(*b)),
@@ -195,13 +288,12 @@ pub(crate) fn retain_matching(
     if partitions.is_empty() {
         return Ok(partitions);
     }
-    let fields: Vec<Field> = table
+    let mut fields: Vec<Field> = table
         .partition_columns
         .iter()
-        .map(|c| Field::new(&c.name, arrow_type(c.ty), true))
+        .map(|c| Field::new(&c.name, arrow_type(&c.ty), true))
         .collect();
-    let schema = Arc::new(Schema::new(fields));
-    let columns = table
+    let mut columns = table
         .partition_columns
         .iter()
         .enumerate()
@@ -214,6 +306,26 @@ pub(crate) fn retain_matching(
             )
         })
         .collect::<DFResult<Vec<_>>>()?;
+    // Date-projected string columns also as times, for comparisons rewritten onto time keys.
+    for (i, column) in table.partition_columns.iter().enumerate() {
+        let Some(format) = date_format(table, &column.name) else {
+            continue;
+        };
+        let times: TimestampMillisecondArray = partitions
+            .iter()
+            .map(|p| match &p.values[i] {
+                Value::String(s) => format.parse_time(s).map(|t| t.and_utc().timestamp_millis()),
+                _ => None,
+            })
+            .collect();
+        fields.push(Field::new(
+            time_key(&column.name),
+            times.data_type().clone(),
+            true,
+        ));
+        columns.push(Arc::new(times));
+    }
+    let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
     let df_schema = DFSchema::try_from(schema)?;
     let physical = session.create_physical_expr(unnormalize_col(predicate), &df_schema)?;
@@ -247,6 +359,9 @@ mod tests {
             ],
             properties: Default::default(),
             comment: None,
+            serde: None,
+            projection: None,
+            registry: None,
         }
     }
 

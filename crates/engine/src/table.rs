@@ -9,10 +9,15 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::project_schema;
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
 use datafusion::datasource::table_schema::TableSchemaBuilder;
 use datafusion::error::Result as DFResult;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -20,15 +25,19 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::union::UnionExec;
 use futures::{StreamExt, TryStreamExt};
-use minerva_catalog::{Format, Partition, Table, hive_partitions};
+use minerva_catalog::{Format, Partition, Selection, Table, select_partitions};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
 use crate::error::{EngineError, Result};
+use crate::explain::{ScanReport, record_scan};
 use crate::pruning::{
-    is_partition_only, partition_filter, partition_only, retain_matching, scalar,
+    as_time_comparisons, is_partition_only, partition_filter, partition_only, retain_matching,
+    scalar,
 };
+use crate::text_source::NamingSource;
 use crate::types::{arrow_type, as_read_type};
 
 /// LIST requests in flight at once while listing the files of the chosen partitions.
@@ -50,11 +59,11 @@ impl CatalogTable {
     /// Resolves the table's object store and its columns (read from one data file when the
     /// table file declares none).
     pub async fn open(table: Arc<Table>, runtime: &RuntimeEnv) -> Result<Self> {
-        if table.format != Format::Parquet {
+        if table.format != Format::Parquet && table.columns.is_none() {
             return Err(EngineError::Table {
                 table: table.qualified_name(),
                 message: format!(
-                    "format '{}' cannot be queried yet: only parquet tables can",
+                    "a {} table must declare its columns (only Parquet files carry a schema)",
                     table.format
                 ),
             });
@@ -76,7 +85,7 @@ impl CatalogTable {
             Some(columns) => columns
                 .iter()
                 .filter(|c| !partition_names.contains(&c.name.as_str()))
-                .map(|c| Arc::new(Field::new(&c.name, arrow_type(c.ty), true)))
+                .map(|c| Arc::new(Field::new(&c.name, arrow_type(&c.ty), true)))
                 .collect(),
             None => infer_file_schema(&table, &store, runtime)
                 .await?
@@ -97,7 +106,7 @@ impl CatalogTable {
         let partition_fields = table
             .partition_columns
             .iter()
-            .map(|c| Arc::new(Field::new(&c.name, arrow_type(c.ty), true)));
+            .map(|c| Arc::new(Field::new(&c.name, arrow_type(&c.ty), true)));
         let schema = Arc::new(Schema::new(
             file_fields
                 .into_iter()
@@ -118,27 +127,40 @@ impl CatalogTable {
         &self.table
     }
 
-    /// The partitions a query with `filters` must read, sorted by value.
-    pub async fn partitions(
-        &self,
-        session: &dyn Session,
-        filters: &[Expr],
-    ) -> Result<Vec<Partition>> {
-        check_location(&self.table)?;
-        let partition_filters = partition_only(&self.table, filters);
+    /// The object store the table's files are in.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The partitions a query with `filters` must read, sorted by value, and how they were
+    /// chosen. `NOW` in projection ranges is the query's start time, as for SQL's `now()`.
+    pub async fn partitions(&self, session: &dyn Session, filters: &[Expr]) -> Result<Selection> {
+        if self.table.projection.is_none() && self.table.registry.is_none() {
+            check_location(&self.table)?;
+        }
+        let partition_filters: Vec<Expr> = partition_only(&self.table, filters)
+            .into_iter()
+            .map(|f| as_time_comparisons(&self.table, f.clone()))
+            .collect();
+        let partition_filters: Vec<&Expr> = partition_filters.iter().collect();
         let filter = partition_filter(&self.table, &partition_filters);
-        let candidates = hive_partitions(&self.table, self.store.as_ref(), &filter).await?;
-        Ok(retain_matching(
+        let now = session
+            .execution_props()
+            .query_execution_start_time
+            .unwrap_or_else(chrono::Utc::now);
+        let mut selection =
+            select_partitions(&self.table, self.store.as_ref(), &filter, now).await?;
+        selection.partitions = retain_matching(
             session,
             &self.table,
-            candidates,
+            selection.partitions,
             &partition_filters,
-        )?)
+        )?;
+        Ok(selection)
     }
 
     /// The data files of `partitions`, each carrying its partition's values, sorted by path.
     async fn files(&self, partitions: &[Partition]) -> Result<Vec<PartitionedFile>> {
-        let root = &self.table.location.prefix();
         let listings: Vec<_> = partitions
             .iter()
             .map(|partition| async move {
@@ -158,7 +180,7 @@ impl CatalogTable {
                 Ok::<_, EngineError>(
                     objects
                         .into_iter()
-                        .filter(|meta| is_data_file(root, meta))
+                        .filter(|meta| is_data_file(&partition.prefix, meta))
                         .map(|meta| {
                             PartitionedFile::new_from_meta(meta)
                                 .with_partition_values(values.clone())
@@ -221,16 +243,15 @@ impl TableProvider for CatalogTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let partitions = self.partitions(state, filters).await?;
-        let files = self.files(&partitions).await?;
+        let selection = self.partitions(state, filters).await?;
+        let files = self.files(&selection.partitions).await?;
+        record_scan(ScanReport::new(&self.table, &selection, files.len()));
         if files.is_empty() {
             return Ok(Arc::new(EmptyExec::new(project_schema(
                 &self.schema,
                 projection,
             )?)));
         }
-        let groups = FileGroup::new(files).split_files(state.config().target_partitions());
-        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
         let partition_fields = self
             .schema
             .fields()
@@ -241,6 +262,12 @@ impl TableProvider for CatalogTable {
         let table_schema = TableSchemaBuilder::from(&self.file_schema)
             .with_table_partition_cols(partition_fields)
             .build();
+        let target_partitions = state.config().target_partitions();
+        if self.table.format != Format::Parquet {
+            return self.text_scan(files, table_schema, target_partitions, projection, limit);
+        }
+        let groups = FileGroup::new(files).split_files(target_partitions);
+        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
         let config =
             FileScanConfigBuilder::new(self.store_url.clone(), format.file_source(table_schema))
                 .with_file_groups(groups)
@@ -251,8 +278,70 @@ impl TableProvider for CatalogTable {
     }
 }
 
+impl CatalogTable {
+    /// A JSON-lines or CSV scan: one per compression codec among the files (known by their
+    /// extension: `.gz`, `.bz2`, `.xz`, `.zst`), united.
+    fn text_scan(
+        &self,
+        files: Vec<PartitionedFile>,
+        table_schema: TableSchema,
+        target_partitions: usize,
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        let mut by_codec: Vec<(FileCompressionType, Vec<PartitionedFile>)> = Vec::new();
+        for file in files {
+            let codec = compression_of(file.object_meta.location.as_ref());
+            match by_codec.iter_mut().find(|(c, _)| *c == codec) {
+                Some((_, group)) => group.push(file),
+                None => by_codec.push((codec, vec![file])),
+            }
+        }
+        let table = &self.table;
+        let plans = by_codec
+            .into_iter()
+            .map(|(codec, files)| {
+                let source = match table.format {
+                    Format::Json => JsonFormat::default().file_source(table_schema.clone()),
+                    _ => CsvFormat::default()
+                        .with_has_header(table.has_header())
+                        .with_delimiter(table.csv_delimiter())
+                        // Hive's delimited text has no quoting: a byte no text holds turns it off.
+                        .with_quote(table.csv_quote().unwrap_or(0))
+                        .file_source(table_schema.clone()),
+                };
+                let config = FileScanConfigBuilder::new(
+                    self.store_url.clone(),
+                    NamingSource::wrap(source, &table.qualified_name()),
+                )
+                .with_file_groups(FileGroup::new(files).split_files(target_partitions))
+                .with_file_compression_type(codec)
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
+                Ok(DataSourceExec::from_data_source(config) as Arc<dyn ExecutionPlan>)
+            })
+            .collect::<DFResult<Vec<_>>>()?;
+        UnionExec::try_new(plans)
+    }
+}
+
+/// The compression codec of a text object, from its name's last extension.
+fn compression_of(path: &str) -> FileCompressionType {
+    match path
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+    {
+        Some(ext) if ext == "gz" || ext == "gzip" => FileCompressionType::GZIP,
+        Some(ext) if ext == "bz2" => FileCompressionType::BZIP2,
+        Some(ext) if ext == "xz" => FileCompressionType::XZ,
+        Some(ext) if ext == "zst" || ext == "zstd" => FileCompressionType::ZSTD,
+        _ => FileCompressionType::UNCOMPRESSED,
+    }
+}
+
 /// Whether a listed object is table data: not empty, and not hidden under a `_` or `.` name
-/// anywhere below the table's root (Hive's rule: `_SUCCESS`, `_temporary/`, `.part-0.tmp`).
+/// anywhere below `root` (the table's, or a partition's) (Hive's rule: `_SUCCESS`, `_temporary/`, `.part-0.tmp`).
 fn is_data_file(root: &Path, meta: &ObjectMeta) -> bool {
     meta.size > 0
         && meta

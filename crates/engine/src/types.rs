@@ -1,13 +1,15 @@
 //! Catalog column types as Arrow types, and back.
 
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Fields, TimeUnit};
 use minerva_catalog::ColumnType;
 
 /// The Arrow type a column of `ty` has in query results.
 ///
 /// Strings are string views: DataFusion reads Parquet strings as views by default, and filters
 /// and groups on them without copying.
-pub fn arrow_type(ty: ColumnType) -> DataType {
+pub fn arrow_type(ty: &ColumnType) -> DataType {
     match ty {
         ColumnType::Boolean => DataType::Boolean,
         ColumnType::TinyInt => DataType::Int8,
@@ -16,14 +18,44 @@ pub fn arrow_type(ty: ColumnType) -> DataType {
         ColumnType::BigInt => DataType::Int64,
         ColumnType::Float => DataType::Float32,
         ColumnType::Double => DataType::Float64,
-        ColumnType::Decimal { precision, scale } => DataType::Decimal128(precision, scale as i8),
+        ColumnType::Decimal { precision, scale } => DataType::Decimal128(*precision, *scale as i8),
         ColumnType::String => DataType::Utf8View,
         ColumnType::Binary => DataType::BinaryView,
         ColumnType::Date => DataType::Date32,
         ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        ColumnType::Array(element) => {
+            DataType::List(Arc::new(Field::new("element", nested_type(element), true)))
+        }
+        ColumnType::Map(key, value) => DataType::Map(
+            Arc::new(Field::new(
+                "key_value",
+                DataType::Struct(Fields::from(vec![
+                    Field::new("key", nested_type(key), false),
+                    Field::new("value", nested_type(value), true),
+                ])),
+                false,
+            )),
+            false,
+        ),
+        ColumnType::Struct(fields) => DataType::Struct(
+            fields
+                .iter()
+                .map(|(name, ty)| Field::new(name, nested_type(ty), true))
+                .collect(),
+        ),
         // `ColumnType` is non-exhaustive: a type added to the catalog must be mapped here.
         #[allow(unreachable_patterns)]
         other => unreachable!("column type {other} has no Arrow mapping"),
+    }
+}
+
+/// Inside lists, maps and structs strings stay plain `Utf8`: that is how the Parquet, JSON and
+/// CSV readers produce nested strings.
+fn nested_type(ty: &ColumnType) -> DataType {
+    match ty {
+        ColumnType::String => DataType::Utf8,
+        ColumnType::Binary => DataType::Binary,
+        other => arrow_type(other),
     }
 }
 
@@ -58,6 +90,14 @@ pub fn athena_name(ty: &DataType) -> String {
         | DataType::FixedSizeList(f, _) => {
             format!("array<{}>", athena_name(f.data_type()))
         }
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 => format!(
+                "map<{},{}>",
+                athena_name(kv[0].data_type()),
+                athena_name(kv[1].data_type())
+            ),
+            other => other.to_string().to_lowercase(),
+        },
         DataType::Struct(fields) => format!(
             "struct<{}>",
             fields
@@ -98,9 +138,12 @@ mod tests {
             "binary",
             "date",
             "timestamp",
+            "array<string>",
+            "map<string,array<bigint>>",
+            "struct<a:int,b:array<struct<c:string>>>",
         ] {
             let ty: ColumnType = name.parse().unwrap();
-            assert_eq!(athena_name(&arrow_type(ty)), name);
+            assert_eq!(athena_name(&arrow_type(&ty)), name);
         }
     }
 }
