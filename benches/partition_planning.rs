@@ -47,7 +47,10 @@ fn build(root: &Path) {
         .expect("midnight");
     let mut registry = String::new();
     for h in 0..HOURS {
-        let name = format!("datehour={}", (start + Hours::hours(h)).format("%Y-%m-%d-%H"));
+        let name = format!(
+            "datehour={}",
+            (start + Hours::hours(h)).format("%Y-%m-%d-%H")
+        );
         let dir = lake.join(&name);
         std::fs::create_dir_all(&dir).expect("a partition directory");
         std::fs::hard_link(&template, dir.join("part.parquet")).expect("a file");
@@ -89,7 +92,9 @@ fn bench(c: &mut Criterion) {
     let runtime = Runtime::new().expect("a runtime");
 
     let mut group = c.benchmark_group("plan one day of 26,280 hourly partitions");
-    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(10));
     for (table, method, total) in [
         ("projected", "projection", "of 26280 partitions"),
         ("registered", "registry", "of 26280 partitions"),

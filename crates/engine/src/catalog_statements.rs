@@ -136,12 +136,7 @@ impl Engine {
                 partitions,
             } => {
                 let opened = self.registrable(&database, &table).await?;
-                let mut registry = match opened.table().registry {
-                    Some(_) => registered(&opened),
-                    // The first registration takes in what a listing sees today, so that
-                    // registering one partition does not hide the others.
-                    None => listed_partitions(&opened).await?,
-                };
+                let mut registry = registration_base(&opened).await?;
                 let mut added = Vec::new();
                 for (spec, location) in partitions {
                     let values = spec_values(&opened, &spec)?;
@@ -150,10 +145,12 @@ impl Engine {
                         if if_not_exists {
                             continue;
                         }
-                        return Err(EngineError::Rejected(format!(
-                            "table '{}': partition {name} already exists (say IF NOT EXISTS to skip it)",
-                            opened.table().qualified_name()
-                        )));
+                        return Err(self.rejected(
+                            &opened,
+                            format!(
+                                "partition {name} already exists (say IF NOT EXISTS to skip it)"
+                            ),
+                        ));
                     }
                     let prefix =
                         partition_prefix(opened.table(), &values, location.as_deref(), root)
@@ -172,10 +169,7 @@ impl Engine {
                 partitions,
             } => {
                 let opened = self.registrable(&database, &table).await?;
-                let mut registry = match opened.table().registry {
-                    Some(_) => registered(&opened),
-                    None => listed_partitions(&opened).await?,
-                };
+                let mut registry = registration_base(&opened).await?;
                 let mut dropped = Vec::new();
                 for spec in partitions {
                     let values = spec_values(&opened, &spec)?;
@@ -186,10 +180,10 @@ impl Engine {
                         if if_exists {
                             continue;
                         }
-                        return Err(EngineError::Rejected(format!(
-                            "table '{}': partition {name} does not exist (say IF EXISTS to skip it)",
-                            opened.table().qualified_name()
-                        )));
+                        return Err(self.rejected(
+                            &opened,
+                            format!("partition {name} does not exist (say IF EXISTS to skip it)"),
+                        ));
                     }
                     dropped.push(name);
                 }
@@ -236,6 +230,15 @@ fn registered(table: &CatalogTable) -> Vec<Partition> {
         .as_ref()
         .map(|r| r.as_ref().clone())
         .unwrap_or_default()
+}
+
+/// The partitions a registration edits: the registry, or the first time what a listing sees
+/// today, so that registering one partition does not hide the others.
+async fn registration_base(table: &CatalogTable) -> Result<Vec<Partition>> {
+    match &table.table().registry {
+        Some(registry) => Ok(registry.as_ref().clone()),
+        None => listed_partitions(table).await,
+    }
 }
 
 /// Every partition of the table's Hive layout, by listing it.

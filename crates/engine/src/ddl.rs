@@ -86,7 +86,7 @@ pub(crate) fn parse(sql: &str, catalog_root: &Path) -> Option<Result<Ddl, String
         p.table_name()
             .map(|(database, table)| Ddl::MsckRepair { database, table })
     } else if p.keywords(&["alter", "table"]) {
-p.alter_partitions()?
+        p.alter_partitions()?
     } else {
         return None;
     };
