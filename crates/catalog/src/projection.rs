@@ -191,22 +191,12 @@ impl Projection {
 
     /// How many partitions the projection spans with no filter: `None` when a column is
     /// injected (unbounded) or the count passes [`MAX_PROJECTED_PARTITIONS`].
-    pub fn total(&self, table: &Table, now: DateTime<Utc>) -> Option<usize> {
+    pub fn total(&self, now: DateTime<Utc>) -> Option<usize> {
         let now = now.naive_utc();
-        self.rules
-            .iter()
-            .zip(&table.partition_columns)
-            .try_fold(1usize, |acc, (rule, column)| {
-                let n = match rule {
-                    Rule::Injected => return None,
-                    _ => rule
-                        .values(table, column, &Domain::all(), &Domain::all(), now)
-                        .ok()?
-                        .len(),
-                };
-                acc.checked_mul(n)
-                    .filter(|n| *n <= MAX_PROJECTED_PARTITIONS)
-            })
+        self.rules.iter().try_fold(1usize, |acc, rule| {
+            acc.checked_mul(rule.count(now)?)
+                .filter(|n| *n <= MAX_PROJECTED_PARTITIONS)
+        })
     }
 
     /// Where the partition with these spelled values lives.
@@ -379,6 +369,44 @@ impl Rule {
                 key("type"),
                 format!("'{other}' is not one of date, integer, enum, injected"),
             )),
+        }
+    }
+
+    /// How many values the rule projects with no filter (`None` for injected values, or a
+    /// range that cannot be resolved). Counted without spelling a value: this runs per query.
+    fn count(&self, now: NaiveDateTime) -> Option<usize> {
+        match self {
+            Self::Date {
+                format,
+                start,
+                end,
+                interval,
+                unit,
+            } => {
+                let grid = Grid {
+                    start: start.resolve(now, format)?,
+                    end: end.resolve(now, format)?,
+                    step: *interval,
+                    unit: *unit,
+                };
+                Some(
+                    grid.iter(None, None)
+                        .take(MAX_PROJECTED_PARTITIONS + 1)
+                        .count(),
+                )
+            }
+            Self::Integer {
+                start,
+                end,
+                interval,
+                ..
+            } => Some(if end < start {
+                0
+            } else {
+                usize::try_from((end - start) / interval + 1).ok()?
+            }),
+            Self::Enum(values) => Some(values.len()),
+            Self::Injected => None,
         }
     }
 
@@ -916,10 +944,7 @@ mod tests {
             - NaiveDate::from_ymd_opt(2021, 1, 1).unwrap())
         .num_days() as usize
             + 1;
-        assert_eq!(
-            t.projection.as_ref().unwrap().total(&t, now()),
-            Some(days * 24)
-        );
+        assert_eq!(t.projection.as_ref().unwrap().total(now()), Some(days * 24));
     }
 
     #[test]
@@ -1038,7 +1063,7 @@ mod tests {
                 "logs/eu-west-1/202403"
             ]
         );
-        assert_eq!(t.projection.as_ref().unwrap().total(&t, now()), Some(10));
+        assert_eq!(t.projection.as_ref().unwrap().total(now()), Some(10));
     }
 
     #[test]
@@ -1071,7 +1096,7 @@ mod tests {
             let error = projection.partitions(&t, &filter, now()).unwrap_err();
             assert!(error.to_string().contains("would escape"), "{error}");
         }
-        assert_eq!(projection.total(&t, now()), None);
+        assert_eq!(projection.total(now()), None);
     }
 
     #[test]

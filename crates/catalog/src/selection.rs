@@ -57,7 +57,7 @@ pub async fn select_partitions(
         return Ok(Selection {
             partitions: projection.partitions(table, filter, now)?,
             method: Method::Projection,
-            total: projection.total(table, now),
+            total: projection.total(now),
         });
     }
     if let Some(registry) = &table.registry {
