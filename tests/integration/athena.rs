@@ -118,6 +118,48 @@ async fn the_raw_zone_is_read_through_projection_without_listing() {
 }
 
 #[tokio::test]
+async fn relative_time_and_athena_date_format_fold_before_pruning() {
+    let lake = lake();
+    let engine = lake.engine();
+    let explain = |sql: &str| {
+        let engine = engine.clone();
+        let sql = format!("EXPLAIN {sql}");
+        async move {
+            rows(&engine, &sql)
+                .await
+                .into_iter()
+                .filter(|r| r.starts_with("partitions|"))
+                .collect::<String>()
+        }
+    };
+    let last_hours = "SELECT count(*) FROM views_raw WHERE datehour >= \
+        date_format(TIMESTAMP '2024-01-03 22:30:00' - INTERVAL '1' HOUR, '%Y/%m/%d/%H')";
+    assert!(
+        explain(last_hours)
+            .await
+            .contains("3 of 24 partitions chosen by projection")
+    );
+    let counted = rows(&engine, last_hours).await;
+    let expected: usize = raw_counts_by_hour(&lake.spec)
+        .range(21..)
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(counted, [expected.to_string()]);
+    // The lake is in 2024: relative to now, nothing is recent, and nothing is read.
+    let recent = explain(
+        "SELECT count(*) FROM views_raw WHERE datehour >= date_format(now() - interval '1' hour, '%Y/%m/%d/%H')",
+    )
+    .await;
+    assert!(recent.contains("0 of 24 partitions"), "{recent}");
+    let last_week =
+        explain("SELECT count(*) FROM views WHERE dt >= current_date - INTERVAL '7' DAY").await;
+    assert!(
+        last_week.contains("0 partitions chosen by listing"),
+        "{last_week}"
+    );
+}
+
+#[tokio::test]
 async fn explain_says_how_partitions_were_chosen() {
     let lake = lake();
     let engine = lake.engine();

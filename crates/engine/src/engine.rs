@@ -83,6 +83,9 @@ impl EngineBuilder {
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
             .build();
         let ctx = SessionContext::new_with_state(state);
+        for function in crate::functions::athena_functions() {
+            ctx.register_udf(function);
+        }
         for (url, store) in self.stores {
             ctx.register_object_store(&url, store);
         }

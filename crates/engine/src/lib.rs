@@ -30,6 +30,7 @@ mod ddl;
 mod engine;
 mod error;
 mod explain;
+mod functions;
 mod providers;
 mod pruning;
 pub mod recording;
