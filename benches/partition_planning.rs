@@ -61,7 +61,7 @@ fn build(root: &Path) {
     std::fs::create_dir_all(&catalog).expect("the catalog");
     let table = |properties: &str| {
         format!(
-            "location = \"../../lake\"\ncolumns = [{{ name = \"n\", type = \"bigint\" }}]\n\
+            "location = \"../lake\"\ncolumns = [{{ name = \"n\", type = \"bigint\" }}]\n\
              partition_columns = [{{ name = \"datehour\", type = \"string\" }}]\n{properties}"
         )
     };
@@ -80,7 +80,7 @@ fn build(root: &Path) {
              \"projection.datehour.format\" = \"yyyy-MM-dd-HH\"\n\
              \"projection.datehour.range\" = \"2021-01-01-00,2023-12-31-23\"\n\
              \"projection.datehour.interval.unit\" = \"HOURS\"\n\
-             \"storage.location.template\" = \"../../lake/datehour=${datehour}/\"\n",
+             \"storage.location.template\" = \"../lake/datehour=${datehour}/\"\n",
         ),
     );
 }
