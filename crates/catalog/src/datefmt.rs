@@ -229,11 +229,6 @@ impl DateFormat {
         })
     }
 
-    /// The pattern as written.
-    pub fn java(&self) -> &str {
-        &self.java
-    }
-
     /// The finest field the pattern spells.
     pub fn finest(&self) -> TimeUnit {
         self.finest
