@@ -42,6 +42,20 @@ pub struct Args {
     #[arg(long, value_name = "N", global = true)]
     pub threads: Option<usize>,
 
+    /// Read S3 with this AWS profile (of ~/.aws/config and ~/.aws/credentials), before the
+    /// environment's keys.
+    #[arg(long, value_name = "NAME", global = true)]
+    pub profile: Option<String>,
+
+    /// Stop any query that would read more than this from storage (e.g. 10GB, 500MiB).
+    #[arg(long, env = "MINERVA_MAX_SCAN", value_name = "SIZE", value_parser = parse_size, global = true)]
+    pub max_scan: Option<u64>,
+
+    /// After each statement, print what it read on stderr: run time, data scanned, requests,
+    /// Athena's price for as much (the shell always shows it).
+    #[arg(long, global = true)]
+    pub stats: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -101,4 +115,8 @@ pub enum OutputFormat {
     Ndjson,
     /// A Markdown table.
     Markdown,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    minerva_catalog::parse_byte_size(text)
 }

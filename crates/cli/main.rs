@@ -84,7 +84,7 @@ fn run(args: Args, runtime: &Runtime) -> Result<ExitCode> {
         }
         None => args.catalog.clone(),
     };
-    let engine = open_engine(&catalog_dir, args.threads)?;
+    let engine = open_engine(&catalog_dir, &args)?;
     let mut printer = Printer::new(format, BufWriter::new(std::io::stdout().lock()), None);
 
     let scripted = !args.commands.is_empty() || !args.files.is_empty();
@@ -115,20 +115,26 @@ fn run(args: Args, runtime: &Runtime) -> Result<ExitCode> {
         statements.extend(split_statements(&text).all());
     }
     Ok(
-        match script::run(&engine, runtime, &mut printer, &statements) {
+        match script::run(&engine, runtime, &mut printer, &statements, args.stats) {
             Outcome::Ok | Outcome::Closed => ExitCode::SUCCESS,
             Outcome::Failed => ExitCode::FAILURE,
         },
     )
 }
 
-fn open_engine(catalog_dir: &Path, threads: Option<usize>) -> Result<Engine> {
+fn open_engine(catalog_dir: &Path, args: &Args) -> Result<Engine> {
     let catalog = minerva_catalog::Catalog::load(catalog_dir).map_err(|e| {
         anyhow::anyhow!("{e} (pass --catalog DIR, set MINERVA_CATALOG, or run 'minerva demo' to make a demo lake)")
     })?;
     let mut builder = Engine::builder(catalog);
-    if let Some(threads) = threads {
+    if let Some(threads) = args.threads {
         builder = builder.target_partitions(threads);
+    }
+    if let Some(profile) = &args.profile {
+        builder = builder.aws_profile(profile);
+    }
+    if let Some(bytes) = args.max_scan {
+        builder = builder.max_scan(bytes);
     }
     Ok(builder.build())
 }

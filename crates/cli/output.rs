@@ -53,7 +53,7 @@ impl<W: Write> Printer<W> {
     }
 
     async fn print_rows(&mut self, output: QueryOutput) -> Result<u64> {
-        let QueryOutput { schema, stream } = output;
+        let QueryOutput { schema, stream, .. } = output;
         // Errors met while rows stream in get the engine's wording, like planning errors.
         let mut stream = stream.map_err(EngineError::from);
         let mut rows = 0u64;
@@ -250,10 +250,10 @@ mod tests {
         )
         .unwrap();
         let stream = futures::stream::iter([Ok(batch)]);
-        QueryOutput {
-            schema: Arc::clone(&schema),
-            stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
-        }
+        QueryOutput::new(
+            Arc::clone(&schema),
+            Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
+        )
     }
 
     fn printed(format: OutputFormat, max_rows: Option<usize>, values: Vec<i64>) -> (u64, String) {

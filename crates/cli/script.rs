@@ -19,18 +19,25 @@ pub enum Outcome {
     Closed,
 }
 
-/// Runs `statements` in order; error messages number them from 1.
+/// Runs `statements` in order; error messages number them from 1. With `stats`, what each
+/// statement read goes to stderr after it.
 pub fn run<W: Write>(
     engine: &Engine,
     runtime: &Runtime,
     printer: &mut Printer<W>,
     statements: &[String],
+    stats: bool,
 ) -> Outcome {
     let mut outcome = Outcome::Ok;
     for (i, sql) in statements.iter().enumerate() {
         let result = runtime.block_on(async {
             let output = engine.execute(sql).await?;
-            printer.print(output).await
+            let read = std::sync::Arc::clone(&output.stats);
+            let printed = printer.print(output).await;
+            if stats {
+                crate::report(&read.summary().to_string());
+            }
+            printed
         });
         if let Err(error) = result {
             if crate::is_broken_pipe(&error) {

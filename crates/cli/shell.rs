@@ -2,10 +2,11 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Result;
-use minerva_engine::{Engine, split_statements};
+use minerva_engine::{Engine, human_bytes, split_statements};
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 use tokio::runtime::Runtime;
@@ -22,6 +23,9 @@ const HELP: &str = "\
 Statements end with ';' and may span lines. Besides SQL:
   \\dt               list tables (SHOW TABLES)
   \\d TABLE          describe a table's columns (DESCRIBE TABLE)
+  \\set              show the settings
+  \\set max_scan SIZE  stop queries that would read more (10GB, 500MiB; 'off' for none)
+  \\cache clear      forget cached listings and Parquet footers
   \\q                quit (also Ctrl-D)
   \\?                this help
 SQL extras: SHOW TABLES, DESCRIBE t, SHOW PARTITIONS t, EXPLAIN, EXPLAIN ANALYZE.
@@ -76,6 +80,24 @@ pub fn run<W: Write>(engine: &Engine, runtime: &Runtime, printer: &mut Printer<W
                 Meta::Quit => break,
                 Meta::Help => printer.line(HELP)?,
                 Meta::Sql(sql) => run_statement(engine, runtime, &control, printer, &sql)?,
+                Meta::ShowSettings => printer.line(&format!(
+                    "max_scan = {}",
+                    engine
+                        .max_scan()
+                        .map_or_else(|| "off".to_string(), human_bytes)
+                ))?,
+                Meta::SetMaxScan(bytes) => {
+                    engine.set_max_scan(bytes);
+                    printer.line(&format!(
+                        "max_scan = {}",
+                        bytes.map_or_else(|| "off".to_string(), human_bytes)
+                    ))?;
+                }
+                Meta::ClearCache => {
+                    engine.clear_caches();
+                    printer.line("cache cleared: the next queries list and read footers again")?;
+                }
+                Meta::Invalid(message) => crate::report(&message),
                 Meta::Unknown => crate::report(&format!(
                     "unknown command '{trimmed}': \\? lists the commands"
                 )),
@@ -119,6 +141,10 @@ enum Meta {
     Quit,
     Help,
     Sql(String),
+    ShowSettings,
+    SetMaxScan(Option<u64>),
+    ClearCache,
+    Invalid(String),
     Unknown,
 }
 
@@ -131,6 +157,22 @@ fn meta_command(line: &str) -> Meta {
         ("\\?" | "\\h", []) => Meta::Help,
         ("\\dt" | "\\d", []) => Meta::Sql("SHOW TABLES".into()),
         ("\\d", [table]) => Meta::Sql(format!("DESCRIBE {table}")),
+        ("\\set", []) => Meta::ShowSettings,
+        ("\\set", ["max_scan", size @ ..]) if !size.is_empty() => {
+            let size = size.join(" ");
+            if matches!(size.as_str(), "off" | "none" | "unlimited") {
+                Meta::SetMaxScan(None)
+            } else {
+                match minerva_catalog::parse_byte_size(&size) {
+                    Ok(bytes) => Meta::SetMaxScan(Some(bytes)),
+                    Err(message) => Meta::Invalid(format!("\\set max_scan: {message}")),
+                }
+            }
+        }
+        ("\\set", [name, ..]) => Meta::Invalid(format!(
+            "unknown setting '{name}': \\set max_scan SIZE is the one there is"
+        )),
+        ("\\cache", ["clear"]) => Meta::ClearCache,
         _ => Meta::Unknown,
     }
 }
@@ -149,6 +191,7 @@ fn run_statement<W: Write>(
     sql: &str,
 ) -> Result<()> {
     let started = Instant::now();
+    let stats = Arc::new(Mutex::new(None));
     let planning = runtime.spawn({
         let engine = engine.clone();
         let sql = sql.to_string();
@@ -160,7 +203,10 @@ fn run_statement<W: Write>(
         tokio::pin!(cancelled);
         let output = tokio::select! {
             planned = planning => match planned {
-                Ok(Ok(output)) => output,
+                Ok(Ok(output)) => {
+                    *stats.lock().expect("stats slot poisoned") = Some(Arc::clone(&output.stats));
+                    output
+                }
                 Ok(Err(error)) => return Some(Err(anyhow::Error::from(error))),
                 Err(error) => return Some(Err(anyhow::Error::from(error))),
             },
@@ -177,11 +223,11 @@ fn run_statement<W: Write>(
     });
     match result {
         Some(Ok(rows)) => {
-            let noun = if rows == 1 { "row" } else { "rows" };
-            printer.line(&format!(
-                "({rows} {noun}, {:.3} s)",
-                started.elapsed().as_secs_f64()
-            ))?;
+            let status = match stats.lock().expect("stats slot poisoned").as_ref() {
+                Some(stats) => stats.summary().to_string(),
+                None => format!("{rows} rows, {:.3} s", started.elapsed().as_secs_f64()),
+            };
+            printer.line(&format!("({status})"))?;
         }
         Some(Err(error)) if crate::is_broken_pipe(&error) => return Err(error),
         Some(Err(error)) => crate::report(&format!("error: {error}")),
@@ -201,5 +247,18 @@ mod tests {
         assert!(matches!(meta_command("\\d  web.hits"), Meta::Sql(s) if s == "DESCRIBE web.hits"));
         assert!(matches!(meta_command("\\x"), Meta::Unknown));
         assert!(matches!(meta_command("\\q now"), Meta::Unknown));
+        assert!(matches!(
+            meta_command("\\set max_scan 10GB"),
+            Meta::SetMaxScan(Some(10_000_000_000))
+        ));
+        assert!(matches!(
+            meta_command("\\set max_scan off"),
+            Meta::SetMaxScan(None)
+        ));
+        assert!(matches!(
+            meta_command("\\set max_scan lots"),
+            Meta::Invalid(_)
+        ));
+        assert!(matches!(meta_command("\\cache clear"), Meta::ClearCache));
     }
 }

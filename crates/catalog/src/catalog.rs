@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::error::{CatalogError, Result};
 use crate::hive::Partition;
 use crate::registry::{parse_registry, render_registry};
+use crate::storage::{STORAGE_FILE, StorageSettings};
 use crate::table::{DEFAULT_DATABASE, FileProblem, Table, TableFile};
 
 /// Every table of a catalog directory.
@@ -19,6 +20,7 @@ pub struct Catalog {
     root: PathBuf,
     databases: Vec<String>,
     tables: BTreeMap<(String, String), Result<Arc<Table>, Arc<CatalogError>>>,
+    storage: Result<StorageSettings, Arc<CatalogError>>,
 }
 
 impl Catalog {
@@ -56,7 +58,9 @@ impl Catalog {
                         tables.insert((database.clone(), name), loaded);
                     }
                 }
-            } else if path.extension().is_some_and(|e| e == "toml") {
+            } else if path.extension().is_some_and(|e| e == "toml")
+                && path.file_name().is_some_and(|n| n != STORAGE_FILE)
+            {
                 let name = path
                     .file_stem()
                     .unwrap_or_default()
@@ -77,10 +81,12 @@ impl Catalog {
             }
         }
         databases.sort();
+        let storage = StorageSettings::load(&root).map_err(Arc::new);
         Ok(Self {
             root,
             databases,
             tables,
+            storage,
         })
     }
 
@@ -118,9 +124,21 @@ impl Catalog {
 
     /// The table files that did not load.
     pub fn problems(&self) -> impl Iterator<Item = &CatalogError> {
-        self.tables
-            .values()
-            .filter_map(|t| t.as_ref().err().map(Arc::as_ref))
+        self.storage
+            .as_ref()
+            .err()
+            .map(Arc::as_ref)
+            .into_iter()
+            .chain(
+                self.tables
+                    .values()
+                    .filter_map(|t| t.as_ref().err().map(Arc::as_ref)),
+            )
+    }
+
+    /// How to reach the object stores (`storage.toml`), or why that file is not valid.
+    pub fn storage(&self) -> Result<&StorageSettings, Arc<CatalogError>> {
+        self.storage.as_ref().map_err(Arc::clone)
     }
 
     /// The table `database.name`: `None` if there is no such file, its error if it is broken.
@@ -333,7 +351,7 @@ fn load_table(root: &Path, database: &str, name: &str, path: &Path) -> Result<Ta
 }
 
 /// 1-based line and column of a byte offset.
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;

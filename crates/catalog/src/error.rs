@@ -37,6 +37,19 @@ pub enum CatalogError {
         message: String,
     },
 
+    /// The catalog's `storage.toml` is not valid: bad TOML, an unknown field, a bad value.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    StorageFile {
+        /// The settings file.
+        path: PathBuf,
+        /// 1-based line of the offending field.
+        line: usize,
+        /// 1-based column of the offending field.
+        column: usize,
+        /// What is wrong, naming the section and field.
+        message: String,
+    },
+
     /// A catalog or table file could not be written.
     #[error("cannot write table file '{}': {source}", path.display())]
     WriteTableFile {

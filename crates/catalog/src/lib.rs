@@ -39,6 +39,7 @@ mod hive;
 pub mod projection;
 mod registry;
 mod selection;
+mod storage;
 mod table;
 mod types;
 mod value;
@@ -51,6 +52,10 @@ pub use hive::{Partition, hive_partitions};
 pub use projection::Projection;
 pub use registry::{parse_partition_name, partition_name, partition_prefix};
 pub use selection::{Method, Selection, select_partitions};
-pub use table::{Column, DEFAULT_DATABASE, Format, Location, Serde, Table};
+pub use storage::{S3Settings, STORAGE_FILE, StorageSettings};
+pub use table::{
+    Column, DEFAULT_DATABASE, Format, Location, MAX_SCAN, REQUIRE_PARTITION_FILTER, Serde, Table,
+    parse_byte_size,
+};
 pub use types::{ColumnType, UnknownType};
 pub use value::{HIVE_NULL, Value};

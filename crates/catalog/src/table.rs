@@ -230,6 +230,23 @@ impl Table {
         self.partition_columns.iter().find(|c| c.name == name)
     }
 
+    /// The most a query may read from this table (`max_scan` property, e.g. `'100GB'`).
+    pub fn max_scan(&self) -> Option<u64> {
+        self.properties
+            .get(MAX_SCAN)
+            .and_then(|v| parse_byte_size(v).ok())
+    }
+
+    /// Whether a query must filter on a partition column (`require_partition_filter`
+    /// property): a guard against scanning every partition of a huge table by mistake.
+    pub fn requires_partition_filter(&self) -> bool {
+        !self.partition_columns.is_empty()
+            && self
+                .properties
+                .get(REQUIRE_PARTITION_FILTER)
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
     /// The field separator of a CSV table: the SerDe's `field.delim` or `separatorChar`, else
     /// Hive's defaults (`,` for OpenCSVSerde, `\x01` for other SerDes, `,` without one).
     pub fn csv_delimiter(&self) -> u8 {
@@ -283,6 +300,32 @@ pub(crate) struct TableFile {
     serde: Option<SerdeFile>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     properties: BTreeMap<String, Spanned<String>>,
+}
+
+/// The table property that caps the bytes one query may read from the table.
+pub const MAX_SCAN: &str = "max_scan";
+
+/// The table property that refuses queries without a filter on a partition column.
+pub const REQUIRE_PARTITION_FILTER: &str = "require_partition_filter";
+
+/// A byte size as people write it: `10GB` (10⁹ bytes), `512MiB`, `1 TB`, `1000`.
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|_| format!("'{text}' is not a size: write e.g. '10GB', '512MiB' or '1TB'"))
+}
+
+fn check_byte_size(text: &str) -> Result<(), String> {
+    parse_byte_size(text).map(drop)
+}
+
+fn check_bool(text: &str) -> Result<(), String> {
+    if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") {
+        Ok(())
+    } else {
+        Err(format!("'{text}' is not 'true' or 'false'"))
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -383,6 +426,17 @@ impl TableFile {
             .into_iter()
             .map(|(k, v)| (k, v.into_inner()))
             .collect();
+        for (property, check) in [
+            (MAX_SCAN, check_byte_size as fn(&str) -> Result<(), String>),
+            (REQUIRE_PARTITION_FILTER, check_bool),
+        ] {
+            if let Some(value) = properties.get(property) {
+                check(value).map_err(|message| FileProblem {
+                    span: spans.get(property).cloned(),
+                    message: format!("property '{property}': {message}"),
+                })?;
+            }
+        }
         let projection =
             Projection::from_properties(&properties, &partition_columns, &location, catalog_root)
                 .map_err(|PropertyProblem { property, message }| FileProblem {

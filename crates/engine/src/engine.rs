@@ -1,13 +1,18 @@
 //! The engine: a DataFusion session over the catalog.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::SessionState;
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::stream::{RecordBatchReceiverStream, RecordBatchStreamAdapter};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement;
@@ -17,12 +22,13 @@ use minerva_catalog::Catalog;
 use object_store::ObjectStore;
 use url::Url;
 
+use crate::accounting::{ListingCache, QueryStats, QueryStores, ScanLimit};
 use crate::commands::{self, Command, Values, batch};
 use crate::cooperative::YieldingJoins;
 use crate::ddl;
 use crate::error::{EngineError, Result};
-use crate::explain::collecting_scans;
 use crate::providers::{MinervaCatalog, Tables};
+use crate::stores::Stores;
 use crate::types::athena_name;
 
 /// The name of the DataFusion catalog that holds every database.
@@ -31,12 +37,33 @@ const CATALOG_NAME: &str = "minerva";
 /// DataFusion's metadata schema, present in every catalog.
 const INFORMATION_SCHEMA: &str = "information_schema";
 
-/// A statement's answer: its columns, and its rows as a stream of batches.
+/// A statement's answer: its columns, its rows as a stream of batches, and what it read.
 pub struct QueryOutput {
     /// The columns.
     pub schema: SchemaRef,
     /// The rows; dropping the stream cancels the query.
     pub stream: SendableRecordBatchStream,
+    /// What the statement read and produced; final once the stream has ended.
+    pub stats: Arc<QueryStats>,
+}
+
+impl QueryOutput {
+    /// An answer that read nothing from any store: computed rows, a command's result.
+    pub fn new(schema: SchemaRef, stream: SendableRecordBatchStream) -> Self {
+        let stats = Arc::new(QueryStats::new(None));
+        let counted = Arc::clone(&stats);
+        let stream = stream.inspect(move |batch| {
+            if let Ok(batch) = batch {
+                counted.add_rows(batch.num_rows());
+            }
+        });
+        let stream = Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&schema), stream));
+        Self {
+            schema,
+            stream,
+            stats,
+        }
+    }
 }
 
 impl std::fmt::Debug for QueryOutput {
@@ -53,6 +80,8 @@ pub struct EngineBuilder {
     catalog: Catalog,
     stores: Vec<(Url, Arc<dyn ObjectStore>)>,
     target_partitions: Option<usize>,
+    aws_profile: Option<String>,
+    max_scan: Option<u64>,
 }
 
 impl EngineBuilder {
@@ -68,6 +97,19 @@ impl EngineBuilder {
         self
     }
 
+    /// Reads S3 with this profile of `~/.aws/config` and `~/.aws/credentials`, before the
+    /// environment's keys and `storage.toml`'s profile.
+    pub fn aws_profile(mut self, profile: impl Into<String>) -> Self {
+        self.aws_profile = Some(profile.into());
+        self
+    }
+
+    /// Stops any query that would read more than `bytes` (see [`Engine::set_max_scan`]).
+    pub fn max_scan(mut self, bytes: u64) -> Self {
+        self.max_scan = Some(bytes);
+        self
+    }
+
     /// The engine.
     pub fn build(self) -> Engine {
         let mut config = SessionConfig::new()
@@ -77,8 +119,23 @@ impl EngineBuilder {
         if let Some(n) = self.target_partitions {
             config = config.with_target_partitions(n);
         }
+        let stores = Stores::new(self.catalog.storage().cloned(), self.aws_profile);
+        for (url, store) in self.stores {
+            stores.register_store(&url, store);
+        }
+        let listing_ttl = self
+            .catalog
+            .storage()
+            .ok()
+            .and_then(|s| s.listing_ttl)
+            .unwrap_or(ListingCache::DEFAULT_TTL);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::new(stores))
+            .build_arc()
+            .expect("the default runtime settings are valid");
         let state = SessionStateBuilder::new()
             .with_config(config)
+            .with_runtime_env(runtime)
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
             .build();
@@ -86,15 +143,17 @@ impl EngineBuilder {
         for function in crate::functions::athena_functions() {
             ctx.register_udf(function);
         }
-        for (url, store) in self.stores {
-            ctx.register_object_store(&url, store);
-        }
         let tables = Arc::new(Tables::new(Arc::new(self.catalog), ctx.runtime_env()));
         ctx.register_catalog(
             CATALOG_NAME,
             Arc::new(MinervaCatalog::new(Arc::clone(&tables))),
         );
-        Engine { ctx, tables }
+        Engine {
+            ctx,
+            tables,
+            listings: Arc::new(ListingCache::new(listing_ttl)),
+            max_scan: Arc::new(Mutex::new(self.max_scan)),
+        }
     }
 }
 
@@ -103,6 +162,8 @@ impl EngineBuilder {
 pub struct Engine {
     ctx: SessionContext,
     pub(crate) tables: Arc<Tables>,
+    listings: Arc<ListingCache>,
+    max_scan: Arc<Mutex<Option<u64>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -125,6 +186,8 @@ impl Engine {
             catalog,
             stores: Vec::new(),
             target_partitions: None,
+            aws_profile: None,
+            max_scan: None,
         }
     }
 
@@ -138,6 +201,28 @@ impl Engine {
         &self.ctx
     }
 
+    /// The scan limit of every query from now on (`None`: no limit). A table's own `max_scan`
+    /// property still applies when it is lower.
+    pub fn set_max_scan(&self, bytes: Option<u64>) {
+        *self.max_scan.lock().expect("settings lock poisoned") = bytes;
+    }
+
+    /// The scan limit set by [`Engine::set_max_scan`] or [`EngineBuilder::max_scan`].
+    pub fn max_scan(&self) -> Option<u64> {
+        *self.max_scan.lock().expect("settings lock poisoned")
+    }
+
+    /// Forgets cached listings and Parquet footers: the next queries ask the stores again.
+    pub fn clear_caches(&self) {
+        self.listings.clear();
+        let footers = self
+            .ctx
+            .runtime_env()
+            .cache_manager
+            .get_file_metadata_cache();
+        footers.clear();
+    }
+
     /// Plans one statement and starts running it. Rows arrive as the stream is polled.
     pub async fn execute(&self, sql: &str) -> Result<QueryOutput> {
         if let Some(command) = commands::parse(sql) {
@@ -147,40 +232,86 @@ impl Engine {
             let ddl = ddl.map_err(EngineError::Ddl)?;
             return Ok(answer(self.run_ddl(ddl).await?));
         }
-        let state = self.ctx.state();
+        let limit = self.max_scan().map(|bytes| ScanLimit {
+            bytes,
+            source: "max_scan".to_string(),
+        });
+        let stats = Arc::new(QueryStats::new(limit));
+        let state = self.query_state(&stats);
         let statement =
             state.sql_to_statement(sql, &state.config().options().sql_parser.dialect)?;
         refuse_writes(&statement)?;
         self.check_tables_exist(&state, &statement)?;
         if matches!(statement, Statement::Explain(_)) {
-            return self.explain(&state, statement).await;
+            return self.explain(state, statement, stats).await;
         }
         let plan = state.statement_to_plan(statement).await?;
-        let frame = self.ctx.execute_logical_plan(plan).await?;
+        let frame = match plan {
+            // Settings and the like change the session, not this query's copy of it.
+            LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => {
+                self.ctx.execute_logical_plan(plan).await?
+            }
+            plan => DataFrame::new(state, plan),
+        };
         let schema = Arc::new(frame.schema().as_arrow().clone());
-        let stream = frame.execute_stream().await?;
+        let stream = frame
+            .execute_stream()
+            .await
+            .map_err(|e| stopped(e, &stats))?;
         Ok(QueryOutput {
             schema: Arc::clone(&schema),
-            stream: on_the_runtime(schema, stream),
+            stream: on_the_runtime(schema, stream, Arc::clone(&stats)),
+            stats,
         })
     }
 
-    /// DataFusion's `EXPLAIN`, followed by a `partitions` row per catalog table scan: how its
-    /// partitions were chosen, how many of how many, and the first prefixes.
-    async fn explain(&self, state: &SessionState, statement: Statement) -> Result<QueryOutput> {
-        let (batches, scans) = collecting_scans(async {
-            let plan = state.statement_to_plan(statement).await?;
-            let frame = self.ctx.execute_logical_plan(plan).await?;
-            Ok::<_, EngineError>(frame.collect().await?)
-        })
-        .await;
-        let mut batches = batches?;
+    /// The session as one query sees it: its stats reachable from every scan, and every
+    /// object store counting into them.
+    fn query_state(&self, stats: &Arc<QueryStats>) -> SessionState {
+        let session = self.ctx.state();
+        let shared = session.runtime_env();
+        let runtime = RuntimeEnv {
+            object_store_registry: Arc::new(QueryStores {
+                base: Arc::clone(&shared.object_store_registry),
+                stats: Arc::clone(stats),
+                listings: Arc::clone(&self.listings),
+            }),
+            ..shared.as_ref().clone()
+        };
+        let config = session.config().clone().with_extension(Arc::clone(stats));
+        SessionStateBuilder::new_from_existing(session)
+            .with_config(config)
+            .with_runtime_env(Arc::new(runtime))
+            .build()
+    }
+
+    /// DataFusion's `EXPLAIN`, followed by a `partitions` row per catalog table scan (how its
+    /// partitions were chosen, how many of how many, the first prefixes, and what it would
+    /// read) and, for `EXPLAIN ANALYZE`, a `scan` row with what the query did read.
+    async fn explain(
+        &self,
+        state: SessionState,
+        statement: Statement,
+        stats: Arc<QueryStats>,
+    ) -> Result<QueryOutput> {
+        let analyze = matches!(&statement, Statement::Explain(e) if e.options.analyze);
+        let plan = state.statement_to_plan(statement).await?;
+        let mut batches = DataFrame::new(state, plan)
+            .collect()
+            .await
+            .map_err(|e| stopped(e, &stats))?;
+        stats.finish();
         let Some(schema) = batches.first().map(RecordBatch::schema) else {
             return Ok(answer(batch(vec![])));
         };
+        let scans = stats.scans();
         if !scans.is_empty() && schema.fields().len() == 2 {
-            let kinds = vec![Some("partitions".to_string()); scans.len()];
-            let texts = scans.iter().map(|s| Some(s.describe())).collect();
+            let mut kinds = vec![Some("partitions".to_string()); scans.len()];
+            let mut texts: Vec<_> = scans.iter().map(|s| Some(s.describe())).collect();
+            if analyze {
+                kinds.push(Some("scan".to_string()));
+                texts.push(Some(stats.summary().to_string()));
+            }
             let extra = batch(vec![
                 ("plan_type", Values::Text(kinds)),
                 ("plan", Values::Text(texts)),
@@ -201,6 +332,7 @@ impl Engine {
         Ok(QueryOutput {
             schema: Arc::clone(&schema),
             stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
+            stats,
         })
     }
 
@@ -314,10 +446,23 @@ impl Engine {
 /// A one-batch answer (of a command or DDL statement) as a query's output.
 fn answer(batch: RecordBatch) -> QueryOutput {
     let schema = batch.schema();
+    let stats = Arc::new(QueryStats::new(None));
+    stats.add_rows(batch.num_rows());
+    stats.finish();
     let stream = futures::stream::iter([Ok(batch)]);
     QueryOutput {
         schema: Arc::clone(&schema),
         stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
+        stats,
+    }
+}
+
+/// A query's error, or the scan limit's if that is what stopped it (DataFusion may report the
+/// refused read as some other failure of the operator that asked for it).
+fn stopped(error: DataFusionError, stats: &QueryStats) -> DataFusionError {
+    match stats.exceeded() {
+        Some(exceeded) => EngineError::ScanLimit(exceeded).into_datafusion(),
+        None => error,
     }
 }
 
@@ -327,18 +472,27 @@ fn answer(batch: RecordBatch) -> QueryOutput {
 /// nested-loop join, say); the caller's other branches (Ctrl-C in the shell, a client's
 /// disconnect later) would then never be polled. Behind the channel the caller always waits on
 /// a receive, and dropping the returned stream aborts the task.
+///
+/// The rows are counted into `stats` on the way, and its clock stops at the last one.
 fn on_the_runtime(
     schema: SchemaRef,
     mut stream: SendableRecordBatchStream,
+    stats: Arc<QueryStats>,
 ) -> SendableRecordBatchStream {
     let mut builder = RecordBatchReceiverStream::builder(schema, 2);
     let tx = builder.tx();
     builder.spawn(async move {
         while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| stopped(e, &stats));
+            match &batch {
+                Ok(batch) => stats.add_rows(batch.num_rows()),
+                Err(_) => stats.finish(),
+            }
             if tx.send(batch).await.is_err() {
                 break; // The reader went away.
             }
         }
+        stats.finish();
         Ok(())
     });
     builder.build()

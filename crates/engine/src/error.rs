@@ -4,6 +4,9 @@ use datafusion::error::DataFusionError;
 use datafusion::sql::sqlparser::parser::ParserError;
 use minerva_catalog::CatalogError;
 
+use crate::accounting::ScanLimitExceeded;
+use crate::store_error::explain_store_error;
+
 /// Everything that can go wrong running a statement.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -27,7 +30,7 @@ pub enum EngineError {
 
     /// No object store is known for a table's location.
     #[error(
-        "table '{table}': no object store for '{url}' (supported: local paths and file:// URLs)"
+        "table '{table}': no object store for '{url}' (supported: local paths, file:// and s3:// URLs)"
     )]
     NoObjectStore {
         /// `database.table`.
@@ -35,6 +38,20 @@ pub enum EngineError {
         /// The store URL (`scheme://authority`).
         url: String,
     },
+
+    /// An object store failed or cannot be set up: a missing bucket, bad credentials, a wrong
+    /// region, an unreachable endpoint, a timeout.
+    #[error("{what}: {message}")]
+    Store {
+        /// What was being done, naming the bucket, table or location.
+        what: String,
+        /// What went wrong and what to check.
+        message: String,
+    },
+
+    /// The query would read more than its scan limit (`max_scan`).
+    #[error(transparent)]
+    ScanLimit(#[from] ScanLimitExceeded),
 
     /// A DDL statement (`CREATE EXTERNAL TABLE`, `ALTER TABLE … PARTITION`, …) is malformed.
     #[error("syntax error: {0}")]
@@ -55,24 +72,38 @@ pub enum EngineError {
 
 impl From<CatalogError> for EngineError {
     fn from(error: CatalogError) -> Self {
-        Self::Catalog(Arc::new(error))
+        Self::from(Arc::new(error))
     }
 }
 
 impl From<Arc<CatalogError>> for EngineError {
+    /// A failed listing becomes a [`EngineError::Store`] that says what to check.
     fn from(error: Arc<CatalogError>) -> Self {
-        Self::Catalog(error)
+        match error.as_ref() {
+            CatalogError::List {
+                table,
+                location,
+                source,
+            } => Self::Store {
+                what: format!("table '{table}': cannot list '{location}'"),
+                message: explain_store_error(source),
+            },
+            _ => Self::Catalog(error),
+        }
     }
 }
 
 impl From<DataFusionError> for EngineError {
     /// Recovers Minerva's own errors that crossed DataFusion's traits as `External`.
     fn from(error: DataFusionError) -> Self {
+        if let Some(exceeded) = find_cause::<ScanLimitExceeded>(&error) {
+            return Self::ScanLimit(exceeded.clone());
+        }
         match error {
             DataFusionError::External(inner) => match inner.downcast::<EngineError>() {
                 Ok(engine) => *engine,
                 Err(inner) => match inner.downcast::<CatalogError>() {
-                    Ok(catalog) => Self::Catalog(Arc::new(*catalog)),
+                    Ok(catalog) => Self::from(*catalog),
                     Err(inner) => Self::Query(DataFusionError::External(inner)),
                 },
             },
@@ -100,6 +131,12 @@ impl From<EngineError> for DataFusionError {
 
 /// One line for a person: DataFusion's message without its Rust-flavoured prefixes.
 fn describe(error: &DataFusionError) -> String {
+    // A store failure deep inside a Parquet or Arrow error: what the store said is the news.
+    if !matches!(error, DataFusionError::Context(..))
+        && let Some(store) = find_cause::<object_store::Error>(error)
+    {
+        return explain_store_error(store);
+    }
     match error {
         DataFusionError::Context(context, inner) => format!("{context}: {}", describe(inner)),
         DataFusionError::Diagnostic(_, inner) => describe(inner),
@@ -112,7 +149,7 @@ fn describe(error: &DataFusionError) -> String {
         DataFusionError::ResourcesExhausted(m) => format!("out of memory: {m}"),
         DataFusionError::ArrowError(e, _) => format!("arrow error: {e}"),
         DataFusionError::ParquetError(e) => format!("parquet error: {e}"),
-        DataFusionError::ObjectStore(e) => format!("object store error: {e}"),
+        DataFusionError::ObjectStore(e) => explain_store_error(e),
         DataFusionError::IoError(e) => format!("i/o error: {e}"),
         other => other.strip_backtrace(),
     }
@@ -130,6 +167,18 @@ fn one_line(message: &str) -> String {
         }
         _ => flat.to_string(),
     }
+}
+
+/// The first error of type `T` in `error`'s chain of causes.
+fn find_cause<T: std::error::Error + 'static>(error: &DataFusionError) -> Option<&T> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(found) = current.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cause = current.source();
+    }
+    None
 }
 
 /// The engine's result type.

@@ -1,21 +1,18 @@
 //! What planning decided about each catalog table, for `EXPLAIN`: how its partitions were
 //! chosen, how many out of how many, and where they are.
 //!
-//! Scans are planned inside DataFusion, far from the statement; a task-local log set up around
-//! the planning of an `EXPLAIN` collects a report from each scan without threading state
-//! through DataFusion's traits. Outside such a scope, recording does nothing.
+//! Scans are planned inside DataFusion, far from the statement: each scan files its report with
+//! the query's [`QueryStats`](crate::QueryStats), which the session configuration carries.
 
 use std::fmt::Write;
-use std::sync::{Arc, Mutex};
 
+use datafusion::datasource::listing::PartitionedFile;
 use minerva_catalog::{Method, Selection, Table};
+
+use crate::accounting::human_bytes;
 
 /// How many partition prefixes a report shows.
 const SHOWN_PREFIXES: usize = 3;
-
-tokio::task_local! {
-    static SCANS: Arc<Mutex<Vec<ScanReport>>>;
-}
 
 /// One table scan's partition choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,10 +29,12 @@ pub struct ScanReport {
     pub prefixes: Vec<String>,
     /// How many files the scan reads.
     pub files: usize,
+    /// Their size in all, from the listing: at most what the scan reads.
+    pub bytes: u64,
 }
 
 impl ScanReport {
-    pub(crate) fn new(table: &Table, selection: &Selection, files: usize) -> Self {
+    pub(crate) fn new(table: &Table, selection: &Selection, files: &[PartitionedFile]) -> Self {
         let store = table.location.store_url();
         Self {
             table: table.qualified_name(),
@@ -48,7 +47,8 @@ impl ScanReport {
                 .take(SHOWN_PREFIXES)
                 .map(|p| format!("{store}/{}/", p.prefix))
                 .collect(),
-            files,
+            files: files.len(),
+            bytes: files.iter().map(|f| f.object_meta.size).sum(),
         }
     }
 
@@ -76,7 +76,13 @@ impl ScanReport {
                 self.method
             ),
         };
-        write!(text, ", {}", noun(self.files, "file")).expect("writing to a string");
+        write!(
+            text,
+            ", {} ({}: at most this is read)",
+            noun(self.files, "file"),
+            human_bytes(self.bytes)
+        )
+        .expect("writing to a string");
         if !self.prefixes.is_empty() {
             text.push_str("\nprefixes: ");
             text.push_str(&self.prefixes.join(", "));
@@ -87,18 +93,4 @@ impl ScanReport {
         }
         text
     }
-}
-
-/// Notes a scan's choice in the current log, if there is one.
-pub(crate) fn record_scan(report: ScanReport) {
-    // Outside an `EXPLAIN` there is no log, and nothing to do.
-    let _ = SCANS.try_with(|log| log.lock().expect("scan log poisoned").push(report));
-}
-
-/// Runs `planning` with a log, and returns what it produced and the scans it planned.
-pub(crate) async fn collecting_scans<T>(planning: impl Future<Output = T>) -> (T, Vec<ScanReport>) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let out = SCANS.scope(Arc::clone(&log), planning).await;
-    let reports = std::mem::take(&mut *log.lock().expect("scan log poisoned"));
-    (out, reports)
 }

@@ -23,6 +23,8 @@
 //! DataFusion Parquet scan, so row-group statistics, projection and every later DataFusion
 //! improvement apply unchanged. The engine never prints: results leave as Arrow batches.
 
+mod accounting;
+mod aws_profile;
 mod catalog_statements;
 mod commands;
 mod cooperative;
@@ -35,10 +37,16 @@ mod providers;
 mod pruning;
 pub mod recording;
 mod statements;
+mod store_error;
+mod stores;
 mod table;
 mod text_source;
 mod types;
 
+pub use accounting::{
+    ATHENA_USD_PER_TIB, ListingCache, QueryStats, ScanLimit, ScanLimitExceeded, ScanSummary,
+    human_bytes,
+};
 pub use engine::{Engine, EngineBuilder, QueryOutput};
 pub use error::{EngineError, Result};
 pub use explain::ScanReport;

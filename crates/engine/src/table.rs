@@ -31,8 +31,9 @@ use minerva_catalog::{Format, Partition, Selection, Table, select_partitions};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
+use crate::accounting::{QueryStats, ScanLimit};
 use crate::error::{EngineError, Result};
-use crate::explain::{ScanReport, record_scan};
+use crate::explain::ScanReport;
 use crate::pruning::{
     as_time_comparisons, is_partition_only, partition_filter, partition_only, retain_matching,
     scalar,
@@ -148,8 +149,8 @@ impl CatalogTable {
             .execution_props()
             .query_execution_start_time
             .unwrap_or_else(chrono::Utc::now);
-        let mut selection =
-            select_partitions(&self.table, self.store.as_ref(), &filter, now).await?;
+        let store = self.session_store(session)?;
+        let mut selection = select_partitions(&self.table, store.as_ref(), &filter, now).await?;
         selection.partitions = retain_matching(
             session,
             &self.table,
@@ -159,13 +160,42 @@ impl CatalogTable {
         Ok(selection)
     }
 
+    /// The table's store as `session` sees it: for a query, one that counts what it reads.
+    fn session_store(&self, session: &dyn Session) -> Result<Arc<dyn ObjectStore>> {
+        Ok(session.runtime_env().object_store(&self.store_url)?)
+    }
+
+    /// Refuses a scan that reads every partition of a table that requires a partition filter.
+    fn check_partition_filter(&self, filters: &[Expr]) -> Result<()> {
+        if !self.table.requires_partition_filter()
+            || !partition_only(&self.table, filters).is_empty()
+        {
+            return Ok(());
+        }
+        let columns = self
+            .table
+            .partition_columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(EngineError::Rejected(format!(
+            "table '{}' requires a filter on its partition columns ({columns}) to limit the partitions read (table property '{}')",
+            self.table.qualified_name(),
+            minerva_catalog::REQUIRE_PARTITION_FILTER
+        )))
+    }
+
     /// The data files of `partitions`, each carrying its partition's values, sorted by path.
-    async fn files(&self, partitions: &[Partition]) -> Result<Vec<PartitionedFile>> {
+    async fn files(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        partitions: &[Partition],
+    ) -> Result<Vec<PartitionedFile>> {
         let listings: Vec<_> = partitions
             .iter()
             .map(|partition| async move {
-                let objects: Vec<ObjectMeta> = self
-                    .store
+                let objects: Vec<ObjectMeta> = store
                     .list(Some(&partition.prefix))
                     .try_collect()
                     .await
@@ -243,9 +273,24 @@ impl TableProvider for CatalogTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        self.check_partition_filter(filters)?;
+        let stats = state.config().get_extension::<QueryStats>();
+        if let (Some(stats), Some(bytes)) = (&stats, self.table.max_scan()) {
+            stats.tighten_limit(ScanLimit {
+                bytes,
+                source: format!(
+                    "table '{}' (property '{}')",
+                    self.table.qualified_name(),
+                    minerva_catalog::MAX_SCAN
+                ),
+            });
+        }
         let selection = self.partitions(state, filters).await?;
-        let files = self.files(&selection.partitions).await?;
-        record_scan(ScanReport::new(&self.table, &selection, files.len()));
+        let store = self.session_store(state)?;
+        let files = self.files(&store, &selection.partitions).await?;
+        if let Some(stats) = &stats {
+            stats.record_scan(ScanReport::new(&self.table, &selection, &files));
+        }
         if files.is_empty() {
             return Ok(Arc::new(EmptyExec::new(project_schema(
                 &self.schema,
