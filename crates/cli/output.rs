@@ -96,9 +96,15 @@ impl<W: Write> Printer<W> {
                     .with_null("".to_string())
                     .with_timestamp_format(TIMESTAMP_FORMAT.to_string())
                     .build(&mut self.out);
+                // A statement that fails before its first row prints nothing, not a lone header.
+                let first = stream.try_next().await?;
                 // An empty batch first, so that an empty result still prints its header.
                 writer.write(&RecordBatch::new_empty(schema))?;
-                rows = write_batches(&mut stream, |batch| writer.write(batch)).await?;
+                if let Some(batch) = first {
+                    rows = batch.num_rows() as u64;
+                    writer.write(&batch)?;
+                }
+                rows += write_batches(&mut stream, |batch| writer.write(batch)).await?;
             }
             OutputFormat::Json => {
                 let mut writer = arrow::json::WriterBuilder::new()

@@ -5,6 +5,8 @@ mod bad_input;
 mod cancellation;
 mod cli;
 mod pruning;
+mod s3;
+mod s3_server;
 mod seed_questions;
 mod slt;
 mod support;

@@ -167,7 +167,7 @@ async fn list_level(
         .await
         .map_err(|source| CatalogError::List {
             table: table.qualified_name(),
-            location: parent.prefix.to_string(),
+            location: format!("{}/{}/", table.location.store_url(), parent.prefix),
             source,
         })?;
     let mut children = Vec::new();

@@ -35,7 +35,7 @@ const ATHENA_MINIMUM_BYTES: u64 = 10 << 20;
 /// How many keys one S3 LIST request returns at most: a longer listing is several requests.
 const LIST_PAGE: u64 = 1000;
 
-/// The most byte-range gap object_store fills rather than issuing a second request.
+/// The widest gap between two byte ranges that one request covers (object_store's rule).
 const COALESCE_GAP: u64 = object_store::OBJECT_STORE_COALESCE_DEFAULT;
 
 /// A query's scan limit and who set it.
@@ -129,26 +129,41 @@ impl QueryStats {
         self.exceeded.lock().expect("stats lock poisoned").clone()
     }
 
-    /// Reserves `bytes` about to be fetched, or refuses them if they would pass the limit.
+    /// Counts `bytes` about to be fetched, or refuses them if they would pass the limit.
+    /// Requests run concurrently: reserving atomically keeps their sum under the limit.
     fn admit(&self, bytes: u64) -> Result<(), ScanLimitExceeded> {
-        let read = self.bytes.load(Ordering::Relaxed);
-        if let Some(limit) = self.limit.lock().expect("stats lock poisoned").clone()
-            && (self.stopped.load(Ordering::Relaxed) || read.saturating_add(bytes) > limit.bytes)
-        {
-            let error = ScanLimitExceeded { limit, read };
-            self.stopped.store(true, Ordering::Relaxed);
-            self.exceeded
-                .lock()
-                .expect("stats lock poisoned")
-                .get_or_insert(error.clone());
-            return Err(error);
+        let limit = self.limit.lock().expect("stats lock poisoned").clone();
+        let Some(limit) = limit else {
+            self.bytes.fetch_add(bytes, Ordering::Relaxed);
+            return Ok(());
+        };
+        let reserved = self
+            .bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |read| {
+                let total = read.saturating_add(bytes);
+                (!self.stopped.load(Ordering::Acquire) && total <= limit.bytes).then_some(total)
+            });
+        match reserved {
+            Ok(_) => Ok(()),
+            Err(read) => {
+                let error = ScanLimitExceeded { limit, read };
+                self.stopped.store(true, Ordering::Release);
+                self.exceeded
+                    .lock()
+                    .expect("stats lock poisoned")
+                    .get_or_insert(error.clone());
+                Err(error)
+            }
         }
-        Ok(())
     }
 
-    fn fetched(&self, location: &Path, requests: u64, bytes: u64) {
+    /// Gives back bytes reserved for a request that did not fetch them.
+    fn release(&self, bytes: u64) {
+        self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    fn fetched(&self, location: &Path, requests: u64) {
         self.gets.fetch_add(requests, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.objects
             .lock()
             .expect("stats lock poisoned")
@@ -473,24 +488,6 @@ impl Listed {
     }
 }
 
-/// The requests and bytes S3 serves for `ranges` once nearby ones are merged, as
-/// object_store's `get_ranges` merges them.
-fn coalesced(ranges: &[Range<u64>]) -> (u64, u64) {
-    let mut sorted: Vec<Range<u64>> = ranges.to_vec();
-    sorted.sort_by_key(|r| r.start);
-    let mut merged: Vec<Range<u64>> = Vec::new();
-    for range in sorted {
-        match merged.last_mut() {
-            Some(last) if range.start <= last.end.saturating_add(COALESCE_GAP) => {
-                last.end = last.end.max(range.end);
-            }
-            _ => merged.push(range),
-        }
-    }
-    let bytes = merged.iter().map(|r| r.end - r.start).sum();
-    (merged.len() as u64, bytes)
-}
-
 #[async_trait]
 impl ObjectStore for AccountedStore {
     async fn put_opts(
@@ -526,24 +523,50 @@ impl ObjectStore for AccountedStore {
             _ => 0,
         };
         self.stats.admit(known).map_err(Self::limit_error)?;
-        let result = self.inner.get_opts(location, options).await?;
+        let result = match self.inner.get_opts(location, options).await {
+            Ok(result) => result,
+            Err(error) => {
+                self.stats.release(known);
+                return Err(error);
+            }
+        };
+        self.stats.fetched(location, 1);
         let bytes = result.range.end - result.range.start;
-        self.stats
-            .admit(bytes.saturating_sub(known))
-            .map_err(Self::limit_error)?;
-        self.stats.fetched(location, 1, bytes);
+        if bytes < known {
+            self.stats.release(known - bytes);
+        } else {
+            // A suffix or open-ended read: its size is known only now.
+            self.stats.admit(bytes - known).map_err(Self::limit_error)?;
+        }
         Ok(result)
     }
 
+    /// A remote store is asked for each merged range here, as object_store would ask it, so
+    /// that every request is counted (and admitted) as the server sees it. A local store reads
+    /// the ranges itself, from one open file.
     async fn get_ranges(
         &self,
         location: &Path,
         ranges: &[Range<u64>],
     ) -> object_store::Result<Vec<bytes::Bytes>> {
-        let (requests, bytes) = coalesced(ranges);
+        if self.listings.is_some() {
+            let fetch = |range: Range<u64>| async move {
+                let options = GetOptions {
+                    range: Some(range.into()),
+                    ..GetOptions::default()
+                };
+                self.get_opts(location, options).await?.bytes().await
+            };
+            return object_store::coalesce_ranges(ranges, fetch, COALESCE_GAP).await;
+        }
+        let bytes = ranges.iter().map(|r| r.end - r.start).sum();
         self.stats.admit(bytes).map_err(Self::limit_error)?;
-        let fetched = self.inner.get_ranges(location, ranges).await?;
-        self.stats.fetched(location, requests, bytes);
+        let fetched = self
+            .inner
+            .get_ranges(location, ranges)
+            .await
+            .inspect_err(|_| self.stats.release(bytes))?;
+        self.stats.fetched(location, ranges.len() as u64);
         Ok(fetched)
     }
 
@@ -664,22 +687,12 @@ mod tests {
     }
 
     #[test]
-    fn nearby_ranges_are_one_request() {
-        assert_eq!(coalesced(&[0..10, 20..30]), (1, 30));
-        assert_eq!(
-            coalesced(&[0..10, (10 + (2 << 20))..(20 + (2 << 20))]),
-            (2, 20)
-        );
-    }
-
-    #[test]
     fn the_limit_refuses_before_fetching() {
         let stats = QueryStats::new(Some(ScanLimit {
             bytes: 100,
             source: "max_scan".into(),
         }));
         assert!(stats.admit(60).is_ok());
-        stats.fetched(&Path::from("a"), 1, 60);
         let error = stats.admit(60).unwrap_err();
         assert_eq!(error.read, 60);
         assert_eq!(stats.exceeded(), Some(error));

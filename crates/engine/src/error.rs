@@ -5,7 +5,7 @@ use datafusion::sql::sqlparser::parser::ParserError;
 use minerva_catalog::CatalogError;
 
 use crate::accounting::ScanLimitExceeded;
-use crate::store_error::explain_store_error;
+use crate::store_error::{explain_store_error, explain_store_text};
 
 /// Everything that can go wrong running a statement.
 #[derive(Debug, thiserror::Error)]
@@ -132,10 +132,13 @@ impl From<EngineError> for DataFusionError {
 /// One line for a person: DataFusion's message without its Rust-flavoured prefixes.
 fn describe(error: &DataFusionError) -> String {
     // A store failure deep inside a Parquet or Arrow error: what the store said is the news.
-    if !matches!(error, DataFusionError::Context(..))
-        && let Some(store) = find_cause::<object_store::Error>(error)
-    {
-        return explain_store_error(store);
+    if !matches!(error, DataFusionError::Context(..)) {
+        if let Some(store) = find_cause::<object_store::Error>(error) {
+            return explain_store_error(store);
+        }
+        if let Some(explained) = explain_store_text(&error.to_string()) {
+            return explained;
+        }
     }
     match error {
         DataFusionError::Context(context, inner) => format!("{context}: {}", describe(inner)),

@@ -38,6 +38,23 @@ pub struct Request {
     pub kind: RequestKind,
     /// Of which path or prefix.
     pub path: String,
+    /// For a GET that succeeded: the bytes served, and the object's size.
+    pub served: Option<(Range<u64>, u64)>,
+}
+
+impl Request {
+    /// Bytes the store served for this request.
+    pub fn bytes(&self) -> u64 {
+        self.served.as_ref().map_or(0, |(r, _)| r.end - r.start)
+    }
+
+    /// Whether this GET read the end of an object: a Parquet footer (data pages never end
+    /// there, the footer follows them).
+    pub fn reads_footer(&self) -> bool {
+        self.served
+            .as_ref()
+            .is_some_and(|(range, size)| range.end == *size)
+    }
 }
 
 /// Wraps a store and records each request made through it, in order.
@@ -67,11 +84,20 @@ impl RecordingStore {
     }
 
     fn record(&self, kind: RequestKind, path: Option<&Path>) {
+        self.record_served(kind, path, None);
+    }
+
+    fn record_served(
+        &self,
+        kind: RequestKind,
+        path: Option<&Path>,
+        served: Option<(Range<u64>, u64)>,
+    ) {
         let path = path.map(ToString::to_string).unwrap_or_default();
         self.log
             .lock()
             .expect("request log poisoned")
-            .push(Request { kind, path });
+            .push(Request { kind, path, served });
     }
 }
 
@@ -108,8 +134,14 @@ impl ObjectStore for RecordingStore {
         } else {
             RequestKind::Get
         };
-        self.record(kind, Some(location));
-        self.inner.get_opts(location, options).await
+        let result = self.inner.get_opts(location, options).await;
+        let served = result
+            .as_ref()
+            .ok()
+            .filter(|_| kind == RequestKind::Get)
+            .map(|r| (r.range.clone(), r.meta.size));
+        self.record_served(kind, Some(location), served);
+        result
     }
 
     async fn get_ranges(

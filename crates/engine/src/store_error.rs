@@ -11,35 +11,60 @@ use object_store::client::{HttpError, HttpErrorKind};
 /// One line describing `error`: what went wrong and, where it is clear, what to check.
 pub fn explain_store_error(error: &object_store::Error) -> String {
     let text = error_chain_text(error);
-    let code = s3_error_code(&text);
-    let at = request_line(&text)
+    let kind = http_error_kind(error);
+    explain(&text, kind).unwrap_or_else(|| match error {
+        object_store::Error::NotFound { path, .. } => format!("'{path}' not found"),
+        _ => root_cause(error),
+    })
+}
+
+/// The same, for a store failure that reached us only as text (DataFusion and the Parquet
+/// reader flatten some errors into their messages): `None` if the text shows none.
+pub fn explain_store_text(text: &str) -> Option<String> {
+    let looks_like_store = ["Object Store error", "S3 error", "Error performing "]
+        .iter()
+        .any(|marker| text.contains(marker));
+    if !looks_like_store {
+        return None;
+    }
+    let kind = if text.contains("timed out") {
+        Some(HttpErrorKind::Timeout)
+    } else if text.contains("error sending request") || text.contains("onnection refused") {
+        Some(HttpErrorKind::Connect)
+    } else {
+        None
+    };
+    explain(text, kind)
+}
+
+fn explain(text: &str, kind: Option<HttpErrorKind>) -> Option<String> {
+    let at = request_line(text)
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
-    if let Some(kind) = http_error_kind(error) {
-        match kind {
-            HttpErrorKind::Connect => {
-                return format!(
-                    "cannot connect to the object store{at}: {}",
-                    root_cause(error)
-                );
-            }
-            HttpErrorKind::Timeout => {
-                return format!(
-                    "the object store did not answer in time{at}: raise 'timeout' in storage.toml or check the network"
-                );
-            }
-            HttpErrorKind::Interrupted | HttpErrorKind::Request => {
-                return format!(
-                    "the connection to the object store failed{at}: {}",
-                    root_cause(error)
-                );
-            }
-            _ => {}
+    match kind {
+        Some(HttpErrorKind::Timeout) => {
+            return Some(format!(
+                "the object store did not answer in time{at}: raise 'timeout' in storage.toml or check the network"
+            ));
         }
+        Some(HttpErrorKind::Connect | HttpErrorKind::Request | HttpErrorKind::Interrupted) => {
+            return Some(format!(
+                "cannot connect to the object store{at}: {}",
+                last_words(text)
+            ));
+        }
+        _ => {}
     }
-    match code.as_deref() {
+    let code = tag(text, "Code");
+    let said = match (&code, tag(text, "Message")) {
+        (Some(code), Some(message)) => format!(" ({code}: {message})"),
+        (Some(code), None) => format!(" ({code})"),
+        _ => String::new(),
+    };
+    let status = status_code(text);
+    Some(match code.as_deref() {
         Some("NoSuchBucket") => format!("the bucket does not exist{at}"),
-        Some("InvalidAccessKeyId") => format!(
+        Some("InvalidAccessKeyId" | "NotSignedUp") => format!(
             "the access key id is not known to the object store{at}: check the credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE, ~/.aws/credentials)"
         ),
         Some("SignatureDoesNotMatch") => format!(
@@ -48,33 +73,37 @@ pub fn explain_store_error(error: &object_store::Error) -> String {
         Some("ExpiredToken" | "TokenRefreshRequired" | "InvalidToken") => {
             format!("the session token is expired or invalid{at}: refresh the credentials")
         }
-        Some("AccessDenied" | "AllAccessDisabled") => {
-            format!("access denied{at}: the credentials in use may not read this")
-        }
         Some(
             "PermanentRedirect"
             | "AuthorizationHeaderMalformed"
             | "IllegalLocationConstraintException",
         ) => {
-            let hint = region_hint(&text)
+            let hint = region_hint(text)
                 .map(|r| format!(": set region = \"{r}\" in storage.toml"))
                 .unwrap_or_else(|| ": set its region in storage.toml or AWS_REGION".to_string());
             format!("the bucket is in another region than the one configured{at}{hint}")
         }
-        _ => match error {
-            object_store::Error::NotFound { path, .. } => format!("'{path}' not found{at}"),
-            object_store::Error::PermissionDenied { .. } => {
-                format!("access denied{at}: the credentials in use may not read this")
-            }
-            object_store::Error::Unauthenticated { .. } => {
-                format!("not authenticated{at}: check the credentials")
-            }
-            _ if text.contains("redirect") => format!(
-                "the object store redirected the request{at}: the bucket is probably in another region"
-            ),
-            _ => root_cause(error),
-        },
-    }
+        _ if status == Some(403) => {
+            format!("access denied{said}{at}: check the credentials and what they may read")
+        }
+        _ if status == Some(401) => format!("not authenticated{said}{at}: check the credentials"),
+        _ if status == Some(301) || text.contains("redirect") => format!(
+            "the object store redirected the request{at}: the bucket is probably in another region (set region in storage.toml)"
+        ),
+        _ => return None,
+    })
+}
+
+/// The last part of a message: the innermost cause ("Connection refused").
+fn last_words(text: &str) -> String {
+    let last = text.lines().last().unwrap_or(text);
+    last.rsplit(": ").next().unwrap_or(last).trim().to_string()
+}
+
+/// `403` from "Server returned non-2xx status code: 403 Forbidden".
+fn status_code(text: &str) -> Option<u16> {
+    let rest = text.split("status code: ").nth(1)?;
+    rest.get(..3)?.parse().ok()
 }
 
 fn error_chain_text(error: &object_store::Error) -> String {
@@ -109,9 +138,10 @@ fn root_cause(error: &object_store::Error) -> String {
 }
 
 /// `NoSuchBucket` from `<Code>NoSuchBucket</Code>` in an S3 error body.
-fn s3_error_code(text: &str) -> Option<String> {
-    let start = text.find("<Code>")? + "<Code>".len();
-    let end = text[start..].find("</Code>")? + start;
+fn tag(text: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{name}>"))? + start;
     Some(text[start..end].trim().to_string())
 }
 
@@ -146,7 +176,8 @@ mod tests {
     #[test]
     fn finds_the_s3_code_endpoint_and_region() {
         let text = "Error performing GET http://127.0.0.1:9000/lake?list-type=2 in 3ms - Server returned non-2xx status code: 301 Moved Permanently: <Error><Code>PermanentRedirect</Code><Region>eu-west-1</Region></Error>";
-        assert_eq!(s3_error_code(text).as_deref(), Some("PermanentRedirect"));
+        assert_eq!(tag(text, "Code").as_deref(), Some("PermanentRedirect"));
+        assert_eq!(status_code(text), Some(301));
         assert_eq!(
             request_line(text).as_deref(),
             Some("GET http://127.0.0.1:9000/lake")

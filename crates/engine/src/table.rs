@@ -75,7 +75,13 @@ impl CatalogTable {
             url: url.clone(),
         };
         let store_url = ObjectStoreUrl::parse(&url).map_err(|_| no_store())?;
-        let store = runtime.object_store(&store_url).map_err(|_| no_store())?;
+        // A store that exists but cannot be set up (bad profile, bad storage.toml) says why.
+        let store = runtime
+            .object_store(&store_url)
+            .map_err(|e| match EngineError::from(e) {
+                EngineError::Query(_) => no_store(),
+                cannot_set_up => cannot_set_up,
+            })?;
 
         let partition_names: Vec<&str> = table
             .partition_columns
@@ -231,7 +237,7 @@ impl CatalogTable {
     fn list_error(&self, prefix: &Path, source: object_store::Error) -> EngineError {
         minerva_catalog::CatalogError::List {
             table: self.table.qualified_name(),
-            location: prefix.to_string(),
+            location: format!("{}/{prefix}/", self.table.location.store_url()),
             source,
         }
         .into()
