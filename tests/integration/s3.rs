@@ -280,6 +280,27 @@ fn the_binary_reads_s3_with_environment_credentials_and_reports_the_scan() {
         .stderr(contains("Data scanned: ").and(contains("(6 partitions; ")))
         .stderr(contains("Athena ≈ $0.00005"));
 
+    // EXPLAIN is a dry run that says how much the chosen files hold; EXPLAIN ANALYZE ends with
+    // what the query read.
+    server
+        .minerva()
+        .args(["--catalog", catalog.to_str().unwrap(), "--format", "csv"])
+        .args([
+            "-c",
+            "EXPLAIN SELECT count(*) FROM views WHERE dt = DATE '2024-01-03'",
+        ])
+        .args([
+            "-c",
+            "EXPLAIN ANALYZE SELECT count(*) FROM views WHERE dt = DATE '2024-01-03'",
+        ])
+        .assert()
+        .success()
+        .stdout(
+            contains("1 partition chosen by listing, 1 file (")
+                .and(contains("at most this is read")),
+        )
+        .stdout(contains("scan,\"Run time: ").and(contains("(1 partition; 1 object; ")));
+
     // --max-scan cancels, with the limit's name in the message; the next statement still runs.
     server
         .minerva()

@@ -229,16 +229,16 @@ impl ScanSummary {
     }
 }
 
-/// `Run time: 0.42 s, Data scanned: 12.3 MiB (3 of 35 partitions, 4 objects; 9 GET, 1 LIST),
-/// 1 row, Athena ≈ $0.00005`.
-impl fmt::Display for ScanSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Run time: {:.3} s", self.elapsed.as_secs_f64())?;
+impl ScanSummary {
+    /// The summary without the row count: `EXPLAIN ANALYZE`'s rows are the plan's, not the
+    /// query's.
+    pub fn describe_scan(&self) -> String {
+        let mut text = format!("Run time: {:.3} s", self.elapsed.as_secs_f64());
         if self.tables == 0 && self.bytes == 0 {
             // A command or a computation: nothing scanned, nothing to bill.
-            return write!(f, ", {}", plural(self.rows, "row"));
+            return text;
         }
-        write!(f, ", Data scanned: {}", human_bytes(self.bytes))?;
+        text.push_str(&format!(", Data scanned: {}", human_bytes(self.bytes)));
         let mut details = Vec::new();
         if self.tables > 0 {
             details.push(match self.partitions_total {
@@ -249,28 +249,31 @@ impl fmt::Display for ScanSummary {
         if self.objects > 0 {
             details.push(plural(self.objects as u64, "object"));
         }
-        let mut requests = Vec::new();
-        for (n, what) in [
+        let requests: Vec<String> = [
             (self.get_requests, "GET"),
             (self.list_requests, "LIST"),
             (self.head_requests, "HEAD"),
-        ] {
-            if n > 0 {
-                requests.push(format!("{n} {what}"));
-            }
-        }
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
         if !requests.is_empty() {
             details.push(requests.join(", "));
         }
         if !details.is_empty() {
-            write!(f, " ({})", details.join("; "))?;
+            text.push_str(&format!(" ({})", details.join("; ")));
         }
-        write!(
-            f,
-            ", {}, Athena ≈ ${:.5}",
-            plural(self.rows, "row"),
-            self.athena_cost_usd()
-        )
+        text.push_str(&format!(", Athena ≈ ${:.5}", self.athena_cost_usd()));
+        text
+    }
+}
+
+/// `Run time: 0.42 s, Data scanned: 12.3 MiB (3 of 35 partitions; 4 objects; 9 GET, 1 LIST),
+/// Athena ≈ $0.00005, 1 row`.
+impl fmt::Display for ScanSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, {}", self.describe_scan(), plural(self.rows, "row"))
     }
 }
 

@@ -310,7 +310,7 @@ impl Engine {
             let mut texts: Vec<_> = scans.iter().map(|s| Some(s.describe())).collect();
             if analyze {
                 kinds.push(Some("scan".to_string()));
-                texts.push(Some(stats.summary().to_string()));
+                texts.push(Some(stats.summary().describe_scan()));
             }
             let extra = batch(vec![
                 ("plan_type", Values::Text(kinds)),
@@ -328,6 +328,7 @@ impl Engine {
                     .map_err(|e| EngineError::Query(e.into()))?,
             );
         }
+        stats.add_rows(batches.iter().map(RecordBatch::num_rows).sum());
         let stream = futures::stream::iter(batches.into_iter().map(Ok));
         Ok(QueryOutput {
             schema: Arc::clone(&schema),
