@@ -66,6 +66,19 @@ async fn upload_lake(lake: &DemoLake, server: &S3Server, bucket: &str) {
     .await;
 }
 
+/// The seed lake in a bucket of the S3 server, and a catalog over it.
+struct S3Lake;
+
+impl S3Lake {
+    async fn start(bucket: &str) -> Option<(S3Server, DemoLake, PathBuf)> {
+        let server = S3Server::start()?;
+        let lake = seed_lake();
+        upload_lake(&lake, &server, bucket).await;
+        let catalog = s3_catalog(&lake, &server, bucket);
+        Some((server, lake, catalog))
+    }
+}
+
 /// An engine over `catalog` whose requests to `bucket` are recorded.
 fn recorded_engine(server: &S3Server, catalog: &Path, bucket: &str) -> (Engine, RecordingStore) {
     let store = RecordingStore::new(server.client(bucket));
@@ -102,12 +115,9 @@ async fn sorted_rows(engine: &Engine, sql: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_queries_on_s3_equal_the_local_answers() {
-    let Some(server) = S3Server::start() else {
+    let Some((server, lake, catalog)) = S3Lake::start("seed").await else {
         return;
     };
-    let lake = seed_lake();
-    upload_lake(&lake, &server, "seed").await;
-    let catalog = s3_catalog(&lake, &server, "seed");
     let local = lake.engine();
     // The client is handed in (credentials stay out of this process's environment); the
     // binary's own client, from storage.toml and the AWS chain, is covered below.
@@ -134,12 +144,9 @@ async fn seed_queries_on_s3_equal_the_local_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_day_reads_one_prefix_and_a_second_query_is_served_from_the_caches() {
-    let Some(server) = S3Server::start() else {
+    let Some((server, _lake, catalog)) = S3Lake::start("cache").await else {
         return;
     };
-    let lake = seed_lake();
-    upload_lake(&lake, &server, "cache").await;
-    let catalog = s3_catalog(&lake, &server, "cache");
     let (engine, store) = recorded_engine(&server, &catalog, "cache");
     let sql = "SELECT count(*) FROM views WHERE dt = DATE '2024-01-15'";
 
@@ -198,12 +205,9 @@ async fn one_day_reads_one_prefix_and_a_second_query_is_served_from_the_caches()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_scans_account_for_every_byte_of_the_objects() {
-    let Some(server) = S3Server::start() else {
+    let Some((server, lake, catalog)) = S3Lake::start("rawbytes").await else {
         return;
     };
-    let lake = seed_lake();
-    upload_lake(&lake, &server, "rawbytes").await;
-    let catalog = s3_catalog(&lake, &server, "rawbytes");
     let (engine, _) = recorded_engine(&server, &catalog, "rawbytes");
     let output = engine
         .execute("SELECT count(*) FROM views_raw WHERE datehour = '2024/02/05/03'")
@@ -224,12 +228,9 @@ async fn json_scans_account_for_every_byte_of_the_objects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scan_limit_stops_a_query_before_it_reads_too_much() {
-    let Some(server) = S3Server::start() else {
+    let Some((server, _lake, catalog)) = S3Lake::start("limit").await else {
         return;
     };
-    let lake = seed_lake();
-    upload_lake(&lake, &server, "limit").await;
-    let catalog = s3_catalog(&lake, &server, "limit");
     let (engine, store) = recorded_engine(&server, &catalog, "limit");
     engine.set_max_scan(Some(20_000));
     let error = engine
@@ -260,13 +261,10 @@ async fn the_scan_limit_stops_a_query_before_it_reads_too_much() {
 
 #[test]
 fn the_binary_reads_s3_with_environment_credentials_and_reports_the_scan() {
-    let Some(server) = S3Server::start() else {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some((server, _lake, catalog)) = runtime.block_on(S3Lake::start("cli")) else {
         return;
     };
-    let lake = seed_lake();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(upload_lake(&lake, &server, "cli"));
-    let catalog = s3_catalog(&lake, &server, "cli");
     server
         .minerva()
         .args(["--catalog", catalog.to_str().unwrap(), "--stats"])
@@ -349,13 +347,10 @@ fn the_binary_reads_s3_with_environment_credentials_and_reports_the_scan() {
 
 #[test]
 fn profiles_provide_credentials_from_files_or_a_process() {
-    let Some(server) = S3Server::start() else {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some((_server, _lake, catalog)) = runtime.block_on(S3Lake::start("profiles")) else {
         return;
     };
-    let lake = seed_lake();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(upload_lake(&lake, &server, "profiles"));
-    let catalog = s3_catalog(&lake, &server, "profiles");
     let aws = tempfile::tempdir().unwrap();
     let credentials = aws.path().join("credentials");
     let config = aws.path().join("config");
@@ -411,13 +406,10 @@ fn profiles_provide_credentials_from_files_or_a_process() {
 
 #[test]
 fn store_failures_name_the_bucket_and_say_what_to_check() {
-    let Some(server) = S3Server::start() else {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some((server, _lake, catalog)) = runtime.block_on(S3Lake::start("failures")) else {
         return;
     };
-    let lake = seed_lake();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(upload_lake(&lake, &server, "failures"));
-    let catalog = s3_catalog(&lake, &server, "failures");
     let catalog_arg = catalog.to_str().unwrap().to_string();
     let sql = "SELECT count(*) FROM views WHERE dt = DATE '2024-01-03';\nSELECT 1 AS still_here;\n";
     let expect_error = |command: &mut assert_cmd::Command, message: &str| {
