@@ -183,13 +183,9 @@ fn server_binary() -> Option<PathBuf> {
             .find(|candidate| candidate.is_file())
     });
     on_path.or_else(|| {
-        let cached = dirs_home()?.join(".cache/minerva/tools/bin/s3s-fs");
+        let cached = dirs::home_dir()?.join(".cache/minerva/tools/bin/s3s-fs");
         cached.is_file().then_some(cached)
     })
-}
-
-fn dirs_home() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(PathBuf::from)
 }
 
 fn free_port() -> u16 {
