@@ -56,6 +56,12 @@ pub struct Args {
     #[arg(long, global = true)]
     pub stats: bool,
 
+    /// Answer counts with DataFusion's hash aggregation instead of Minerva's dense path (which
+    /// groups on dictionary codes and integer ranges): the reference to compare answers and
+    /// speed with.
+    #[arg(long, global = true)]
+    pub hash_aggregation: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -133,6 +133,9 @@ fn open_engine(catalog_dir: &Path, args: &Args) -> Result<Engine> {
     if let Some(profile) = &args.profile {
         builder = builder.aws_profile(profile);
     }
+    if args.hash_aggregation {
+        builder = builder.dense_aggregation(false);
+    }
     if let Some(bytes) = args.max_scan {
         builder = builder.max_scan(bytes);
     }

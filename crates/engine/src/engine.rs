@@ -13,6 +13,7 @@ use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::physical_plan::stream::{RecordBatchReceiverStream, RecordBatchStreamAdapter};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement;
@@ -26,6 +27,7 @@ use crate::accounting::{ListingCache, QueryStats, QueryStores, ScanLimit};
 use crate::commands::{self, Command, Values, batch};
 use crate::cooperative::YieldingJoins;
 use crate::ddl;
+use crate::dense::{DenseAggregation, MinervaQueryPlanner};
 use crate::error::{EngineError, Result};
 use crate::providers::{MinervaCatalog, Tables};
 use crate::stores::Stores;
@@ -82,9 +84,18 @@ pub struct EngineBuilder {
     target_partitions: Option<usize>,
     aws_profile: Option<String>,
     max_scan: Option<u64>,
+    dense_aggregation: bool,
 }
 
 impl EngineBuilder {
+    /// Whether counts the dense path can answer go through it (the default) or through
+    /// DataFusion's hash aggregation: the latter is the reference the tests and benches
+    /// compare with.
+    pub fn dense_aggregation(mut self, enabled: bool) -> Self {
+        self.dense_aggregation = enabled;
+        self
+    }
+
     /// Serves every table whose location is under `url` (`file://`, `s3://bucket`) from `store`.
     pub fn object_store(mut self, url: Url, store: Arc<dyn ObjectStore>) -> Self {
         self.stores.push((url, store));
@@ -137,6 +148,8 @@ impl EngineBuilder {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_optimizer_rules(optimizer_rules(self.dense_aggregation))
+            .with_query_planner(Arc::new(MinervaQueryPlanner))
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
             .build();
         let ctx = SessionContext::new_with_state(state);
@@ -155,6 +168,14 @@ impl EngineBuilder {
             max_scan: Arc::new(Mutex::new(self.max_scan)),
         }
     }
+}
+
+/// DataFusion's logical optimizer rules, after the dense aggregation rule when it is enabled:
+/// it must see aggregates before DataFusion splits `count(DISTINCT)` into two aggregations.
+fn optimizer_rules(dense_aggregation: bool) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
+    let dense: Option<Arc<dyn OptimizerRule + Send + Sync>> =
+        dense_aggregation.then(|| Arc::new(DenseAggregation) as _);
+    dense.into_iter().chain(Optimizer::new().rules).collect()
 }
 
 /// Runs SQL over a catalog's tables.
@@ -188,6 +209,7 @@ impl Engine {
             target_partitions: None,
             aws_profile: None,
             max_scan: None,
+            dense_aggregation: true,
         }
     }
 

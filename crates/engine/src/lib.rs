@@ -29,6 +29,7 @@ mod catalog_statements;
 mod commands;
 mod cooperative;
 mod ddl;
+mod dense;
 mod engine;
 mod error;
 mod explain;

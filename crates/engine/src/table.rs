@@ -279,24 +279,7 @@ impl TableProvider for CatalogTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        self.check_partition_filter(filters)?;
-        let stats = state.config().get_extension::<QueryStats>();
-        if let (Some(stats), Some(bytes)) = (&stats, self.table.max_scan()) {
-            stats.tighten_limit(ScanLimit {
-                bytes,
-                source: format!(
-                    "table '{}' (property '{}')",
-                    self.table.qualified_name(),
-                    minerva_catalog::MAX_SCAN
-                ),
-            });
-        }
-        let selection = self.partitions(state, filters).await?;
-        let store = self.session_store(state)?;
-        let files = self.files(&store, &selection.partitions).await?;
-        if let Some(stats) = &stats {
-            stats.record_scan(ScanReport::new(&self.table, &selection, &files));
-        }
+        let files = self.plan_files(state, filters).await?;
         if files.is_empty() {
             return Ok(Arc::new(EmptyExec::new(project_schema(
                 &self.schema,
@@ -330,6 +313,39 @@ impl TableProvider for CatalogTable {
 }
 
 impl CatalogTable {
+    /// The URL of the object store the table's files are in.
+    pub(crate) fn store_url(&self) -> &ObjectStoreUrl {
+        &self.store_url
+    }
+
+    /// The files a scan with `filters` reads, after the table's guardrails (partition filter
+    /// required, scan limit) and with the scan recorded in the query's stats.
+    pub(crate) async fn plan_files(
+        &self,
+        state: &dyn Session,
+        filters: &[Expr],
+    ) -> DFResult<Vec<PartitionedFile>> {
+        self.check_partition_filter(filters)?;
+        let stats = state.config().get_extension::<QueryStats>();
+        if let (Some(stats), Some(bytes)) = (&stats, self.table.max_scan()) {
+            stats.tighten_limit(ScanLimit {
+                bytes,
+                source: format!(
+                    "table '{}' (property '{}')",
+                    self.table.qualified_name(),
+                    minerva_catalog::MAX_SCAN
+                ),
+            });
+        }
+        let selection = self.partitions(state, filters).await?;
+        let store = self.session_store(state)?;
+        let files = self.files(&store, &selection.partitions).await?;
+        if let Some(stats) = &stats {
+            stats.record_scan(ScanReport::new(&self.table, &selection, &files));
+        }
+        Ok(files)
+    }
+
     /// A JSON-lines or CSV scan: one per compression codec among the files (known by their
     /// extension: `.gz`, `.bz2`, `.xz`, `.zst`), united.
     fn text_scan(

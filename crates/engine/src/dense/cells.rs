@@ -1,0 +1,336 @@
+//! Counters and sets over integer keys, stored as arrays indexed by `value - base`.
+//!
+//! Listing and user ids are dense: a day's listings span ~2 M consecutive ids, a month's users
+//! ~3.5 M. An array cell per id turns "count views per listing" into an increment and "count
+//! distinct users" into setting a bit, with no hashing. A value far outside the range seen so
+//! far (or a range too large for the query's budget) turns the structure into a hash map, so
+//! answers stay exact whatever the ids are.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use datafusion::common::{HashMap, HashSet};
+
+/// The widest range one structure covers with an array (cells for counters, bits for sets).
+const MAX_SPAN: u64 = 1 << 28;
+
+/// Bytes of arrays all of a query's workers may hold; past it, new ranges use hash maps.
+#[derive(Debug)]
+pub(crate) struct Budget(AtomicI64);
+
+impl Budget {
+    pub(crate) fn new(bytes: usize) -> Self {
+        Self(AtomicI64::new(i64::try_from(bytes).unwrap_or(i64::MAX)))
+    }
+
+    fn take(&self, bytes: usize) -> bool {
+        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+        if self.0.fetch_sub(bytes, Ordering::Relaxed) >= bytes {
+            true
+        } else {
+            self.0.fetch_add(bytes, Ordering::Relaxed);
+            false
+        }
+    }
+
+    fn give(&self, bytes: usize) {
+        self.0
+            .fetch_add(i64::try_from(bytes).unwrap_or(0), Ordering::Relaxed);
+    }
+}
+
+/// The span `[lo, hi]` an array should cover to hold `value` and what it already holds, widened
+/// to the row group's statistics so one row group grows it at most once. `None` if too wide.
+fn span(current: Option<(i64, i64)>, value: i64, hint: Option<(i64, i64)>) -> Option<(i64, i64)> {
+    let (mut lo, mut hi) = current.map_or((value, value), |(l, h)| (l.min(value), h.max(value)));
+    if let Some((hint_lo, hint_hi)) = hint
+        && hint_lo <= value
+        && value <= hint_hi
+    {
+        let (wide_lo, wide_hi) = (lo.min(hint_lo), hi.max(hint_hi));
+        if (wide_hi as i128 - wide_lo as i128) < MAX_SPAN as i128 {
+            (lo, hi) = (wide_lo, wide_hi);
+        }
+    }
+    ((hi as i128 - lo as i128) < MAX_SPAN as i128).then_some((lo, hi))
+}
+
+/// How many rows had each integer key (and how many had none).
+#[derive(Debug, Default)]
+pub(crate) struct Counter {
+    base: i64,
+    /// Counts of `base + i`; a cell that would pass `u32::MAX` carries into `wide`.
+    cells: Vec<u32>,
+    /// Counts of values the cells do not cover, and the carries of cells that overflowed.
+    wide: HashMap<i64, u64>,
+    /// True once the values outgrew an array: every count is in `wide`.
+    sparse: bool,
+    /// Rows whose key was null.
+    pub(crate) nulls: u64,
+}
+
+impl Counter {
+    /// Adds one row with key `value`; `hint` is the range the current row group's statistics
+    /// promise, so the array can be sized once.
+    #[inline]
+    pub(crate) fn add(&mut self, value: i64, hint: Option<(i64, i64)>, budget: &Budget) {
+        let i = value.wrapping_sub(self.base) as u64;
+        if let Some(cell) = self.cells.get_mut(i as usize) {
+            match cell.checked_add(1) {
+                Some(n) => *cell = n,
+                None => {
+                    *cell = 0;
+                    *self.wide.entry(value).or_default() += 1 << 32;
+                }
+            }
+        } else {
+            self.add_outside(value, hint, budget);
+        }
+    }
+
+    #[cold]
+    fn add_outside(&mut self, value: i64, hint: Option<(i64, i64)>, budget: &Budget) {
+        if !self.sparse {
+            let current = (!self.cells.is_empty())
+                .then(|| (self.base, self.base + self.cells.len() as i64 - 1));
+            if let Some((lo, hi)) = span(current, value, hint)
+                && self.cover(lo, hi, budget)
+            {
+                self.cells[(value - self.base) as usize] += 1;
+                return;
+            }
+            self.make_sparse(budget);
+        }
+        *self.wide.entry(value).or_default() += 1;
+    }
+
+    /// Grows the array to cover `[lo, hi]`, if the budget allows.
+    fn cover(&mut self, lo: i64, hi: i64, budget: &Budget) -> bool {
+        let len = (hi - lo + 1) as usize;
+        if !budget.take((len - self.cells.len()) * 4) {
+            return false;
+        }
+        let mut cells = vec![0u32; len];
+        let offset = (self.base - lo) as usize;
+        if !self.cells.is_empty() {
+            cells[offset..offset + self.cells.len()].copy_from_slice(&self.cells);
+        }
+        self.cells = cells;
+        self.base = lo;
+        true
+    }
+
+    fn make_sparse(&mut self, budget: &Budget) {
+        for (i, &count) in self.cells.iter().enumerate() {
+            if count > 0 {
+                *self.wide.entry(self.base + i as i64).or_default() += u64::from(count);
+            }
+        }
+        budget.give(self.cells.len() * 4);
+        self.cells = Vec::new();
+        self.sparse = true;
+    }
+
+    /// Adds every count of `other` to this one.
+    pub(crate) fn absorb(&mut self, other: Counter, budget: &Budget) {
+        self.nulls += other.nulls;
+        if self.cells.is_empty() && self.wide.is_empty() && !self.sparse {
+            // Nothing here yet: take the other's array as it is.
+            self.base = other.base;
+            self.cells = other.cells;
+            self.wide = other.wide;
+            self.sparse = other.sparse;
+            return;
+        }
+        if !other.cells.is_empty() {
+            let (lo, hi) = (other.base, other.base + other.cells.len() as i64 - 1);
+            let fits = !self.sparse
+                && if self.cells.is_empty() {
+                    self.cover(lo, hi, budget)
+                } else {
+                    let end = self.base + self.cells.len() as i64 - 1;
+                    (self.base <= lo && hi <= end)
+                        || self.cover(lo.min(self.base), hi.max(end), budget)
+                };
+            if fits {
+                let offset = (other.base - self.base) as usize;
+                for (i, &count) in other.cells.iter().enumerate() {
+                    let cell = &mut self.cells[offset + i];
+                    let (sum, carry) = cell.overflowing_add(count);
+                    *cell = sum;
+                    if carry {
+                        *self.wide.entry(other.base + i as i64).or_default() += 1 << 32;
+                    }
+                }
+            } else {
+                self.make_sparse(budget);
+                for (i, &count) in other.cells.iter().enumerate() {
+                    if count > 0 {
+                        *self.wide.entry(other.base + i as i64).or_default() += u64::from(count);
+                    }
+                }
+            }
+            budget.give(other.cells.len() * 4);
+        }
+        for (value, count) in other.wide {
+            *self.wide.entry(value).or_default() += count;
+        }
+    }
+
+    /// Every key with a nonzero count, ascending.
+    pub(crate) fn entries(&self) -> Vec<(i64, u64)> {
+        let mut entries: Vec<(i64, u64)> = self
+            .cells
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &count)| {
+                let value = self.base + i as i64;
+                let carried = self.wide.get(&value).copied().unwrap_or(0);
+                let total = u64::from(count) + carried;
+                (total > 0).then_some((value, total))
+            })
+            .collect();
+        let end = self.base + self.cells.len() as i64;
+        let outside = self
+            .wide
+            .iter()
+            .filter(|&(&value, &count)| {
+                count > 0 && (self.cells.is_empty() || value < self.base || value >= end)
+            })
+            .map(|(&value, &count)| (value, count));
+        entries.extend(outside);
+        entries.sort_unstable_by_key(|&(value, _)| value);
+        entries
+    }
+}
+
+/// A set of integers (nulls are not members: `count(DISTINCT x)` ignores them).
+#[derive(Debug, Default)]
+pub(crate) struct IntSet {
+    base: i64,
+    /// Bit `i` set: `base + i` is a member.
+    words: Vec<u64>,
+    /// Members while the set is sparse; empty while it is an array.
+    sparse: Option<HashSet<i64>>,
+}
+
+impl IntSet {
+    #[inline]
+    pub(crate) fn insert(&mut self, value: i64, hint: Option<(i64, i64)>, budget: &Budget) {
+        let i = value.wrapping_sub(self.base) as u64;
+        if let Some(word) = self.words.get_mut((i >> 6) as usize) {
+            *word |= 1 << (i & 63);
+        } else {
+            self.insert_outside(value, hint, budget);
+        }
+    }
+
+    #[cold]
+    fn insert_outside(&mut self, value: i64, hint: Option<(i64, i64)>, budget: &Budget) {
+        if self.sparse.is_none() {
+            let current = (!self.words.is_empty())
+                .then(|| (self.base, self.base + self.words.len() as i64 * 64 - 1));
+            if let Some((lo, hi)) = span(current, value, hint)
+                && self.cover(lo, hi, budget)
+            {
+                let i = (value - self.base) as u64;
+                self.words[(i >> 6) as usize] |= 1 << (i & 63);
+                return;
+            }
+            self.make_sparse(budget);
+        }
+        self.sparse.get_or_insert_default().insert(value);
+    }
+
+    /// Grows the bitmap to cover `[lo, hi]`, keeping `base` a multiple of 64 apart from the
+    /// old one so existing words move whole.
+    fn cover(&mut self, lo: i64, hi: i64, budget: &Budget) -> bool {
+        let lo = if self.words.is_empty() {
+            lo
+        } else {
+            self.base - (self.base - lo.min(self.base) + 63) / 64 * 64
+        };
+        let words = ((hi - lo) as usize / 64) + 1;
+        if !budget.take((words - self.words.len()) * 8) {
+            return false;
+        }
+        let mut new = vec![0u64; words];
+        let offset = ((self.base - lo) / 64) as usize;
+        if !self.words.is_empty() {
+            new[offset..offset + self.words.len()].copy_from_slice(&self.words);
+        }
+        self.words = new;
+        self.base = lo;
+        true
+    }
+
+    fn make_sparse(&mut self, budget: &Budget) {
+        let mut members = HashSet::default();
+        self.for_each_dense(|value| {
+            members.insert(value);
+        });
+        budget.give(self.words.len() * 8);
+        self.words = Vec::new();
+        self.sparse = Some(members);
+    }
+
+    fn for_each_dense(&self, mut f: impl FnMut(i64)) {
+        for (w, &word) in self.words.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as i64;
+                f(self.base + w as i64 * 64 + bit);
+                bits &= bits - 1;
+            }
+        }
+    }
+
+    /// How many members.
+    pub(crate) fn len(&self) -> u64 {
+        let dense: u64 = self.words.iter().map(|w| u64::from(w.count_ones())).sum();
+        dense + self.sparse.as_ref().map_or(0, |s| s.len() as u64)
+    }
+
+    /// Every member of `other` becomes a member of this set.
+    pub(crate) fn absorb(&mut self, other: IntSet, budget: &Budget) {
+        if self.words.is_empty() && self.sparse.is_none() {
+            // Nothing here yet: take the other's bitmap as it is.
+            *self = other;
+            return;
+        }
+        if !other.words.is_empty() {
+            let (lo, hi) = (other.base, other.base + other.words.len() as i64 * 64 - 1);
+            let aligned = self.words.is_empty() || (other.base - self.base).rem_euclid(64) == 0;
+            let fits = self.sparse.is_none()
+                && aligned
+                && if self.words.is_empty() {
+                    self.cover(lo, hi, budget)
+                } else {
+                    let end = self.base + self.words.len() as i64 * 64 - 1;
+                    (self.base <= lo && hi <= end)
+                        || self.cover(lo.min(self.base), hi.max(end), budget)
+                };
+            if fits {
+                let offset = ((other.base - self.base) / 64) as usize;
+                for (i, &word) in other.words.iter().enumerate() {
+                    self.words[offset + i] |= word;
+                }
+            } else {
+                other.for_each_dense(|value| self.insert(value, None, budget));
+            }
+            budget.give(other.words.len() * 8);
+        }
+        for value in other.sparse.into_iter().flatten() {
+            self.insert(value, None, budget);
+        }
+    }
+
+    /// Every member, ascending.
+    #[cfg(test)]
+    pub(crate) fn members(&self) -> Vec<i64> {
+        let mut members = Vec::with_capacity(self.len() as usize);
+        self.for_each_dense(|value| members.push(value));
+        members.extend(self.sparse.iter().flatten().copied());
+        members.sort_unstable();
+        members
+    }
+}

@@ -1,0 +1,789 @@
+//! The physical side of a dense aggregation: read the chosen files' row groups with strings as
+//! dictionaries, filter and group on dictionary entries and integer offsets, merge the
+//! workers' groups, and emit the answer.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Int64Array, RecordBatch,
+    RecordBatchOptions, new_null_array,
+};
+use arrow::buffer::BooleanBuffer;
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use datafusion::common::runtime::SpawnedTask;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, HashMap, ScalarValue};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::ParquetFileReaderFactory;
+use datafusion::datasource::physical_plan::parquet::DefaultParquetFileReaderFactory;
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
+use datafusion::error::Result;
+use datafusion::execution::cache::cache_manager::FileMetadataCache;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{EquivalenceProperties, Partitioning};
+use datafusion::physical_plan::execution_plan::{
+    Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
+};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, PhysicalExpr, PlanProperties,
+};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use object_store::ObjectStore;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter as ParquetRowFilter,
+};
+use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
+use parquet::file::statistics::Statistics;
+
+use super::cells::Budget;
+use super::groups::{BatchInput, Combos, Count, EntryColumn, FAIL, Groups, Output};
+
+/// Rows per decoded batch: large enough that per-batch work (dictionary checks, filter setup)
+/// vanishes, small enough that a batch's columns stay in cache.
+const BATCH_ROWS: usize = 65_536;
+
+/// Bytes read from a file's end to get its footer in one request, in most cases.
+const FOOTER_HINT: usize = 64 << 10;
+
+/// Footers fetched at once.
+const FOOTER_CONCURRENCY: usize = 16;
+
+/// Bytes of dense arrays a query may hold across its workers; beyond it, hash maps.
+const DENSE_BUDGET: usize = 768 << 20;
+
+/// A filter on one text column, evaluated once per dictionary entry.
+#[derive(Debug)]
+pub(crate) struct TextFilter {
+    pub column: String,
+    /// Over a batch holding only `column`, typed as the table declares it.
+    pub predicate: Arc<dyn PhysicalExpr>,
+    pub schema: SchemaRef,
+}
+
+/// The filters that need row values (integers, timestamps, several columns).
+#[derive(Debug)]
+pub(crate) struct RowFilter {
+    pub predicate: Arc<dyn PhysicalExpr>,
+    /// The columns it reads, typed as the table declares them.
+    pub schema: SchemaRef,
+}
+
+/// Everything a dense aggregation needs at run time.
+#[derive(Debug)]
+pub(crate) struct DenseScan {
+    pub table: String,
+    pub store_url: ObjectStoreUrl,
+    pub files: Vec<PartitionedFile>,
+    /// The partition columns, as the files' partition values are ordered.
+    pub partition_schema: SchemaRef,
+    /// Partition keys: expressions over the partition columns, constant within a file.
+    pub partition_keys: Vec<Arc<dyn PhysicalExpr>>,
+    pub text_keys: Vec<String>,
+    pub integer_key: Option<String>,
+    pub text_filters: Vec<TextFilter>,
+    pub row_filter: Option<RowFilter>,
+    /// Each aggregate, and the column it counts (`None`: rows).
+    pub aggregates: Vec<(Count, Option<String>)>,
+    pub outputs: Vec<Output>,
+    pub schema: SchemaRef,
+    /// No GROUP BY: one row even from no rows.
+    pub global: bool,
+    /// What EXPLAIN shows.
+    pub description: String,
+}
+
+impl DenseScan {
+    /// Every file column read, text ones first flagged.
+    fn columns(&self) -> Vec<(String, bool)> {
+        let mut columns: Vec<(String, bool)> = Vec::new();
+        let mut add = |name: &str, text: bool| {
+            if !columns.iter().any(|(c, _)| c == name) {
+                columns.push((name.to_string(), text));
+            }
+        };
+        self.text_keys.iter().for_each(|c| add(c, true));
+        self.text_filters.iter().for_each(|f| add(&f.column, true));
+        if let Some(c) = &self.integer_key {
+            add(c, false);
+        }
+        if let Some(filter) = &self.row_filter {
+            filter
+                .schema
+                .fields()
+                .iter()
+                .for_each(|f| add(f.name(), false));
+        }
+        for (_, column) in &self.aggregates {
+            if let Some(c) = column {
+                add(c, false);
+            }
+        }
+        columns
+    }
+
+    /// The columns read for keys, text filters and counts.
+    fn columns_besides_row_filter(&self) -> Vec<String> {
+        let mut columns: Vec<String> = self.text_keys.clone();
+        columns.extend(self.text_filters.iter().map(|f| f.column.clone()));
+        columns.extend(self.integer_key.iter().cloned());
+        columns.extend(self.aggregates.iter().filter_map(|(_, c)| c.clone()));
+        columns
+    }
+
+    /// True when a `count(*)` per partition key is all there is: row group metadata answers.
+    fn metadata_answers(&self) -> bool {
+        self.text_keys.is_empty()
+            && self.integer_key.is_none()
+            && self.text_filters.is_empty()
+            && self.row_filter.is_none()
+            && self
+                .aggregates
+                .iter()
+                .all(|(count, _)| *count == Count::Rows)
+    }
+}
+
+/// Runs a [`DenseScan`]: one output partition, the workers inside.
+#[derive(Debug)]
+pub(crate) struct DenseAggregateExec {
+    scan: Arc<DenseScan>,
+    properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl DenseAggregateExec {
+    pub(crate) fn new(scan: DenseScan) -> Self {
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&scan.schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        Self {
+            scan: Arc::new(scan),
+            properties: Arc::new(properties),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+}
+
+impl DisplayAs for DenseAggregateExec {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "DenseAggregateExec: {}, files={}",
+            self.scan.description,
+            self.scan.files.len()
+        )
+    }
+}
+
+impl ExecutionPlan for DenseAggregateExec {
+    fn name(&self) -> &'static str {
+        "DenseAggregateExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        let filters = self.scan.text_filters.iter().map(|t| &t.predicate);
+        let rows = self.scan.row_filter.iter().map(|r| &r.predicate);
+        for expr in self.scan.partition_keys.iter().chain(filters).chain(rows) {
+            if f(expr)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let scan = Arc::clone(&self.scan);
+        let batches = futures::stream::once(run(scan, context, self.metrics.clone()))
+            .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
+            .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.scan.schema),
+            batches,
+        )))
+    }
+}
+
+/// One file, ready to read.
+struct FilePlan {
+    file: PartitionedFile,
+    reader: ArrowReaderMetadata,
+    mask: ProjectionMask,
+    /// The columns the row filter reads.
+    filter_mask: ProjectionMask,
+    partition: Vec<ScalarValue>,
+    /// Leaf index of each column whose statistics hint integer ranges.
+    leaves: HashMap<String, usize>,
+}
+
+async fn run(
+    scan: Arc<DenseScan>,
+    context: Arc<TaskContext>,
+    metrics: ExecutionPlanMetricsSet,
+) -> Result<Vec<RecordBatch>> {
+    let store = context.runtime_env().object_store(&scan.store_url)?;
+    // DataFusion's reader: its byte-range requests and metrics, under our accounting store.
+    let readers = Arc::new(DefaultParquetFileReaderFactory::new(Arc::clone(&store)));
+    let files = plan_files(&scan, &store, &context).await?;
+    let units: Vec<(usize, usize)> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(f, plan)| (0..plan.reader.metadata().num_row_groups()).map(move |rg| (f, rg)))
+        .collect();
+    let budget = Arc::new(Budget::new(DENSE_BUDGET));
+    let new_groups = || {
+        let counts: Vec<Count> = scan.aggregates.iter().map(|(c, _)| *c).collect();
+        Groups::new(
+            scan.text_keys.len(),
+            scan.integer_key.is_some(),
+            &counts,
+            Arc::clone(&budget),
+        )
+    };
+
+    let mut merged = new_groups();
+    if scan.metadata_answers() {
+        for plan in &files {
+            let id = merged.partition_id(plan.partition.clone());
+            let rows: i64 = plan
+                .reader
+                .metadata()
+                .row_groups()
+                .iter()
+                .map(|rg| rg.num_rows())
+                .sum();
+            merged.add_rows(id, rows.max(0) as u64);
+        }
+    } else {
+        let files = Arc::new(files);
+        let units = Arc::new(units);
+        let next = Arc::new(AtomicUsize::new(0));
+        let workers = context
+            .session_config()
+            .target_partitions()
+            .clamp(1, units.len().max(1));
+        let tasks: Vec<SpawnedTask<Result<Groups>>> = (0..workers)
+            .map(|_| {
+                let (scan, files, units, next) = (
+                    Arc::clone(&scan),
+                    Arc::clone(&files),
+                    Arc::clone(&units),
+                    Arc::clone(&next),
+                );
+                let (readers, metrics, mut groups) =
+                    (Arc::clone(&readers), metrics.clone(), new_groups());
+                SpawnedTask::spawn(async move {
+                    let mut worker = Worker {
+                        readers,
+                        metrics,
+                        entry_columns: scan.entry_columns(),
+                        entries: Vec::new(),
+                        combos: Combos::default(),
+                    };
+                    while let Some(&(f, rg)) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        worker
+                            .read_row_group(&scan, &files[f], rg, &mut groups)
+                            .await
+                            .map_err(|e| {
+                                e.context(format!(
+                                    "reading '{}' of table '{}'",
+                                    files[f].file.object_meta.location, scan.table
+                                ))
+                            })?;
+                    }
+                    Ok(groups)
+                })
+            })
+            .collect();
+        for task in tasks {
+            let groups = task
+                .join_unwind()
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))??;
+            merged.absorb(groups);
+        }
+    }
+    let batch_size = context.session_config().batch_size();
+    merged.into_batches(&scan.outputs, &scan.schema, batch_size, scan.global)
+}
+
+/// Fetches every file's footer (through DataFusion's footer cache) and plans its reads.
+async fn plan_files(
+    scan: &DenseScan,
+    store: &Arc<dyn ObjectStore>,
+    context: &TaskContext,
+) -> Result<Vec<FilePlan>> {
+    let columns = scan.columns();
+    let options = context.session_config().options();
+    // A footer of a compacted file (tens of row groups, without its page index) fits in
+    // 64 KiB; DataFusion's larger default also takes in the page index, unused here.
+    let size_hint = options
+        .execution
+        .parquet
+        .metadata_size_hint
+        .map(|hint| hint.min(FOOTER_HINT));
+    let cache = context
+        .runtime_env()
+        .cache_manager
+        .get_file_metadata_cache();
+    let plans = scan
+        .files
+        .iter()
+        .map(|file| {
+            fetch_footer(scan, file, store, Arc::clone(&cache), size_hint, &columns).boxed()
+        })
+        .collect::<Vec<BoxFuture<'_, Result<FilePlan>>>>();
+    futures::stream::iter(plans)
+        .buffered(FOOTER_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+async fn fetch_footer(
+    scan: &DenseScan,
+    file: &PartitionedFile,
+    store: &Arc<dyn ObjectStore>,
+    cache: Arc<FileMetadataCache>,
+    size_hint: Option<usize>,
+    columns: &[(String, bool)],
+) -> Result<FilePlan> {
+    let metadata = DFParquetMetadata::new(store.as_ref(), &file.object_meta)
+        .with_metadata_size_hint(size_hint)
+        .with_file_metadata_cache(Some(cache))
+        // Row groups are chosen by partition, never by page: the page index is not read.
+        .with_page_index_policy(Some(PageIndexPolicy::Skip))
+        .fetch_metadata()
+        .await
+        .map_err(|e| {
+            e.context(format!(
+                "reading the footer of '{}' of table '{}'",
+                file.object_meta.location, scan.table
+            ))
+        })?;
+    plan_file(scan, file, metadata, columns)
+}
+
+fn plan_file(
+    scan: &DenseScan,
+    file: &PartitionedFile,
+    metadata: Arc<ParquetMetaData>,
+    columns: &[(String, bool)],
+) -> Result<FilePlan> {
+    let file_metadata = metadata.file_metadata();
+    let schema = parquet::arrow::parquet_to_arrow_schema(
+        file_metadata.schema_descr(),
+        file_metadata.key_value_metadata(),
+    )?;
+    // Text columns stored as strings are read as dictionaries: the keys the pages hold.
+    let hinted: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let text = columns.iter().any(|(c, text)| *text && c == field.name());
+            match field.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View if text => {
+                    field.as_ref().clone().with_data_type(DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(DataType::Utf8),
+                    ))
+                }
+                _ => field.as_ref().clone(),
+            }
+        })
+        .collect();
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(hinted)));
+    let reader = ArrowReaderMetadata::try_new(Arc::clone(&metadata), options)?;
+    let descr = file_metadata.schema_descr();
+    let present: Vec<&str> = columns
+        .iter()
+        .map(|(c, _)| c.as_str())
+        .filter(|c| schema.field_with_name(c).is_ok())
+        .collect();
+    // Columns only the row filter reads are decoded by the reader's row filter, first: the
+    // other columns are then decoded only where rows pass (late materialization).
+    let filter_columns: Vec<&str> = scan
+        .row_filter
+        .iter()
+        .flat_map(|f| f.schema.fields().iter().map(|field| field.name().as_str()))
+        .filter(|c| present.contains(c))
+        .collect();
+    let elsewhere = scan.columns_besides_row_filter();
+    let mask = ProjectionMask::columns(
+        descr,
+        present
+            .iter()
+            .copied()
+            .filter(|c| !filter_columns.contains(c) || elsewhere.iter().any(|e| e == c)),
+    );
+    let filter_mask = ProjectionMask::columns(descr, filter_columns.iter().copied());
+    let leaves = descr
+        .columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, leaf)| leaf.path().parts().len() == 1)
+        .map(|(i, leaf)| (leaf.name().to_string(), i))
+        .collect();
+    let partition = partition_keys(scan, file)?;
+    Ok(FilePlan {
+        file: file.clone(),
+        reader,
+        mask,
+        filter_mask,
+        partition,
+        leaves,
+    })
+}
+
+/// The file's partition keys: each key expression over the file's partition values.
+fn partition_keys(scan: &DenseScan, file: &PartitionedFile) -> Result<Vec<ScalarValue>> {
+    let columns = file
+        .partition_values
+        .iter()
+        .map(|v| v.to_array_of_size(1))
+        .collect::<Result<Vec<_>>>()?;
+    let batch = RecordBatch::try_new_with_options(
+        Arc::clone(&scan.partition_schema),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(1)),
+    )?;
+    scan.partition_keys
+        .iter()
+        .map(|key| {
+            let value = key.evaluate(&batch)?.into_array(1)?;
+            ScalarValue::try_from_array(&value, 0)
+        })
+        .collect()
+}
+
+/// The range a row group's statistics promise for an integer column.
+fn range_of(metadata: &ParquetMetaData, rg: usize, leaf: Option<usize>) -> Option<(i64, i64)> {
+    let statistics = metadata.row_group(rg).column(leaf?).statistics()?;
+    match statistics {
+        Statistics::Int32(s) => Some((i64::from(*s.min_opt()?), i64::from(*s.max_opt()?))),
+        Statistics::Int64(s) => Some((*s.min_opt()?, *s.max_opt()?)),
+        _ => None,
+    }
+}
+
+/// A worker's per-dictionary caches: a dictionary is checked or coded once, not per row.
+struct Worker {
+    readers: Arc<DefaultParquetFileReaderFactory>,
+    metrics: ExecutionPlanMetricsSet,
+    entry_columns: Vec<EntryColumnPlan>,
+    /// Per entry column: the dictionary last seen and its entries' values (see
+    /// [`entry_values`]).
+    entries: Vec<Option<(ArrayRef, Vec<u32>)>>,
+    combos: Combos,
+}
+
+impl Worker {
+    async fn read_row_group(
+        &mut self,
+        scan: &Arc<DenseScan>,
+        plan: &FilePlan,
+        rg: usize,
+        groups: &mut Groups,
+    ) -> Result<()> {
+        let metadata = plan.reader.metadata();
+        let partition = groups.partition_id(plan.partition.clone());
+        let reader: Box<dyn AsyncFileReader> =
+            self.readers
+                .create_reader(0, plan.file.clone(), None, &self.metrics)?;
+        let mut builder =
+            ParquetRecordBatchStreamBuilder::new_with_metadata(reader, plan.reader.clone())
+                .with_projection(plan.mask.clone())
+                .with_row_groups(vec![rg])
+                .with_batch_size(BATCH_ROWS);
+        if scan.row_filter.is_some() {
+            let scan = Arc::clone(scan);
+            let predicate = ArrowPredicateFn::new(plan.filter_mask.clone(), move |batch| {
+                let filter = scan.row_filter.as_ref().expect("checked above");
+                row_filter(filter, &batch)
+                    .map(|keep| BooleanArray::new(keep, None))
+                    .map_err(|e| ArrowError::ExternalError(Box::new(e)))
+            });
+            builder = builder.with_row_filter(ParquetRowFilter::new(vec![Box::new(predicate)]));
+        }
+        let mut stream = builder.build()?;
+        let leaf =
+            |column: &Option<String>| column.as_ref().and_then(|c| plan.leaves.get(c).copied());
+        let key_hint = range_of(metadata, rg, leaf(&scan.integer_key));
+        let input_hints: Vec<Option<(i64, i64)>> = scan
+            .aggregates
+            .iter()
+            .map(|(_, column)| range_of(metadata, rg, leaf(column)))
+            .collect();
+        while let Some(batch) = stream.next().await.transpose()? {
+            self.count_batch(scan, &batch, partition, key_hint, &input_hints, groups)?;
+        }
+        Ok(())
+    }
+
+    fn count_batch(
+        &mut self,
+        scan: &DenseScan,
+        batch: &RecordBatch,
+        partition: u32,
+        key_hint: Option<(i64, i64)>,
+        input_hints: &[Option<(i64, i64)>],
+        groups: &mut Groups,
+    ) -> Result<()> {
+        let dictionaries: Vec<DictionaryArray<Int32Type>> = self
+            .entry_columns
+            .iter()
+            .map(|column| dictionary(batch, &column.name))
+            .collect::<Result<_>>()?;
+        self.entries.resize_with(self.entry_columns.len(), || None);
+        for ((column, dict), cache) in self
+            .entry_columns
+            .iter()
+            .zip(&dictionaries)
+            .zip(&mut self.entries)
+        {
+            let fresh = cache
+                .as_ref()
+                .is_none_or(|(values, _)| !same_dictionary(values, dict.values()));
+            if fresh {
+                let entries = entry_values(scan, column, dict, groups)?;
+                *cache = Some((Arc::clone(dict.values()), entries));
+            }
+        }
+        let integer = match &scan.integer_key {
+            Some(c) => Some(integers(batch, c)?),
+            None => None,
+        };
+        let inputs: Vec<Option<ArrayRef>> = scan
+            .aggregates
+            .iter()
+            .map(|(count, column)| match (count, column) {
+                (_, None) => Ok(None),
+                (Count::Distinct, Some(c)) => Ok(Some(Arc::new(integers(batch, c)?) as ArrayRef)),
+                (_, Some(c)) => Ok(Some(column_or_nulls(batch, c, &DataType::Null))),
+            })
+            .collect::<Result<_>>()?;
+        let input = BatchInput {
+            rows: batch.num_rows(),
+            // The reader applied the row filter.
+            keep: None,
+            partition,
+            columns: dictionaries
+                .iter()
+                .zip(&self.entries)
+                .zip(&self.entry_columns)
+                .map(|((dict, cache), column)| EntryColumn {
+                    dict,
+                    entries: &cache.as_ref().expect("just filled").1,
+                    key: column.key,
+                })
+                .collect(),
+            integer: integer.as_ref().map(|keys| (keys, key_hint)),
+            inputs: inputs
+                .iter()
+                .zip(input_hints)
+                .map(|(column, hint)| column.as_ref().map(|c| (c, *hint)))
+                .collect(),
+        };
+        groups.update(&input, &mut self.combos);
+        Ok(())
+    }
+}
+
+/// A dictionary column that keys or filters rows.
+struct EntryColumnPlan {
+    name: String,
+    /// Which text key it is, if any.
+    key: Option<usize>,
+    /// The text filters on it.
+    filters: Vec<usize>,
+}
+
+impl DenseScan {
+    /// The text keys, then the other text-filtered columns.
+    fn entry_columns(&self) -> Vec<EntryColumnPlan> {
+        let mut columns: Vec<EntryColumnPlan> = self
+            .text_keys
+            .iter()
+            .enumerate()
+            .map(|(k, name)| EntryColumnPlan {
+                name: name.clone(),
+                key: Some(k),
+                filters: Vec::new(),
+            })
+            .collect();
+        for (f, filter) in self.text_filters.iter().enumerate() {
+            match columns.iter_mut().find(|c| c.name == filter.column) {
+                Some(column) => column.filters.push(f),
+                None => columns.push(EntryColumnPlan {
+                    name: filter.column.clone(),
+                    key: None,
+                    filters: vec![f],
+                }),
+            }
+        }
+        columns
+    }
+}
+
+/// Per dictionary entry (the last slot: null): its code in the column's text key (0 if the
+/// column only filters), or [`FAIL`] where a filter rejects it.
+fn entry_values(
+    scan: &DenseScan,
+    column: &EntryColumnPlan,
+    dict: &DictionaryArray<Int32Type>,
+    groups: &mut Groups,
+) -> Result<Vec<u32>> {
+    let mut entries: Vec<u32> = match column.key {
+        Some(key) => {
+            let interner = &mut groups.texts[key];
+            let values = arrow::compute::cast(dict.values(), &DataType::Utf8)?;
+            let values = values.as_string::<i32>();
+            let mut codes: Vec<u32> = values.iter().map(|v| interner.code(v)).collect();
+            codes.push(interner.code(None));
+            codes
+        }
+        None => vec![0; dict.values().len() + 1],
+    };
+    for &f in &column.filters {
+        let mask = entry_mask(&scan.text_filters[f], dict)?;
+        for (entry, passes) in entries.iter_mut().zip(mask) {
+            if !passes {
+                *entry = FAIL;
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// Whether two dictionaries are the same one: the Parquet reader wraps a column chunk's
+/// dictionary in a new array for every batch, over the same buffers.
+pub(crate) fn same_dictionary(a: &ArrayRef, b: &ArrayRef) -> bool {
+    Arc::ptr_eq(a, b) || a.to_data().ptr_eq(&b.to_data())
+}
+
+/// A column of the batch, or nulls of `null_type` if the file lacks it.
+fn column_or_nulls(batch: &RecordBatch, name: &str, null_type: &DataType) -> ArrayRef {
+    batch
+        .column_by_name(name)
+        .cloned()
+        .unwrap_or_else(|| new_null_array(null_type, batch.num_rows()))
+}
+
+/// A text column as a dictionary (files whose pages were not dictionary-encoded are encoded
+/// here).
+fn dictionary(batch: &RecordBatch, name: &str) -> Result<DictionaryArray<Int32Type>> {
+    let dict_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let column = column_or_nulls(batch, name, &dict_type);
+    let column = if column.data_type() == &dict_type {
+        column
+    } else {
+        arrow::compute::cast(&column, &dict_type)?
+    };
+    Ok(column.as_dictionary::<Int32Type>().clone())
+}
+
+/// An integer column as Int64.
+fn integers(batch: &RecordBatch, name: &str) -> Result<Int64Array> {
+    let column = column_or_nulls(batch, name, &DataType::Int64);
+    let column = arrow::compute::cast(&column, &DataType::Int64)?;
+    Ok(column.as_primitive().clone())
+}
+
+/// Whether each dictionary entry, and null (the last slot), passes a text filter.
+fn entry_mask(filter: &TextFilter, dict: &DictionaryArray<Int32Type>) -> Result<Vec<bool>> {
+    let field = filter.schema.field(0);
+    let values = arrow::compute::cast(dict.values(), field.data_type())?;
+    let null = new_null_array(field.data_type(), 1);
+    let entries = arrow::compute::concat(&[values.as_ref(), null.as_ref()])?;
+    let batch = RecordBatch::try_new(Arc::clone(&filter.schema), vec![entries])?;
+    let result = filter
+        .predicate
+        .evaluate(&batch)?
+        .into_array(batch.num_rows())?;
+    let result: &BooleanArray = result.as_boolean_opt().ok_or_else(|| {
+        DataFusionError::Internal(format!("filter on {} is not boolean", filter.column))
+    })?;
+    Ok((0..result.len())
+        .map(|i| result.is_valid(i) && result.value(i))
+        .collect())
+}
+
+/// The rows that pass the row filter (null counts as false).
+fn row_filter(filter: &RowFilter, batch: &RecordBatch) -> Result<BooleanBuffer> {
+    let columns = filter
+        .schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = column_or_nulls(batch, field.name(), field.data_type());
+            Ok(if column.data_type() == field.data_type() {
+                column
+            } else {
+                arrow::compute::cast(&column, field.data_type())?
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let input = RecordBatch::try_new_with_options(
+        Arc::clone(&filter.schema),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?;
+    let result = filter
+        .predicate
+        .evaluate(&input)?
+        .into_array(batch.num_rows())?;
+    let result = result
+        .as_boolean_opt()
+        .ok_or_else(|| DataFusionError::Internal("row filter is not boolean".to_string()))?;
+    Ok(match result.nulls() {
+        Some(nulls) => result.values() & nulls.inner(),
+        None => result.values().clone(),
+    })
+}

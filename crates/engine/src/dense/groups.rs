@@ -1,0 +1,586 @@
+//! The groups of one dense aggregation: their keys, their counts, how workers' groups merge,
+//! and the rows they become.
+//!
+//! A group is a value of every partition key (constant within a file), a code of every text
+//! key (interned strings), and, when there is one, each value of the integer key, which lives
+//! in the group's [`Counter`] rather than in the group's key.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, DictionaryArray, Int64Array, StringViewBuilder};
+use arrow::buffer::BooleanBuffer;
+use arrow::datatypes::{Int32Type, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use datafusion::common::{HashMap, ScalarValue};
+use datafusion::error::Result;
+
+use super::cells::{Budget, Counter, IntSet};
+use super::exec::same_dictionary;
+
+/// What one aggregate counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd)]
+pub(crate) enum Count {
+    /// `count(*)`: rows.
+    Rows,
+    /// `count(x)`: rows where input `x` is not null.
+    Values,
+    /// `count(DISTINCT x)` of an integer input `x`.
+    Distinct,
+}
+
+/// Where each output column comes from, in output order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd)]
+pub(crate) enum Output {
+    /// The `i`th partition key.
+    Partition(usize),
+    /// The `i`th text key.
+    Text(usize),
+    /// The integer key.
+    Integer,
+    /// The `i`th aggregate.
+    Aggregate(usize),
+}
+
+/// One dictionary column of a batch that keys or filters rows: per dictionary entry (the last
+/// slot: null), the entry's code in its text key, or [`FAIL`] if a filter rejects it.
+pub(crate) struct EntryColumn<'a> {
+    pub dict: &'a DictionaryArray<Int32Type>,
+    pub entries: &'a [u32],
+    /// Which text key the column is, if it is one (it may only filter).
+    pub key: Option<usize>,
+}
+
+/// An entry value meaning "a filter rejects rows with this entry".
+pub(crate) const FAIL: u32 = u32::MAX;
+
+/// The inputs of one batch, already read.
+pub(crate) struct BatchInput<'a> {
+    pub rows: usize,
+    /// Rows that passed the row filter (`None`: all of them).
+    pub keep: Option<BooleanBuffer>,
+    /// The file's partition keys, interned by [`Groups::partition_id`].
+    pub partition: u32,
+    /// The text keys and the text-filtered columns.
+    pub columns: Vec<EntryColumn<'a>>,
+    /// The integer key, and the range its row group's statistics promise.
+    pub integer: Option<(&'a Int64Array, Option<(i64, i64)>)>,
+    /// Each aggregate's input (`None` for `count(*)`), with its statistics range.
+    pub inputs: Vec<Option<(&'a ArrayRef, Option<(i64, i64)>)>>,
+}
+
+/// The rows of a batch to count, and their groups.
+enum Rows<'a> {
+    /// All rows, in one group.
+    All(usize, usize),
+    /// The rows whose bit is set, in one group.
+    Kept(&'a BooleanBuffer, usize),
+    /// Per row, its group, or [`NONE`] / [`FILTERED`].
+    Grouped(&'a [u32]),
+}
+
+impl Rows<'_> {
+    /// Calls `f(row, group)` for every row counted. Generic, so each caller's loop is compiled
+    /// on its own with `f` inlined.
+    #[inline(always)]
+    fn each(&self, mut f: impl FnMut(usize, usize)) {
+        match self {
+            Rows::All(n, g) => (0..*n).for_each(|i| f(i, *g)),
+            Rows::Kept(keep, g) => keep.set_indices().for_each(|i| f(i, *g)),
+            Rows::Grouped(gids) => {
+                for (i, &g) in gids.iter().enumerate() {
+                    if g < FILTERED {
+                        f(i, g as usize);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An aggregate's counts, one per group.
+#[derive(Debug)]
+enum Counts {
+    Rows,
+    Values(Vec<u64>),
+    ValuesByKey(Vec<Counter>),
+    Distinct(Vec<IntSet>),
+}
+
+/// Strings seen in one text key, each with its code.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    codes: HashMap<Option<String>, u32>,
+    values: Vec<Option<String>>,
+}
+
+impl Interner {
+    pub(crate) fn code(&mut self, value: Option<&str>) -> u32 {
+        if let Some(&code) = self.codes.get(&value.map(str::to_string)) {
+            return code;
+        }
+        let code = self.values.len() as u32;
+        self.values.push(value.map(str::to_string));
+        self.codes.insert(value.map(str::to_string), code);
+        code
+    }
+}
+
+type GroupKey = (u32, Box<[u32]>);
+
+/// One worker's groups, or all of them once merged.
+#[derive(Debug)]
+pub(crate) struct Groups {
+    partitions: Vec<Vec<ScalarValue>>,
+    partition_ids: HashMap<Vec<ScalarValue>, u32>,
+    pub(crate) texts: Vec<Interner>,
+    keys: Vec<GroupKey>,
+    ids: HashMap<GroupKey, u32>,
+    /// Rows of each group (without an integer key).
+    rows: Vec<u64>,
+    /// Rows of each group per integer key value (with one).
+    by_key: Vec<Counter>,
+    counts: Vec<Counts>,
+    integer_key: bool,
+    budget: Arc<Budget>,
+}
+
+/// A group id meaning "not known yet".
+const NONE: u32 = u32::MAX;
+/// A group id meaning "filtered out".
+const FILTERED: u32 = u32::MAX - 1;
+
+impl Groups {
+    pub(crate) fn new(
+        text_keys: usize,
+        integer_key: bool,
+        aggregates: &[Count],
+        budget: Arc<Budget>,
+    ) -> Self {
+        let counts = aggregates
+            .iter()
+            .map(|count| match (count, integer_key) {
+                (Count::Rows, _) => Counts::Rows,
+                (Count::Values, false) => Counts::Values(Vec::new()),
+                (Count::Values, true) => Counts::ValuesByKey(Vec::new()),
+                (Count::Distinct, _) => Counts::Distinct(Vec::new()),
+            })
+            .collect();
+        Self {
+            partitions: Vec::new(),
+            partition_ids: HashMap::default(),
+            texts: (0..text_keys).map(|_| Interner::default()).collect(),
+            keys: Vec::new(),
+            ids: HashMap::default(),
+            rows: Vec::new(),
+            by_key: Vec::new(),
+            counts,
+            integer_key,
+            budget,
+        }
+    }
+
+    /// The id of a file's partition key values.
+    pub(crate) fn partition_id(&mut self, values: Vec<ScalarValue>) -> u32 {
+        if let Some(&id) = self.partition_ids.get(&values) {
+            return id;
+        }
+        let id = self.partitions.len() as u32;
+        self.partitions.push(values.clone());
+        self.partition_ids.insert(values, id);
+        id
+    }
+
+    fn group(&mut self, partition: u32, codes: &[u32]) -> u32 {
+        if let Some(&id) = self.ids.get(&(partition, Box::from(codes))) {
+            return id;
+        }
+        let id = self.keys.len() as u32;
+        let key: GroupKey = (partition, codes.into());
+        self.keys.push(key.clone());
+        self.ids.insert(key, id);
+        if self.integer_key {
+            self.by_key.push(Counter::default());
+        } else {
+            self.rows.push(0);
+        }
+        for counts in &mut self.counts {
+            match counts {
+                Counts::Rows => {}
+                Counts::Values(v) => v.push(0),
+                Counts::ValuesByKey(v) => v.push(Counter::default()),
+                Counts::Distinct(v) => v.push(IntSet::default()),
+            }
+        }
+        id
+    }
+
+    /// Adds `rows` rows to the group of `partition` with no text or integer key: what a
+    /// `count(*)` learns from a row group's metadata alone.
+    pub(crate) fn add_rows(&mut self, partition: u32, rows: u64) {
+        if rows > 0 {
+            let g = self.group(partition, &[]) as usize;
+            self.rows[g] += rows;
+        }
+    }
+
+    /// Counts one batch.
+    pub(crate) fn update(&mut self, input: &BatchInput<'_>, combos: &mut Combos) {
+        let gids: Vec<u32>;
+        let rows = if input.columns.is_empty() {
+            let kept = input
+                .keep
+                .as_ref()
+                .map_or(input.rows, BooleanBuffer::count_set_bits);
+            if kept == 0 {
+                return;
+            }
+            // No dictionary columns: one group for the whole batch.
+            let g = self.group(input.partition, &[]) as usize;
+            match &input.keep {
+                None => Rows::All(input.rows, g),
+                Some(keep) => Rows::Kept(keep, g),
+            }
+        } else {
+            gids = self.group_ids(input, combos);
+            Rows::Grouped(&gids)
+        };
+
+        let budget = Arc::clone(&self.budget);
+        match input.integer {
+            Some((keys, hint)) => {
+                let values = keys.values();
+                let by_key = &mut self.by_key;
+                match keys.nulls() {
+                    None => rows.each(|i, g| by_key[g].add(values[i], hint, &budget)),
+                    Some(nulls) => rows.each(|i, g| {
+                        if nulls.is_null(i) {
+                            by_key[g].nulls += 1;
+                        } else {
+                            by_key[g].add(values[i], hint, &budget);
+                        }
+                    }),
+                }
+            }
+            None => match rows {
+                Rows::All(n, g) => self.rows[g] += n as u64,
+                Rows::Kept(keep, g) => self.rows[g] += keep.count_set_bits() as u64,
+                Rows::Grouped(_) => {
+                    let counts = &mut self.rows;
+                    rows.each(|_, g| counts[g] += 1);
+                }
+            },
+        }
+        for (counts, input_column) in self.counts.iter_mut().zip(&input.inputs) {
+            let Some((column, hint)) = input_column else {
+                continue;
+            };
+            match counts {
+                Counts::Rows => {}
+                Counts::Values(values) => {
+                    rows.each(|i, g| values[g] += u64::from(column.is_valid(i)))
+                }
+                Counts::ValuesByKey(values) => {
+                    let (keys, key_hint) = input.integer.expect("counted by an integer key");
+                    rows.each(|i, g| {
+                        if column.is_valid(i) {
+                            if keys.is_null(i) {
+                                values[g].nulls += 1;
+                            } else {
+                                values[g].add(keys.value(i), key_hint, &budget);
+                            }
+                        }
+                    });
+                }
+                Counts::Distinct(sets) => {
+                    let ints = column
+                        .as_any()
+                        .downcast_ref::<Int64Array>()
+                        .expect("distinct inputs are read as Int64");
+                    let values = ints.values();
+                    match ints.nulls() {
+                        None => rows.each(|i, g| sets[g].insert(values[i], *hint, &budget)),
+                        Some(nulls) => rows.each(|i, g| {
+                            if nulls.is_valid(i) {
+                                sets[g].insert(values[i], *hint, &budget);
+                            }
+                        }),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Each row's group ([`FILTERED`] if a filter rejects it), through a table indexed by the
+    /// combination of the row's dictionary entries: strings are looked up and filters
+    /// evaluated once per combination, not per row.
+    fn group_ids(&mut self, input: &BatchInput<'_>, combos: &mut Combos) -> Vec<u32> {
+        combos.prepare(input);
+        let n = input.rows;
+        // Slot of each row: its entries in mixed radix, nulls in each column's last slot.
+        let mut slots = vec![0u32; n];
+        for column in &input.columns {
+            let radix = column.entries.len() as u32;
+            let keys = column.dict.keys().values();
+            match column.dict.keys().nulls() {
+                None => slots.iter_mut().zip(keys.iter()).for_each(|(slot, &key)| {
+                    *slot = slot.wrapping_mul(radix).wrapping_add(key as u32)
+                }),
+                Some(nulls) => {
+                    slots
+                        .iter_mut()
+                        .zip(keys.iter())
+                        .enumerate()
+                        .for_each(|(i, (slot, &key))| {
+                            let entry = if nulls.is_null(i) {
+                                radix - 1
+                            } else {
+                                key as u32
+                            };
+                            *slot = slot.wrapping_mul(radix).wrapping_add(entry);
+                        })
+                }
+            }
+        }
+        let mut codes = vec![0u32; self.texts.len()];
+        // The first row of a combination looks its strings up and checks its filters.
+        let mut resolve = |i: usize, groups: &mut Self| {
+            for column in &input.columns {
+                let entry = if column.dict.keys().is_null(i) {
+                    column.entries.len() - 1
+                } else {
+                    column.dict.keys().value(i) as usize
+                };
+                let value = column.entries[entry];
+                if value == FAIL {
+                    return FILTERED;
+                }
+                if let Some(key) = column.key {
+                    codes[key] = value;
+                }
+            }
+            groups.group(input.partition, &codes)
+        };
+        let mut gids: Vec<u32> = Vec::with_capacity(n);
+        if combos.table.is_empty() {
+            gids.extend((0..n).map(|i| resolve(i, self)));
+        } else {
+            for (i, &slot) in slots.iter().enumerate() {
+                let mut g = combos.table[slot as usize];
+                if g == NONE {
+                    g = resolve(i, self);
+                    combos.table[slot as usize] = g;
+                }
+                gids.push(g);
+            }
+        }
+        if let Some(keep) = &input.keep {
+            for (g, kept) in gids.iter_mut().zip(keep.iter()) {
+                if !kept {
+                    *g = FILTERED;
+                }
+            }
+        }
+        gids
+    }
+
+    /// Adds another worker's groups to these.
+    pub(crate) fn absorb(&mut self, mut other: Groups) {
+        let budget = Arc::clone(&self.budget);
+        let mut by_key = std::mem::take(&mut other.by_key).into_iter();
+        let mut other_counts: Vec<_> = std::mem::take(&mut other.counts)
+            .into_iter()
+            .map(|counts| match counts {
+                Counts::Rows => (Vec::new(), Vec::new(), Vec::new()),
+                Counts::Values(v) => (v, Vec::new(), Vec::new()),
+                Counts::ValuesByKey(v) => (Vec::new(), v, Vec::new()),
+                Counts::Distinct(v) => (Vec::new(), Vec::new(), v),
+            })
+            .map(|(a, b, c)| (a.into_iter(), b.into_iter(), c.into_iter()))
+            .collect();
+        for (g, (partition, codes)) in other.keys.iter().enumerate() {
+            let partition = self.partition_id(other.partitions[*partition as usize].clone());
+            let codes: Vec<u32> = codes
+                .iter()
+                .zip(&other.texts)
+                .zip(&mut self.texts)
+                .map(|((&code, theirs), ours)| ours.code(theirs.values[code as usize].as_deref()))
+                .collect();
+            let ours = self.group(partition, &codes) as usize;
+            if self.integer_key {
+                let counter = by_key.next().expect("one counter per group");
+                self.by_key[ours].absorb(counter, &budget);
+            } else {
+                self.rows[ours] += other.rows[g];
+            }
+            for (counts, (values, by_key_values, sets)) in
+                self.counts.iter_mut().zip(&mut other_counts)
+            {
+                match counts {
+                    Counts::Rows => {}
+                    Counts::Values(v) => v[ours] += values.next().unwrap_or(0),
+                    Counts::ValuesByKey(v) => {
+                        v[ours].absorb(by_key_values.next().unwrap_or_default(), &budget)
+                    }
+                    Counts::Distinct(v) => v[ours].absorb(sets.next().unwrap_or_default(), &budget),
+                }
+            }
+        }
+    }
+
+    /// The answer rows, in batches of at most `batch_size` rows, groups in key order.
+    /// `global` (no GROUP BY) answers one row even when no row was counted.
+    pub(crate) fn into_batches(
+        mut self,
+        outputs: &[Output],
+        schema: &SchemaRef,
+        batch_size: usize,
+        global: bool,
+    ) -> Result<Vec<RecordBatch>> {
+        if global && self.keys.is_empty() {
+            self.group(0, &[]);
+            self.partitions.push(Vec::new());
+        }
+        let mut order: Vec<usize> = (0..self.keys.len()).collect();
+        let key_of = |g: usize| {
+            let (partition, codes) = &self.keys[g];
+            let texts: Vec<&Option<String>> = codes
+                .iter()
+                .zip(&self.texts)
+                .map(|(&code, interner)| &interner.values[code as usize])
+                .collect();
+            (&self.partitions[*partition as usize], texts)
+        };
+        order.sort_by(|&a, &b| {
+            let (ka, kb) = (key_of(a), key_of(b));
+            ka.0.partial_cmp(kb.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| ka.1.cmp(&kb.1))
+        });
+        let mut batches = Vec::new();
+        for g in order {
+            let Some(batch) = self.group_batch(g, outputs, schema, global)? else {
+                continue;
+            };
+            let mut offset = 0;
+            while offset < batch.num_rows() {
+                let len = batch_size.min(batch.num_rows() - offset);
+                batches.push(batch.slice(offset, len));
+                offset += len;
+            }
+        }
+        Ok(batches)
+    }
+
+    /// The rows of group `g`: one, or one per integer key value.
+    fn group_batch(
+        &mut self,
+        g: usize,
+        outputs: &[Output],
+        schema: &SchemaRef,
+        global: bool,
+    ) -> Result<Option<RecordBatch>> {
+        // (integer key value or null, rows) per output row
+        let rows: Vec<(Option<i64>, u64)> = if self.integer_key {
+            let counter = std::mem::take(&mut self.by_key[g]);
+            let mut rows: Vec<(Option<i64>, u64)> = counter
+                .entries()
+                .into_iter()
+                .map(|(value, n)| (Some(value), n))
+                .collect();
+            if counter.nulls > 0 {
+                rows.push((None, counter.nulls));
+            }
+            rows
+        } else if self.rows[g] > 0 || global {
+            vec![(None, self.rows[g])]
+        } else {
+            Vec::new()
+        };
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let n = rows.len();
+        let (partition, codes) = &self.keys[g];
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(outputs.len());
+        for (output, field) in outputs.iter().zip(schema.fields()) {
+            let column: ArrayRef = match *output {
+                Output::Partition(i) => {
+                    self.partitions[*partition as usize][i].to_array_of_size(n)?
+                }
+                Output::Text(i) => {
+                    let value = &self.texts[i].values[codes[i] as usize];
+                    let mut builder = StringViewBuilder::with_capacity(n);
+                    for _ in 0..n {
+                        builder.append_option(value.as_deref());
+                    }
+                    Arc::new(builder.finish())
+                }
+                Output::Integer => Arc::new(rows.iter().map(|r| r.0).collect::<Int64Array>()),
+                Output::Aggregate(a) => Arc::new(match &mut self.counts[a] {
+                    Counts::Rows => rows.iter().map(|r| r.1 as i64).collect::<Int64Array>(),
+                    Counts::Values(v) => Int64Array::from(vec![v[g] as i64; n]),
+                    Counts::Distinct(sets) => Int64Array::from(vec![sets[g].len() as i64; n]),
+                    Counts::ValuesByKey(counters) => {
+                        let counter = std::mem::take(&mut counters[g]);
+                        let counts: HashMap<i64, u64> = counter.entries().into_iter().collect();
+                        rows.iter()
+                            .map(|(value, _)| match value {
+                                Some(v) => counts.get(v).copied().unwrap_or(0) as i64,
+                                None => counter.nulls as i64,
+                            })
+                            .collect::<Int64Array>()
+                    }
+                }),
+            };
+            let column = if column.data_type() == field.data_type() {
+                column
+            } else {
+                arrow::compute::cast(&column, field.data_type())?
+            };
+            columns.push(column);
+        }
+        Ok(Some(RecordBatch::try_new(Arc::clone(schema), columns)?))
+    }
+}
+
+/// The most combinations of dictionary entries tabulated (4 MiB of group ids).
+const MAX_COMBOS: usize = 1 << 20;
+
+/// Per worker: the group of each combination of text-key dictionary entries, valid while the
+/// file and the dictionaries stay the same (a column chunk keeps one dictionary).
+#[derive(Debug, Default)]
+pub(crate) struct Combos {
+    partition: u32,
+    dictionaries: Vec<ArrayRef>,
+    table: Vec<u32>,
+}
+
+impl Combos {
+    fn prepare(&mut self, input: &BatchInput<'_>) {
+        let same = self.partition == input.partition
+            && self.dictionaries.len() == input.columns.len()
+            && self
+                .dictionaries
+                .iter()
+                .zip(&input.columns)
+                .all(|(cached, column)| same_dictionary(cached, column.dict.values()));
+        if same {
+            return;
+        }
+        let slots = input
+            .columns
+            .iter()
+            .try_fold(1usize, |product, column| {
+                product.checked_mul(column.entries.len())
+            })
+            .filter(|&slots| slots <= MAX_COMBOS);
+        self.partition = input.partition;
+        self.dictionaries = input
+            .columns
+            .iter()
+            .map(|column| Arc::clone(column.dict.values()))
+            .collect();
+        // Too many combinations to tabulate: every row looks its group up by its codes.
+        self.table = vec![NONE; slots.unwrap_or(0)];
+    }
+}

@@ -1,0 +1,547 @@
+//! Dense aggregation: `count`s grouped by partition keys, text columns and one integer column,
+//! computed on dictionary codes and integer offsets instead of hashed values.
+//!
+//! # Why
+//! The seed questions all have one shape: `count(*)` or `count(DISTINCT user_id)` of one
+//! table's rows, grouped by something derived from the partition (`dt`, its week, its month),
+//! low-cardinality strings (`region`, `service`) and at most one integer id (`listing_id`), under
+//! filters on partition columns and strings (`event_type = 'view'`). DataFusion answers them by
+//! decoding every string, then hashing every row's group values: most of the time goes to
+//! strings that the Parquet pages already hold as a few dictionary codes. Here:
+//!
+//! - strings are read as dictionaries; a filter on a string column is evaluated once per
+//!   dictionary entry, and a string key maps each entry, not each row, to a group;
+//! - partition keys are constant within a file, so they are evaluated once per file;
+//! - an integer key or `count(DISTINCT)` input indexes an array (counts, or a bitmap) from the
+//!   row group's minimum: ids are dense, so no hash table is built;
+//! - `count(*)` with no filter beyond the partitions is answered from row group metadata.
+//!
+//! Answers are exact; an aggregate of any other shape is left to DataFusion untouched.
+//!
+//! # How
+//! [`DenseAggregation`] is a logical optimizer rule that runs first, so it sees the query as
+//! written (`count(DISTINCT)` not yet split into two aggregations) and replaces a matching
+//! `Aggregate` (or `SELECT DISTINCT`) over filters over one Parquet catalog table with a
+//! [`DenseAggregate`] leaf. [`DensePlanner`] plans it as a [`exec::DenseAggregateExec`], which
+//! chooses partitions and files through the table itself (pruning, scan limits and accounting
+//! apply as to any scan).
+
+mod cells;
+mod exec;
+mod groups;
+
+use std::any::Any;
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema};
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema, DFSchemaRef};
+use datafusion::datasource::source_as_provider;
+use datafusion::error::Result;
+use datafusion::execution::context::QueryPlanner;
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::utils::{conjunction, split_conjunction};
+use datafusion::logical_expr::{
+    Distinct, Expr, Extension, LogicalPlan, UserDefinedLogicalNode, UserDefinedLogicalNodeCore,
+};
+use datafusion::optimizer::optimizer::ApplyOrder;
+use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
+use minerva_catalog::Format;
+
+use crate::table::CatalogTable;
+use exec::{DenseAggregateExec, DenseScan, RowFilter, TextFilter};
+use groups::{Count, Output};
+
+/// A group key, by how it is computed.
+#[derive(Debug, Clone, PartialEq)]
+enum Key {
+    /// An expression over partition columns only.
+    Partition(Expr),
+    /// A string column.
+    Text(String),
+    /// An integer column.
+    Integer(String),
+}
+
+/// A query the dense path answers: one table, its filters, keys and counts.
+#[derive(Debug, Clone)]
+pub(crate) struct DenseAggregate {
+    table: Arc<dyn TableProvider>,
+    table_name: String,
+    /// Filters on partition columns only: they choose the partitions.
+    partition_filters: Vec<Expr>,
+    /// Filters on one string column each.
+    text_filters: Vec<(String, Expr)>,
+    /// Filters on non-string columns.
+    row_filters: Vec<Expr>,
+    keys: Vec<Key>,
+    aggregates: Vec<(Count, Option<String>)>,
+    schema: DFSchemaRef,
+}
+
+impl DenseAggregate {
+    fn description(&self) -> String {
+        let keys: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| match k {
+                Key::Partition(e) => e.to_string(),
+                Key::Text(c) | Key::Integer(c) => c.clone(),
+            })
+            .collect();
+        let counts: Vec<String> = self
+            .aggregates
+            .iter()
+            .map(|(count, column)| match (count, column) {
+                (Count::Distinct, Some(c)) => format!("count(DISTINCT {c})"),
+                (_, Some(c)) => format!("count({c})"),
+                (_, None) => "count(*)".to_string(),
+            })
+            .collect();
+        let filters: Vec<String> = self
+            .partition_filters
+            .iter()
+            .chain(self.text_filters.iter().map(|(_, e)| e))
+            .chain(&self.row_filters)
+            .map(ToString::to_string)
+            .collect();
+        format!(
+            "table={}, keys=[{}], counts=[{}], filters=[{}]",
+            self.table_name,
+            keys.join(", "),
+            counts.join(", "),
+            filters.join(", ")
+        )
+    }
+}
+
+impl PartialEq for DenseAggregate {
+    fn eq(&self, other: &Self) -> bool {
+        self.description() == other.description() && self.schema == other.schema
+    }
+}
+
+impl Eq for DenseAggregate {}
+
+impl PartialOrd for DenseAggregate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        self.description().partial_cmp(&other.description())
+    }
+}
+
+impl Hash for DenseAggregate {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.description().hash(state);
+    }
+}
+
+impl UserDefinedLogicalNodeCore for DenseAggregate {
+    fn name(&self) -> &str {
+        "DenseAggregate"
+    }
+
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![]
+    }
+
+    fn schema(&self) -> &DFSchemaRef {
+        &self.schema
+    }
+
+    /// None: the node has already taken what it needs from the expressions it replaced.
+    fn expressions(&self) -> Vec<Expr> {
+        vec![]
+    }
+
+    fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "DenseAggregate: {}", self.description())
+    }
+
+    fn with_exprs_and_inputs(&self, _exprs: Vec<Expr>, _inputs: Vec<LogicalPlan>) -> Result<Self> {
+        Ok(self.clone())
+    }
+}
+
+/// Replaces aggregations the dense path can answer (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct DenseAggregation;
+
+impl OptimizerRule for DenseAggregation {
+    fn name(&self) -> &str {
+        "dense_aggregation"
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        Some(ApplyOrder::TopDown)
+    }
+
+    fn supports_rewrite(&self) -> bool {
+        true
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        _config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
+        Ok(match dense_aggregate(&plan) {
+            Some(node) => Transformed::yes(LogicalPlan::Extension(Extension {
+                node: Arc::new(node),
+            })),
+            None => Transformed::no(plan),
+        })
+    }
+}
+
+/// The dense form of `plan`, if it has the shape the dense path answers.
+fn dense_aggregate(plan: &LogicalPlan) -> Option<DenseAggregate> {
+    let (group_exprs, aggr_exprs, input, schema) = match plan {
+        LogicalPlan::Aggregate(aggregate) => (
+            aggregate.group_expr.clone(),
+            aggregate.aggr_expr.clone(),
+            aggregate.input.as_ref(),
+            Arc::clone(&aggregate.schema),
+        ),
+        LogicalPlan::Distinct(Distinct::All(input)) => match input.as_ref() {
+            LogicalPlan::Projection(projection) => (
+                projection.expr.clone(),
+                Vec::new(),
+                projection.input.as_ref(),
+                Arc::clone(plan.schema()),
+            ),
+            _ => return None,
+        },
+        _ => return None,
+    };
+
+    // Down through filters and aliases to one table scan.
+    let mut predicates: Vec<Expr> = Vec::new();
+    let mut node = input;
+    let scan = loop {
+        match node {
+            LogicalPlan::Filter(filter) => {
+                predicates.push(filter.predicate.clone());
+                node = filter.input.as_ref();
+            }
+            LogicalPlan::SubqueryAlias(alias) => node = alias.input.as_ref(),
+            LogicalPlan::TableScan(scan) => break scan,
+            _ => return None,
+        }
+    };
+    if scan.fetch.is_some() {
+        return None;
+    }
+    predicates.extend(scan.filters.iter().cloned());
+    let table = source_as_provider(&scan.source).ok()?;
+    let catalog_table = (table.as_ref() as &dyn Any).downcast_ref::<CatalogTable>()?;
+    if catalog_table.table().format != Format::Parquet {
+        return None;
+    }
+    let columns = TableColumns::of(catalog_table);
+
+    let mut node = DenseAggregate {
+        table: Arc::clone(&table),
+        table_name: catalog_table.table().qualified_name(),
+        partition_filters: Vec::new(),
+        text_filters: Vec::new(),
+        row_filters: Vec::new(),
+        keys: Vec::new(),
+        aggregates: Vec::new(),
+        schema,
+    };
+    for predicate in &predicates {
+        for conjunct in split_conjunction(predicate) {
+            let conjunct = columns.plain(conjunct)?;
+            let refs = columns.refs(&conjunct)?;
+            if !refs.is_empty() && refs.iter().all(|c| columns.is_partition(c)) {
+                node.partition_filters.push(conjunct);
+            } else if let [column] = refs.as_slice()
+                && columns.is_text(column)
+            {
+                node.text_filters.push((column.clone(), conjunct));
+            } else if refs
+                .iter()
+                .all(|c| columns.is_file(c) && !columns.is_text(c))
+            {
+                node.row_filters.push(conjunct);
+            } else {
+                return None;
+            }
+        }
+    }
+    for expr in &group_exprs {
+        let expr = columns.plain(expr)?;
+        let refs = columns.refs(&expr)?;
+        let key = match &expr {
+            Expr::Column(c) if columns.is_text(&c.name) => Key::Text(c.name.clone()),
+            Expr::Column(c) if columns.is_integer(&c.name) => Key::Integer(c.name.clone()),
+            _ if refs.iter().all(|c| columns.is_partition(c)) => Key::Partition(expr),
+            _ => return None,
+        };
+        node.keys.push(key);
+    }
+    let integer_keys = node
+        .keys
+        .iter()
+        .filter(|k| matches!(k, Key::Integer(_)))
+        .count();
+    if integer_keys > 1 {
+        return None;
+    }
+    for expr in &aggr_exprs {
+        let Expr::AggregateFunction(AggregateFunction { func, params }) = columns.plain(expr)?
+        else {
+            return None;
+        };
+        if func.name() != "count"
+            || params.filter.is_some()
+            || !params.order_by.is_empty()
+            || params.args.len() != 1
+        {
+            return None;
+        }
+        let count = match (&params.args[0], params.distinct) {
+            (Expr::Literal(value, _), false) if !value.is_null() => (Count::Rows, None),
+            (Expr::Column(c), false) if columns.is_file(&c.name) => {
+                (Count::Values, Some(c.name.clone()))
+            }
+            (Expr::Column(c), true) if columns.is_integer(&c.name) && integer_keys == 0 => {
+                (Count::Distinct, Some(c.name.clone()))
+            }
+            _ => return None,
+        };
+        node.aggregates.push(count);
+    }
+    Some(node)
+}
+
+/// What the rule needs to know of a table's columns.
+struct TableColumns {
+    schema: Arc<Schema>,
+    partitions: Vec<String>,
+}
+
+impl TableColumns {
+    fn of(table: &CatalogTable) -> Self {
+        Self {
+            schema: table.schema(),
+            partitions: table
+                .table()
+                .partition_columns
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
+        }
+    }
+
+    fn field(&self, name: &str) -> Option<&Field> {
+        self.schema.field_with_name(name).ok()
+    }
+
+    fn is_partition(&self, name: &String) -> bool {
+        self.partitions.contains(name)
+    }
+
+    fn is_file(&self, name: &String) -> bool {
+        !self.is_partition(name) && self.field(name).is_some()
+    }
+
+    fn is_text(&self, name: &String) -> bool {
+        self.is_file(name)
+            && self.field(name).is_some_and(|f| {
+                matches!(
+                    f.data_type(),
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+                )
+            })
+    }
+
+    fn is_integer(&self, name: &String) -> bool {
+        self.is_file(name) && self.field(name).is_some_and(|f| f.data_type().is_integer())
+    }
+
+    /// `expr` without aliases and with unqualified columns (one table is in scope), if it is
+    /// deterministic and free of subqueries.
+    fn plain(&self, expr: &Expr) -> Option<Expr> {
+        let unsafe_part = expr
+            .exists(|e| {
+                Ok(matches!(
+                    e,
+                    Expr::ScalarSubquery(_)
+                        | Expr::InSubquery(_)
+                        | Expr::Exists(_)
+                        | Expr::OuterReferenceColumn(..)
+                        | Expr::Placeholder(_)
+                        | Expr::WindowFunction(_)
+                        | Expr::GroupingSet(_)
+                ))
+            })
+            .unwrap_or(true);
+        if unsafe_part || expr.is_volatile() {
+            return None;
+        }
+        expr.clone()
+            .unalias_nested()
+            .data
+            .transform(|e| {
+                Ok(match e {
+                    Expr::Column(c) if c.relation.is_some() => {
+                        Transformed::yes(Expr::Column(Column::new_unqualified(c.name)))
+                    }
+                    other => Transformed::no(other),
+                })
+            })
+            .ok()
+            .map(|t| t.data)
+    }
+
+    /// The columns `expr` reads, if all are the table's.
+    fn refs(&self, expr: &Expr) -> Option<Vec<String>> {
+        let mut names: Vec<String> = expr.column_refs().iter().map(|c| c.name.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
+            .iter()
+            .all(|n| self.field(n).is_some())
+            .then_some(names)
+    }
+}
+
+/// Plans [`DenseAggregate`] nodes.
+#[derive(Debug, Default)]
+pub(crate) struct DensePlanner;
+
+#[async_trait]
+impl ExtensionPlanner for DensePlanner {
+    async fn plan_extension(
+        &self,
+        _planner: &dyn PhysicalPlanner,
+        node: &dyn UserDefinedLogicalNode,
+        _logical_inputs: &[&LogicalPlan],
+        _physical_inputs: &[Arc<dyn ExecutionPlan>],
+        session: &dyn Session,
+        _planning_ctx: &PhysicalPlanningContext,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(node) = node.as_any().downcast_ref::<DenseAggregate>() else {
+            return Ok(None);
+        };
+        let Some(table) = (node.table.as_ref() as &dyn Any).downcast_ref::<CatalogTable>() else {
+            return Ok(None);
+        };
+        let files = table.plan_files(session, &node.partition_filters).await?;
+        let schema = table.schema();
+        let fields_of = |names: &[&str]| -> Result<Arc<Schema>> {
+            Ok(Arc::new(Schema::new(
+                names
+                    .iter()
+                    .map(|n| schema.field_with_name(n).cloned())
+                    .collect::<std::result::Result<Vec<_>, _>>()?,
+            )))
+        };
+        let partition_names: Vec<&str> = table
+            .table()
+            .partition_columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        let partition_schema = fields_of(&partition_names)?;
+        let partition_df = DFSchema::try_from(Arc::clone(&partition_schema))?;
+
+        let mut partition_keys = Vec::new();
+        let mut text_keys = Vec::new();
+        let mut integer_key = None;
+        let mut outputs = Vec::new();
+        for key in &node.keys {
+            outputs.push(match key {
+                Key::Partition(expr) => {
+                    partition_keys.push(session.create_physical_expr(expr.clone(), &partition_df)?);
+                    Output::Partition(partition_keys.len() - 1)
+                }
+                Key::Text(column) => {
+                    text_keys.push(column.clone());
+                    Output::Text(text_keys.len() - 1)
+                }
+                Key::Integer(column) => {
+                    integer_key = Some(column.clone());
+                    Output::Integer
+                }
+            });
+        }
+        outputs.extend((0..node.aggregates.len()).map(Output::Aggregate));
+
+        let text_filters = node
+            .text_filters
+            .iter()
+            .map(|(column, expr)| {
+                let schema = fields_of(&[column.as_str()])?;
+                let df = DFSchema::try_from(Arc::clone(&schema))?;
+                Ok(TextFilter {
+                    column: column.clone(),
+                    predicate: session.create_physical_expr(expr.clone(), &df)?,
+                    schema,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let row_filter = match conjunction(node.row_filters.iter().cloned()) {
+            Some(predicate) => {
+                let mut names: Vec<String> = predicate
+                    .column_refs()
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect();
+                names.sort();
+                names.dedup();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                let schema = fields_of(&names)?;
+                let df = DFSchema::try_from(Arc::clone(&schema))?;
+                Some(RowFilter {
+                    predicate: session.create_physical_expr(predicate, &df)?,
+                    schema,
+                })
+            }
+            None => None,
+        };
+        let scan = DenseScan {
+            table: node.table_name.clone(),
+            store_url: table.store_url().clone(),
+            files,
+            partition_schema,
+            partition_keys,
+            text_keys,
+            integer_key,
+            text_filters,
+            row_filter,
+            aggregates: node.aggregates.clone(),
+            outputs,
+            schema: Arc::new(node.schema.as_arrow().clone()),
+            global: node.keys.is_empty(),
+            description: node.description(),
+        };
+        Ok(Some(Arc::new(DenseAggregateExec::new(scan))))
+    }
+}
+
+/// DataFusion's physical planner, with [`DenseAggregate`] nodes planned by [`DensePlanner`].
+#[derive(Debug, Default)]
+pub(crate) struct MinervaQueryPlanner;
+
+#[async_trait]
+impl QueryPlanner for MinervaQueryPlanner {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &LogicalPlan,
+        session: &dyn Session,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(DensePlanner)])
+            .create_physical_plan(logical_plan, session)
+            .await
+    }
+}
