@@ -4,6 +4,7 @@ mod athena;
 mod bad_input;
 mod cancellation;
 mod cli;
+mod dense;
 mod pruning;
 mod s3;
 mod s3_server;

@@ -110,8 +110,8 @@ impl Counter {
             return false;
         }
         let mut cells = vec![0u32; len];
-        let offset = (self.base - lo) as usize;
         if !self.cells.is_empty() {
+            let offset = (self.base - lo) as usize;
             cells[offset..offset + self.cells.len()].copy_from_slice(&self.cells);
         }
         self.cells = cells;
@@ -189,12 +189,13 @@ impl Counter {
                 (total > 0).then_some((value, total))
             })
             .collect();
-        let end = self.base + self.cells.len() as i64;
+        let end = i128::from(self.base) + self.cells.len() as i128;
         let outside = self
             .wide
             .iter()
             .filter(|&(&value, &count)| {
-                count > 0 && (self.cells.is_empty() || value < self.base || value >= end)
+                count > 0
+                    && (self.cells.is_empty() || value < self.base || i128::from(value) >= end)
             })
             .map(|(&value, &count)| (value, count));
         entries.extend(outside);
@@ -227,8 +228,7 @@ impl IntSet {
     #[cold]
     fn insert_outside(&mut self, value: i64, hint: Option<(i64, i64)>, budget: &Budget) {
         if self.sparse.is_none() {
-            let current = (!self.words.is_empty())
-                .then(|| (self.base, self.base + self.words.len() as i64 * 64 - 1));
+            let current = (!self.words.is_empty()).then(|| (self.base, self.last()));
             if let Some((lo, hi)) = span(current, value, hint)
                 && self.cover(lo, hi, budget)
             {
@@ -247,15 +247,19 @@ impl IntSet {
         let lo = if self.words.is_empty() {
             lo
         } else {
-            self.base - (self.base - lo.min(self.base) + 63) / 64 * 64
+            let below = (i128::from(self.base) - i128::from(lo.min(self.base)) + 63) / 64 * 64;
+            match i64::try_from(i128::from(self.base) - below) {
+                Ok(lo) => lo,
+                Err(_) => return false,
+            }
         };
-        let words = ((hi - lo) as usize / 64) + 1;
+        let words = ((i128::from(hi) - i128::from(lo)) as usize / 64) + 1;
         if !budget.take((words - self.words.len()) * 8) {
             return false;
         }
         let mut new = vec![0u64; words];
-        let offset = ((self.base - lo) / 64) as usize;
         if !self.words.is_empty() {
+            let offset = ((self.base - lo) / 64) as usize;
             new[offset..offset + self.words.len()].copy_from_slice(&self.words);
         }
         self.words = new;
@@ -278,10 +282,17 @@ impl IntSet {
             let mut bits = word;
             while bits != 0 {
                 let bit = bits.trailing_zeros() as i64;
-                f(self.base + w as i64 * 64 + bit);
+                // Bits past i64::MAX are never set, so this cannot overflow.
+                f(self.base.wrapping_add(w as i64 * 64 + bit));
                 bits &= bits - 1;
             }
         }
+    }
+
+    /// The last value the bitmap covers (its last word may reach past `i64::MAX`).
+    fn last(&self) -> i64 {
+        let last = i128::from(self.base) + self.words.len() as i128 * 64 - 1;
+        i64::try_from(last).unwrap_or(i64::MAX)
     }
 
     /// How many members.
@@ -298,14 +309,15 @@ impl IntSet {
             return;
         }
         if !other.words.is_empty() {
-            let (lo, hi) = (other.base, other.base + other.words.len() as i64 * 64 - 1);
-            let aligned = self.words.is_empty() || (other.base - self.base).rem_euclid(64) == 0;
+            let (lo, hi) = (other.base, other.last());
+            let aligned = self.words.is_empty()
+                || (i128::from(other.base) - i128::from(self.base)).rem_euclid(64) == 0;
             let fits = self.sparse.is_none()
                 && aligned
                 && if self.words.is_empty() {
                     self.cover(lo, hi, budget)
                 } else {
-                    let end = self.base + self.words.len() as i64 * 64 - 1;
+                    let end = self.last();
                     (self.base <= lo && hi <= end)
                         || self.cover(lo.min(self.base), hi.max(end), budget)
                 };
@@ -332,5 +344,117 @@ impl IntSet {
         members.extend(self.sparse.iter().flatten().copied());
         members.sort_unstable();
         members
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget() -> Budget {
+        Budget::new(1 << 30)
+    }
+
+    #[test]
+    fn counter_counts_in_an_array_sized_by_the_hint() {
+        let budget = budget();
+        let mut counter = Counter::default();
+        for v in [10, 12, 10, 19] {
+            counter.add(v, Some((10, 19)), &budget);
+        }
+        assert_eq!(counter.cells.len(), 10);
+        assert_eq!(counter.entries(), [(10, 2), (12, 1), (19, 1)]);
+    }
+
+    #[test]
+    fn counter_grows_both_ways_and_turns_sparse_when_too_wide() {
+        let budget = budget();
+        let mut counter = Counter::default();
+        counter.add(100, None, &budget);
+        counter.add(90, None, &budget);
+        counter.add(105, None, &budget);
+        assert!(!counter.sparse);
+        counter.add(i64::MAX, None, &budget);
+        counter.add(i64::MIN, None, &budget);
+        assert!(counter.sparse && counter.cells.is_empty());
+        assert_eq!(
+            counter.entries(),
+            [(i64::MIN, 1), (90, 1), (100, 1), (105, 1), (i64::MAX, 1)]
+        );
+    }
+
+    #[test]
+    fn counter_carries_past_u32() {
+        let budget = budget();
+        let mut counter = Counter::default();
+        counter.add(5, None, &budget);
+        counter.cells[0] = u32::MAX;
+        counter.add(5, None, &budget);
+        counter.add(5, None, &budget);
+        assert_eq!(counter.entries(), [(5, (1 << 32) + 1)]);
+        let mut other = Counter::default();
+        other.add(5, None, &budget);
+        other.cells[0] = u32::MAX;
+        counter.absorb(other, &budget);
+        assert_eq!(
+            counter.entries(),
+            [(5, (1 << 32) + 1 + u64::from(u32::MAX))]
+        );
+    }
+
+    #[test]
+    fn counters_merge_across_ranges_and_kinds() {
+        let budget = budget();
+        let (mut a, mut b, mut c) = (Counter::default(), Counter::default(), Counter::default());
+        a.add(1, None, &budget);
+        b.add(1000, None, &budget);
+        b.add(1, None, &budget);
+        b.nulls = 3;
+        c.add(i64::MIN, None, &budget);
+        c.add(i64::MAX, None, &budget);
+        a.absorb(b, &budget);
+        assert_eq!(a.entries(), [(1, 2), (1000, 1)]);
+        a.absorb(c, &budget);
+        assert_eq!(
+            a.entries(),
+            [(i64::MIN, 1), (1, 2), (1000, 1), (i64::MAX, 1)]
+        );
+        assert_eq!(a.nulls, 3);
+    }
+
+    #[test]
+    fn an_exhausted_budget_means_hash_maps_not_errors() {
+        let budget = Budget::new(16);
+        let mut counter = Counter::default();
+        counter.add(0, Some((0, 1000)), &budget);
+        counter.add(500, None, &budget);
+        assert!(counter.cells.len() <= 4);
+        assert_eq!(counter.entries(), [(0, 1), (500, 1)]);
+        let mut set = IntSet::default();
+        set.insert(0, Some((0, 1 << 20)), &budget);
+        set.insert(1 << 20, None, &budget);
+        assert_eq!(set.members(), [0, 1 << 20]);
+    }
+
+    #[test]
+    fn sets_are_bitmaps_that_merge_exactly() {
+        let budget = budget();
+        let (mut a, mut b) = (IntSet::default(), IntSet::default());
+        for v in [3, 70, 3, 64] {
+            a.insert(v, None, &budget);
+        }
+        for v in [-5, 70, 1 << 20] {
+            b.insert(v, None, &budget);
+        }
+        assert!(a.sparse.is_none() && b.sparse.is_none());
+        a.absorb(b, &budget);
+        assert_eq!(a.members(), [-5, 3, 64, 70, 1 << 20]);
+        assert_eq!(a.len(), 5);
+        let mut far = IntSet::default();
+        far.insert(i64::MAX, None, &budget);
+        far.insert(i64::MIN, None, &budget);
+        a.absorb(far, &budget);
+        assert_eq!(a.len(), 7);
+        assert_eq!(a.members()[0], i64::MIN);
     }
 }

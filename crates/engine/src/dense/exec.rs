@@ -46,6 +46,8 @@ use parquet::file::statistics::Statistics;
 
 use super::cells::Budget;
 use super::groups::{BatchInput, Combos, Count, EntryColumn, FAIL, Groups, Output};
+use super::stats::row_groups_to_read;
+use datafusion::physical_optimizer::pruning::PruningPredicate;
 
 /// Rows per decoded batch: large enough that per-batch work (dictionary checks, filter setup)
 /// vanishes, small enough that a batch's columns stay in cache.
@@ -91,6 +93,8 @@ pub(crate) struct DenseScan {
     pub integer_key: Option<String>,
     pub text_filters: Vec<TextFilter>,
     pub row_filter: Option<RowFilter>,
+    /// The row filter over row group statistics: row groups it rules out are not read.
+    pub pruning: Option<Arc<PruningPredicate>>,
     /// Each aggregate, and the column it counts (`None`: rows).
     pub aggregates: Vec<(Count, Option<String>)>,
     pub outputs: Vec<Output>,
@@ -178,12 +182,28 @@ impl DenseAggregateExec {
 
 impl DisplayAs for DenseAggregateExec {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 3;
+        let files = &self.scan.files;
+        let shown: Vec<String> = files
+            .iter()
+            .take(SHOWN)
+            .map(|file| file.object_meta.location.to_string())
+            .collect();
+        let more = match files.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!(" … and {n} more"),
+        };
         write!(
             f,
-            "DenseAggregateExec: {}, files={}",
+            "DenseAggregateExec: {}, files={} [{}{more}]",
             self.scan.description,
-            self.scan.files.len()
-        )
+            files.len(),
+            shown.join(", "),
+        )?;
+        if let Some(pruning) = &self.scan.pruning {
+            write!(f, ", pruning_predicate={}", pruning.predicate_expr())?;
+        }
+        Ok(())
     }
 }
 
@@ -257,6 +277,8 @@ struct FilePlan {
     file: PartitionedFile,
     reader: ArrowReaderMetadata,
     mask: ProjectionMask,
+    /// The row groups to read: those the statistics do not rule out.
+    row_groups: Vec<usize>,
     /// The columns the row filter reads.
     filter_mask: ProjectionMask,
     partition: Vec<ScalarValue>,
@@ -276,7 +298,7 @@ async fn run(
     let units: Vec<(usize, usize)> = files
         .iter()
         .enumerate()
-        .flat_map(|(f, plan)| (0..plan.reader.metadata().num_row_groups()).map(move |rg| (f, rg)))
+        .flat_map(|(f, plan)| plan.row_groups.iter().map(move |&rg| (f, rg)))
         .collect();
     let budget = Arc::new(Budget::new(DENSE_BUDGET));
     let new_groups = || {
@@ -474,6 +496,7 @@ fn plan_file(
     let partition = partition_keys(scan, file)?;
     Ok(FilePlan {
         file: file.clone(),
+        row_groups: row_groups_to_read(scan.pruning.as_deref(), &metadata, &schema),
         reader,
         mask,
         filter_mask,

@@ -65,8 +65,11 @@ pub(crate) struct BatchInput<'a> {
     /// The integer key, and the range its row group's statistics promise.
     pub integer: Option<(&'a Int64Array, Option<(i64, i64)>)>,
     /// Each aggregate's input (`None` for `count(*)`), with its statistics range.
-    pub inputs: Vec<Option<(&'a ArrayRef, Option<(i64, i64)>)>>,
+    pub inputs: Vec<Option<(&'a ArrayRef, Range)>>,
 }
+
+/// The range of an integer column's values in a row group, if its statistics say.
+pub(crate) type Range = Option<(i64, i64)>;
 
 /// The rows of a batch to count, and their groups.
 enum Rows<'a> {

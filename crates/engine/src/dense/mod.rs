@@ -29,6 +29,7 @@
 mod cells;
 mod exec;
 mod groups;
+mod stats;
 
 use std::any::Any;
 use std::cmp::Ordering;
@@ -46,12 +47,15 @@ use datafusion::error::Result;
 use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 use datafusion::logical_expr::{
     Distinct, Expr, Extension, LogicalPlan, UserDefinedLogicalNode, UserDefinedLogicalNodeCore,
 };
 use datafusion::optimizer::optimizer::ApplyOrder;
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
+use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 use minerva_catalog::Format;
@@ -190,9 +194,9 @@ impl OptimizerRule for DenseAggregation {
     fn rewrite(
         &self,
         plan: LogicalPlan,
-        _config: &dyn OptimizerConfig,
+        config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
-        Ok(match dense_aggregate(&plan) {
+        Ok(match dense_aggregate(&plan, config) {
             Some(node) => Transformed::yes(LogicalPlan::Extension(Extension {
                 node: Arc::new(node),
             })),
@@ -202,7 +206,7 @@ impl OptimizerRule for DenseAggregation {
 }
 
 /// The dense form of `plan`, if it has the shape the dense path answers.
-fn dense_aggregate(plan: &LogicalPlan) -> Option<DenseAggregate> {
+fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<DenseAggregate> {
     let (group_exprs, aggr_exprs, input, schema) = match plan {
         LogicalPlan::Aggregate(aggregate) => (
             aggregate.group_expr.clone(),
@@ -246,6 +250,15 @@ fn dense_aggregate(plan: &LogicalPlan) -> Option<DenseAggregate> {
         return None;
     }
     let columns = TableColumns::of(catalog_table);
+    // This rule runs before DataFusion's simplifier: fold constants (`CAST('2024-01-02' AS
+    // DATE)`, `current_date - INTERVAL …`) here, so partition pruning sees literals.
+    let simplifier = ExprSimplifier::new(
+        SimplifyContext::builder()
+            .with_schema(Arc::new(DFSchema::try_from(catalog_table.schema()).ok()?))
+            .with_query_execution_start_time(config.query_execution_start_time())
+            .with_config_options(config.options())
+            .build(),
+    );
 
     let mut node = DenseAggregate {
         table: Arc::clone(&table),
@@ -259,7 +272,7 @@ fn dense_aggregate(plan: &LogicalPlan) -> Option<DenseAggregate> {
     };
     for predicate in &predicates {
         for conjunct in split_conjunction(predicate) {
-            let conjunct = columns.plain(conjunct)?;
+            let conjunct = simplifier.simplify(columns.plain(conjunct)?).ok()?;
             let refs = columns.refs(&conjunct)?;
             if !refs.is_empty() && refs.iter().all(|c| columns.is_partition(c)) {
                 node.partition_filters.push(conjunct);
@@ -490,6 +503,7 @@ impl ExtensionPlanner for DensePlanner {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let mut pruning = None;
         let row_filter = match conjunction(node.row_filters.iter().cloned()) {
             Some(predicate) => {
                 let mut names: Vec<String> = predicate
@@ -502,10 +516,11 @@ impl ExtensionPlanner for DensePlanner {
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 let schema = fields_of(&names)?;
                 let df = DFSchema::try_from(Arc::clone(&schema))?;
-                Some(RowFilter {
-                    predicate: session.create_physical_expr(predicate, &df)?,
-                    schema,
-                })
+                let predicate = session.create_physical_expr(predicate, &df)?;
+                pruning = PruningPredicateBuilder::new()
+                    .with_file_schema(Arc::clone(&schema))
+                    .build(Arc::clone(&predicate));
+                Some(RowFilter { predicate, schema })
             }
             None => None,
         };
@@ -519,6 +534,7 @@ impl ExtensionPlanner for DensePlanner {
             integer_key,
             text_filters,
             row_filter,
+            pruning,
             aggregates: node.aggregates.clone(),
             outputs,
             schema: Arc::new(node.schema.as_arrow().clone()),

@@ -1,0 +1,217 @@
+//! The dense aggregation path against DataFusion's hash aggregation: same answers, on the seed
+//! queries of `benches/queries/` and on tables with nulls, odd types and sparse ids.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use chrono::NaiveDate;
+use minerva_catalog::Catalog;
+use minerva_demo::DemoSpec;
+use minerva_engine::Engine;
+
+use crate::support::{DemoLake, rows, write_parquet, write_table_file};
+
+fn engines(catalog: &Path) -> (Engine, Engine) {
+    let open = |dense| {
+        Engine::builder(Catalog::load(catalog).unwrap())
+            .target_partitions(2)
+            .dense_aggregation(dense)
+            .build()
+    };
+    (open(true), open(false))
+}
+
+async fn sorted_rows(engine: &Engine, sql: &str) -> Vec<String> {
+    let mut answer = rows(engine, sql).await;
+    answer.sort();
+    answer
+}
+
+async fn explain(engine: &Engine, sql: &str) -> String {
+    rows(engine, &format!("EXPLAIN {sql}")).await.join("\n")
+}
+
+/// Each seed query, exactly as the peer benchmark runs it, answers through the dense path and
+/// equals DataFusion's own answer.
+#[tokio::test]
+async fn seed_queries_agree_with_hash_aggregation() {
+    // The queries name days of January and early February 2024; several files per day.
+    let lake = DemoLake::new(DemoSpec {
+        start: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+        days: 35,
+        events_per_day: 1_500,
+        rows_per_file: 600,
+        seed: 11,
+    });
+    let (dense, hash) = engines(&lake.catalog());
+    let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/queries");
+    let mut files: Vec<_> = std::fs::read_dir(&queries)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 12, "the seed queries");
+    for file in files {
+        let sql = std::fs::read_to_string(&file).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let expected = sorted_rows(&hash, &sql).await;
+        assert!(!expected.is_empty(), "{name} answers something");
+        assert_eq!(sorted_rows(&dense, &sql).await, expected, "{name}");
+        assert!(
+            explain(&dense, &sql).await.contains("DenseAggregateExec"),
+            "{name} takes the dense path"
+        );
+        assert!(!explain(&hash, &sql).await.contains("DenseAggregateExec"));
+    }
+}
+
+/// A table with nulls in every kind of key, an Int32 column, ids spread over the whole i64
+/// range (beyond any array), and two days of which one has two files.
+fn odd_lake(root: &Path) -> std::path::PathBuf {
+    let catalog = root.join("catalog");
+    write_table_file(
+        &catalog,
+        "default",
+        "odd",
+        r#"
+location = "../lake/odd"
+columns = [
+  { name = "s", type = "string" },
+  { name = "n", type = "bigint" },
+  { name = "k", type = "int" },
+  { name = "wide", type = "bigint" },
+]
+partition_columns = [{ name = "dt", type = "date" }]
+"#,
+    );
+    let batch = |rows: &[(Option<&str>, Option<i64>, i32, i64)]| {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+            Field::new("k", DataType::Int32, false),
+            Field::new("wide", DataType::Int64, false),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(rows.iter().map(|r| r.0).collect::<StringArray>()),
+            Arc::new(rows.iter().map(|r| r.1).collect::<Int64Array>()),
+            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.2))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3))),
+        ];
+        RecordBatch::try_new(schema, columns).unwrap()
+    };
+    let lake = root.join("lake/odd");
+    write_parquet(
+        &lake.join("dt=2024-03-01/a.parquet"),
+        &batch(&[
+            (Some("apple"), Some(1), 7, i64::MIN + 1),
+            (Some("banana"), None, 7, 0),
+            (None, Some(2), -3, 1 << 40),
+            (Some("apple"), Some(1), 0, i64::MAX),
+            (None, None, 5, -(1 << 50)),
+        ]),
+    );
+    write_parquet(
+        &lake.join("dt=2024-03-01/b.parquet"),
+        &batch(&[
+            (Some("cherry"), Some(1_000_000), 7, 3),
+            (Some("apple"), Some(-5), 2, 0),
+        ]),
+    );
+    write_parquet(
+        &lake.join("dt=2024-03-02/a.parquet"),
+        &batch(&[
+            (Some("banana"), Some(2), 1, 1 << 40),
+            (Some("apple"), None, 1, 42),
+            (Some("durian"), Some(1), 9, i64::MIN + 1),
+        ]),
+    );
+    catalog
+}
+
+#[tokio::test]
+async fn nulls_types_sparse_ids_and_empty_answers_agree_with_hash_aggregation() {
+    let root = tempfile::tempdir().unwrap();
+    let (dense, hash) = engines(&odd_lake(root.path()));
+    let queries = [
+        "SELECT s, count(*), count(n), count(s) FROM odd GROUP BY s",
+        "SELECT n, count(*) FROM odd GROUP BY n",
+        "SELECT k, count(*) FROM odd GROUP BY k",
+        "SELECT dt, s, n, count(*), count(s) FROM odd GROUP BY dt, s, n",
+        "SELECT wide, count(*) FROM odd GROUP BY wide",
+        "SELECT count(DISTINCT n), count(DISTINCT wide), count(DISTINCT k) FROM odd",
+        "SELECT dt, count(DISTINCT wide) FROM odd GROUP BY dt",
+        "SELECT s, count(DISTINCT n) FROM odd WHERE s LIKE 'a%' OR s IS NULL GROUP BY s",
+        "SELECT count(*) FROM odd WHERE n > 1",
+        "SELECT count(*) FROM odd WHERE n > 1 AND k < 8 AND s <> 'cherry'",
+        "SELECT count(*), count(DISTINCT n) FROM odd WHERE s = 'nothing'",
+        "SELECT s, count(*) FROM odd WHERE s = 'nothing' GROUP BY s",
+        "SELECT count(*) FROM odd WHERE dt = DATE '2024-03-09'",
+        "SELECT DISTINCT s, n FROM odd",
+        "SELECT DISTINCT dt, wide FROM odd",
+        "SELECT n, count(*) FROM odd WHERE dt = DATE '2024-03-01' AND s IN ('apple', 'banana') GROUP BY n",
+        "SELECT CAST(date_trunc('month', dt) AS DATE), s, count(*) FROM odd GROUP BY 1, 2",
+        "SELECT count(*) FROM odd",
+        "SELECT 'x' AS label, count(*) FROM odd GROUP BY 1",
+    ];
+    for sql in queries {
+        let expected = sorted_rows(&hash, sql).await;
+        assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+        assert!(
+            explain(&dense, sql).await.contains("DenseAggregateExec"),
+            "{sql} takes the dense path"
+        );
+    }
+    // An empty filter answers one row of zeros without GROUP BY, no rows with it.
+    assert_eq!(
+        rows(
+            &dense,
+            "SELECT count(*), count(DISTINCT n) FROM odd WHERE s = 'nothing'"
+        )
+        .await,
+        ["0|0"]
+    );
+
+    // Shapes the dense path does not answer fall back to DataFusion, with the same answers.
+    let others = [
+        "SELECT s, sum(n) FROM odd GROUP BY s",
+        "SELECT upper(s), count(*) FROM odd GROUP BY 1",
+        "SELECT s, count(DISTINCT wide + 1) FROM odd GROUP BY s",
+        "SELECT n, count(DISTINCT k) FROM odd GROUP BY n",
+        "SELECT count(*) FROM odd WHERE s = CAST(n AS VARCHAR)",
+        "SELECT count(*) FILTER (WHERE n > 1) FROM odd",
+    ];
+    for sql in others {
+        let expected = sorted_rows(&hash, sql).await;
+        assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+        assert!(
+            !explain(&dense, sql).await.contains("DenseAggregateExec"),
+            "{sql} is left to DataFusion"
+        );
+    }
+}
+
+/// The dense path goes through the query's accounting like any scan: it reads only the chosen
+/// partition's files and reports them.
+#[tokio::test]
+async fn dense_scans_read_only_the_chosen_partitions() {
+    let lake = DemoLake::new(DemoSpec {
+        start: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+        days: 10,
+        events_per_day: 500,
+        rows_per_file: 500,
+        seed: 3,
+    });
+    let (dense, _) = engines(&lake.catalog());
+    let mut output = dense
+        .execute("SELECT region, count(*) FROM views WHERE dt = DATE '2024-01-04' GROUP BY 1")
+        .await
+        .unwrap();
+    while futures::StreamExt::next(&mut output.stream).await.is_some() {}
+    let summary = output.stats.summary();
+    assert_eq!(summary.partitions_read, 1, "{summary}");
+    assert_eq!(summary.objects, 1, "only the day's file is read: {summary}");
+    assert!(summary.bytes > 0, "{summary}");
+}
