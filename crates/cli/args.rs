@@ -51,6 +51,11 @@ pub struct Args {
     #[arg(long, env = "MINERVA_MAX_SCAN", value_name = "SIZE", value_parser = parse_size, global = true)]
     pub max_scan: Option<u64>,
 
+    /// Memory for query operators (e.g. 4GB): beyond it, sorts, joins and hash aggregations
+    /// spill to the temporary directory instead of growing [default: no limit].
+    #[arg(long, env = "MINERVA_MEMORY_LIMIT", value_name = "SIZE", value_parser = parse_size, global = true)]
+    pub memory_limit: Option<u64>,
+
     /// After each statement, print what it read on stderr: run time, data scanned, requests,
     /// Athena's price for as much (the shell always shows it).
     #[arg(long, global = true)]

@@ -133,6 +133,9 @@ fn open_engine(catalog_dir: &Path, args: &Args) -> Result<Engine> {
     if let Some(profile) = &args.profile {
         builder = builder.aws_profile(profile);
     }
+    if let Some(bytes) = args.memory_limit {
+        builder = builder.memory_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
+    }
     if args.hash_aggregation {
         builder = builder.dense_aggregation(false);
     }

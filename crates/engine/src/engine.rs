@@ -9,6 +9,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::SessionState;
+use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionStateBuilder;
@@ -85,9 +86,18 @@ pub struct EngineBuilder {
     aws_profile: Option<String>,
     max_scan: Option<u64>,
     dense_aggregation: bool,
+    memory_limit: Option<usize>,
 }
 
 impl EngineBuilder {
+    /// Bounds the memory of query operators: past `bytes`, DataFusion's sorts, joins and hash
+    /// aggregations spill to disk (the OS temporary directory), and a query that still cannot
+    /// fit fails with a message rather than taking the machine.
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
     /// Whether counts the dense path can answer go through it (the default) or through
     /// DataFusion's hash aggregation: the latter is the reference the tests and benches
     /// compare with.
@@ -140,8 +150,12 @@ impl EngineBuilder {
             .ok()
             .and_then(|s| s.listing_ttl)
             .unwrap_or(ListingCache::DEFAULT_TTL);
-        let runtime = RuntimeEnvBuilder::new()
-            .with_object_store_registry(Arc::new(stores))
+        let mut runtime = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(stores));
+        if let Some(bytes) = self.memory_limit {
+            // Fair shares: every spilling operator of a query gets its part before any spills.
+            runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
+        }
+        let runtime = runtime
             .build_arc()
             .expect("the default runtime settings are valid");
         let state = SessionStateBuilder::new()
@@ -210,6 +224,7 @@ impl Engine {
             aws_profile: None,
             max_scan: None,
             dense_aggregation: true,
+            memory_limit: None,
         }
     }
 
