@@ -16,7 +16,8 @@
 //! tailed (a few listings and users account for much of the traffic, so DAU < WAU < MAU), a
 //! listing keeps one region, service and price, and traffic peaks in the Korean evening. The
 //! files are what a compaction job writes: zstd Parquet, one directory per UTC day, rows sorted
-//! by `event_time`, so that both pruning and statistics have something real to work with.
+//! by listing then time (see [`compacted_day`]), so that both pruning and row group statistics
+//! have something real to work with.
 
 mod regions;
 
@@ -477,11 +478,15 @@ fn writer_properties() -> WriterProperties {
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("a valid level"),
         ))
-        .set_sorting_columns(Some(vec![SortingColumn {
-            column_idx: 0,
-            descending: false,
-            nulls_first: false,
-        }]))
+        .set_sorting_columns(Some(
+            [4, 0] // listing_id, event_time: see `compacted_day`
+                .map(|column_idx| SortingColumn {
+                    column_idx,
+                    descending: false,
+                    nulls_first: false,
+                })
+                .to_vec(),
+        ))
         .build()
 }
 
@@ -492,13 +497,34 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError + '_ {
     }
 }
 
+/// Day `day` as the compaction job lays it out: the day's rows sorted by listing, then time,
+/// cut into files of `rows_per_file` rows. "Views of a listing" then reads one row group of a
+/// day instead of all of them (row group statistics on `listing_id` rule the rest out), and
+/// each file's strings and ids compress better; counts per region or user are unaffected.
+pub fn compacted_day(spec: &DemoSpec, day: u32) -> Vec<RecordBatch> {
+    use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+    let rows = concat_batches(&events_schema(), &generate_day(spec, day))
+        .expect("the day's batches share the schema");
+    let by = |column: usize| SortColumn {
+        values: Arc::clone(rows.column(column)),
+        options: None,
+    };
+    let order = lexsort_to_indices(&[by(4), by(0)], None).expect("ids and times sort");
+    let sorted = take_record_batch(&rows, &order).expect("indices are in bounds");
+    let per_file = spec.rows_per_file.max(1);
+    (0..sorted.num_rows())
+        .step_by(per_file)
+        .map(|start| sorted.slice(start, per_file.min(sorted.num_rows() - start)))
+        .collect()
+}
+
 /// Writes day `day` under `views/dt=YYYY-MM-DD/`. Each file is written under a hidden name and
 /// renamed into place, so readers never see a part of one.
 fn write_day(spec: &DemoSpec, day: u32, views: &Path) -> Result<(u64, u64, u64), DemoError> {
     let dir = views.join(format!("dt={}", spec.date(day).format("%Y-%m-%d")));
     std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
     let (mut rows, mut files, mut bytes) = (0, 0, 0);
-    for (i, batch) in generate_day(spec, day).into_iter().enumerate() {
+    for (i, batch) in compacted_day(spec, day).into_iter().enumerate() {
         let path = dir.join(format!("part-{i:05}.zstd.parquet"));
         let hidden = dir.join(format!(".part-{i:05}.zstd.parquet.tmp"));
         let file = File::create(&hidden).map_err(io_error(&hidden))?;
@@ -568,7 +594,7 @@ fn write_raw_day(spec: &DemoSpec, day: u32, raw: &Path) -> Result<(u64, u64, u64
 
 /// The layout of what [`write_lake`] writes, recorded in the marker beside the spec: a lake
 /// written by an older layout is rewritten.
-const LAYOUT: &str = "layout=2";
+const LAYOUT: &str = "layout=3";
 
 /// Writes the lake under `out`: `views/dt=…/part-*.zstd.parquet` for the spec's days, the raw
 /// zone `raw/views/YYYY/MM/DD/HH/*.json.gz` for the day after them, their catalog

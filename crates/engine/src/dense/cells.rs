@@ -39,7 +39,7 @@ impl Budget {
 }
 
 /// The span `[lo, hi]` an array should cover to hold `value` and what it already holds, widened
-/// to the row group's statistics so one row group grows it at most once. `None` if too wide.
+/// to the file's statistics so one file grows it at most once. `None` if too wide.
 fn span(current: Option<(i64, i64)>, value: i64, hint: Option<(i64, i64)>) -> Option<(i64, i64)> {
     let (mut lo, mut hi) = current.map_or((value, value), |(l, h)| (l.min(value), h.max(value)));
     if let Some((hint_lo, hint_hi)) = hint
@@ -69,7 +69,7 @@ pub(crate) struct Counter {
 }
 
 impl Counter {
-    /// Adds one row with key `value`; `hint` is the range the current row group's statistics
+    /// Adds one row with key `value`; `hint` is the range the current file's statistics
     /// promise, so the array can be sized once.
     #[inline]
     pub(crate) fn add(&mut self, value: i64, hint: Option<(i64, i64)>, budget: &Budget) {

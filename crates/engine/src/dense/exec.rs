@@ -106,7 +106,7 @@ pub(crate) struct DenseScan {
 }
 
 impl DenseScan {
-    /// Every file column read, text ones first flagged.
+    /// Every file column read, each flagged `true` if it is read as text (a dictionary).
     fn columns(&self) -> Vec<(String, bool)> {
         let mut columns: Vec<(String, bool)> = Vec::new();
         let mut add = |name: &str, text: bool| {
@@ -526,14 +526,21 @@ fn partition_keys(scan: &DenseScan, file: &PartitionedFile) -> Result<Vec<Scalar
         .collect()
 }
 
-/// The range a row group's statistics promise for an integer column.
-fn range_of(metadata: &ParquetMetaData, rg: usize, leaf: Option<usize>) -> Option<(i64, i64)> {
-    let statistics = metadata.row_group(rg).column(leaf?).statistics()?;
-    match statistics {
-        Statistics::Int32(s) => Some((i64::from(*s.min_opt()?), i64::from(*s.max_opt()?))),
-        Statistics::Int64(s) => Some((*s.min_opt()?, *s.max_opt()?)),
-        _ => None,
-    }
+/// The range an integer column's statistics promise over the whole file: arrays sized by it
+/// grow once per file, not once per row group of a file sorted by that column.
+fn range_of(metadata: &ParquetMetaData, leaf: Option<usize>) -> Option<(i64, i64)> {
+    let leaf = leaf?;
+    metadata.row_groups().iter().try_fold(None, |range, rg| {
+        let (lo, hi) = match rg.column(leaf).statistics()? {
+            Statistics::Int32(s) => (i64::from(*s.min_opt()?), i64::from(*s.max_opt()?)),
+            Statistics::Int64(s) => (*s.min_opt()?, *s.max_opt()?),
+            _ => return None,
+        };
+        Some(Some(match range {
+            None => (lo, hi),
+            Some((l, h)) => (lo.min(l), hi.max(h)),
+        }))
+    })?
 }
 
 /// A worker's per-dictionary caches: a dictionary is checked or coded once, not per row.
@@ -578,11 +585,11 @@ impl Worker {
         let mut stream = builder.build()?;
         let leaf =
             |column: &Option<String>| column.as_ref().and_then(|c| plan.leaves.get(c).copied());
-        let key_hint = range_of(metadata, rg, leaf(&scan.integer_key));
+        let key_hint = range_of(metadata, leaf(&scan.integer_key));
         let input_hints: Vec<Option<(i64, i64)>> = scan
             .aggregates
             .iter()
-            .map(|(_, column)| range_of(metadata, rg, leaf(column)))
+            .map(|(_, column)| range_of(metadata, leaf(column)))
             .collect();
         while let Some(batch) = stream.next().await.transpose()? {
             self.count_batch(scan, &batch, partition, key_hint, &input_hints, groups)?;

@@ -62,7 +62,7 @@ pub(crate) struct BatchInput<'a> {
     pub partition: u32,
     /// The text keys and the text-filtered columns.
     pub columns: Vec<EntryColumn<'a>>,
-    /// The integer key, and the range its row group's statistics promise.
+    /// The integer key, and the range its file's statistics promise.
     pub integer: Option<(&'a Int64Array, Option<(i64, i64)>)>,
     /// Each aggregate's input (`None` for `count(*)`), with its statistics range.
     pub inputs: Vec<Option<(&'a ArrayRef, Range)>>,
@@ -117,13 +117,16 @@ pub(crate) struct Interner {
 }
 
 impl Interner {
+    /// The code of `value` (`None`: null), new if it was not seen before. Called once per
+    /// dictionary entry, not per row.
     pub(crate) fn code(&mut self, value: Option<&str>) -> u32 {
-        if let Some(&code) = self.codes.get(&value.map(str::to_string)) {
+        let value = value.map(str::to_string);
+        if let Some(&code) = self.codes.get(&value) {
             return code;
         }
         let code = self.values.len() as u32;
-        self.values.push(value.map(str::to_string));
-        self.codes.insert(value.map(str::to_string), code);
+        self.values.push(value.clone());
+        self.codes.insert(value, code);
         code
     }
 }
