@@ -147,7 +147,11 @@ def main():
 
     import duckdb  # noqa: E402  (only for its version)
 
+    command = " ".join(["python3", "benches/peers.py", *sys.argv[1:]])
     lines = [
+        f"One run of `{command}` on {time.strftime('%Y-%m-%d')}. Ratios below 1 favour Minerva; "
+        "Minerva's times include its process start.",
+        "",
         f"Seed queries over {args.days} days x {args.events_per_day:,} events "
         f"(`minerva demo`, zstd Parquet), {args.threads} threads, median of {args.runs} warm runs.",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; DuckDB {duckdb.__version__}.",

@@ -231,7 +231,7 @@ impl Groups {
 
     /// Counts one batch.
     pub(crate) fn update(&mut self, input: &BatchInput<'_>, combos: &mut Combos) {
-        let gids: Vec<u32>;
+        let mut gids: Vec<u32> = Vec::new();
         let rows = if input.columns.is_empty() {
             let kept = input
                 .keep
@@ -314,6 +314,9 @@ impl Groups {
                 }
             }
         }
+        if !gids.is_empty() {
+            combos.gids = gids;
+        }
     }
 
     /// Each row's group ([`FILTERED`] if a filter rejects it), through a table indexed by the
@@ -323,7 +326,10 @@ impl Groups {
         combos.prepare(input);
         let n = input.rows;
         // Slot of each row: its entries in mixed radix, nulls in each column's last slot.
-        let mut slots = vec![0u32; n];
+        // Buffers kept across batches: fresh ones of this size would be fresh pages each time.
+        let mut slots = std::mem::take(&mut combos.slots);
+        slots.clear();
+        slots.resize(n, 0);
         for column in &input.columns {
             let radix = column.entries.len() as u32;
             let keys = column.dict.keys().values();
@@ -366,7 +372,8 @@ impl Groups {
             }
             groups.group(input.partition, &codes)
         };
-        let mut gids: Vec<u32> = Vec::with_capacity(n);
+        let mut gids = std::mem::take(&mut combos.gids);
+        gids.clear();
         if combos.table.is_empty() {
             gids.extend((0..n).map(|i| resolve(i, self)));
         } else {
@@ -386,6 +393,7 @@ impl Groups {
                 }
             }
         }
+        combos.slots = slots;
         gids
     }
 
@@ -559,6 +567,8 @@ pub(crate) struct Combos {
     partition: u32,
     dictionaries: Vec<ArrayRef>,
     table: Vec<u32>,
+    slots: Vec<u32>,
+    gids: Vec<u32>,
 }
 
 impl Combos {
