@@ -176,6 +176,27 @@ impl Counter {
         }
     }
 
+    /// Every key with a nonzero count and its count, ascending, as two columns.
+    pub(crate) fn columns(&self) -> (Vec<i64>, Vec<i64>) {
+        if !self.wide.is_empty() {
+            return self
+                .entries()
+                .into_iter()
+                .map(|(value, count)| (value, count as i64))
+                .unzip();
+        }
+        // The common case, in one pass over the array.
+        let mut values = Vec::new();
+        let mut counts = Vec::new();
+        for (i, &count) in self.cells.iter().enumerate() {
+            if count > 0 {
+                values.push(self.base + i as i64);
+                counts.push(i64::from(count));
+            }
+        }
+        (values, counts)
+    }
+
     /// Every key with a nonzero count, ascending.
     pub(crate) fn entries(&self) -> Vec<(i64, u64)> {
         let mut entries: Vec<(i64, u64)> = self

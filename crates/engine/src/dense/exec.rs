@@ -45,7 +45,7 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use parquet::file::statistics::Statistics;
 
 use super::cells::Budget;
-use super::groups::{BatchInput, Combos, Count, EntryColumn, FAIL, Groups, Output};
+use super::groups::{BatchInput, Combos, Count, EntryColumn, FAIL, Groups, Output, Range};
 use super::stats::row_groups_to_read;
 use datafusion::physical_optimizer::pruning::PruningPredicate;
 
@@ -325,6 +325,7 @@ async fn run(
             merged.add_rows(id, rows.max(0) as u64);
         }
     } else {
+        let hints = Arc::new(Hints::of(&scan, &files));
         let files = Arc::new(files);
         let units = Arc::new(units);
         let next = Arc::new(AtomicUsize::new(0));
@@ -340,11 +341,16 @@ async fn run(
                     Arc::clone(&units),
                     Arc::clone(&next),
                 );
-                let (readers, metrics, mut groups) =
-                    (Arc::clone(&readers), metrics.clone(), new_groups());
+                let (readers, metrics, hints, mut groups) = (
+                    Arc::clone(&readers),
+                    metrics.clone(),
+                    Arc::clone(&hints),
+                    new_groups(),
+                );
                 SpawnedTask::spawn(async move {
                     let mut worker = Worker {
                         readers,
+                        hints,
                         metrics,
                         entry_columns: scan.entry_columns(),
                         entries: Vec::new(),
@@ -526,8 +532,33 @@ fn partition_keys(scan: &DenseScan, file: &PartitionedFile) -> Result<Vec<Scalar
         .collect()
 }
 
-/// The range an integer column's statistics promise over the whole file: arrays sized by it
-/// grow once per file, not once per row group of a file sorted by that column.
+/// The ranges the statistics promise for the integer key and each count's input, over every
+/// file the query reads: arrays are sized once, not grown file by file.
+#[derive(Debug, Default)]
+struct Hints {
+    key: Range,
+    inputs: Vec<Range>,
+}
+
+impl Hints {
+    fn of(scan: &DenseScan, files: &[FilePlan]) -> Self {
+        let union = |column: &Option<String>| {
+            let column = column.as_ref()?;
+            files.iter().try_fold(None, |range: Range, plan| {
+                let (lo, hi) = range_of(plan.reader.metadata(), plan.leaves.get(column).copied())?;
+                Some(Some(
+                    range.map_or((lo, hi), |(l, h)| (lo.min(l), hi.max(h))),
+                ))
+            })?
+        };
+        Self {
+            key: union(&scan.integer_key),
+            inputs: scan.aggregates.iter().map(|(_, c)| union(c)).collect(),
+        }
+    }
+}
+
+/// The range an integer column's statistics promise over one file.
 fn range_of(metadata: &ParquetMetaData, leaf: Option<usize>) -> Option<(i64, i64)> {
     let leaf = leaf?;
     metadata.row_groups().iter().try_fold(None, |range, rg| {
@@ -546,6 +577,7 @@ fn range_of(metadata: &ParquetMetaData, leaf: Option<usize>) -> Option<(i64, i64
 /// A worker's per-dictionary caches: a dictionary is checked or coded once, not per row.
 struct Worker {
     readers: Arc<DefaultParquetFileReaderFactory>,
+    hints: Arc<Hints>,
     metrics: ExecutionPlanMetricsSet,
     entry_columns: Vec<EntryColumnPlan>,
     /// Per entry column: the dictionary last seen and its entries' values (see
@@ -562,7 +594,6 @@ impl Worker {
         rg: usize,
         groups: &mut Groups,
     ) -> Result<()> {
-        let metadata = plan.reader.metadata();
         let partition = groups.partition_id(plan.partition.clone());
         let reader: Box<dyn AsyncFileReader> =
             self.readers
@@ -583,16 +614,9 @@ impl Worker {
             builder = builder.with_row_filter(ParquetRowFilter::new(vec![Box::new(predicate)]));
         }
         let mut stream = builder.build()?;
-        let leaf =
-            |column: &Option<String>| column.as_ref().and_then(|c| plan.leaves.get(c).copied());
-        let key_hint = range_of(metadata, leaf(&scan.integer_key));
-        let input_hints: Vec<Option<(i64, i64)>> = scan
-            .aggregates
-            .iter()
-            .map(|(_, column)| range_of(metadata, leaf(column)))
-            .collect();
+        let hints = Arc::clone(&self.hints);
         while let Some(batch) = stream.next().await.transpose()? {
-            self.count_batch(scan, &batch, partition, key_hint, &input_hints, groups)?;
+            self.count_batch(scan, &batch, partition, hints.key, &hints.inputs, groups)?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, DictionaryArray, Int64Array, StringViewBuilder};
-use arrow::buffer::BooleanBuffer;
+use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::datatypes::{Int32Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::common::{HashMap, ScalarValue};
@@ -493,22 +493,23 @@ impl Groups {
         schema: &SchemaRef,
         global: bool,
     ) -> Result<Option<RecordBatch>> {
-        // (integer key value or null, rows) per output row
-        let rows: Vec<(Option<i64>, u64)> = if self.integer_key {
+        // The integer key of each output row (if there is a key) and its rows.
+        let (keys, rows): (Option<Int64Array>, Vec<i64>) = if self.integer_key {
             let counter = std::mem::take(&mut self.by_key[g]);
-            let mut rows: Vec<(Option<i64>, u64)> = counter
-                .entries()
-                .into_iter()
-                .map(|(value, n)| (Some(value), n))
-                .collect();
+            let (mut keys, mut rows) = counter.columns();
+            let mut valid = None;
             if counter.nulls > 0 {
-                rows.push((None, counter.nulls));
+                keys.push(0);
+                rows.push(counter.nulls as i64);
+                valid = Some(NullBuffer::from_iter(
+                    (0..keys.len()).map(|i| i + 1 < keys.len()),
+                ));
             }
-            rows
+            (Some(Int64Array::new(keys.into(), valid)), rows)
         } else if self.rows[g] > 0 || global {
-            vec![(None, self.rows[g])]
+            (None, vec![self.rows[g] as i64])
         } else {
-            Vec::new()
+            (None, Vec::new())
         };
         if rows.is_empty() {
             return Ok(None);
@@ -529,17 +530,18 @@ impl Groups {
                     }
                     Arc::new(builder.finish())
                 }
-                Output::Integer => Arc::new(rows.iter().map(|r| r.0).collect::<Int64Array>()),
+                Output::Integer => Arc::new(keys.clone().expect("grouped by an integer key")),
                 Output::Aggregate(a) => Arc::new(match &mut self.counts[a] {
-                    Counts::Rows => rows.iter().map(|r| r.1 as i64).collect::<Int64Array>(),
+                    Counts::Rows => Int64Array::from(rows.clone()),
                     Counts::Values(v) => Int64Array::from(vec![v[g] as i64; n]),
                     Counts::Distinct(sets) => Int64Array::from(vec![sets[g].len() as i64; n]),
                     Counts::ValuesByKey(counters) => {
                         let counter = std::mem::take(&mut counters[g]);
                         let counts: HashMap<i64, u64> = counter.entries().into_iter().collect();
-                        rows.iter()
-                            .map(|(value, _)| match value {
-                                Some(v) => counts.get(v).copied().unwrap_or(0) as i64,
+                        let keys = keys.as_ref().expect("grouped by an integer key");
+                        keys.iter()
+                            .map(|value| match value {
+                                Some(v) => counts.get(&v).copied().unwrap_or(0) as i64,
                                 None => counter.nulls as i64,
                             })
                             .collect::<Int64Array>()
