@@ -297,3 +297,40 @@ fn stdin_statements_may_span_lines_and_hold_semicolons_in_strings() {
         .success()
         .stdout("s\na;b\nn\n2\n");
 }
+
+/// Under `--memory-limit`, a hash aggregation and sort larger than the limit spill to disk and
+/// answer as they do without it.
+#[test]
+fn a_memory_limit_makes_large_operators_spill_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = minerva_demo::DemoSpec {
+        days: 35,
+        events_per_day: 20_000,
+        ..Default::default()
+    };
+    let lake = minerva_demo::write_lake(&spec, dir.path(), &|_| {}).unwrap();
+    let sql = "SELECT user_id, dt, count(*) AS n FROM views GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2";
+    let run = |limit: Option<&str>, sql: &str| {
+        let mut cmd = minerva();
+        cmd.arg("--catalog").arg(&lake.catalog).arg("--hash-aggregation");
+        if let Some(limit) = limit {
+            cmd.args(["--memory-limit", limit]);
+        }
+        let output = cmd.args(["-c", sql]).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(run(Some("40MB"), sql), run(None, sql));
+    let analyzed = run(Some("40MB"), &format!("EXPLAIN ANALYZE {sql}"));
+    let spills: u64 = analyzed
+        .match_indices("spill_count=")
+        .map(|(at, key)| {
+            let digits: String = analyzed[at + key.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse::<u64>().unwrap()
+        })
+        .sum();
+    assert!(spills > 0, "nothing spilled under the limit:\n{analyzed}");
+}
