@@ -312,12 +312,18 @@ fn a_memory_limit_makes_large_operators_spill_instead_of_failing() {
     let sql = "SELECT user_id, dt, count(*) AS n FROM views GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2";
     let run = |limit: Option<&str>, sql: &str| {
         let mut cmd = minerva();
-        cmd.arg("--catalog").arg(&lake.catalog).arg("--hash-aggregation");
+        cmd.arg("--catalog")
+            .arg(&lake.catalog)
+            .arg("--hash-aggregation");
         if let Some(limit) = limit {
             cmd.args(["--memory-limit", limit]);
         }
         let output = cmd.args(["-c", sql]).output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8(output.stdout).unwrap()
     };
     assert_eq!(run(Some("40MB"), sql), run(None, sql));
