@@ -106,40 +106,34 @@ pub(crate) struct DenseScan {
 }
 
 impl DenseScan {
-    /// Every file column read, each flagged `true` if it is read as text (a dictionary).
-    fn columns(&self) -> Vec<(String, bool)> {
+    /// The columns read for keys, text filters and counts, each flagged `true` if it is read
+    /// as text (a dictionary).
+    fn columns_besides_row_filter(&self) -> Vec<(String, bool)> {
         let mut columns: Vec<(String, bool)> = Vec::new();
-        let mut add = |name: &str, text: bool| {
+        let texts = self
+            .text_keys
+            .iter()
+            .chain(self.text_filters.iter().map(|f| &f.column));
+        let others = self
+            .integer_key
+            .iter()
+            .chain(self.aggregates.iter().filter_map(|(_, c)| c.as_ref()));
+        for (name, text) in texts.map(|c| (c, true)).chain(others.map(|c| (c, false))) {
             if !columns.iter().any(|(c, _)| c == name) {
-                columns.push((name.to_string(), text));
-            }
-        };
-        self.text_keys.iter().for_each(|c| add(c, true));
-        self.text_filters.iter().for_each(|f| add(&f.column, true));
-        if let Some(c) = &self.integer_key {
-            add(c, false);
-        }
-        if let Some(filter) = &self.row_filter {
-            filter
-                .schema
-                .fields()
-                .iter()
-                .for_each(|f| add(f.name(), false));
-        }
-        for (_, column) in &self.aggregates {
-            if let Some(c) = column {
-                add(c, false);
+                columns.push((name.clone(), text));
             }
         }
         columns
     }
 
-    /// The columns read for keys, text filters and counts.
-    fn columns_besides_row_filter(&self) -> Vec<String> {
-        let mut columns: Vec<String> = self.text_keys.clone();
-        columns.extend(self.text_filters.iter().map(|f| f.column.clone()));
-        columns.extend(self.integer_key.iter().cloned());
-        columns.extend(self.aggregates.iter().filter_map(|(_, c)| c.clone()));
+    /// Every file column read: those above, then those only the row filter reads.
+    fn columns(&self) -> Vec<(String, bool)> {
+        let mut columns = self.columns_besides_row_filter();
+        for field in self.row_filter.iter().flat_map(|f| f.schema.fields()) {
+            if !columns.iter().any(|(c, _)| c == field.name()) {
+                columns.push((field.name().clone(), false));
+            }
+        }
         columns
     }
 
@@ -489,7 +483,7 @@ fn plan_file(
         present
             .iter()
             .copied()
-            .filter(|c| !filter_columns.contains(c) || elsewhere.iter().any(|e| e == c)),
+            .filter(|c| !filter_columns.contains(c) || elsewhere.iter().any(|(e, _)| e == c)),
     );
     let filter_mask = ProjectionMask::columns(descr, filter_columns.iter().copied());
     let leaves = descr

@@ -418,14 +418,20 @@ impl TableColumns {
 
     /// The columns `expr` reads, if all are the table's.
     fn refs(&self, expr: &Expr) -> Option<Vec<String>> {
-        let mut names: Vec<String> = expr.column_refs().iter().map(|c| c.name.clone()).collect();
-        names.sort();
-        names.dedup();
+        let names = column_names(expr);
         names
             .iter()
             .all(|n| self.field(n).is_some())
             .then_some(names)
     }
+}
+
+/// The names of the columns `expr` reads, sorted, each once.
+fn column_names(expr: &Expr) -> Vec<String> {
+    let mut names: Vec<String> = expr.column_refs().iter().map(|c| c.name.clone()).collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Plans [`DenseAggregate`] nodes.
@@ -506,13 +512,7 @@ impl ExtensionPlanner for DensePlanner {
         let mut pruning = None;
         let row_filter = match conjunction(node.row_filters.iter().cloned()) {
             Some(predicate) => {
-                let mut names: Vec<String> = predicate
-                    .column_refs()
-                    .iter()
-                    .map(|c| c.name.clone())
-                    .collect();
-                names.sort();
-                names.dedup();
+                let names = column_names(&predicate);
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 let schema = fields_of(&names)?;
                 let df = DFSchema::try_from(Arc::clone(&schema))?;
