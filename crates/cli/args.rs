@@ -128,6 +128,6 @@ pub enum OutputFormat {
     Markdown,
 }
 
-fn parse_size(text: &str) -> Result<u64, String> {
+fn parse_size(text: &str) -> Result<u64, minerva_catalog::ValueError> {
     minerva_catalog::parse_byte_size(text)
 }

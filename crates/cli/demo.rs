@@ -24,7 +24,7 @@ pub fn prepare(args: &DemoArgs) -> Result<PathBuf> {
     let out = &args.out;
     let catalog = out.join("catalog");
     if lake_is_current(&spec, out) {
-        crate::report(&format!(
+        crate::stderr::report(&format!(
             "using the demo lake in '{}' ({spec})",
             out.display()
         ));
@@ -49,7 +49,7 @@ pub fn prepare(args: &DemoArgs) -> Result<PathBuf> {
     let summary = write_lake(&spec, out, &|_| progress.inc(1))?;
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    crate::report(&format!(
+    crate::stderr::report(&format!(
         "wrote {} rows in {} files ({:.1} MiB) to '{}' in {seconds:.1} s ({:.0} rows/s)",
         summary.rows,
         summary.files,

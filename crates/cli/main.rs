@@ -8,18 +8,21 @@ mod demo;
 mod output;
 mod script;
 mod shell;
+mod stderr;
 
-use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::io::{BufWriter, IsTerminal, Read};
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use minerva_engine::{Engine, split_statements};
+use minerva_engine::Engine;
+use minerva_sql::split_statements;
 
 use crate::args::{Args, Command, OutputFormat};
 use crate::output::Printer;
 use crate::script::Outcome;
+use crate::stderr::{is_broken_pipe, report};
 use tokio::runtime::Runtime;
 
 fn main() -> ExitCode {
@@ -46,20 +49,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Writes one line to stderr. If stderr itself is gone there is nowhere left to say so.
-pub(crate) fn report(message: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{message}");
-}
-
-/// Whether `error` comes from writing to a reader that went away (`minerva … | head -1`).
-pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }
 
 fn run(args: Args, runtime: &Runtime) -> Result<ExitCode> {

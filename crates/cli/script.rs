@@ -35,15 +35,15 @@ pub fn run<W: Write>(
             let read = std::sync::Arc::clone(&output.stats);
             let printed = printer.print(output).await;
             if stats {
-                crate::report(&read.summary().to_string());
+                crate::stderr::report(&read.summary().to_string());
             }
             printed
         });
         if let Err(error) = result {
-            if crate::is_broken_pipe(&error) {
+            if crate::stderr::is_broken_pipe(&error) {
                 return Outcome::Closed;
             }
-            crate::report(&format!(
+            crate::stderr::report(&format!(
                 "statement {} ({}) failed: {error}",
                 i + 1,
                 snippet(sql)

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Result;
-use minerva_engine::{Engine, human_bytes, split_statements};
+use minerva_catalog::display_byte_size;
+use minerva_engine::Engine;
+use minerva_sql::split_statements;
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 use tokio::runtime::Runtime;
@@ -51,7 +53,7 @@ pub fn run<W: Write>(engine: &Engine, runtime: &Runtime, printer: &mut Printer<W
         engine.catalog().root().display()
     ))?;
     for problem in engine.catalog().problems() {
-        crate::report(&format!("warning: {problem}"));
+        crate::stderr::report(&format!("warning: {problem}"));
     }
 
     let control = tokio::runtime::Builder::new_current_thread()
@@ -84,21 +86,21 @@ pub fn run<W: Write>(engine: &Engine, runtime: &Runtime, printer: &mut Printer<W
                     "max_scan = {}",
                     engine
                         .max_scan()
-                        .map_or_else(|| "off".to_string(), human_bytes)
+                        .map_or_else(|| "off".to_string(), display_byte_size)
                 ))?,
                 Meta::SetMaxScan(bytes) => {
                     engine.set_max_scan(bytes);
                     printer.line(&format!(
                         "max_scan = {}",
-                        bytes.map_or_else(|| "off".to_string(), human_bytes)
+                        bytes.map_or_else(|| "off".to_string(), display_byte_size)
                     ))?;
                 }
                 Meta::ClearCache => {
                     engine.clear_caches();
                     printer.line("cache cleared: the next queries list and read footers again")?;
                 }
-                Meta::Invalid(message) => crate::report(&message),
-                Meta::Unknown => crate::report(&format!(
+                Meta::Invalid(message) => crate::stderr::report(&message),
+                Meta::Unknown => crate::stderr::report(&format!(
                     "unknown command '{trimmed}': \\? lists the commands"
                 )),
             }
@@ -128,7 +130,7 @@ pub fn run<W: Write>(engine: &Engine, runtime: &Runtime, printer: &mut Printer<W
             let _ = std::fs::create_dir_all(dir);
         }
         if let Err(error) = editor.save_history(path) {
-            crate::report(&format!(
+            crate::stderr::report(&format!(
                 "warning: cannot save history to '{}': {error}",
                 path.display()
             ));
@@ -229,9 +231,9 @@ fn run_statement<W: Write>(
             };
             printer.line(&format!("({status})"))?;
         }
-        Some(Err(error)) if crate::is_broken_pipe(&error) => return Err(error),
-        Some(Err(error)) => crate::report(&format!("error: {error}")),
-        None => crate::report("query cancelled"),
+        Some(Err(error)) if crate::stderr::is_broken_pipe(&error) => return Err(error),
+        Some(Err(error)) => crate::stderr::report(&format!("error: {error}")),
+        None => crate::stderr::report("query cancelled"),
     }
     Ok(())
 }

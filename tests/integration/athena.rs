@@ -12,7 +12,7 @@ use assert_cmd::Command;
 use minerva_catalog::Catalog;
 use minerva_demo::DemoSpec;
 use minerva_engine::Engine;
-use minerva_engine::recording::{RecordingStore, RequestKind};
+use minerva_store::{RecordingStore, RequestKind};
 use object_store::local::LocalFileSystem;
 use url::Url;
 

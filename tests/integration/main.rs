@@ -1,5 +1,6 @@
 //! Integration tests, one binary (each test binary links DataFusion, so there is one).
 
+mod architecture;
 mod athena;
 mod bad_input;
 mod cancellation;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use minerva_catalog::Catalog;
 use minerva_demo::DemoSpec;
 use minerva_engine::Engine;
-use minerva_engine::recording::{RecordingStore, RequestKind};
+use minerva_store::{RecordingStore, RequestKind};
 use object_store::local::LocalFileSystem;
 use url::Url;
 

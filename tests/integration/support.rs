@@ -177,6 +177,14 @@ pub async fn rows(engine: &Engine, sql: &str) -> Vec<String> {
 }
 
 pub fn render(batches: &[RecordBatch]) -> Vec<String> {
+    render_cells(batches)
+        .into_iter()
+        .map(|row| row.join("|"))
+        .collect()
+}
+
+/// Each row's values as text (NULL as `NULL`).
+pub fn render_cells(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     let options = FormatOptions::default().with_null("NULL");
     let mut out = Vec::new();
     for batch in batches {
@@ -190,8 +198,7 @@ pub fn render(batches: &[RecordBatch]) -> Vec<String> {
                 formatters
                     .iter()
                     .map(|f| f.value(row).to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
+                    .collect(),
             );
         }
     }

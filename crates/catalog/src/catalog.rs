@@ -5,8 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::error::line_and_column;
 use crate::error::{CatalogError, Result};
-use crate::hive::Partition;
+use crate::partition::Partition;
 use crate::registry::{parse_registry, render_registry};
 use crate::storage::{STORAGE_FILE, StorageSettings};
 use crate::table::{DEFAULT_DATABASE, FileProblem, Table, TableFile};
@@ -348,14 +349,6 @@ fn load_table(root: &Path, database: &str, name: &str, path: &Path) -> Result<Ta
         }
     }
     Ok(table)
-}
-
-/// 1-based line and column of a byte offset.
-pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Java `DateTimeFormatter` patterns, as Athena's partition projection writes them
 //! (`yyyy-MM-dd`, `yyyy/MM/dd/HH`, `yyyyMM`, `dd-MM-yyyy`), turned into chrono formats.
 
+use crate::error::ValueError;
 use std::fmt;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -150,7 +151,7 @@ pub struct DateFormat {
 
 impl DateFormat {
     /// Reads a Java pattern; letters outside the supported set are refused, naming them.
-    pub fn parse(java: &str) -> Result<Self, String> {
+    pub fn parse(java: &str) -> Result<Self, ValueError> {
         let mut tokens = Vec::new();
         let mut text = String::new();
         let mut chars = java.chars().peekable();
@@ -170,7 +171,11 @@ impl DateFormat {
                         }
                         Some('\'') => break,
                         Some(other) => text.push(other),
-                        None => return Err(format!("date format '{java}' has an unclosed quote")),
+                        None => {
+                            return Err(ValueError::UnclosedQuote {
+                                pattern: java.to_string(),
+                            });
+                        }
                     }
                 }
                 continue;
@@ -193,10 +198,10 @@ impl DateFormat {
                 ('s', 1 | 2) => Field::Second,
                 ('S', 3) => Field::Millis,
                 _ => {
-                    return Err(format!(
-                        "date format '{java}': pattern '{}' is not supported (use y, M, d, H, m, s, SSS and quoted text)",
-                        c.to_string().repeat(count)
-                    ));
+                    return Err(ValueError::UnsupportedPattern {
+                        pattern: java.to_string(),
+                        letters: c.to_string().repeat(count),
+                    });
                 }
             };
             if !text.is_empty() {
@@ -215,7 +220,9 @@ impl DateFormat {
             })
             .collect();
         if !fields.contains(&Field::Year) {
-            return Err(format!("date format '{java}' has no year (y)"));
+            return Err(ValueError::NoYear {
+                pattern: java.to_string(),
+            });
         }
         let finest = fields
             .iter()

@@ -174,3 +174,160 @@ pub enum CatalogError {
 
 /// The catalog crate's result type.
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+/// A value written in a table file, a registry or a statement that cannot be used: a location,
+/// a size, a flag, a date pattern, a partition name, a location template. Each variant names
+/// the text at fault; where it sits (file, line, property) is the caller's to add.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// A location that is blank.
+    #[error("location is empty")]
+    EmptyLocation,
+    /// A location with `://` that is not a URL.
+    #[error("location '{written}' is not a valid URL: {reason}")]
+    BadUrl {
+        /// The location as written.
+        written: String,
+        /// Why it is not a URL.
+        reason: url::ParseError,
+    },
+    /// A local location that cannot be made absolute or turned into a URL.
+    #[error("location '{written}' is not a usable local path")]
+    BadLocalPath {
+        /// The location as written.
+        written: String,
+    },
+    /// A location in another store than the table's.
+    #[error("{what} '{written}' is in store '{store}', but the table is in '{table_store}'")]
+    OtherStore {
+        /// What the location is (`partition location`).
+        what: &'static str,
+        /// The location as written.
+        written: String,
+        /// Its store (`s3://bucket`).
+        store: String,
+        /// The table's store.
+        table_store: String,
+    },
+    /// A size that does not parse.
+    #[error("'{text}' is not a size: write e.g. '10GB', '512MiB' or '1TB'")]
+    NotASize {
+        /// The text as written.
+        text: String,
+    },
+    /// A flag that is neither `true` nor `false`.
+    #[error("'{text}' is not 'true' or 'false'")]
+    NotABool {
+        /// The text as written.
+        text: String,
+    },
+    /// A Java date pattern with an unclosed quote.
+    #[error("date format '{pattern}' has an unclosed quote")]
+    UnclosedQuote {
+        /// The pattern.
+        pattern: String,
+    },
+    /// A Java date pattern without a year.
+    #[error("date format '{pattern}' has no year (y)")]
+    NoYear {
+        /// The pattern.
+        pattern: String,
+    },
+    /// A Java date pattern letter run Minerva does not read.
+    #[error(
+        "date format '{pattern}': pattern '{letters}' is not supported (use y, M, d, H, m, s, SSS and quoted text)"
+    )]
+    UnsupportedPattern {
+        /// The pattern.
+        pattern: String,
+        /// The letters (`EEE`).
+        letters: String,
+    },
+    /// A partition name with the wrong number of `k=v` parts.
+    #[error("partition '{name}' should name {expected} partition column(s): {columns}")]
+    PartitionArity {
+        /// The name as written.
+        name: String,
+        /// How many partition columns the table has.
+        expected: usize,
+        /// Their names, comma-separated.
+        columns: String,
+    },
+    /// A part of a partition name that is not `k=v`.
+    #[error("'{part}' in partition '{name}' is not key=value")]
+    NotKeyValue {
+        /// The part.
+        part: String,
+        /// The whole name.
+        name: String,
+    },
+    /// A partition name whose keys are not the partition columns in order.
+    #[error(
+        "partition '{name}' has '{key}' where partition column '{column}' belongs (order: {columns})"
+    )]
+    PartitionKey {
+        /// The whole name.
+        name: String,
+        /// The key found.
+        key: String,
+        /// The column expected there.
+        column: String,
+        /// The partition columns in order.
+        columns: String,
+    },
+    /// A partition value that is not of its column's type.
+    #[error("value '{value}' for partition column '{column}' is not a valid {ty}")]
+    PartitionValue {
+        /// The value (decoded).
+        value: String,
+        /// The column.
+        column: String,
+        /// Its type.
+        ty: String,
+    },
+    /// A location template that is malformed.
+    #[error("'{template}'{}{problem}", if matches!(.problem, TemplateProblem::Root(_)) { ": " } else { " " })]
+    Template {
+        /// The template as written.
+        template: String,
+        /// What is wrong with it.
+        problem: TemplateProblem,
+    },
+}
+
+/// What is wrong with a `storage.location.template`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplateProblem {
+    /// No `${column}` at all.
+    #[error("has no ${{column}} placeholder")]
+    NoPlaceholder,
+    /// The part before the first placeholder is not a location.
+    #[error("{0}")]
+    Root(Box<ValueError>),
+    /// The template is in another store than the table.
+    #[error("is in store '{store}', but the table's location is in '{table_store}'")]
+    OtherStore {
+        /// The template's store.
+        store: String,
+        /// The table's store.
+        table_store: String,
+    },
+    /// `${` without `}`.
+    #[error("has an unclosed '${{'")]
+    Unclosed,
+    /// A placeholder that is not a partition column.
+    #[error("names ${{{0}}}, which is not a partition column")]
+    NotAColumn(String),
+    /// A partition column with no placeholder.
+    #[error("does not place partition column '{0}'")]
+    Unplaced(String),
+}
+/// 1-based line and column of a byte offset.
+pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}

@@ -8,12 +8,14 @@
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
-use object_store::path::{Path, PathPart};
+use object_store::path::PathPart;
 use percent_encoding::percent_decode_str;
 
+use crate::column::Column;
 use crate::domain::PartitionFilter;
 use crate::error::{CatalogError, Result};
-use crate::table::{Column, Table};
+use crate::partition::{Partition, hive_escape};
+use crate::table::Table;
 use crate::value::Value;
 
 /// At most this many prefixes are spelled from `=`/`IN` values at one level; more are listed.
@@ -21,59 +23,6 @@ const MAX_SPELLED_PREFIXES: usize = 10_000;
 
 /// LIST requests in flight at once while walking a level.
 const LIST_CONCURRENCY: usize = 16;
-
-/// Spells a partition value as Hive does in a directory name: control characters and a few
-/// ASCII punctuation marks become `%XX`; everything else, non-ASCII text included, stays.
-pub(crate) fn hive_escape(value: &str) -> String {
-    const ESCAPED: &[char] = &[
-        '"', '#', '%', '\'', '*', '/', ':', '=', '?', '\\', '{', '[', ']', '^',
-    ];
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        if c.is_ascii_control() || ESCAPED.contains(&c) {
-            out.push_str(&format!("%{:02X}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// One partition of a table: its partition column values and the prefix holding its files.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Partition {
-    /// One value per partition column, in the table's partition column order.
-    pub values: Vec<Value>,
-    /// Where the partition's files are, inside the table's object store.
-    pub prefix: Path,
-}
-
-impl Partition {
-    /// The partition's name as Athena's `SHOW PARTITIONS` prints it: `dt=2024-01-01/region=x`.
-    pub fn name(&self, table: &Table) -> String {
-        table
-            .partition_columns
-            .iter()
-            .zip(&self.values)
-            .map(|(c, v)| format!("{}={}", c.name, hive_escape(&v.to_string())))
-            .collect::<Vec<_>>()
-            .join("/")
-    }
-}
-
-/// Where a partition with these values lives in a Hive layout: `<location>/k1=v1/k2=v2`.
-pub(crate) fn hive_prefix(table: &Table, values: &[Value]) -> Path {
-    table.partition_columns.iter().zip(values).fold(
-        table.location.prefix(),
-        |prefix, (column, value)| {
-            prefix.join(PathPart::from(format!(
-                "{}={}",
-                column.name,
-                hive_escape(&value.to_string())
-            )))
-        },
-    )
-}
 
 /// The partitions of `table` (a Hive layout under its location) that `filter` allows, sorted by
 /// value. A table without partition columns has one partition: its root.
@@ -208,11 +157,13 @@ mod tests {
 
     use chrono::NaiveDate;
     use object_store::memory::InMemory;
+    use object_store::path::Path;
     use object_store::{ObjectStoreExt, PutPayload};
 
     use super::*;
     use crate::domain::Domain;
-    use crate::table::{Format, Location};
+    use crate::location::Location;
+    use crate::table::Format;
     use crate::types::ColumnType;
 
     fn table(partition_columns: Vec<Column>) -> Table {
@@ -247,7 +198,10 @@ mod tests {
     }
 
     fn names(table: &Table, partitions: &[Partition]) -> Vec<String> {
-        partitions.iter().map(|p| p.name(table)).collect()
+        partitions
+            .iter()
+            .map(|p| p.name(&table.partition_columns))
+            .collect()
     }
 
     #[tokio::test]

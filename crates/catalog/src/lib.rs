@@ -32,10 +32,14 @@
 //! otherwise), so no metastore has to be kept in step with the data.
 
 mod catalog;
+mod column;
 mod datefmt;
 mod domain;
 mod error;
 mod hive;
+mod layout;
+mod location;
+mod partition;
 pub mod projection;
 mod registry;
 mod selection;
@@ -45,16 +49,20 @@ mod types;
 mod value;
 
 pub use catalog::Catalog;
+pub use column::Column;
 pub use datefmt::{DateFormat, TimeUnit};
 pub use domain::{Domain, PartitionFilter};
-pub use error::{CatalogError, Result};
-pub use hive::{Partition, hive_partitions};
+pub use error::{CatalogError, Result, TemplateProblem, ValueError};
+pub use hive::hive_partitions;
+pub use layout::Layout;
+pub use location::Location;
+pub use partition::Partition;
 pub use projection::Projection;
 pub use registry::{parse_partition_name, partition_name, partition_prefix};
 pub use selection::{Method, Selection, select_partitions};
 pub use storage::{S3Settings, STORAGE_FILE, StorageSettings};
 pub use table::{
-    Column, DEFAULT_DATABASE, Format, Location, MAX_SCAN, REQUIRE_PARTITION_FILTER, Serde, Table,
+    DEFAULT_DATABASE, Format, MAX_SCAN, REQUIRE_PARTITION_FILTER, Serde, Table, display_byte_size,
     parse_byte_size,
 };
 pub use types::{ColumnType, UnknownType};

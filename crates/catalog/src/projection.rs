@@ -12,11 +12,13 @@ use std::path::Path as FsPath;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use object_store::path::{Path, PathPart};
 
+use crate::column::Column;
 use crate::datefmt::{DateFormat, TimeUnit};
 use crate::domain::{Domain, PartitionFilter};
-use crate::error::{CatalogError, Result};
-use crate::hive::{Partition, hive_escape};
-use crate::table::{Column, Location, Table};
+use crate::error::{CatalogError, Result, TemplateProblem, ValueError};
+use crate::layout::Layout;
+use crate::location::Location;
+use crate::partition::{Partition, hive_escape};
 use crate::types::ColumnType;
 use crate::value::Value;
 
@@ -133,7 +135,7 @@ impl Projection {
             .get(TEMPLATE)
             .map(|t| LocationTemplate::parse(t, partition_columns, location, base))
             .transpose()
-            .map_err(|m| problem(TEMPLATE, m))?;
+            .map_err(|e| problem(TEMPLATE, e.to_string()))?;
         Ok(Some(Self { rules, template }))
     }
 
@@ -145,13 +147,13 @@ impl Projection {
     /// The partitions `filter` allows, with `now` as the time `NOW` ranges are resolved at.
     pub fn partitions(
         &self,
-        table: &Table,
+        table: &Layout<'_>,
         filter: &PartitionFilter,
         now: DateTime<Utc>,
     ) -> Result<Vec<Partition>> {
         let now = now.naive_utc();
         let mut per_column = Vec::with_capacity(self.rules.len());
-        for (rule, column) in self.rules.iter().zip(&table.partition_columns) {
+        for (rule, column) in self.rules.iter().zip(table.partition_columns) {
             let domain = filter.domain(&column.name);
             let time_domain = filter.domain(&time_key(&column.name));
             per_column.push(rule.values(table, column, &domain, &time_domain, now)?);
@@ -200,7 +202,7 @@ impl Projection {
     }
 
     /// Where the partition with these spelled values lives.
-    fn prefix(&self, table: &Table, texts: &[String]) -> Path {
+    fn prefix(&self, table: &Layout<'_>, texts: &[String]) -> Path {
         match &self.template {
             Some(template) => template.expand(texts),
             None => {
@@ -218,7 +220,7 @@ impl Projection {
     }
 }
 
-fn too_many(table: &Table) -> CatalogError {
+fn too_many(table: &Layout<'_>) -> CatalogError {
     CatalogError::TooManyPartitions {
         table: table.qualified_name(),
         limit: MAX_PROJECTED_PARTITIONS,
@@ -259,8 +261,8 @@ impl Rule {
         match kind.as_str() {
             "date" => {
                 let format_text = required("format")?;
-                let format =
-                    DateFormat::parse(format_text).map_err(|m| problem(key("format"), m))?;
+                let format = DateFormat::parse(format_text)
+                    .map_err(|e| problem(key("format"), e.to_string()))?;
                 if column.ty == ColumnType::Date && !format.is_date_only() {
                     return Err(problem(
                         key("format"),
@@ -413,7 +415,7 @@ impl Rule {
     /// This column's projected values that `domain` allows, each with its path spelling.
     fn values(
         &self,
-        table: &Table,
+        table: &Layout<'_>,
         column: &Column,
         domain: &Domain,
         time_domain: &Domain,
@@ -755,20 +757,24 @@ impl LocationTemplate {
         columns: &[Column],
         location: &Location,
         base: &FsPath,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ValueError> {
         let text = text.trim();
+        let problem = |problem| ValueError::Template {
+            template: text.to_string(),
+            problem,
+        };
         let first = text
             .find("${")
-            .ok_or_else(|| format!("'{text}' has no ${{column}} placeholder"))?;
+            .ok_or_else(|| problem(TemplateProblem::NoPlaceholder))?;
         // The root ends at the last '/' before the first placeholder.
         let split = text[..first].rfind('/').map_or(0, |i| i + 1);
-        let root = Location::parse(&text[..split], base).map_err(|m| format!("'{text}': {m}"))?;
+        let root = Location::parse(&text[..split], base)
+            .map_err(|e| problem(TemplateProblem::Root(Box::new(e))))?;
         if root.store_url() != location.store_url() {
-            return Err(format!(
-                "'{text}' is in store '{}', but the table's location is in '{}'",
-                root.store_url(),
-                location.store_url()
-            ));
+            return Err(problem(TemplateProblem::OtherStore {
+                store: root.store_url(),
+                table_store: location.store_url(),
+            }));
         }
         let mut pieces = Vec::new();
         let mut rest = &text[split..];
@@ -779,14 +785,12 @@ impl LocationTemplate {
             }
             let close = rest[open..]
                 .find('}')
-                .ok_or_else(|| format!("'{text}' has an unclosed '${{'"))?;
+                .ok_or_else(|| problem(TemplateProblem::Unclosed))?;
             let name = &rest[open + 2..open + close];
             let index = columns
                 .iter()
                 .position(|c| c.name.eq_ignore_ascii_case(name.trim()))
-                .ok_or_else(|| {
-                    format!("'{text}' names ${{{name}}}, which is not a partition column")
-                })?;
+                .ok_or_else(|| problem(TemplateProblem::NotAColumn(name.to_string())))?;
             placed[index] = true;
             pieces.push(Piece::Column(index));
             rest = &rest[open + close + 1..];
@@ -795,10 +799,9 @@ impl LocationTemplate {
             pieces.push(Piece::Text(rest.to_string()));
         }
         if let Some(missing) = placed.iter().position(|p| !p) {
-            return Err(format!(
-                "'{text}' does not place partition column '{}'",
-                columns[missing].name
-            ));
+            return Err(problem(TemplateProblem::Unplaced(
+                columns[missing].name.clone(),
+            )));
         }
         Ok(Self { root, pieces })
     }
@@ -828,6 +831,7 @@ mod tests {
 
     use super::*;
     use crate::table::Format;
+    use crate::table::Table;
 
     fn table(columns: &[(&str, ColumnType)], properties: &[(&str, &str)]) -> Table {
         let location = Location::parse("s3://bucket/prefix/", FsPath::new("/")).unwrap();
@@ -888,7 +892,7 @@ mod tests {
         t.projection
             .as_ref()
             .unwrap()
-            .partitions(t, filter, now())
+            .partitions(&t.layout(), filter, now())
             .unwrap()
             .into_iter()
             .map(|p| p.prefix.to_string())
@@ -1084,7 +1088,7 @@ mod tests {
         assert_eq!(prefixes(&t, &filter), ["prefix/a", "prefix/b"]);
         let projection = t.projection.as_ref().unwrap();
         let missing = projection
-            .partitions(&t, &PartitionFilter::all(), now())
+            .partitions(&t.layout(), &PartitionFilter::all(), now())
             .unwrap_err();
         assert_eq!(
             missing.to_string(),
@@ -1093,7 +1097,9 @@ mod tests {
         for bad in ["..", "a/b", ""] {
             let mut filter = PartitionFilter::all();
             filter.and("sensor_id", Domain::point(string(bad)));
-            let error = projection.partitions(&t, &filter, now()).unwrap_err();
+            let error = projection
+                .partitions(&t.layout(), &filter, now())
+                .unwrap_err();
             assert!(error.to_string().contains("would escape"), "{error}");
         }
         assert_eq!(projection.total(now()), None);

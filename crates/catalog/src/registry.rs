@@ -9,8 +9,10 @@ use std::path::Path as FsPath;
 
 use percent_encoding::percent_decode_str;
 
-use crate::hive::{Partition, hive_prefix};
-use crate::table::{Location, Table};
+use crate::error::ValueError;
+use crate::location::Location;
+use crate::partition::{Partition, hive_name};
+use crate::table::Table;
 use crate::value::Value;
 
 /// The file's first line, saying what it is.
@@ -18,22 +20,18 @@ const HEADER: &str = "# Registered partitions: one per line, `name` or `name<TAB
 
 /// A partition's Hive name: `dt=2024-01-01/region=x`.
 pub fn partition_name(table: &Table, values: &[Value]) -> String {
-    Partition {
-        values: values.to_vec(),
-        prefix: Default::default(),
-    }
-    .name(table)
+    hive_name(&table.partition_columns, values)
 }
 
 /// The values of a partition named `k1=v1/k2=v2`, one per partition column, in order.
-pub fn parse_partition_name(table: &Table, name: &str) -> Result<Vec<Value>, String> {
+pub fn parse_partition_name(table: &Table, name: &str) -> Result<Vec<Value>, ValueError> {
     let parts: Vec<&str> = name.trim_matches('/').split('/').collect();
     if parts.len() != table.partition_columns.len() {
-        return Err(format!(
-            "partition '{name}' should name {} partition column(s): {}",
-            table.partition_columns.len(),
-            column_list(table)
-        ));
+        return Err(ValueError::PartitionArity {
+            name: name.to_string(),
+            expected: table.partition_columns.len(),
+            columns: column_list(table),
+        });
     }
     parts
         .iter()
@@ -41,20 +39,23 @@ pub fn parse_partition_name(table: &Table, name: &str) -> Result<Vec<Value>, Str
         .map(|(part, column)| {
             let (key, raw) = part
                 .split_once('=')
-                .ok_or_else(|| format!("'{part}' in partition '{name}' is not key=value"))?;
+                .ok_or_else(|| ValueError::NotKeyValue {
+                    part: part.to_string(),
+                    name: name.to_string(),
+                })?;
             if !key.eq_ignore_ascii_case(&column.name) {
-                return Err(format!(
-                    "partition '{name}' has '{key}' where partition column '{}' belongs (order: {})",
-                    column.name,
-                    column_list(table)
-                ));
+                return Err(ValueError::PartitionKey {
+                    name: name.to_string(),
+                    key: key.to_string(),
+                    column: column.name.clone(),
+                    columns: column_list(table),
+                });
             }
             let text = percent_decode_str(raw).decode_utf8_lossy();
-            Value::parse(&text, &column.ty).ok_or_else(|| {
-                format!(
-                    "value '{text}' for partition column '{}' is not a valid {}",
-                    column.name, column.ty
-                )
+            Value::parse(&text, &column.ty).ok_or_else(|| ValueError::PartitionValue {
+                value: text.to_string(),
+                column: column.name.clone(),
+                ty: column.ty.to_string(),
             })
         })
         .collect()
@@ -75,17 +76,18 @@ pub fn partition_prefix(
     values: &[Value],
     location: Option<&str>,
     base: &FsPath,
-) -> Result<object_store::path::Path, String> {
+) -> Result<object_store::path::Path, ValueError> {
     match location {
-        None => Ok(hive_prefix(table, values)),
+        None => Ok(table.hive_prefix(values)),
         Some(written) => {
             let location = Location::parse(written, base)?;
             if location.store_url() != table.location.store_url() {
-                return Err(format!(
-                    "partition location '{written}' is in store '{}', but the table is in '{}'",
-                    location.store_url(),
-                    table.location.store_url()
-                ));
+                return Err(ValueError::OtherStore {
+                    what: "partition location",
+                    written: written.to_string(),
+                    store: location.store_url(),
+                    table_store: table.location.store_url(),
+                });
             }
             Ok(location.prefix())
         }
@@ -108,8 +110,10 @@ pub(crate) fn parse_registry(
             Some((name, location)) => (name, Some(location.trim())),
             None => (line, None),
         };
-        let values = parse_partition_name(table, name.trim()).map_err(|m| (i + 1, m))?;
-        let prefix = partition_prefix(table, &values, location, base).map_err(|m| (i + 1, m))?;
+        let values =
+            parse_partition_name(table, name.trim()).map_err(|e| (i + 1, e.to_string()))?;
+        let prefix =
+            partition_prefix(table, &values, location, base).map_err(|e| (i + 1, e.to_string()))?;
         partitions.push(Partition { values, prefix });
     }
     partitions.sort();
@@ -121,8 +125,8 @@ pub(crate) fn parse_registry(
 pub(crate) fn render_registry(table: &Table, partitions: &[Partition]) -> String {
     let mut text = format!("{HEADER}\n");
     for partition in partitions {
-        text.push_str(&partition.name(table));
-        if partition.prefix != hive_prefix(table, &partition.values) {
+        text.push_str(&partition.name(&table.partition_columns));
+        if partition.prefix != table.hive_prefix(&partition.values) {
             text.push('\t');
             text.push_str(&table.location.store_url());
             text.push('/');
@@ -139,7 +143,8 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
-    use crate::table::{Column, Format};
+    use crate::column::Column;
+    use crate::table::Format;
     use crate::types::ColumnType;
 
     fn table() -> Table {

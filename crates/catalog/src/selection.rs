@@ -7,7 +7,8 @@ use object_store::ObjectStore;
 
 use crate::domain::PartitionFilter;
 use crate::error::Result;
-use crate::hive::{Partition, hive_partitions};
+use crate::hive::hive_partitions;
+use crate::partition::Partition;
 use crate::table::Table;
 
 /// How a table's partitions were found.
@@ -55,7 +56,7 @@ pub async fn select_partitions(
         && !table.partition_columns.is_empty()
     {
         return Ok(Selection {
-            partitions: projection.partitions(table, filter, now)?,
+            partitions: projection.partitions(&table.layout(), filter, now)?,
             method: Method::Projection,
             total: projection.total(now),
         });

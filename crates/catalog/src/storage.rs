@@ -101,7 +101,7 @@ impl StorageSettings {
     fn parse(text: &str, path: &Path) -> Result<Self> {
         let at = |span: Option<std::ops::Range<usize>>, message: String| {
             let (line, column) =
-                span.map_or((1, 1), |s| crate::catalog::line_and_column(text, s.start));
+                span.map_or((1, 1), |s| crate::error::line_and_column(text, s.start));
             CatalogError::StorageFile {
                 path: PathBuf::from(path),
                 line,

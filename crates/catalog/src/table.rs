@@ -2,42 +2,24 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
-use url::Url;
 
-use crate::hive::Partition;
+use crate::column::Column;
+use crate::error::ValueError;
+use crate::layout::Layout;
+use crate::location::Location;
+use crate::partition::{Partition, hive_prefix};
 use crate::projection::{Projection, PropertyProblem};
 use crate::types::ColumnType;
+use crate::value::Value;
 
 /// The database a table belongs to when a name does not say (Athena's default).
 pub const DEFAULT_DATABASE: &str = "default";
-
-/// A column: its name, declared type and optional comment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Column {
-    /// The column's name as SQL sees it.
-    pub name: String,
-    /// The declared type.
-    pub ty: ColumnType,
-    /// Free text for people.
-    pub comment: Option<String>,
-}
-
-impl Column {
-    /// A column with no comment.
-    pub fn new(name: impl Into<String>, ty: ColumnType) -> Self {
-        Self {
-            name: name.into(),
-            ty,
-            comment: None,
-        }
-    }
-}
 
 /// How a table's files are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,98 +58,6 @@ impl fmt::Display for Format {
     }
 }
 
-/// Where a table's files live: a URL naming an object store and a prefix in it.
-///
-/// A local path in a table file is taken relative to the catalog directory, so a catalog and
-/// the lake beside it can move together.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    url: Url,
-    written: String,
-}
-
-impl Location {
-    /// Parses a location as written in a table file. `base` anchors relative local paths.
-    pub fn parse(written: &str, base: &Path) -> Result<Self, String> {
-        let written = written.trim();
-        if written.is_empty() {
-            return Err("location is empty".into());
-        }
-        let mut url = if written.contains("://") {
-            Url::parse(written)
-                .map_err(|e| format!("location '{written}' is not a valid URL: {e}"))?
-        } else {
-            let path = normalize(&base.join(written));
-            let path = std::path::absolute(&path)
-                .map_err(|e| format!("location '{written}' cannot be made absolute: {e}"))?;
-            Url::from_directory_path(&path)
-                .map_err(|()| format!("location '{written}' is not a usable local path"))?
-        };
-        if url.scheme() == "s3a" {
-            url.set_scheme("s3")
-                .map_err(|()| format!("location '{written}' has a bad scheme"))?;
-        }
-        if !url.path().ends_with('/') {
-            let path = format!("{}/", url.path());
-            url.set_path(&path);
-        }
-        Ok(Self {
-            url,
-            written: written.to_string(),
-        })
-    }
-
-    /// The full URL of the table's root, ending in `/`.
-    pub fn url(&self) -> &Url {
-        &self.url
-    }
-
-    /// The location as the table file wrote it.
-    pub fn as_written(&self) -> &str {
-        &self.written
-    }
-
-    /// The object store this table lives in: `scheme://authority` (`file://`, `s3://bucket`).
-    pub fn store_url(&self) -> String {
-        format!("{}://{}", self.url.scheme(), self.url.authority())
-    }
-
-    /// The table's root inside its object store.
-    pub fn prefix(&self) -> object_store::path::Path {
-        object_store::path::Path::from_url_path(self.url.path()).unwrap_or_default()
-    }
-
-    /// The directory on this machine, for a `file://` location.
-    pub fn local_path(&self) -> Option<PathBuf> {
-        (self.url.scheme() == "file")
-            .then(|| self.url.to_file_path().ok())
-            .flatten()
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.url.as_str())
-    }
-}
-
-/// Removes `.` and folds `..` without touching the file system (the path may not exist yet).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
 /// How rows are encoded in a text table's files: Hive's SerDe (serializer/deserializer) class
 /// and its properties, kept as written so that `SHOW CREATE TABLE` gives them back.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -191,7 +81,7 @@ impl Serde {
     }
 }
 
-/// A table in the catalog./// A table in the catalog.
+/// A table in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     /// The database (a directory of the catalog).
@@ -223,6 +113,22 @@ impl Table {
     /// `database.name`.
     pub fn qualified_name(&self) -> String {
         format!("{}.{}", self.database, self.name)
+    }
+
+    /// The table's name, location and partition columns.
+    pub fn layout(&self) -> Layout<'_> {
+        Layout {
+            database: &self.database,
+            name: &self.name,
+            location: &self.location,
+            partition_columns: &self.partition_columns,
+        }
+    }
+
+    /// Where a partition with these values lives in the table's Hive layout:
+    /// `<location>/k1=v1/k2=v2`.
+    pub(crate) fn hive_prefix(&self, values: &[Value]) -> object_store::path::Path {
+        hive_prefix(self.location.prefix(), &self.partition_columns, values)
     }
 
     /// The partition column called `name`, if any.
@@ -309,22 +215,31 @@ pub const MAX_SCAN: &str = "max_scan";
 pub const REQUIRE_PARTITION_FILTER: &str = "require_partition_filter";
 
 /// A byte size as people write it: `10GB` (10⁹ bytes), `512MiB`, `1 TB`, `1000`.
-pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+pub fn parse_byte_size(text: &str) -> Result<u64, ValueError> {
     text.trim()
         .parse::<bytesize::ByteSize>()
         .map(|size| size.as_u64())
-        .map_err(|_| format!("'{text}' is not a size: write e.g. '10GB', '512MiB' or '1TB'"))
+        .map_err(|_| ValueError::NotASize {
+            text: text.to_string(),
+        })
 }
 
-fn check_byte_size(text: &str) -> Result<(), String> {
+/// A byte size as messages show it: `12.3 MiB`.
+pub fn display_byte_size(bytes: u64) -> String {
+    bytesize::ByteSize::b(bytes).display().iec().to_string()
+}
+
+fn check_byte_size(text: &str) -> Result<(), ValueError> {
     parse_byte_size(text).map(drop)
 }
 
-fn check_bool(text: &str) -> Result<(), String> {
+fn check_bool(text: &str) -> Result<(), ValueError> {
     if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") {
         Ok(())
     } else {
-        Err(format!("'{text}' is not 'true' or 'false'"))
+        Err(ValueError::NotABool {
+            text: text.to_string(),
+        })
     }
 }
 
@@ -427,7 +342,10 @@ impl TableFile {
             .map(|(k, v)| (k, v.into_inner()))
             .collect();
         for (property, check) in [
-            (MAX_SCAN, check_byte_size as fn(&str) -> Result<(), String>),
+            (
+                MAX_SCAN,
+                check_byte_size as fn(&str) -> Result<(), ValueError>,
+            ),
             (REQUIRE_PARTITION_FILTER, check_bool),
         ] {
             if let Some(value) = properties.get(property) {
@@ -520,34 +438,4 @@ fn convert_columns(
             ))
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_locations_are_anchored_at_the_catalog() {
-        let loc = Location::parse("../lake/views", Path::new("/data/catalog")).unwrap();
-        assert_eq!(loc.url().as_str(), "file:///data/lake/views/");
-        assert_eq!(loc.store_url(), "file://");
-        assert_eq!(loc.prefix().as_ref(), "data/lake/views");
-        assert_eq!(loc.local_path(), Some(PathBuf::from("/data/lake/views/")));
-        assert_eq!(loc.as_written(), "../lake/views");
-    }
-
-    #[test]
-    fn urls_keep_their_store() {
-        let loc = Location::parse("s3://bucket/events/views", Path::new("/x")).unwrap();
-        assert_eq!(loc.url().as_str(), "s3://bucket/events/views/");
-        assert_eq!(loc.store_url(), "s3://bucket");
-        assert_eq!(loc.prefix().as_ref(), "events/views");
-        assert_eq!(loc.local_path(), None);
-        let s3a = Location::parse("s3a://bucket/t/", Path::new("/x")).unwrap();
-        assert_eq!(s3a.store_url(), "s3://bucket");
-        assert!(
-            Location::parse("s3://", Path::new("/x")).is_ok_and(|l| l.prefix().as_ref().is_empty())
-        );
-        assert!(Location::parse("", Path::new("/x")).is_err());
-    }
 }

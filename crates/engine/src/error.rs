@@ -2,10 +2,9 @@ use std::sync::Arc;
 
 use datafusion::error::DataFusionError;
 use datafusion::sql::sqlparser::parser::ParserError;
-use minerva_catalog::CatalogError;
-
-use crate::accounting::ScanLimitExceeded;
-use crate::store_error::{explain_store_error, explain_store_text};
+use minerva_catalog::{CatalogError, Format, ValueError};
+use minerva_sql::DdlError;
+use minerva_store::{Failure, ScanLimitExceeded, StoreError};
 
 /// Everything that can go wrong running a statement.
 #[derive(Debug, thiserror::Error)]
@@ -16,16 +15,16 @@ pub enum EngineError {
     Catalog(Arc<CatalogError>),
 
     /// The statement is not valid SQL.
-    #[error("syntax error: {}", one_line(.0))]
-    Syntax(String),
+    #[error("syntax error: {}", one_line(&parser_message(.0)))]
+    Syntax(ParserError),
 
     /// A table's files cannot be read as declared.
-    #[error("table '{table}': {message}")]
+    #[error("table '{table}': {problem}")]
     Table {
         /// `database.table`.
         table: String,
         /// What is wrong, naming the file or location.
-        message: String,
+        problem: TableProblem,
     },
 
     /// No object store is known for a table's location.
@@ -39,14 +38,20 @@ pub enum EngineError {
         url: String,
     },
 
-    /// An object store failed or cannot be set up: a missing bucket, bad credentials, a wrong
-    /// region, an unreachable endpoint, a timeout.
-    #[error("{what}: {message}")]
-    Store {
-        /// What was being done, naming the bucket, table or location.
-        what: String,
+    /// An object store cannot be set up (a profile that does not exist, a bad client setting).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    /// Listing a table's location failed: a missing bucket, bad credentials, a wrong region, an
+    /// unreachable endpoint, a timeout.
+    #[error("table '{table}': cannot list '{location}': {failure}")]
+    List {
+        /// `database.table`.
+        table: String,
+        /// The location listed.
+        location: String,
         /// What went wrong and what to check.
-        message: String,
+        failure: Failure,
     },
 
     /// The query would read more than its scan limit (`max_scan`).
@@ -55,15 +60,20 @@ pub enum EngineError {
 
     /// A DDL statement (`CREATE EXTERNAL TABLE`, `ALTER TABLE … PARTITION`, …) is malformed.
     #[error("syntax error: {0}")]
-    Ddl(String),
+    Ddl(#[from] DdlError),
 
-    /// A DDL statement cannot be carried out (the table exists, the partition is missing, …).
-    #[error("{0}")]
-    Rejected(String),
+    /// A statement cannot be carried out (the table exists, the partition is missing, …).
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
 
     /// The statement is valid SQL that Minerva does not run.
-    #[error("{0}")]
-    Unsupported(String),
+    #[error(
+        "{statement} is not supported yet: define tables with Athena's CREATE EXTERNAL TABLE or with files in the catalog directory (<database>/<table>.toml)"
+    )]
+    Unsupported {
+        /// What it is (`INSERT`, `CREATE VIEW`).
+        statement: &'static str,
+    },
 
     /// Planning or running the query failed.
     #[error("{}", one_line(&describe(.0)))]
@@ -77,16 +87,17 @@ impl From<CatalogError> for EngineError {
 }
 
 impl From<Arc<CatalogError>> for EngineError {
-    /// A failed listing becomes a [`EngineError::Store`] that says what to check.
+    /// A failed listing becomes a [`EngineError::List`] that says what to check.
     fn from(error: Arc<CatalogError>) -> Self {
         match error.as_ref() {
             CatalogError::List {
                 table,
                 location,
                 source,
-            } => Self::Store {
-                what: format!("table '{table}': cannot list '{location}'"),
-                message: explain_store_error(source),
+            } => Self::List {
+                table: table.clone(),
+                location: location.clone(),
+                failure: Failure::of(source),
             },
             _ => Self::Catalog(error),
         }
@@ -104,7 +115,10 @@ impl From<DataFusionError> for EngineError {
                 Ok(engine) => *engine,
                 Err(inner) => match inner.downcast::<CatalogError>() {
                     Ok(catalog) => Self::from(*catalog),
-                    Err(inner) => Self::Query(DataFusionError::External(inner)),
+                    Err(inner) => match inner.downcast::<StoreError>() {
+                        Ok(store) => Self::from(*store),
+                        Err(inner) => Self::Query(DataFusionError::External(inner)),
+                    },
                 },
             },
             DataFusionError::Context(context, inner) => match Self::from(*inner) {
@@ -114,10 +128,7 @@ impl From<DataFusionError> for EngineError {
                 ours => ours,
             },
             DataFusionError::Diagnostic(_, inner) => Self::from(*inner),
-            DataFusionError::SQL(parser, _) => Self::Syntax(match *parser {
-                ParserError::ParserError(m) | ParserError::TokenizerError(m) => m,
-                ParserError::RecursionLimitExceeded => "statement nested too deeply".to_string(),
-            }),
+            DataFusionError::SQL(parser, _) => Self::Syntax(*parser),
             other => Self::Query(other),
         }
     }
@@ -129,15 +140,143 @@ impl From<EngineError> for DataFusionError {
     }
 }
 
+/// What sqlparser said, without its own prefix.
+fn parser_message(error: &ParserError) -> String {
+    match error {
+        ParserError::ParserError(m) | ParserError::TokenizerError(m) => m.clone(),
+        ParserError::RecursionLimitExceeded => "statement nested too deeply".to_string(),
+    }
+}
+
+/// Why a table's files cannot be read as its definition says.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableProblem {
+    /// A JSON or CSV table without declared columns.
+    #[error("a {format} table must declare its columns (only Parquet files carry a schema)")]
+    ColumnsRequired {
+        /// Its format.
+        format: Format,
+    },
+    /// A Parquet table without declared columns and without a file to read them from.
+    #[error("declares no columns and has no data file under '{location}' to read them from")]
+    NoDataFile {
+        /// The table's location.
+        location: String,
+    },
+    /// The file the columns were to be read from cannot be read.
+    #[error("cannot read the columns of '{object}': {source}")]
+    Columns {
+        /// The object's path.
+        object: String,
+        /// Why.
+        source: Box<EngineError>,
+    },
+    /// A data file cannot be read.
+    #[error("cannot read '{object}': {source}")]
+    Read {
+        /// The object's path.
+        object: String,
+        /// Why.
+        source: Box<EngineError>,
+    },
+}
+
+/// A statement that is well formed but cannot be carried out as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// `CREATE EXTERNAL TABLE` of a table that exists.
+    #[error("table '{table}' already exists (DROP TABLE it first, or say IF NOT EXISTS)")]
+    TableExists {
+        /// `database.table`.
+        table: String,
+    },
+    /// `CREATE DATABASE` of a database that exists.
+    #[error("database '{database}' already exists")]
+    DatabaseExists {
+        /// The database.
+        database: String,
+    },
+    /// A query without the partition filter its table requires.
+    #[error(
+        "table '{table}' requires a filter on its partition columns ({columns}) to limit the partitions read (table property '{}')",
+        minerva_catalog::REQUIRE_PARTITION_FILTER
+    )]
+    PartitionFilterRequired {
+        /// `database.table`.
+        table: String,
+        /// Its partition columns, comma-separated.
+        columns: String,
+    },
+    /// A partition statement (`MSCK REPAIR`, `ALTER TABLE … PARTITION`) the table refuses.
+    #[error("table '{table}': {problem}")]
+    Partitions {
+        /// `database.table`.
+        table: String,
+        /// What is wrong.
+        problem: PartitionProblem,
+    },
+}
+
+/// Why a partition statement cannot be carried out on a table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PartitionProblem {
+    /// The table has no partition columns.
+    #[error("it has no partition columns")]
+    NotPartitioned,
+    /// Projection computes the table's partitions.
+    #[error("it uses partition projection: its partitions are computed, not registered")]
+    Projected,
+    /// `ADD PARTITION` of one that is registered.
+    #[error("partition {partition} already exists (say IF NOT EXISTS to skip it)")]
+    Exists {
+        /// `k=v/…`.
+        partition: String,
+    },
+    /// `DROP PARTITION` of one that is not.
+    #[error("partition {partition} does not exist (say IF EXISTS to skip it)")]
+    Missing {
+        /// `k=v/…`.
+        partition: String,
+    },
+    /// `PARTITION (k=…)` with a key that is not a partition column.
+    #[error("'{key}' is not a partition column")]
+    NotAColumn {
+        /// The key.
+        key: String,
+    },
+    /// `PARTITION (…)` without a value for a partition column.
+    #[error("PARTITION (…) must give '{column}'")]
+    ValueMissing {
+        /// The column.
+        column: String,
+    },
+    /// A partition value that is not of its column's type.
+    #[error("'{value}' is not a valid {ty} for partition column '{column}'")]
+    BadValue {
+        /// The value as written.
+        value: String,
+        /// The column's type.
+        ty: String,
+        /// The column.
+        column: String,
+    },
+    /// A partition `LOCATION` that cannot be used.
+    #[error(transparent)]
+    Location(ValueError),
+}
+
 /// One line for a person: DataFusion's message without its Rust-flavoured prefixes.
 fn describe(error: &DataFusionError) -> String {
     // A store failure deep inside a Parquet or Arrow error: what the store said is the news.
     if !matches!(error, DataFusionError::Context(..)) {
         if let Some(store) = find_cause::<object_store::Error>(error) {
-            return explain_store_error(store);
+            return Failure::of(store).to_string();
         }
-        if let Some(explained) = explain_store_text(&error.to_string()) {
-            return explained;
+        if let Some(explained) = Failure::in_text(&error.to_string()) {
+            return explained.to_string();
         }
     }
     match error {
@@ -152,7 +291,7 @@ fn describe(error: &DataFusionError) -> String {
         DataFusionError::ResourcesExhausted(m) => format!("out of memory: {m}"),
         DataFusionError::ArrowError(e, _) => format!("arrow error: {e}"),
         DataFusionError::ParquetError(e) => format!("parquet error: {e}"),
-        DataFusionError::ObjectStore(e) => explain_store_error(e),
+        DataFusionError::ObjectStore(e) => Failure::of(e).to_string(),
         DataFusionError::IoError(e) => format!("i/o error: {e}"),
         other => other.strip_backtrace(),
     }

@@ -23,34 +23,16 @@
 //! DataFusion Parquet scan, so row-group statistics, projection and every later DataFusion
 //! improvement apply unchanged. The engine never prints: results leave as Arrow batches.
 
-mod accounting;
-mod aws_profile;
-mod catalog_statements;
-mod commands;
-mod cooperative;
-mod ddl;
 mod dense;
-mod engine;
 mod error;
-mod explain;
-mod functions;
-mod providers;
-mod pruning;
-pub mod recording;
+mod report;
+mod scan;
+mod session;
 mod statements;
-mod store_error;
-mod stores;
-mod table;
-mod text_source;
 mod types;
 
-pub use accounting::{
-    ATHENA_USD_PER_TIB, ListingCache, QueryStats, ScanLimit, ScanLimitExceeded, ScanSummary,
-    human_bytes,
-};
-pub use engine::{Engine, EngineBuilder, QueryOutput};
-pub use error::{EngineError, Result};
-pub use explain::ScanReport;
-pub use statements::{Statements, is_blank, split_statements};
-pub use table::CatalogTable;
+pub use error::{EngineError, PartitionProblem, Rejection, Result, TableProblem};
+pub use report::{ATHENA_USD_PER_TIB, QueryStats, ScanReport, ScanSummary};
+pub use scan::CatalogTable;
+pub use session::{Engine, EngineBuilder, QueryOutput};
 pub use types::{arrow_type, athena_name};

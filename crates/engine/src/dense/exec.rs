@@ -45,7 +45,9 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use parquet::file::statistics::Statistics;
 
 use super::cells::Budget;
-use super::groups::{BatchInput, Combos, Count, EntryColumn, FAIL, Groups, Output, Range};
+use super::groups::{
+    BatchInput, Combos, Count, EntryColumn, FAIL, Groups, Output, Range, same_dictionary,
+};
 use super::stats::row_groups_to_read;
 use datafusion::physical_optimizer::pruning::PruningPredicate;
 
@@ -748,12 +750,6 @@ fn entry_values(
         }
     }
     Ok(entries)
-}
-
-/// Whether two dictionaries are the same one: the Parquet reader wraps a column chunk's
-/// dictionary in a new array for every batch, over the same buffers.
-pub(crate) fn same_dictionary(a: &ArrayRef, b: &ArrayRef) -> bool {
-    Arc::ptr_eq(a, b) || a.to_data().ptr_eq(&b.to_data())
 }
 
 /// A column of the batch, or nulls of `null_type` if the file lacks it.

@@ -15,7 +15,6 @@ use datafusion::common::{HashMap, ScalarValue};
 use datafusion::error::Result;
 
 use super::cells::{Budget, Counter, IntSet};
-use super::exec::same_dictionary;
 
 /// What one aggregate counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd)]
@@ -601,4 +600,10 @@ impl Combos {
         // Too many combinations to tabulate: every row looks its group up by its codes.
         self.table = vec![NONE; slots.unwrap_or(0)];
     }
+}
+
+/// Whether two dictionaries are the same one: the Parquet reader wraps a column chunk's
+/// dictionary in a new array for every batch, over the same buffers.
+pub(crate) fn same_dictionary(a: &ArrayRef, b: &ArrayRef) -> bool {
+    Arc::ptr_eq(a, b) || a.to_data().ptr_eq(&b.to_data())
 }

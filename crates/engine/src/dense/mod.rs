@@ -60,7 +60,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 use minerva_catalog::Format;
 
-use crate::table::CatalogTable;
+use crate::scan::CatalogTable;
 use exec::{DenseAggregateExec, DenseScan, RowFilter, TextFilter};
 use groups::{Count, Output};
 

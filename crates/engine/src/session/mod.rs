@@ -1,4 +1,11 @@
-//! The engine: a DataFusion session over the catalog.
+//! The session: the [`Engine`], its builder, and how a statement runs (catalog statement, DDL,
+//! or a DataFusion query on a per-query copy of the session state); the object stores as
+//! DataFusion asks for them (`stores`), the physical rule that makes joins yield
+//! (`cooperative`), and Athena's functions (`functions`).
+
+mod cooperative;
+mod functions;
+mod stores;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -10,7 +17,6 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::SessionState;
 use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
@@ -21,18 +27,18 @@ use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::{StreamExt, TryStreamExt};
 use minerva_catalog::Catalog;
+use minerva_sql::{parse_command, parse_ddl};
 use object_store::ObjectStore;
 use url::Url;
 
-use crate::accounting::{ListingCache, QueryStats, QueryStores, ScanLimit};
-use crate::commands::{self, Command, Values, batch};
-use crate::cooperative::YieldingJoins;
-use crate::ddl;
 use crate::dense::{DenseAggregation, MinervaQueryPlanner};
 use crate::error::{EngineError, Result};
-use crate::providers::{MinervaCatalog, Tables};
-use crate::stores::Stores;
-use crate::types::athena_name;
+use crate::report::QueryStats;
+use crate::scan::{MinervaCatalog, Tables};
+use crate::statements::{Values, batch, run_command, run_ddl};
+use cooperative::YieldingJoins;
+use minerva_store::{ListingCache, ScanLimit, Stores};
+use stores::{QueryStores, SessionStores};
 
 /// The name of the DataFusion catalog that holds every database.
 const CATALOG_NAME: &str = "minerva";
@@ -142,7 +148,7 @@ impl EngineBuilder {
         }
         let stores = Stores::new(self.catalog.storage().cloned(), self.aws_profile);
         for (url, store) in self.stores {
-            stores.register_store(&url, store);
+            stores.register(&url, store);
         }
         let listing_ttl = self
             .catalog
@@ -150,7 +156,8 @@ impl EngineBuilder {
             .ok()
             .and_then(|s| s.listing_ttl)
             .unwrap_or(ListingCache::DEFAULT_TTL);
-        let mut runtime = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(stores));
+        let mut runtime =
+            RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(SessionStores(stores)));
         if let Some(bytes) = self.memory_limit {
             // Fair shares: every spilling operator of a query gets its part before any spills.
             runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
@@ -167,7 +174,7 @@ impl EngineBuilder {
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
             .build();
         let ctx = SessionContext::new_with_state(state);
-        for function in crate::functions::athena_functions() {
+        for function in functions::athena_functions() {
             ctx.register_udf(function);
         }
         let tables = Arc::new(Tables::new(Arc::new(self.catalog), ctx.runtime_env()));
@@ -262,12 +269,13 @@ impl Engine {
 
     /// Plans one statement and starts running it. Rows arrive as the stream is polled.
     pub async fn execute(&self, sql: &str) -> Result<QueryOutput> {
-        if let Some(command) = commands::parse(sql) {
-            return Ok(answer(self.run_command(command).await?));
+        if let Some(command) = parse_command(sql) {
+            let state = self.ctx.state();
+            return Ok(answer(run_command(&self.tables, &state, command).await?));
         }
-        if let Some(ddl) = ddl::parse(sql, self.catalog().root()) {
-            let ddl = ddl.map_err(EngineError::Ddl)?;
-            return Ok(answer(self.run_ddl(ddl).await?));
+        if let Some(ddl) = parse_ddl(sql, self.catalog().root()) {
+            let ddl = ddl?;
+            return Ok(answer(run_ddl(&self.tables, ddl).await?));
         }
         let limit = self.max_scan().map(|bytes| ScanLimit {
             bytes,
@@ -401,84 +409,6 @@ impl Engine {
         }
         Ok(())
     }
-
-    async fn run_command(&self, command: Command) -> Result<RecordBatch> {
-        match command {
-            Command::ShowTables { database } => Ok(self.show_tables(database.as_deref())),
-            Command::Describe { database, table } => {
-                let opened = self.tables.open(&database, &table).await?;
-                let declared = opened.table();
-                let (mut names, mut types, mut partition, mut comments) =
-                    (vec![], vec![], vec![], vec![]);
-                for field in datafusion::catalog::TableProvider::schema(opened.as_ref()).fields() {
-                    let name = field.name();
-                    let column = declared
-                        .columns
-                        .iter()
-                        .flatten()
-                        .chain(&declared.partition_columns)
-                        .find(|c| &c.name == name);
-                    names.push(Some(name.clone()));
-                    types.push(Some(column.map_or_else(
-                        || athena_name(field.data_type()),
-                        |c| c.ty.to_string(),
-                    )));
-                    partition.push(declared.partition_column(name).is_some());
-                    comments.push(column.and_then(|c| c.comment.clone()));
-                }
-                Ok(batch(vec![
-                    ("column_name", Values::Text(names)),
-                    ("data_type", Values::Text(types)),
-                    ("partition_key", Values::Flag(partition)),
-                    ("comment", Values::Text(comments)),
-                ]))
-            }
-            Command::ShowPartitions { database, table } => {
-                let opened = self.tables.open(&database, &table).await?;
-                let selection = opened.partitions(&self.ctx.state(), &[]).await?;
-                let names = selection
-                    .partitions
-                    .iter()
-                    .map(|p| Some(p.name(opened.table())))
-                    .collect();
-                Ok(batch(vec![("partition", Values::Text(names))]))
-            }
-        }
-    }
-
-    fn show_tables(&self, database: Option<&str>) -> RecordBatch {
-        let catalog = self.catalog();
-        let (mut dbs, mut names, mut formats, mut partitioned, mut locations) =
-            (vec![], vec![], vec![], vec![], vec![]);
-        for db in catalog
-            .databases()
-            .into_iter()
-            .filter(|db| database.is_none_or(|d| d == *db))
-        {
-            for name in catalog.table_names(db) {
-                dbs.push(Some(db.to_string()));
-                names.push(Some(name.to_string()));
-                // A broken table file is listed, with its details missing; querying it says why.
-                let table = catalog.table(db, name).and_then(Result::ok);
-                formats.push(table.as_ref().map(|t| t.format.to_string()));
-                partitioned.push(table.as_ref().map(|t| {
-                    t.partition_columns
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }));
-                locations.push(table.as_ref().map(|t| t.location.to_string()));
-            }
-        }
-        batch(vec![
-            ("database", Values::Text(dbs)),
-            ("table", Values::Text(names)),
-            ("format", Values::Text(formats)),
-            ("partitioned_by", Values::Text(partitioned)),
-            ("location", Values::Text(locations)),
-        ])
-    }
 }
 
 /// A one-batch answer (of a command or DDL statement) as a query's output.
@@ -561,7 +491,5 @@ fn refuse_writes(statement: &Statement) -> Result<()> {
         },
         _ => return Ok(()),
     };
-    Err(EngineError::Unsupported(format!(
-        "{what} is not supported yet: define tables with Athena's CREATE EXTERNAL TABLE or with files in the catalog directory (<database>/<table>.toml)"
-    )))
+    Err(EngineError::Unsupported { statement: what })
 }

@@ -10,13 +10,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use datafusion::sql::sqlparser::dialect::HiveDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use minerva_catalog::{Column, ColumnType, DEFAULT_DATABASE, Format, Location, Serde, Table};
+use sqlparser::dialect::HiveDialect;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+use crate::error::{DdlError, Found};
 
 /// A DDL statement Minerva runs against its catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Ddl {
+pub enum Ddl {
     /// `CREATE EXTERNAL TABLE …`
     CreateTable {
         /// The table to write.
@@ -55,11 +57,11 @@ pub(crate) enum Ddl {
 }
 
 /// `(k='v', k2=3)`: partition column names and their values as written.
-pub(crate) type PartitionSpec = Vec<(String, String)>;
+pub type PartitionSpec = Vec<(String, String)>;
 
 /// Recognizes a DDL statement. `None` leaves the statement to DataFusion; `Some(Err)` is a
 /// statement that is ours but malformed.
-pub(crate) fn parse(sql: &str, catalog_root: &Path) -> Option<Result<Ddl, String>> {
+pub fn parse(sql: &str, catalog_root: &Path) -> Option<Result<Ddl, DdlError>> {
     let tokens = Tokenizer::new(&HiveDialect {}, sql).tokenize().ok()?;
     let mut p = Parser {
         tokens: tokens
@@ -92,7 +94,10 @@ pub(crate) fn parse(sql: &str, catalog_root: &Path) -> Option<Result<Ddl, String
     };
     Some(statement.and_then(|ddl| match p.tokens.get(p.at) {
         None => Ok(ddl),
-        Some(token) => Err(format!("unexpected '{token}' after the statement")),
+        Some(token) => Err(DdlError::Unexpected {
+            token: token.to_string(),
+            place: "after the statement",
+        }),
     }))
 }
 
@@ -119,22 +124,22 @@ impl Parser {
         matches
     }
 
-    fn expect_keywords(&mut self, words: &[&str]) -> Result<(), String> {
+    fn expect_keywords(&mut self, words: &[&str]) -> Result<(), DdlError> {
         if self.keywords(words) {
             Ok(())
         } else {
-            Err(format!(
-                "expected {} {}",
-                words.join(" ").to_uppercase(),
-                self.found()
-            ))
+            Err(self.expected(words.join(" ").to_uppercase()))
         }
     }
 
-    fn found(&self) -> String {
-        match self.tokens.get(self.at) {
-            Some(token) => format!("but found '{token}'"),
-            None => "but the statement ended".to_string(),
+    /// `expected` belongs where the next token is.
+    fn expected(&self, expected: impl Into<String>) -> DdlError {
+        DdlError::Expected {
+            expected: expected.into(),
+            found: match self.tokens.get(self.at) {
+                Some(token) => Found::Token(token.to_string()),
+                None => Found::End,
+            },
         }
     }
 
@@ -147,38 +152,38 @@ impl Parser {
         }
     }
 
-    fn expect(&mut self, token: &Token) -> Result<(), String> {
+    fn expect(&mut self, token: &Token) -> Result<(), DdlError> {
         if self.eat(token) {
             Ok(())
         } else {
-            Err(format!("expected '{token}' {}", self.found()))
+            Err(self.expected(format!("'{token}'")))
         }
     }
 
     /// A string literal: `'…'`, or `"…"` as Athena's documentation also writes them.
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, DdlError> {
         let value = match self.tokens.get(self.at) {
             Some(Token::SingleQuotedString(s) | Token::DoubleQuotedString(s)) => s.clone(),
             Some(Token::Word(w)) if w.quote_style == Some('"') => w.value.clone(),
-            _ => return Err(format!("expected a quoted string {}", self.found())),
+            _ => return Err(self.expected("a quoted string")),
         };
         self.at += 1;
         Ok(value)
     }
 
     /// An identifier as Hive resolves it: unquoted names are lower-cased.
-    fn identifier(&mut self) -> Result<String, String> {
+    fn identifier(&mut self) -> Result<String, DdlError> {
         let name = match self.tokens.get(self.at) {
             Some(Token::Word(w)) if w.quote_style.is_some() => w.value.clone(),
             Some(Token::Word(w)) => w.value.to_lowercase(),
-            _ => return Err(format!("expected a name {}", self.found())),
+            _ => return Err(self.expected("a name")),
         };
         self.at += 1;
         Ok(name)
     }
 
     /// `table` or `database.table`.
-    fn table_name(&mut self) -> Result<(String, String), String> {
+    fn table_name(&mut self) -> Result<(String, String), DdlError> {
         let first = self.identifier()?;
         if self.eat(&Token::Period) {
             Ok((first, self.identifier()?))
@@ -191,7 +196,7 @@ impl Parser {
         self.keywords(&["if", "not", "exists"])
     }
 
-    fn create_database(&mut self) -> Result<Ddl, String> {
+    fn create_database(&mut self) -> Result<Ddl, DdlError> {
         let if_not_exists = self.if_not_exists();
         let name = self.identifier()?;
         // Athena accepts a comment, a location and properties; a catalog directory has no use
@@ -205,7 +210,7 @@ impl Parser {
         })
     }
 
-    fn drop_table(&mut self) -> Result<Ddl, String> {
+    fn drop_table(&mut self) -> Result<Ddl, DdlError> {
         let if_exists = self.keywords(&["if", "exists"]);
         let (database, table) = self.table_name()?;
         Ok(Ddl::DropTable {
@@ -216,7 +221,7 @@ impl Parser {
     }
 
     /// `ALTER TABLE t ADD|DROP … PARTITION`; `None` for any other `ALTER TABLE`.
-    fn alter_partitions(&mut self) -> Option<Result<Ddl, String>> {
+    fn alter_partitions(&mut self) -> Option<Result<Ddl, DdlError>> {
         let (database, table) = match self.table_name() {
             Ok(name) => name,
             Err(e) => return Some(Err(e)),
@@ -274,7 +279,7 @@ impl Parser {
     }
 
     /// `(k='v', k2=3)`
-    fn partition_spec(&mut self) -> Result<PartitionSpec, String> {
+    fn partition_spec(&mut self) -> Result<PartitionSpec, DdlError> {
         self.expect(&Token::LParen)?;
         let mut spec = Vec::new();
         loop {
@@ -294,7 +299,7 @@ impl Parser {
                             self.at += 1;
                             n
                         }
-                        _ => return Err(format!("expected a number {}", self.found())),
+                        _ => return Err(self.expected("a number")),
                     }
                 }
                 _ => self.string()?,
@@ -308,7 +313,7 @@ impl Parser {
     }
 
     /// `(name type [COMMENT '…'], …)`
-    fn columns(&mut self) -> Result<Vec<Column>, String> {
+    fn columns(&mut self) -> Result<Vec<Column>, DdlError> {
         self.expect(&Token::LParen)?;
         let mut columns = Vec::new();
         loop {
@@ -328,7 +333,7 @@ impl Parser {
     }
 
     /// A type's tokens up to the `,` or `)` that ends the column, read as a Hive type name.
-    fn column_type(&mut self) -> Result<ColumnType, String> {
+    fn column_type(&mut self) -> Result<ColumnType, DdlError> {
         let mut text = String::new();
         let mut depth = 0i32;
         while let Some(token) = self.tokens.get(self.at) {
@@ -344,11 +349,11 @@ impl Parser {
             write!(text, "{token} ").expect("writing to a string");
             self.at += 1;
         }
-        text.parse::<ColumnType>().map_err(|e| e.to_string())
+        Ok(text.parse::<ColumnType>()?)
     }
 
     /// `('k'='v', …)`
-    fn properties(&mut self) -> Result<BTreeMap<String, String>, String> {
+    fn properties(&mut self) -> Result<BTreeMap<String, String>, DdlError> {
         self.expect(&Token::LParen)?;
         let mut properties = BTreeMap::new();
         if self.eat(&Token::RParen) {
@@ -366,7 +371,7 @@ impl Parser {
         }
     }
 
-    fn create_table(&mut self, catalog_root: &Path) -> Result<Ddl, String> {
+    fn create_table(&mut self, catalog_root: &Path) -> Result<Ddl, DdlError> {
         let if_not_exists = self.if_not_exists();
         let (database, name) = self.table_name()?;
         let mut columns = Vec::new();
@@ -412,15 +417,15 @@ impl Parser {
             } else if self.keywords(&["tblproperties"]) {
                 properties = self.properties()?;
             } else if self.peek_keyword("clustered") {
-                return Err("bucketed tables (CLUSTERED BY) are not supported".to_string());
+                return Err(DdlError::Bucketed);
             } else {
-                return Err(format!(
-                    "unexpected '{}' in CREATE EXTERNAL TABLE",
-                    self.tokens[self.at]
-                ));
+                return Err(DdlError::Unexpected {
+                    token: self.tokens[self.at].to_string(),
+                    place: "in CREATE EXTERNAL TABLE",
+                });
             }
         }
-        let location = location.ok_or("CREATE EXTERNAL TABLE needs a LOCATION")?;
+        let location = location.ok_or(DdlError::NoLocation)?;
         let format = format_of(
             stored_as.as_deref(),
             input_format.as_deref(),
@@ -457,7 +462,7 @@ impl Parser {
 
     /// `ROW FORMAT DELIMITED [FIELDS TERMINATED BY 'c' [ESCAPED BY 'e']] …`, as Hive stores it:
     /// a LazySimpleSerDe with `field.delim`.
-    fn delimited(&mut self) -> Result<Serde, String> {
+    fn delimited(&mut self) -> Result<Serde, DdlError> {
         let mut properties = BTreeMap::new();
         loop {
             if self.keywords(&["fields", "terminated", "by"]) {
@@ -489,17 +494,14 @@ fn format_of(
     stored_as: Option<&str>,
     input_format: Option<&str>,
     serde: Option<&Serde>,
-) -> Result<Format, String> {
+) -> Result<Format, DdlError> {
     let serde_library = serde.map(|s| s.library.to_ascii_lowercase());
     if let Some(stored) = stored_as {
         return match stored.to_ascii_lowercase().as_str() {
             "parquet" | "parquetfile" => Ok(Format::Parquet),
             "textfile" => Ok(text_format(serde_library.as_deref())),
             "json" => Ok(Format::Json),
-            other => Err(format!(
-                "STORED AS {} is not supported: Minerva reads PARQUET and TEXTFILE (JSON or delimited)",
-                other.to_uppercase()
-            )),
+            other => Err(DdlError::StoredAs(other.to_uppercase())),
         };
     }
     let input = input_format.unwrap_or_default().to_ascii_lowercase();
@@ -513,9 +515,8 @@ fn format_of(
     if input.is_empty() || input.contains("textinputformat") {
         return Ok(text_format(serde_library.as_deref()));
     }
-    Err(format!(
-        "INPUTFORMAT '{}' is not supported: Minerva reads Parquet and text (JSON or delimited)",
-        input_format.unwrap_or_default()
+    Err(DdlError::InputFormat(
+        input_format.unwrap_or_default().to_string(),
     ))
 }
 
@@ -528,7 +529,7 @@ fn text_format(serde_library: Option<&str>) -> Format {
 
 /// DDL that recreates `table`, with `columns` as its data columns (declared or read from its
 /// files).
-pub(crate) fn show_create_table(table: &Table, columns: &[Column]) -> String {
+pub fn show_create_table(table: &Table, columns: &[Column]) -> String {
     let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
     let column_list = |columns: &[Column]| {
         columns
@@ -686,7 +687,10 @@ mod tests {
             ("LOCATION 's3://b/t/' BOGUS", "unexpected 'BOGUS'"),
         ] {
             let sql = format!("{base}{rest}");
-            let message = parse(&sql, Path::new("/")).unwrap().unwrap_err();
+            let message = parse(&sql, Path::new("/"))
+                .unwrap()
+                .unwrap_err()
+                .to_string();
             assert!(message.contains(error), "{message}");
         }
     }

@@ -9,8 +9,8 @@ use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::runtime_env::RuntimeEnv;
 use minerva_catalog::Catalog;
 
+use super::table::CatalogTable;
 use crate::error::{EngineError, Result};
-use crate::table::CatalogTable;
 
 /// Shared by every schema: the catalog, and the tables opened so far (opening one may read a
 /// file footer to learn its columns, so it is done once per session).

@@ -1,6 +1,4 @@
-//! The session's object stores: local files, stores handed in by the embedder, and one S3
-//! client per bucket, built on first use from the catalog's `storage.toml` and the standard AWS
-//! credential chain.
+//! S3 clients, set up the way the AWS CLI finds its settings.
 //!
 //! The chain, first match wins: a profile named by `--profile` or `storage.toml`; the
 //! environment (`AWS_ACCESS_KEY_ID`, …); the `AWS_PROFILE` (or `default`) profile of
@@ -9,96 +7,30 @@
 //! metadata. Region and endpoint: `storage.toml`, then `AWS_REGION`/`AWS_ENDPOINT_URL`, then
 //! the profile.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use datafusion::error::Result as DFResult;
-use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
-use minerva_catalog::{CatalogError, S3Settings, StorageSettings};
+use minerva_catalog::S3Settings;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, AwsCredential};
 use object_store::{
-    BackoffConfig, ClientConfigKey, CredentialProvider, ObjectStore, RetryConfig,
-    StaticCredentialProvider,
+    BackoffConfig, ClientConfigKey, CredentialProvider, RetryConfig, StaticCredentialProvider,
 };
-use url::Url;
 
-use crate::aws_profile::{Profile, ProfileCredentials};
-use crate::error::{EngineError, Result};
+use crate::error::StoreError;
+use crate::profile::{Profile, ProfileCredentials};
 
 /// Retries of a request that failed transiently (5xx, throttling, a dropped connection).
 const DEFAULT_RETRIES: usize = 3;
 /// No request is retried after this long: a shell should say "unreachable" in seconds.
 const RETRY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Every store the session reads from.
-#[derive(Debug)]
-pub(crate) struct Stores {
-    known: DefaultObjectStoreRegistry,
-    storage: std::result::Result<StorageSettings, Arc<CatalogError>>,
-    profile: Option<String>,
-    building: Mutex<()>,
-}
-
-impl Stores {
-    pub(crate) fn new(
-        storage: std::result::Result<StorageSettings, Arc<CatalogError>>,
-        profile: Option<String>,
-    ) -> Self {
-        Self {
-            known: DefaultObjectStoreRegistry::new(),
-            storage,
-            profile,
-            building: Mutex::new(()),
-        }
-    }
-
-    fn build_s3(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
-        let storage = self.storage.as_ref().map_err(Arc::clone)?;
-        let bucket = url.host_str().unwrap_or_default();
-        let settings = storage.for_bucket(bucket);
-        let profile_name = self.profile.clone().or_else(|| settings.profile.clone());
-        Ok(Arc::new(s3_store(bucket, &settings, profile_name)?))
-    }
-}
-
-impl ObjectStoreRegistry for Stores {
-    fn register_store(
-        &self,
-        url: &Url,
-        store: Arc<dyn ObjectStore>,
-    ) -> Option<Arc<dyn ObjectStore>> {
-        self.known.register_store(url, store)
-    }
-
-    fn get_store(&self, url: &Url) -> DFResult<Arc<dyn ObjectStore>> {
-        if let Ok(store) = self.known.get_store(url) {
-            return Ok(store);
-        }
-        if url.scheme() != "s3" {
-            return self.known.get_store(url);
-        }
-        // One client per bucket, even when several scans ask at once.
-        let _building = self.building.lock().expect("store registry poisoned");
-        if let Ok(store) = self.known.get_store(url) {
-            return Ok(store);
-        }
-        let store = self.build_s3(url).map_err(EngineError::into_datafusion)?;
-        self.known.register_store(url, Arc::clone(&store));
-        Ok(store)
-    }
-}
-
 /// An S3 client for `bucket`.
-fn s3_store(
+pub(crate) fn s3_store(
     bucket: &str,
     settings: &S3Settings,
     explicit_profile: Option<String>,
-) -> Result<object_store::aws::AmazonS3> {
-    let store_error = |message: String| EngineError::Store {
-        what: format!("cannot use bucket '{bucket}'"),
-        message,
-    };
+) -> Result<object_store::aws::AmazonS3, StoreError> {
     let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
     let env_has_keys = builder
         .get_config_value(&AmazonS3ConfigKey::AccessKeyId)
@@ -108,9 +40,10 @@ fn s3_store(
         .unwrap_or_else(Profile::default_name);
     let profile = Profile::load(&profile_name);
     if explicit_profile.is_some() && profile.is_none() {
-        return Err(store_error(format!(
-            "AWS profile '{profile_name}' is not in ~/.aws/config or ~/.aws/credentials"
-        )));
+        return Err(StoreError::MissingProfile {
+            bucket: bucket.to_string(),
+            profile: profile_name,
+        });
     }
 
     let region = settings.region.clone().or_else(|| {
@@ -173,17 +106,19 @@ fn s3_store(
                     .with_credentials(Arc::new(ProcessCredentials::new(&profile.name, command)));
             }
             ProfileCredentials::Unsupported(how) => {
-                return Err(store_error(format!(
-                    "AWS profile '{}' gets credentials by {how}, which Minerva does not run itself: add `credential_process = aws configure export-credentials --profile {} --format process` to a profile and use that one",
-                    profile.name, profile.name
-                )));
+                return Err(StoreError::UnsupportedCredentials {
+                    bucket: bucket.to_string(),
+                    profile: profile.name,
+                    how,
+                });
             }
             ProfileCredentials::None => {}
         }
     }
-    builder
-        .build()
-        .map_err(|e| store_error(crate::store_error::explain_store_error(&e)))
+    builder.build().map_err(|source| StoreError::Client {
+        bucket: bucket.to_string(),
+        source,
+    })
 }
 
 /// Credentials printed by a profile's `credential_process` (the AWS CLI's JSON), reused until

@@ -22,7 +22,7 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 
-use crate::error::EngineError;
+use crate::error::{EngineError, TableProblem};
 
 /// A file source that names the table and object in every error of the source it wraps.
 pub(crate) struct NamingSource {
@@ -144,7 +144,10 @@ impl FileOpener for NamingOpener {
         let name = move |error: DataFusionError| {
             EngineError::Table {
                 table: table.to_string(),
-                message: format!("cannot read '{object}': {}", EngineError::from(error)),
+                problem: TableProblem::Read {
+                    object: object.clone(),
+                    source: Box::new(EngineError::from(error)),
+                },
             }
             .into_datafusion()
         };

@@ -2,14 +2,14 @@
 //! chosen, how many out of how many, and where they are.
 //!
 //! Scans are planned inside DataFusion, far from the statement: each scan files its report with
-//! the query's [`QueryStats`](crate::QueryStats), which the session configuration carries.
+//! the query's [`QueryStats`](super::QueryStats), which the session configuration carries.
 
 use std::fmt::Write;
 
 use datafusion::datasource::listing::PartitionedFile;
-use minerva_catalog::{Method, Selection, Table};
+use minerva_catalog::{Method, Selection, Table, display_byte_size};
 
-use crate::accounting::human_bytes;
+use super::words::plural;
 
 /// How many partition prefixes a report shows.
 const SHOWN_PREFIXES: usize = 3;
@@ -54,13 +54,7 @@ impl ScanReport {
 
     /// The report as `EXPLAIN` shows it: the choice on one line, the first prefixes on the next.
     pub fn describe(&self) -> String {
-        let noun = |n: usize, what: &str| {
-            if n == 1 {
-                format!("1 {what}")
-            } else {
-                format!("{n} {what}s")
-            }
-        };
+        let noun = |n: usize, what: &str| plural(n as u64, what);
         let mut text = match self.total {
             Some(total) => format!(
                 "{}: {} of {} chosen by {}",
@@ -80,7 +74,7 @@ impl ScanReport {
             text,
             ", {} ({}: at most this is read)",
             noun(self.files, "file"),
-            human_bytes(self.bytes)
+            display_byte_size(self.bytes)
         )
         .expect("writing to a string");
         if !self.prefixes.is_empty() {

@@ -1,17 +1,13 @@
-//! Catalog commands answered from the catalog rather than planned by DataFusion:
-//! `SHOW TABLES`, `DESCRIBE t`, `SHOW PARTITIONS t`.
+//! Catalog commands answered from the catalog rather than planned as SQL: `SHOW TABLES`,
+//! `DESCRIBE t`, `SHOW PARTITIONS t`.
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use minerva_catalog::DEFAULT_DATABASE;
+use sqlparser::dialect::GenericDialect;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 /// A catalog command and the table it names, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Command {
+pub enum Command {
     /// `SHOW TABLES [FROM|IN database]`
     ShowTables { database: Option<String> },
     /// `DESCRIBE [TABLE] t`, `DESC t`
@@ -21,7 +17,7 @@ pub(crate) enum Command {
 }
 
 /// Recognizes a catalog command; anything else is left to DataFusion.
-pub(crate) fn parse(sql: &str) -> Option<Command> {
+pub fn parse(sql: &str) -> Option<Command> {
     let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize().ok()?;
     let mut words: Vec<Token> = tokens
         .into_iter()
@@ -71,32 +67,6 @@ fn table_name(tokens: &[Token]) -> Option<(String, String)> {
         [database, Token::Period, table] => Some((identifier(database)?, identifier(table)?)),
         _ => None,
     }
-}
-
-/// The values of one column of a command's answer.
-pub(crate) enum Values {
-    /// Text, possibly missing.
-    Text(Vec<Option<String>>),
-    /// Yes or no.
-    Flag(Vec<bool>),
-}
-
-/// A command's answer as one batch.
-pub(crate) fn batch(columns: Vec<(&str, Values)>) -> RecordBatch {
-    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns
-        .into_iter()
-        .map(|(name, values)| match values {
-            Values::Text(v) => (
-                Field::new(name, DataType::Utf8, true),
-                Arc::new(StringArray::from(v)) as ArrayRef,
-            ),
-            Values::Flag(v) => (
-                Field::new(name, DataType::Boolean, false),
-                Arc::new(BooleanArray::from(v)) as ArrayRef,
-            ),
-        })
-        .unzip();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("columns of equal length")
 }
 
 #[cfg(test)]

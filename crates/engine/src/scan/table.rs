@@ -31,15 +31,15 @@ use minerva_catalog::{Format, Partition, Selection, Table, select_partitions};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
-use crate::accounting::{QueryStats, ScanLimit};
-use crate::error::{EngineError, Result};
-use crate::explain::ScanReport;
-use crate::pruning::{
+use super::pruning::{
     as_time_comparisons, is_partition_only, partition_filter, partition_only, retain_matching,
     scalar,
 };
-use crate::text_source::NamingSource;
+use super::text_source::NamingSource;
+use crate::error::{EngineError, Rejection, Result, TableProblem};
+use crate::report::{QueryStats, ScanReport};
 use crate::types::{arrow_type, as_read_type};
+use minerva_store::{ScanLimit, StoreError};
 
 /// LIST requests in flight at once while listing the files of the chosen partitions.
 const LIST_CONCURRENCY: usize = 16;
@@ -63,10 +63,9 @@ impl CatalogTable {
         if table.format != Format::Parquet && table.columns.is_none() {
             return Err(EngineError::Table {
                 table: table.qualified_name(),
-                message: format!(
-                    "a {} table must declare its columns (only Parquet files carry a schema)",
-                    table.format
-                ),
+                problem: TableProblem::ColumnsRequired {
+                    format: table.format,
+                },
             });
         }
         let url = table.location.store_url();
@@ -79,7 +78,7 @@ impl CatalogTable {
         let store = runtime
             .object_store(&store_url)
             .map_err(|e| match EngineError::from(e) {
-                EngineError::Query(_) => no_store(),
+                EngineError::Store(StoreError::NoStore { .. }) => no_store(),
                 cannot_set_up => cannot_set_up,
             })?;
 
@@ -185,11 +184,11 @@ impl CatalogTable {
             .map(|c| c.name.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        Err(EngineError::Rejected(format!(
-            "table '{}' requires a filter on its partition columns ({columns}) to limit the partitions read (table property '{}')",
-            self.table.qualified_name(),
-            minerva_catalog::REQUIRE_PARTITION_FILTER
-        )))
+        Err(Rejection::PartitionFilterRequired {
+            table: self.table.qualified_name(),
+            columns,
+        }
+        .into())
     }
 
     /// The data files of `partitions`, each carrying its partition's values, sorted by path.
@@ -450,10 +449,9 @@ async fn infer_file_schema(
             None => {
                 return Err(EngineError::Table {
                     table: table.qualified_name(),
-                    message: format!(
-                        "declares no columns and has no data file under '{}' to read them from",
-                        table.location
-                    ),
+                    problem: TableProblem::NoDataFile {
+                        location: table.location.to_string(),
+                    },
                 });
             }
         }
@@ -464,10 +462,9 @@ async fn infer_file_schema(
         .await
         .map_err(|e| EngineError::Table {
             table: table.qualified_name(),
-            message: format!(
-                "cannot read the columns of '{}': {}",
-                first.location,
-                EngineError::from(e)
-            ),
+            problem: TableProblem::Columns {
+                object: first.location.to_string(),
+                source: Box::new(EngineError::from(e)),
+            },
         })
 }

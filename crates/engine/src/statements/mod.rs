@@ -1,0 +1,376 @@
+//! Catalog statements: commands answered from the catalog (`SHOW TABLES`, `DESCRIBE`, `SHOW
+//! PARTITIONS`) and DDL run against the catalog directory, where every change is one atomic
+//! file write after which the tables are reloaded. Each takes the session's [`Tables`].
+
+use std::collections::BTreeSet;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::catalog::{Session, TableProvider};
+use minerva_catalog::{
+    Catalog, Column, ColumnType, DEFAULT_DATABASE, Partition, PartitionFilter, Value,
+    hive_partitions, partition_name, partition_prefix,
+};
+
+use minerva_sql::{Command, Ddl, PartitionSpec, show_create_table};
+
+mod answer;
+
+use crate::error::{EngineError, PartitionProblem, Rejection, Result};
+use crate::scan::{CatalogTable, Tables};
+use crate::types::athena_name;
+pub(crate) use answer::{Values, batch};
+
+fn result(message: String) -> RecordBatch {
+    batch(vec![("result", Values::Text(vec![Some(message)]))])
+}
+
+fn partition_rows(names: Vec<String>, action: &str) -> RecordBatch {
+    let actions = vec![Some(action.to_string()); names.len()];
+    batch(vec![
+        (
+            "partition",
+            Values::Text(names.into_iter().map(Some).collect()),
+        ),
+        ("action", Values::Text(actions)),
+    ])
+}
+
+/// Carries out `ddl` on the catalog of `tables`, and reloads it.
+pub(crate) async fn run_ddl(tables: &Tables, ddl: Ddl) -> Result<RecordBatch> {
+    let catalog = tables.catalog();
+    let root = catalog.root();
+    match ddl {
+        Ddl::CreateTable {
+            table,
+            if_not_exists,
+        } => {
+            let name = table.qualified_name();
+            if catalog.table(&table.database, &table.name).is_some() {
+                return if if_not_exists {
+                    Ok(result(format!("table {name} already exists")))
+                } else {
+                    Err(Rejection::TableExists { table: name }.into())
+                };
+            }
+            let path = Catalog::write_table(root, &table)?;
+            tables.reload()?;
+            Ok(result(format!(
+                "created table {name} in {}",
+                path.display()
+            )))
+        }
+        Ddl::CreateDatabase {
+            name,
+            if_not_exists,
+        } => {
+            let created = Catalog::create_database(root, &name)?;
+            if !created && !if_not_exists {
+                return Err(Rejection::DatabaseExists { database: name }.into());
+            }
+            tables.reload()?;
+            Ok(result(if created {
+                format!("created database {name}")
+            } else {
+                format!("database {name} already exists")
+            }))
+        }
+        Ddl::DropTable {
+            database,
+            table,
+            if_exists,
+        } => {
+            let removed = Catalog::remove_table(root, &database, &table)?;
+            if !removed && !if_exists {
+                catalog.lookup(&database, &table)?;
+            }
+            tables.reload()?;
+            Ok(result(if removed {
+                format!("dropped table {database}.{table} (its data is untouched)")
+            } else {
+                format!("table {database}.{table} does not exist")
+            }))
+        }
+        Ddl::ShowCreateTable { database, table } => {
+            // Only a table that declares no columns needs its files read.
+            let declared = catalog.lookup(&database, &table)?;
+            let columns = match &declared.columns {
+                Some(columns) => columns.clone(),
+                None => read_columns(&*tables.open(&database, &table).await?),
+            };
+            let ddl = show_create_table(&declared, &columns);
+            let lines = ddl.lines().map(|l| Some(l.to_string())).collect();
+            Ok(batch(vec![("createtab_stmt", Values::Text(lines))]))
+        }
+        Ddl::ShowDatabases => {
+            let mut names: BTreeSet<String> =
+                catalog.databases().into_iter().map(String::from).collect();
+            names.insert(DEFAULT_DATABASE.to_string());
+            Ok(batch(vec![(
+                "database_name",
+                Values::Text(names.into_iter().map(Some).collect()),
+            )]))
+        }
+        Ddl::MsckRepair { database, table } => {
+            let opened = registrable(tables, &database, &table).await?;
+            let mut registry = registered(&opened);
+            let known: BTreeSet<Vec<Value>> = registry.iter().map(|p| p.values.clone()).collect();
+            let listed = listed_partitions(&opened).await?;
+            let added: Vec<Partition> = listed
+                .into_iter()
+                .filter(|p| !known.contains(&p.values))
+                .collect();
+            let names = added
+                .iter()
+                .map(|p| p.name(&opened.table().partition_columns))
+                .collect();
+            if !added.is_empty() || opened.table().registry.is_none() {
+                registry.extend(added);
+                Catalog::write_registry(root, opened.table(), &registry)?;
+                tables.reload()?;
+            }
+            Ok(partition_rows(names, "added"))
+        }
+        Ddl::AddPartitions {
+            database,
+            table,
+            if_not_exists,
+            partitions,
+        } => {
+            let opened = registrable(tables, &database, &table).await?;
+            let mut registry = registration_base(&opened).await?;
+            let mut added = Vec::new();
+            for (spec, location) in partitions {
+                let values = spec_values(&opened, &spec)?;
+                let name = partition_name(opened.table(), &values);
+                if registry.iter().any(|p| p.values == values) {
+                    if if_not_exists {
+                        continue;
+                    }
+                    return Err(rejected(
+                        &opened,
+                        PartitionProblem::Exists { partition: name },
+                    ));
+                }
+                let prefix = partition_prefix(opened.table(), &values, location.as_deref(), root)
+                    .map_err(|e| rejected(&opened, PartitionProblem::Location(e)))?;
+                registry.push(Partition { values, prefix });
+                added.push(name);
+            }
+            Catalog::write_registry(root, opened.table(), &registry)?;
+            tables.reload()?;
+            Ok(partition_rows(added, "added"))
+        }
+        Ddl::DropPartitions {
+            database,
+            table,
+            if_exists,
+            partitions,
+        } => {
+            let opened = registrable(tables, &database, &table).await?;
+            let mut registry = registration_base(&opened).await?;
+            let mut dropped = Vec::new();
+            for spec in partitions {
+                let values = spec_values(&opened, &spec)?;
+                let name = partition_name(opened.table(), &values);
+                let before = registry.len();
+                registry.retain(|p| p.values != values);
+                if registry.len() == before {
+                    if if_exists {
+                        continue;
+                    }
+                    return Err(rejected(
+                        &opened,
+                        PartitionProblem::Missing { partition: name },
+                    ));
+                }
+                dropped.push(name);
+            }
+            Catalog::write_registry(root, opened.table(), &registry)?;
+            tables.reload()?;
+            Ok(partition_rows(dropped, "dropped"))
+        }
+    }
+}
+
+/// A partitioned table whose partitions may be registered (projection computes them).
+async fn registrable(
+    tables: &Tables,
+    database: &str,
+    table: &str,
+) -> Result<std::sync::Arc<CatalogTable>> {
+    let opened = tables.open(database, table).await?;
+    let t = opened.table();
+    if t.partition_columns.is_empty() {
+        return Err(rejected(&opened, PartitionProblem::NotPartitioned));
+    }
+    if t.projection.is_some() {
+        return Err(rejected(&opened, PartitionProblem::Projected));
+    }
+    Ok(opened)
+}
+
+fn rejected(table: &CatalogTable, problem: PartitionProblem) -> EngineError {
+    Rejection::Partitions {
+        table: table.table().qualified_name(),
+        problem,
+    }
+    .into()
+}
+
+/// Answers `command` from the catalog of `tables`.
+pub(crate) async fn run_command(
+    tables: &Tables,
+    state: &dyn Session,
+    command: Command,
+) -> Result<RecordBatch> {
+    match command {
+        Command::ShowTables { database } => Ok(show_tables(tables, database.as_deref())),
+        Command::Describe { database, table } => {
+            let opened = tables.open(&database, &table).await?;
+            let declared = opened.table();
+            let (mut names, mut types, mut partition, mut comments) =
+                (vec![], vec![], vec![], vec![]);
+            for field in datafusion::catalog::TableProvider::schema(opened.as_ref()).fields() {
+                let name = field.name();
+                let column = declared
+                    .columns
+                    .iter()
+                    .flatten()
+                    .chain(&declared.partition_columns)
+                    .find(|c| &c.name == name);
+                names.push(Some(name.clone()));
+                types.push(Some(column.map_or_else(
+                    || athena_name(field.data_type()),
+                    |c| c.ty.to_string(),
+                )));
+                partition.push(declared.partition_column(name).is_some());
+                comments.push(column.and_then(|c| c.comment.clone()));
+            }
+            Ok(batch(vec![
+                ("column_name", Values::Text(names)),
+                ("data_type", Values::Text(types)),
+                ("partition_key", Values::Flag(partition)),
+                ("comment", Values::Text(comments)),
+            ]))
+        }
+        Command::ShowPartitions { database, table } => {
+            let opened = tables.open(&database, &table).await?;
+            let selection = opened.partitions(state, &[]).await?;
+            let names = selection
+                .partitions
+                .iter()
+                .map(|p| Some(p.name(&opened.table().partition_columns)))
+                .collect();
+            Ok(batch(vec![("partition", Values::Text(names))]))
+        }
+    }
+}
+
+fn show_tables(tables: &Tables, database: Option<&str>) -> RecordBatch {
+    let catalog = tables.catalog();
+    let (mut dbs, mut names, mut formats, mut partitioned, mut locations) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for db in catalog
+        .databases()
+        .into_iter()
+        .filter(|db| database.is_none_or(|d| d == *db))
+    {
+        for name in catalog.table_names(db) {
+            dbs.push(Some(db.to_string()));
+            names.push(Some(name.to_string()));
+            // A broken table file is listed, with its details missing; querying it says why.
+            let table = catalog.table(db, name).and_then(Result::ok);
+            formats.push(table.as_ref().map(|t| t.format.to_string()));
+            partitioned.push(table.as_ref().map(|t| {
+                t.partition_columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }));
+            locations.push(table.as_ref().map(|t| t.location.to_string()));
+        }
+    }
+    batch(vec![
+        ("database", Values::Text(dbs)),
+        ("table", Values::Text(names)),
+        ("format", Values::Text(formats)),
+        ("partitioned_by", Values::Text(partitioned)),
+        ("location", Values::Text(locations)),
+    ])
+}
+
+/// The table's registered partitions (none yet if it has no registry).
+fn registered(table: &CatalogTable) -> Vec<Partition> {
+    table
+        .table()
+        .registry
+        .as_ref()
+        .map(|r| r.as_ref().clone())
+        .unwrap_or_default()
+}
+
+/// The partitions a registration edits: the registry, or the first time what a listing sees
+/// today, so that registering one partition does not hide the others.
+async fn registration_base(table: &CatalogTable) -> Result<Vec<Partition>> {
+    match &table.table().registry {
+        Some(registry) => Ok(registry.as_ref().clone()),
+        None => listed_partitions(table).await,
+    }
+}
+
+/// Every partition of the table's Hive layout, by listing it.
+async fn listed_partitions(table: &CatalogTable) -> Result<Vec<Partition>> {
+    Ok(hive_partitions(
+        table.table(),
+        table.store().as_ref(),
+        &PartitionFilter::all(),
+    )
+    .await?)
+}
+
+/// The partition values a `PARTITION (k='v', …)` clause names, in the table's column order.
+fn spec_values(table: &CatalogTable, spec: &PartitionSpec) -> Result<Vec<Value>> {
+    let t = table.table();
+    let reject = |problem| rejected(table, problem);
+    if let Some((key, _)) = spec.iter().find(|(k, _)| t.partition_column(k).is_none()) {
+        return Err(reject(PartitionProblem::NotAColumn { key: key.clone() }));
+    }
+    t.partition_columns
+        .iter()
+        .map(|column| {
+            let (_, text) = spec
+                .iter()
+                .find(|(k, _)| *k == column.name)
+                .ok_or_else(|| {
+                    reject(PartitionProblem::ValueMissing {
+                        column: column.name.clone(),
+                    })
+                })?;
+            Value::parse(text, &column.ty).ok_or_else(|| {
+                reject(PartitionProblem::BadValue {
+                    value: text.clone(),
+                    ty: column.ty.to_string(),
+                    column: column.name.clone(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// The data columns of a table that declares none, as read from its files.
+fn read_columns(table: &CatalogTable) -> Vec<Column> {
+    let declared = table.table();
+    table
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| declared.partition_column(f.name()).is_none())
+        .map(|f| {
+            let ty = athena_name(f.data_type())
+                .parse::<ColumnType>()
+                .unwrap_or(ColumnType::String);
+            Column::new(f.name(), ty)
+        })
+        .collect()
+}

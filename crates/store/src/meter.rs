@@ -1,0 +1,176 @@
+//! What one query fetched, counted where the bytes arrive, and the limit it may not pass.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use object_store::path::Path;
+
+/// A query's scan limit and who set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanLimit {
+    /// The most bytes the query may fetch.
+    pub bytes: u64,
+    /// Where the limit comes from (`max_scan`, or a table's `max_scan` property).
+    pub source: String,
+}
+
+/// The query would read more than its scan limit allows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "query stopped: it would read more than {} (the limit of {}) after {} read; narrow it to fewer partitions or raise the limit",
+    minerva_catalog::display_byte_size(limit.bytes), limit.source, minerva_catalog::display_byte_size(*read)
+)]
+pub struct ScanLimitExceeded {
+    /// The limit that stopped it.
+    pub limit: ScanLimit,
+    /// What it had read by then.
+    pub read: u64,
+}
+
+/// The requests and bytes of one query, as the stores served them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Bytes fetched (byte ranges served).
+    pub bytes: u64,
+    /// GET requests (each byte range fetched separately counts).
+    pub get_requests: u64,
+    /// LIST requests (a listing of more than 1000 keys is several).
+    pub list_requests: u64,
+    /// HEAD requests.
+    pub head_requests: u64,
+    /// Distinct objects read from.
+    pub objects: usize,
+}
+
+/// Counters for one query, filled in by its [`AccountedStore`](crate::AccountedStore)s.
+#[derive(Debug, Default)]
+pub struct Meter {
+    bytes: AtomicU64,
+    gets: AtomicU64,
+    lists: AtomicU64,
+    heads: AtomicU64,
+    objects: Mutex<HashSet<String>>,
+    limit: Mutex<Option<ScanLimit>>,
+    exceeded: Mutex<Option<ScanLimitExceeded>>,
+    stopped: AtomicBool,
+}
+
+impl Meter {
+    /// A meter that refuses bytes past `limit`, if any.
+    pub fn new(limit: Option<ScanLimit>) -> Self {
+        Self {
+            limit: Mutex::new(limit),
+            ..Self::default()
+        }
+    }
+
+    /// Lowers the limit to `limit` if that is tighter (a table's own `max_scan`).
+    pub fn tighten_limit(&self, limit: ScanLimit) {
+        let mut current = self.limit.lock().expect("meter lock poisoned");
+        if current.as_ref().is_none_or(|c| limit.bytes < c.bytes) {
+            *current = Some(limit);
+        }
+    }
+
+    /// The error that stopped the query, if its scan limit did.
+    pub fn exceeded(&self) -> Option<ScanLimitExceeded> {
+        self.exceeded.lock().expect("meter lock poisoned").clone()
+    }
+
+    /// The figures so far.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            bytes: self.bytes.load(Ordering::Relaxed),
+            get_requests: self.gets.load(Ordering::Relaxed),
+            list_requests: self.lists.load(Ordering::Relaxed),
+            head_requests: self.heads.load(Ordering::Relaxed),
+            objects: self.objects.lock().expect("meter lock poisoned").len(),
+        }
+    }
+
+    /// Counts `bytes` about to be fetched, or refuses them if they would pass the limit.
+    /// Requests run concurrently: reserving atomically keeps their sum under the limit.
+    pub(crate) fn admit(&self, bytes: u64) -> Result<(), ScanLimitExceeded> {
+        let limit = self.limit.lock().expect("meter lock poisoned").clone();
+        let Some(limit) = limit else {
+            self.bytes.fetch_add(bytes, Ordering::Relaxed);
+            return Ok(());
+        };
+        let reserved = self
+            .bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |read| {
+                let total = read.saturating_add(bytes);
+                (!self.stopped.load(Ordering::Acquire) && total <= limit.bytes).then_some(total)
+            });
+        match reserved {
+            Ok(_) => Ok(()),
+            Err(read) => {
+                let error = ScanLimitExceeded { limit, read };
+                self.stopped.store(true, Ordering::Release);
+                self.exceeded
+                    .lock()
+                    .expect("meter lock poisoned")
+                    .get_or_insert(error.clone());
+                Err(error)
+            }
+        }
+    }
+
+    /// Gives back bytes reserved for a request that did not fetch them.
+    pub(crate) fn release(&self, bytes: u64) {
+        self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    pub(crate) fn fetched(&self, location: &Path, requests: u64) {
+        self.gets.fetch_add(requests, Ordering::Relaxed);
+        self.objects
+            .lock()
+            .expect("meter lock poisoned")
+            .insert(location.to_string());
+    }
+
+    pub(crate) fn listed(&self, requests: u64) {
+        self.lists.fetch_add(requests, Ordering::Relaxed);
+    }
+
+    pub(crate) fn headed(&self) {
+        self.heads.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_refuses_before_fetching() {
+        let meter = Meter::new(Some(ScanLimit {
+            bytes: 100,
+            source: "max_scan".into(),
+        }));
+        assert!(meter.admit(60).is_ok());
+        let error = meter.admit(60).unwrap_err();
+        assert_eq!(error.read, 60);
+        assert_eq!(meter.exceeded(), Some(error));
+        assert!(meter.admit(1).is_err(), "a stopped query stays stopped");
+    }
+
+    #[test]
+    fn a_tighter_limit_wins_and_a_looser_one_does_not() {
+        let meter = Meter::new(Some(ScanLimit {
+            bytes: 100,
+            source: "max_scan".into(),
+        }));
+        meter.tighten_limit(ScanLimit {
+            bytes: 500,
+            source: "table".into(),
+        });
+        meter.tighten_limit(ScanLimit {
+            bytes: 50,
+            source: "table".into(),
+        });
+        assert_eq!(meter.admit(60).unwrap_err().limit.source, "table");
+    }
+}
