@@ -277,10 +277,12 @@ fn the_repository_catalog_describes_the_demo_lake() {
     let views = checked_in.resolve("views").unwrap();
     let catalog = repo.join("catalog");
     let generated = minerva_demo::views_table("../minerva-demo/views", &catalog);
+    let generated = minerva_catalog::Table::new(generated, &catalog).unwrap();
     assert_eq!(*views, generated);
     let spec = minerva_demo::DemoSpec::default();
     let raw =
         minerva_demo::views_raw_table("../minerva-demo/raw/views", &catalog, spec.date(spec.days));
+    let raw = minerva_catalog::Table::new(raw, &catalog).unwrap();
     assert_eq!(*checked_in.resolve("views_raw").unwrap(), raw);
     assert_eq!(checked_in.problems().count(), 0);
 }

@@ -10,7 +10,7 @@ use crate::error::{CatalogError, Result};
 use crate::partition::Partition;
 use crate::registry::{parse_registry, render_registry};
 use crate::storage::{STORAGE_FILE, StorageSettings};
-use crate::table::{DEFAULT_DATABASE, FileProblem, Table, TableFile};
+use crate::table::{DEFAULT_DATABASE, FileProblem, Table, TableDefinition, TableFile};
 
 /// Every table of a catalog directory.
 ///
@@ -181,9 +181,9 @@ impl Catalog {
     ///
     /// The table is checked as if it were read back (names, types, projection properties)
     /// before anything is written.
-    pub fn write_table(root: &Path, table: &Table) -> Result<PathBuf> {
+    pub fn write_table(root: &Path, table: &TableDefinition) -> Result<PathBuf> {
         let path = table_path(root, &table.database, &table.name);
-        let text = toml::to_string_pretty(&TableFile::from_table(table)).map_err(|e| {
+        let text = toml::to_string_pretty(&TableFile::from_definition(table)).map_err(|e| {
             CatalogError::WriteTableFile {
                 path: path.clone(),
                 source: std::io::Error::other(e),
@@ -209,7 +209,7 @@ impl Catalog {
 
     /// Replaces the registered partitions of `table` with `partitions`, atomically.
     pub fn write_registry(root: &Path, table: &Table, partitions: &[Partition]) -> Result<PathBuf> {
-        let path = registry_path(root, &table.database, &table.name);
+        let path = registry_path(root, table.database(), table.name());
         let mut sorted = partitions.to_vec();
         sorted.sort();
         write_atomically(&path, &render_registry(table, &sorted))?;
@@ -325,7 +325,7 @@ fn load_table(root: &Path, database: &str, name: &str, path: &Path) -> Result<Ta
             }));
         }
     }
-    let mut table = TableFile::parse(&text)
+    let table = TableFile::parse(&text)
         .and_then(|file| file.into_table(database, name, root))
         .map_err(at)?;
     let registry = registry_path(root, database, name);
@@ -338,17 +338,14 @@ fn load_table(root: &Path, database: &str, name: &str, path: &Path) -> Result<Ta
                     message,
                 }
             })?;
-            table.registry = Some(Arc::new(partitions));
+            Ok(table.with_registry(partitions))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(CatalogError::ReadTableFile {
-                path: registry,
-                source,
-            });
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(table),
+        Err(source) => Err(CatalogError::ReadTableFile {
+            path: registry,
+            source,
+        }),
     }
-    Ok(table)
 }
 
 #[cfg(test)]
@@ -392,14 +389,14 @@ partition_columns = [{ name = "dt", type = "date" }]
         let table = catalog.resolve("views").unwrap();
         assert_eq!(table.qualified_name(), "default.views");
         assert_eq!(
-            table.location.local_path(),
+            table.location().local_path(),
             Some(dir.path().parent().unwrap().join("lake/views/"))
         );
-        let columns = table.columns.as_ref().unwrap();
+        let columns = table.columns().unwrap();
         assert_eq!(columns[0].name, "event_time");
         assert_eq!(columns[0].ty, ColumnType::Timestamp);
-        assert_eq!(table.partition_columns[0].ty, ColumnType::Date);
-        assert_eq!(table.properties["projection.enabled"], "false");
+        assert_eq!(table.partition_columns()[0].ty, ColumnType::Date);
+        assert_eq!(table.properties()["projection.enabled"], "false");
         assert_eq!(catalog.resolve("default.views").unwrap(), table);
         assert_eq!(catalog.databases(), vec!["default"]);
         assert_eq!(catalog.problems().count(), 0);
@@ -409,8 +406,8 @@ partition_columns = [{ name = "dt", type = "date" }]
     fn columns_are_optional_and_format_defaults_to_parquet() {
         let (_dir, catalog) = catalog_with(&[("web/hits.toml", "location = \"s3://b/hits\"\n")]);
         let table = catalog.resolve("web.hits").unwrap();
-        assert_eq!(table.columns, None);
-        assert_eq!(table.format, crate::Format::Parquet);
+        assert_eq!(table.columns(), None);
+        assert_eq!(table.format(), crate::Format::Parquet);
     }
 
     #[test]
@@ -505,11 +502,14 @@ partition_columns = [{ name = "dt", type = "date" }]
     fn write_then_load_round_trips() {
         let (dir, catalog) = catalog_with(&[("default/views.toml", VIEWS)]);
         let table = catalog.resolve("views").unwrap();
-        let mut copy = (*table).clone();
+        let mut copy = table.definition().clone();
         copy.database = "archive".into();
         Catalog::write_table(dir.path(), &copy).unwrap();
         let reloaded = Catalog::load(dir.path()).unwrap();
-        assert_eq!(*reloaded.resolve("archive.views").unwrap(), copy);
+        assert_eq!(
+            reloaded.resolve("archive.views").unwrap().definition(),
+            &copy
+        );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("archive"))
             .unwrap()
             .collect();

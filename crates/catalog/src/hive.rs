@@ -36,12 +36,12 @@ pub async fn hive_partitions(
 ) -> Result<Vec<Partition>> {
     let mut partitions = vec![Partition {
         values: Vec::new(),
-        prefix: table.location.prefix(),
+        prefix: table.location().prefix(),
     }];
     if filter.is_none() {
         return Ok(Vec::new());
     }
-    for column in &table.partition_columns {
+    for column in table.partition_columns() {
         let domain = filter.domain(&column.name);
         let spelled = domain
             .as_points()
@@ -116,7 +116,7 @@ async fn list_level(
         .await
         .map_err(|source| CatalogError::List {
             table: table.qualified_name(),
-            location: format!("{}/{}/", table.location.store_url(), parent.prefix),
+            location: format!("{}/{}/", table.location().store_url(), parent.prefix),
             source,
         })?;
     let mut children = Vec::new();
@@ -163,23 +163,15 @@ mod tests {
     use super::*;
     use crate::domain::Domain;
     use crate::location::Location;
-    use crate::table::Format;
+    use crate::table::{Format, TableDefinition};
     use crate::types::ColumnType;
 
     fn table(partition_columns: Vec<Column>) -> Table {
-        Table {
-            database: "default".into(),
-            name: "views".into(),
-            location: Location::parse("memory:///lake/views", std::path::Path::new("/")).unwrap(),
-            format: Format::Parquet,
-            columns: None,
-            partition_columns,
-            properties: Default::default(),
-            comment: None,
-            serde: None,
-            projection: None,
-            registry: None,
-        }
+        let base = std::path::Path::new("/");
+        let location = Location::parse("memory:///lake/views", base).unwrap();
+        let mut definition = TableDefinition::new("default", "views", location, Format::Parquet);
+        definition.partition_columns = partition_columns;
+        Table::new(definition, base).unwrap()
     }
 
     fn date(s: &str) -> Value {
@@ -200,7 +192,7 @@ mod tests {
     fn names(table: &Table, partitions: &[Partition]) -> Vec<String> {
         partitions
             .iter()
-            .map(|p| p.name(&table.partition_columns))
+            .map(|p| p.name(table.partition_columns()))
             .collect()
     }
 

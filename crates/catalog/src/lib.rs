@@ -19,7 +19,7 @@
 //! let catalog = minerva_catalog::Catalog::load(dir.path())?;
 //! let views = catalog.resolve("views")?;
 //! assert_eq!(views.qualified_name(), "default.views");
-//! assert_eq!(views.partition_columns[0].ty.to_string(), "date");
+//! assert_eq!(views.partition_columns()[0].ty.to_string(), "date");
 //! # Ok(())
 //! # }
 //! ```
@@ -62,8 +62,8 @@ pub use registry::{parse_partition_name, partition_name, partition_prefix};
 pub use selection::{Method, Selection, select_partitions};
 pub use storage::{S3Settings, STORAGE_FILE, StorageSettings};
 pub use table::{
-    DEFAULT_DATABASE, Format, MAX_SCAN, REQUIRE_PARTITION_FILTER, Serde, Table, display_byte_size,
-    parse_byte_size,
+    DEFAULT_DATABASE, DefinitionError, Format, MAX_SCAN, REQUIRE_PARTITION_FILTER, Serde, Table,
+    TableDefinition, display_byte_size, parse_byte_size,
 };
 pub use types::{ColumnType, UnknownType};
 pub use value::{HIVE_NULL, Value};

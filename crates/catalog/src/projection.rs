@@ -830,8 +830,7 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
-    use crate::table::Format;
-    use crate::table::Table;
+    use crate::table::{Format, Table, TableDefinition};
 
     fn table(columns: &[(&str, ColumnType)], properties: &[(&str, &str)]) -> Table {
         let location = Location::parse("s3://bucket/prefix/", FsPath::new("/")).unwrap();
@@ -843,26 +842,10 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let projection = Projection::from_properties(
-            &properties,
-            &partition_columns,
-            &location,
-            FsPath::new("/"),
-        )
-        .unwrap();
-        Table {
-            database: "default".into(),
-            name: "t".into(),
-            location,
-            format: Format::Parquet,
-            columns: None,
-            partition_columns,
-            properties,
-            comment: None,
-            serde: None,
-            projection,
-            registry: None,
-        }
+        let mut definition = TableDefinition::new("default", "t", location, Format::Parquet);
+        definition.partition_columns = partition_columns;
+        definition.properties = properties;
+        Table::new(definition, FsPath::new("/")).unwrap()
     }
 
     fn problem_of(columns: &[(&str, ColumnType)], properties: &[(&str, &str)]) -> String {
@@ -889,7 +872,7 @@ mod tests {
     }
 
     fn prefixes(t: &Table, filter: &PartitionFilter) -> Vec<String> {
-        t.projection
+        t.projection()
             .as_ref()
             .unwrap()
             .partitions(&t.layout(), filter, now())
@@ -948,7 +931,7 @@ mod tests {
             - NaiveDate::from_ymd_opt(2021, 1, 1).unwrap())
         .num_days() as usize
             + 1;
-        assert_eq!(t.projection.as_ref().unwrap().total(now()), Some(days * 24));
+        assert_eq!(t.projection().unwrap().total(now()), Some(days * 24));
     }
 
     #[test]
@@ -1067,7 +1050,7 @@ mod tests {
                 "logs/eu-west-1/202403"
             ]
         );
-        assert_eq!(t.projection.as_ref().unwrap().total(now()), Some(10));
+        assert_eq!(t.projection().unwrap().total(now()), Some(10));
     }
 
     #[test]
@@ -1086,7 +1069,7 @@ mod tests {
         let mut filter = PartitionFilter::all();
         filter.and("sensor_id", Domain::points([string("b"), string("a")]));
         assert_eq!(prefixes(&t, &filter), ["prefix/a", "prefix/b"]);
-        let projection = t.projection.as_ref().unwrap();
+        let projection = t.projection().unwrap();
         let missing = projection
             .partitions(&t.layout(), &PartitionFilter::all(), now())
             .unwrap_err();

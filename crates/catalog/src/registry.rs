@@ -20,22 +20,22 @@ const HEADER: &str = "# Registered partitions: one per line, `name` or `name<TAB
 
 /// A partition's Hive name: `dt=2024-01-01/region=x`.
 pub fn partition_name(table: &Table, values: &[Value]) -> String {
-    hive_name(&table.partition_columns, values)
+    hive_name(table.partition_columns(), values)
 }
 
 /// The values of a partition named `k1=v1/k2=v2`, one per partition column, in order.
 pub fn parse_partition_name(table: &Table, name: &str) -> Result<Vec<Value>, ValueError> {
     let parts: Vec<&str> = name.trim_matches('/').split('/').collect();
-    if parts.len() != table.partition_columns.len() {
+    if parts.len() != table.partition_columns().len() {
         return Err(ValueError::PartitionArity {
             name: name.to_string(),
-            expected: table.partition_columns.len(),
+            expected: table.partition_columns().len(),
             columns: column_list(table),
         });
     }
     parts
         .iter()
-        .zip(&table.partition_columns)
+        .zip(table.partition_columns())
         .map(|(part, column)| {
             let (key, raw) = part
                 .split_once('=')
@@ -63,7 +63,7 @@ pub fn parse_partition_name(table: &Table, name: &str) -> Result<Vec<Value>, Val
 
 fn column_list(table: &Table) -> String {
     table
-        .partition_columns
+        .partition_columns()
         .iter()
         .map(|c| c.name.as_str())
         .collect::<Vec<_>>()
@@ -81,12 +81,12 @@ pub fn partition_prefix(
         None => Ok(table.hive_prefix(values)),
         Some(written) => {
             let location = Location::parse(written, base)?;
-            if location.store_url() != table.location.store_url() {
+            if location.store_url() != table.location().store_url() {
                 return Err(ValueError::OtherStore {
                     what: "partition location",
                     written: written.to_string(),
                     store: location.store_url(),
-                    table_store: table.location.store_url(),
+                    table_store: table.location().store_url(),
                 });
             }
             Ok(location.prefix())
@@ -125,10 +125,10 @@ pub(crate) fn parse_registry(
 pub(crate) fn render_registry(table: &Table, partitions: &[Partition]) -> String {
     let mut text = format!("{HEADER}\n");
     for partition in partitions {
-        text.push_str(&partition.name(&table.partition_columns));
+        text.push_str(&partition.name(table.partition_columns()));
         if partition.prefix != table.hive_prefix(&partition.values) {
             text.push('\t');
-            text.push_str(&table.location.store_url());
+            text.push_str(&table.location().store_url());
             text.push('/');
             text.push_str(partition.prefix.as_ref());
             text.push('/');
@@ -144,26 +144,17 @@ mod tests {
 
     use super::*;
     use crate::column::Column;
-    use crate::table::Format;
+    use crate::table::{Format, TableDefinition};
     use crate::types::ColumnType;
 
     fn table() -> Table {
-        Table {
-            database: "default".into(),
-            name: "t".into(),
-            location: Location::parse("s3://bucket/t", FsPath::new("/")).unwrap(),
-            format: Format::Parquet,
-            columns: None,
-            partition_columns: vec![
-                Column::new("dt", ColumnType::Date),
-                Column::new("region", ColumnType::String),
-            ],
-            properties: Default::default(),
-            comment: None,
-            serde: None,
-            projection: None,
-            registry: None,
-        }
+        let location = Location::parse("s3://bucket/t", FsPath::new("/")).unwrap();
+        let mut definition = TableDefinition::new("default", "t", location, Format::Parquet);
+        definition.partition_columns = vec![
+            Column::new("dt", ColumnType::Date),
+            Column::new("region", ColumnType::String),
+        ];
+        Table::new(definition, FsPath::new("/")).unwrap()
     }
 
     #[test]

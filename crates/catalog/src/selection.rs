@@ -52,8 +52,8 @@ pub async fn select_partitions(
     filter: &PartitionFilter,
     now: DateTime<Utc>,
 ) -> Result<Selection> {
-    if let Some(projection) = &table.projection
-        && !table.partition_columns.is_empty()
+    if let Some(projection) = &table.projection()
+        && !table.partition_columns().is_empty()
     {
         return Ok(Selection {
             partitions: projection.partitions(&table.layout(), filter, now)?,
@@ -61,9 +61,9 @@ pub async fn select_partitions(
             total: projection.total(now),
         });
     }
-    if let Some(registry) = &table.registry {
+    if let Some(registry) = &table.registry() {
         let names: Vec<&str> = table
-            .partition_columns
+            .partition_columns()
             .iter()
             .map(|c| c.name.as_str())
             .collect();

@@ -81,9 +81,13 @@ impl Serde {
     }
 }
 
-/// A table in the catalog.
+/// What a table is declared as: its name, location, format, columns, properties and SerDe.
+///
+/// Plain data: any combination can be written down, and [`Table::new`] says whether it makes a
+/// table. What is derived from it (partition projection) and what is found about it (its
+/// registered partitions) live only in [`Table`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Table {
+pub struct TableDefinition {
     /// The database (a directory of the catalog).
     pub database: String,
     /// The table's name (its file's stem).
@@ -102,43 +106,229 @@ pub struct Table {
     pub comment: Option<String>,
     /// The SerDe of a text (JSON or CSV) table, when one was declared.
     pub serde: Option<Serde>,
-    /// Partition projection (`projection.enabled = true`): partitions are computed, not listed.
-    pub projection: Option<Projection>,
-    /// Registered partitions (`MSCK REPAIR TABLE`, `ALTER TABLE … ADD PARTITION`): when present,
-    /// the table's partitions are these, not what a listing finds.
-    pub registry: Option<Arc<Vec<Partition>>>,
 }
 
-impl Table {
+impl TableDefinition {
     /// `database.name`.
     pub fn qualified_name(&self) -> String {
         format!("{}.{}", self.database, self.name)
     }
 
+    /// A table of `format` at `location` with no columns declared, no partitions, properties
+    /// or SerDe: the fields say the rest.
+    pub fn new(database: &str, name: &str, location: Location, format: Format) -> Self {
+        Self {
+            database: database.to_string(),
+            name: name.to_string(),
+            location,
+            format,
+            columns: None,
+            partition_columns: Vec::new(),
+            properties: BTreeMap::new(),
+            comment: None,
+            serde: None,
+        }
+    }
+}
+
+/// Why a definition does not make a table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DefinitionError {
+    /// Two columns (data or partition) share a name.
+    #[error("column '{column}' is declared twice")]
+    DuplicateColumn {
+        /// The name.
+        column: String,
+    },
+    /// A partition column of a type that cannot be spelled in a path.
+    #[error(
+        "partition column '{column}' has type {ty}: partition columns must be string, an integer type, date or boolean"
+    )]
+    PartitionType {
+        /// The column.
+        column: String,
+        /// Its type.
+        ty: ColumnType,
+    },
+    /// A property Minerva reads (`max_scan`, `projection.*`, …) whose value it cannot use.
+    #[error("property '{property}': {message}")]
+    Property {
+        /// The property.
+        property: String,
+        /// What is wrong with its value.
+        message: String,
+    },
+}
+
+/// A table in the catalog: a checked [`TableDefinition`], its partition projection (derived from
+/// its properties) and its registered partitions, if any. Built only by [`Table::new`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    definition: TableDefinition,
+    projection: Option<Projection>,
+    registry: Option<Arc<Vec<Partition>>>,
+}
+
+impl Table {
+    /// Checks `definition` (distinct column names, partition column types, the values of the
+    /// properties Minerva reads) and derives its partition projection. `base` anchors relative
+    /// locations in `storage.location.template`.
+    pub fn new(definition: TableDefinition, base: &Path) -> Result<Self, DefinitionError> {
+        let mut seen = std::collections::HashSet::new();
+        let all_columns = definition.columns.iter().flatten();
+        for column in all_columns.chain(&definition.partition_columns) {
+            if !seen.insert(column.name.as_str()) {
+                return Err(DefinitionError::DuplicateColumn {
+                    column: column.name.clone(),
+                });
+            }
+        }
+        if let Some(column) = definition
+            .partition_columns
+            .iter()
+            .find(|c| !c.ty.is_partition_type())
+        {
+            return Err(DefinitionError::PartitionType {
+                column: column.name.clone(),
+                ty: column.ty.clone(),
+            });
+        }
+        let checks = [
+            (
+                MAX_SCAN,
+                check_byte_size as fn(&str) -> Result<(), ValueError>,
+            ),
+            (REQUIRE_PARTITION_FILTER, check_bool),
+        ];
+        for (property, check) in checks {
+            if let Some(value) = definition.properties.get(property) {
+                check(value).map_err(|e| DefinitionError::Property {
+                    property: property.to_string(),
+                    message: e.to_string(),
+                })?;
+            }
+        }
+        let projection = Projection::from_properties(
+            &definition.properties,
+            &definition.partition_columns,
+            &definition.location,
+            base,
+        )
+        .map_err(
+            |PropertyProblem { property, message }| DefinitionError::Property { property, message },
+        )?;
+        Ok(Self {
+            definition,
+            projection,
+            registry: None,
+        })
+    }
+
+    /// The table with `partitions` as its registered partitions (`MSCK REPAIR TABLE`, `ALTER
+    /// TABLE … ADD PARTITION`): its partitions are then these, not what a listing finds.
+    pub fn with_registry(mut self, partitions: Vec<Partition>) -> Self {
+        self.registry = Some(Arc::new(partitions));
+        self
+    }
+
+    /// What the table was declared as.
+    pub fn definition(&self) -> &TableDefinition {
+        &self.definition
+    }
+
+    /// The database (a directory of the catalog).
+    pub fn database(&self) -> &str {
+        &self.definition.database
+    }
+
+    /// The table's name (its file's stem).
+    pub fn name(&self) -> &str {
+        &self.definition.name
+    }
+
+    /// Where its files are.
+    pub fn location(&self) -> &Location {
+        &self.definition.location
+    }
+
+    /// How its files are encoded.
+    pub fn format(&self) -> Format {
+        self.definition.format
+    }
+
+    /// Declared data columns; `None` means they are read from the first data file.
+    pub fn columns(&self) -> Option<&[Column]> {
+        self.definition.columns.as_deref()
+    }
+
+    /// Partition columns, outermost directory level first.
+    pub fn partition_columns(&self) -> &[Column] {
+        &self.definition.partition_columns
+    }
+
+    /// Free-form table properties (Athena's TBLPROPERTIES), kept verbatim.
+    pub fn properties(&self) -> &BTreeMap<String, String> {
+        &self.definition.properties
+    }
+
+    /// Free text for people.
+    pub fn comment(&self) -> Option<&str> {
+        self.definition.comment.as_deref()
+    }
+
+    /// The SerDe of a text (JSON or CSV) table, when one was declared.
+    pub fn serde(&self) -> Option<&Serde> {
+        self.definition.serde.as_ref()
+    }
+
+    /// Partition projection (`projection.enabled = true`): partitions are computed, not listed.
+    pub fn projection(&self) -> Option<&Projection> {
+        self.projection.as_ref()
+    }
+
+    /// Registered partitions, when the table has a registry.
+    pub fn registry(&self) -> Option<&Arc<Vec<Partition>>> {
+        self.registry.as_ref()
+    }
+
+    /// `database.name`.
+    pub fn qualified_name(&self) -> String {
+        self.definition.qualified_name()
+    }
+
     /// The table's name, location and partition columns.
     pub fn layout(&self) -> Layout<'_> {
         Layout {
-            database: &self.database,
-            name: &self.name,
-            location: &self.location,
-            partition_columns: &self.partition_columns,
+            database: &self.definition.database,
+            name: &self.definition.name,
+            location: &self.definition.location,
+            partition_columns: &self.definition.partition_columns,
         }
     }
 
     /// Where a partition with these values lives in the table's Hive layout:
     /// `<location>/k1=v1/k2=v2`.
     pub(crate) fn hive_prefix(&self, values: &[Value]) -> object_store::path::Path {
-        hive_prefix(self.location.prefix(), &self.partition_columns, values)
+        hive_prefix(
+            self.definition.location.prefix(),
+            &self.definition.partition_columns,
+            values,
+        )
     }
 
     /// The partition column called `name`, if any.
     pub fn partition_column(&self, name: &str) -> Option<&Column> {
-        self.partition_columns.iter().find(|c| c.name == name)
+        self.definition
+            .partition_columns
+            .iter()
+            .find(|c| c.name == name)
     }
 
     /// The most a query may read from this table (`max_scan` property, e.g. `'100GB'`).
     pub fn max_scan(&self) -> Option<u64> {
-        self.properties
+        self.definition
+            .properties
             .get(MAX_SCAN)
             .and_then(|v| parse_byte_size(v).ok())
     }
@@ -146,9 +336,9 @@ impl Table {
     /// Whether a query must filter on a partition column (`require_partition_filter`
     /// property): a guard against scanning every partition of a huge table by mistake.
     pub fn requires_partition_filter(&self) -> bool {
-        !self.partition_columns.is_empty()
+        !self.definition.partition_columns.is_empty()
             && self
-                .properties
+                .properties()
                 .get(REQUIRE_PARTITION_FILTER)
                 .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
@@ -156,7 +346,7 @@ impl Table {
     /// The field separator of a CSV table: the SerDe's `field.delim` or `separatorChar`, else
     /// Hive's defaults (`,` for OpenCSVSerde, `\x01` for other SerDes, `,` without one).
     pub fn csv_delimiter(&self) -> u8 {
-        let Some(serde) = &self.serde else {
+        let Some(serde) = &self.definition.serde else {
             return b',';
         };
         ["field.delim", "separatorChar"]
@@ -169,7 +359,7 @@ impl Table {
     /// The quote character of a CSV table: OpenCSVSerde's `quoteChar` (default `"`), `"` without
     /// a SerDe, and none for Hive's delimited text, which does not quote.
     pub fn csv_quote(&self) -> Option<u8> {
-        match &self.serde {
+        match &self.definition.serde {
             None => Some(b'"'),
             Some(serde) if serde.is_open_csv() => serde
                 .properties
@@ -183,7 +373,8 @@ impl Table {
     /// Whether CSV files of this table start with a header line (Athena's
     /// `skip.header.line.count` table property).
     pub fn has_header(&self) -> bool {
-        self.properties
+        self.definition
+            .properties
             .get("skip.header.line.count")
             .is_some_and(|n| n.trim() != "0")
     }
@@ -306,80 +497,61 @@ impl TableFile {
         let columns = convert_columns(self.columns, "columns")?;
         let partition_columns = convert_columns(self.partition_columns, "partition_columns")?;
 
-        let mut seen = std::collections::HashSet::new();
-        for (column, span) in columns.iter().chain(&partition_columns) {
-            if !seen.insert(column.name.as_str()) {
-                return Err(FileProblem::at(
-                    span.clone(),
-                    format!("column '{}' is declared twice", column.name),
-                ));
-            }
-        }
-        for (column, span) in &partition_columns {
-            if !column.ty.is_partition_type() {
-                return Err(FileProblem::at(
-                    span.clone(),
-                    format!(
-                        "partition column '{}' has type {}: partition columns must be string, an integer type, date or boolean",
-                        column.name, column.ty
-                    ),
-                ));
-            }
-        }
+        let column_spans: Vec<(String, std::ops::Range<usize>)> = columns
+            .iter()
+            .chain(&partition_columns)
+            .map(|(c, span)| (c.name.clone(), span.clone()))
+            .collect();
         let strip = |cols: Vec<(Column, std::ops::Range<usize>)>| {
             cols.into_iter().map(|(c, _)| c).collect::<Vec<_>>()
         };
         let columns = strip(columns);
-        let partition_columns = strip(partition_columns);
         let spans: BTreeMap<String, std::ops::Range<usize>> = self
             .properties
             .iter()
             .map(|(k, v)| (k.clone(), v.span()))
             .collect();
-        let properties: BTreeMap<String, String> = self
-            .properties
-            .into_iter()
-            .map(|(k, v)| (k, v.into_inner()))
-            .collect();
-        for (property, check) in [
-            (
-                MAX_SCAN,
-                check_byte_size as fn(&str) -> Result<(), ValueError>,
-            ),
-            (REQUIRE_PARTITION_FILTER, check_bool),
-        ] {
-            if let Some(value) = properties.get(property) {
-                check(value).map_err(|message| FileProblem {
-                    span: spans.get(property).cloned(),
-                    message: format!("property '{property}': {message}"),
-                })?;
-            }
-        }
-        let projection =
-            Projection::from_properties(&properties, &partition_columns, &location, catalog_root)
-                .map_err(|PropertyProblem { property, message }| FileProblem {
-                span: spans.get(&property).cloned(),
-                message: format!("property '{property}': {message}"),
-            })?;
-        Ok(Table {
+        let definition = TableDefinition {
             database: database.to_string(),
             name: name.to_string(),
             location,
             format,
             columns: (!columns.is_empty()).then_some(columns),
-            partition_columns,
-            properties,
+            partition_columns: strip(partition_columns),
+            properties: self
+                .properties
+                .into_iter()
+                .map(|(k, v)| (k, v.into_inner()))
+                .collect(),
             comment: self.comment,
             serde: self.serde.map(|s| Serde {
                 library: s.library,
                 properties: s.properties,
             }),
-            projection,
-            registry: None,
+        };
+        Table::new(definition, catalog_root).map_err(|error| {
+            let span = match &error {
+                // The second declaration of the name is the one at fault.
+                DefinitionError::DuplicateColumn { column } => column_spans
+                    .iter()
+                    .filter(|(name, _)| name == column)
+                    .nth(1)
+                    .map(|(_, span)| span.clone()),
+                DefinitionError::PartitionType { column, .. } => column_spans
+                    .iter()
+                    .rev()
+                    .find(|(name, _)| name == column)
+                    .map(|(_, span)| span.clone()),
+                DefinitionError::Property { property, .. } => spans.get(property).cloned(),
+            };
+            FileProblem {
+                span,
+                message: error.to_string(),
+            }
         })
     }
 
-    pub(crate) fn from_table(table: &Table) -> Self {
+    pub(crate) fn from_definition(table: &TableDefinition) -> Self {
         let columns = |cols: &[Column]| {
             cols.iter()
                 .map(|c| ColumnFile {
@@ -438,4 +610,63 @@ fn convert_columns(
             ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn definition(properties: &[(&str, &str)]) -> TableDefinition {
+        let base = Path::new("/");
+        let location = Location::parse("s3://bucket/t/", base).unwrap();
+        let mut definition = TableDefinition::new("web", "t", location, Format::Parquet);
+        definition.partition_columns = vec![Column::new("day", ColumnType::String)];
+        definition.properties = properties
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        definition
+    }
+
+    #[test]
+    fn the_constructor_derives_projection_from_the_properties() {
+        let plain = Table::new(definition(&[]), Path::new("/")).unwrap();
+        assert!(plain.projection().is_none());
+        let projected = definition(&[
+            ("projection.enabled", "true"),
+            ("projection.day.type", "enum"),
+            ("projection.day.values", "a,b"),
+        ]);
+        let table = Table::new(projected.clone(), Path::new("/")).unwrap();
+        assert!(table.projection().is_some());
+        assert_eq!(table.definition(), &projected);
+        assert_eq!(table.qualified_name(), "web.t");
+    }
+
+    #[test]
+    fn the_constructor_refuses_what_no_table_can_be() {
+        let mut twice = definition(&[]);
+        twice.columns = Some(vec![Column::new("day", ColumnType::Int)]);
+        assert_eq!(
+            Table::new(twice, Path::new("/")).unwrap_err().to_string(),
+            "column 'day' is declared twice"
+        );
+        let mut unspellable = definition(&[]);
+        unspellable.partition_columns = vec![Column::new("d", ColumnType::Double)];
+        assert!(matches!(
+            Table::new(unspellable, Path::new("/")),
+            Err(DefinitionError::PartitionType { .. })
+        ));
+        for (property, value) in [
+            (MAX_SCAN, "lots"),
+            (REQUIRE_PARTITION_FILTER, "maybe"),
+            ("projection.enabled", "true"),
+        ] {
+            let error = Table::new(definition(&[(property, value)]), Path::new("/")).unwrap_err();
+            assert!(
+                matches!(&error, DefinitionError::Property { .. }),
+                "{property}: {error}"
+            );
+        }
+    }
 }

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{Days, NaiveDate};
-use minerva_catalog::{Catalog, Column, ColumnType, Format, Location, Projection, Serde, Table};
+use minerva_catalog::{Catalog, Column, ColumnType, Format, Location, Serde, TableDefinition};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
@@ -161,8 +161,8 @@ fn column(name: &str, ty: ColumnType, comment: &str) -> Column {
 }
 
 /// The catalog definition of the `views` table at `location` (relative to the catalog dir).
-pub fn views_table(location: &str, catalog_root: &Path) -> Table {
-    Table {
+pub fn views_table(location: &str, catalog_root: &Path) -> TableDefinition {
+    TableDefinition {
         database: minerva_catalog::DEFAULT_DATABASE.to_string(),
         name: "views".to_string(),
         location: Location::parse(location, catalog_root)
@@ -173,15 +173,13 @@ pub fn views_table(location: &str, catalog_root: &Path) -> Table {
         properties: Default::default(),
         comment: Some("listing-view events of the demo lake, compacted by day".to_string()),
         serde: None,
-        projection: None,
-        registry: None,
     }
 }
 
 /// The catalog definition of `views_raw`: the raw landing zone at `location` (relative to the
 /// catalog dir), JSON lines under Firehose's `YYYY/MM/DD/HH/` prefixes, read through Athena's
 /// partition projection over the hours of `day`.
-pub fn views_raw_table(location: &str, catalog_root: &Path, day: NaiveDate) -> Table {
+pub fn views_raw_table(location: &str, catalog_root: &Path, day: NaiveDate) -> TableDefinition {
     let first_hour = day.format("%Y/%m/%d/00");
     let last_hour = day.format("%Y/%m/%d/23");
     let properties = [
@@ -199,7 +197,7 @@ pub fn views_raw_table(location: &str, catalog_root: &Path, day: NaiveDate) -> T
             format!("{}/${{datehour}}/", location.trim_end_matches('/')),
         ),
     ];
-    let mut table = Table {
+    TableDefinition {
         database: minerva_catalog::DEFAULT_DATABASE.to_string(),
         name: "views_raw".to_string(),
         location: Location::parse(location, catalog_root)
@@ -223,17 +221,7 @@ pub fn views_raw_table(location: &str, catalog_root: &Path, day: NaiveDate) -> T
             library: Serde::JSON.to_string(),
             properties: Default::default(),
         }),
-        projection: None,
-        registry: None,
-    };
-    table.projection = Projection::from_properties(
-        &table.properties,
-        &table.partition_columns,
-        &table.location,
-        catalog_root,
-    )
-    .expect("the demo's projection is valid");
-    table
+    }
 }
 
 fn event_columns() -> Vec<Column> {
@@ -778,7 +766,7 @@ mod tests {
         let catalog = Catalog::load(&summary.catalog).unwrap();
         let views = catalog.resolve("views").unwrap();
         assert_eq!(
-            views.location.local_path().unwrap(),
+            views.location().local_path().unwrap(),
             dir.path().join("views/")
         );
         assert_eq!(done.into_inner().unwrap().len(), 2);

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use minerva_catalog::{Column, ColumnType, DEFAULT_DATABASE, Format, Location, Serde, Table};
+use minerva_catalog::{
+    Column, ColumnType, DEFAULT_DATABASE, Format, Location, Serde, TableDefinition,
+};
 use sqlparser::dialect::HiveDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -21,8 +23,8 @@ use crate::error::{DdlError, Found};
 pub enum Ddl {
     /// `CREATE EXTERNAL TABLE …`
     CreateTable {
-        /// The table to write.
-        table: Box<Table>,
+        /// The table to write (checked when it is written, as if it were read back).
+        table: Box<TableDefinition>,
         /// `IF NOT EXISTS`
         if_not_exists: bool,
     },
@@ -443,7 +445,7 @@ impl Parser {
         }
         let location = Location::parse(&location, catalog_root)?;
         Ok(Ddl::CreateTable {
-            table: Box::new(Table {
+            table: Box::new(TableDefinition {
                 database,
                 name,
                 location,
@@ -453,8 +455,6 @@ impl Parser {
                 properties,
                 comment,
                 serde,
-                projection: None,
-                registry: None,
             }),
             if_not_exists,
         })
@@ -529,7 +529,7 @@ fn text_format(serde_library: Option<&str>) -> Format {
 
 /// DDL that recreates `table`, with `columns` as its data columns (declared or read from its
 /// files).
-pub fn show_create_table(table: &Table, columns: &[Column]) -> String {
+pub fn show_create_table(table: &TableDefinition, columns: &[Column]) -> String {
     let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
     let column_list = |columns: &[Column]| {
         columns
@@ -610,7 +610,7 @@ pub fn show_create_table(table: &Table, columns: &[Column]) -> String {
 mod tests {
     use super::*;
 
-    fn create(sql: &str) -> Table {
+    fn create(sql: &str) -> TableDefinition {
         match parse(sql, Path::new("/catalog")) {
             Some(Ok(Ddl::CreateTable { table, .. })) => *table,
             other => panic!("{sql}: {other:?}"),
@@ -675,7 +675,9 @@ mod tests {
             let table = create(&format!("{base}{rest}"));
             assert_eq!(table.format, format, "{rest}");
         }
-        let tsv = create(&format!("{base}{}", cases[2].0));
+        let tsv =
+            minerva_catalog::Table::new(create(&format!("{base}{}", cases[2].0)), Path::new("/"))
+                .unwrap();
         assert_eq!(tsv.csv_delimiter(), b'\t');
         assert_eq!(tsv.csv_quote(), None);
         for (rest, error) in [

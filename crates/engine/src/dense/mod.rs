@@ -246,7 +246,7 @@ fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<D
     predicates.extend(scan.filters.iter().cloned());
     let table = source_as_provider(&scan.source).ok()?;
     let catalog_table = (table.as_ref() as &dyn Any).downcast_ref::<CatalogTable>()?;
-    if catalog_table.table().format != Format::Parquet {
+    if catalog_table.table().format() != Format::Parquet {
         return None;
     }
     let columns = TableColumns::of(catalog_table);
@@ -348,7 +348,7 @@ impl TableColumns {
             schema: table.schema(),
             partitions: table
                 .table()
-                .partition_columns
+                .partition_columns()
                 .iter()
                 .map(|c| c.name.clone())
                 .collect(),
@@ -467,7 +467,7 @@ impl ExtensionPlanner for DensePlanner {
         };
         let partition_names: Vec<&str> = table
             .table()
-            .partition_columns
+            .partition_columns()
             .iter()
             .map(|c| c.name.as_str())
             .collect();

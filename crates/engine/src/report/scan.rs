@@ -35,7 +35,7 @@ pub struct ScanReport {
 
 impl ScanReport {
     pub(crate) fn new(table: &Table, selection: &Selection, files: &[PartitionedFile]) -> Self {
-        let store = table.location.store_url();
+        let store = table.location().store_url();
         Self {
             table: table.qualified_name(),
             method: selection.method,

@@ -28,9 +28,9 @@ use crate::types::arrow_type;
 
 /// The date format of a string partition column projected as dates, if `column` is one.
 fn date_format<'a>(table: &'a Table, column: &str) -> Option<&'a DateFormat> {
-    let projection = table.projection.as_ref()?;
+    let projection = table.projection()?;
     table
-        .partition_columns
+        .partition_columns()
         .iter()
         .zip(projection.rules())
         .find_map(|(c, rule)| match rule {
@@ -46,7 +46,7 @@ fn date_format<'a>(table: &'a Table, column: &str) -> Option<&'a DateFormat> {
 /// that `dt >= '28-02-2024'` compares dates, not text. Equality and `IN` stay text comparisons:
 /// they are exact either way for values spelled as the format writes them.
 pub(crate) fn as_time_comparisons(table: &Table, filter: Expr) -> Expr {
-    if table.projection.is_none() {
+    if table.projection().is_none() {
         return filter;
     }
     let as_time = |column: &Column, literal: &ScalarValue| -> Option<(Expr, Expr)> {
@@ -113,7 +113,7 @@ const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 /// choosing partitions alone).
 pub(crate) fn is_partition_only(table: &Table, filter: &Expr) -> bool {
     let names: Vec<&str> = table
-        .partition_columns
+        .partition_columns()
         .iter()
         .map(|c| c.name.as_str())
         .collect();
@@ -231,7 +231,7 @@ fn domain_of(table: &Table, expr: &Expr) -> Option<(String, Domain)> {
 /// `None` for NULL literals and for types that do not match the column's.
 fn literal_value(table: &Table, column: &str, literal: &ScalarValue) -> Option<Value> {
     if table
-        .partition_columns
+        .partition_columns()
         .iter()
         .any(|c| time_key(&c.name) == column)
     {
@@ -289,12 +289,12 @@ pub(crate) fn retain_matching(
         return Ok(partitions);
     }
     let mut fields: Vec<Field> = table
-        .partition_columns
+        .partition_columns()
         .iter()
         .map(|c| Field::new(&c.name, arrow_type(&c.ty), true))
         .collect();
     let mut columns = table
-        .partition_columns
+        .partition_columns()
         .iter()
         .enumerate()
         .map(|(i, column)| {
@@ -307,7 +307,7 @@ pub(crate) fn retain_matching(
         })
         .collect::<DFResult<Vec<_>>>()?;
     // Date-projected string columns also as times, for comparisons rewritten onto time keys.
-    for (i, column) in table.partition_columns.iter().enumerate() {
+    for (i, column) in table.partition_columns().iter().enumerate() {
         let Some(format) = date_format(table, &column.name) else {
             continue;
         };
@@ -342,27 +342,19 @@ pub(crate) fn retain_matching(
 #[cfg(test)]
 mod tests {
     use datafusion::prelude::{col, lit};
-    use minerva_catalog::{Column, ColumnType, Format, Location};
+    use minerva_catalog::{Column, ColumnType, Format, Location, TableDefinition};
 
     use super::*;
 
     fn table() -> Table {
-        Table {
-            database: "default".into(),
-            name: "t".into(),
-            location: Location::parse("memory:///t", std::path::Path::new("/")).unwrap(),
-            format: Format::Parquet,
-            columns: None,
-            partition_columns: vec![
-                Column::new("dt", ColumnType::Date),
-                Column::new("region", ColumnType::String),
-            ],
-            properties: Default::default(),
-            comment: None,
-            serde: None,
-            projection: None,
-            registry: None,
-        }
+        let base = std::path::Path::new("/");
+        let location = Location::parse("memory:///t", base).unwrap();
+        let mut definition = TableDefinition::new("default", "t", location, Format::Parquet);
+        definition.partition_columns = vec![
+            Column::new("dt", ColumnType::Date),
+            Column::new("region", ColumnType::String),
+        ];
+        Table::new(definition, base).unwrap()
     }
 
     fn date(s: &str) -> ScalarValue {

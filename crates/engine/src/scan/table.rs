@@ -60,15 +60,15 @@ impl CatalogTable {
     /// Resolves the table's object store and its columns (read from one data file when the
     /// table file declares none).
     pub async fn open(table: Arc<Table>, runtime: &RuntimeEnv) -> Result<Self> {
-        if table.format != Format::Parquet && table.columns.is_none() {
+        if table.format() != Format::Parquet && table.columns().is_none() {
             return Err(EngineError::Table {
                 table: table.qualified_name(),
                 problem: TableProblem::ColumnsRequired {
-                    format: table.format,
+                    format: table.format(),
                 },
             });
         }
-        let url = table.location.store_url();
+        let url = table.location().store_url();
         let no_store = || EngineError::NoObjectStore {
             table: table.qualified_name(),
             url: url.clone(),
@@ -83,11 +83,11 @@ impl CatalogTable {
             })?;
 
         let partition_names: Vec<&str> = table
-            .partition_columns
+            .partition_columns()
             .iter()
             .map(|c| c.name.as_str())
             .collect();
-        let file_fields: Vec<FieldRef> = match &table.columns {
+        let file_fields: Vec<FieldRef> = match &table.columns() {
             Some(columns) => columns
                 .iter()
                 .filter(|c| !partition_names.contains(&c.name.as_str()))
@@ -110,7 +110,7 @@ impl CatalogTable {
         };
         let file_schema = Arc::new(Schema::new(file_fields.clone()));
         let partition_fields = table
-            .partition_columns
+            .partition_columns()
             .iter()
             .map(|c| Arc::new(Field::new(&c.name, arrow_type(&c.ty), true)));
         let schema = Arc::new(Schema::new(
@@ -141,7 +141,7 @@ impl CatalogTable {
     /// The partitions a query with `filters` must read, sorted by value, and how they were
     /// chosen. `NOW` in projection ranges is the query's start time, as for SQL's `now()`.
     pub async fn partitions(&self, session: &dyn Session, filters: &[Expr]) -> Result<Selection> {
-        if self.table.projection.is_none() && self.table.registry.is_none() {
+        if self.table.projection().is_none() && self.table.registry().is_none() {
             check_location(&self.table)?;
         }
         let partition_filters: Vec<Expr> = partition_only(&self.table, filters)
@@ -179,7 +179,7 @@ impl CatalogTable {
         }
         let columns = self
             .table
-            .partition_columns
+            .partition_columns()
             .iter()
             .map(|c| c.name.as_str())
             .collect::<Vec<_>>()
@@ -207,7 +207,7 @@ impl CatalogTable {
                     .map_err(|e| self.list_error(&partition.prefix, e))?;
                 let values = self
                     .table
-                    .partition_columns
+                    .partition_columns()
                     .iter()
                     .zip(&partition.values)
                     .map(|(column, value)| scalar(value, column))
@@ -236,7 +236,7 @@ impl CatalogTable {
     fn list_error(&self, prefix: &Path, source: object_store::Error) -> EngineError {
         minerva_catalog::CatalogError::List {
             table: self.table.qualified_name(),
-            location: format!("{}/{prefix}/", self.table.location.store_url()),
+            location: format!("{}/{prefix}/", self.table.location().store_url()),
             source,
         }
         .into()
@@ -296,7 +296,7 @@ impl TableProvider for CatalogTable {
             .with_table_partition_cols(partition_fields)
             .build();
         let target_partitions = state.config().target_partitions();
-        if self.table.format != Format::Parquet {
+        if self.table.format() != Format::Parquet {
             return self.text_scan(files, table_schema, target_partitions, projection, limit);
         }
         let groups = FileGroup::new(files).split_files(target_partitions);
@@ -367,7 +367,7 @@ impl CatalogTable {
         let plans = by_codec
             .into_iter()
             .map(|(codec, files)| {
-                let source = match table.format {
+                let source = match table.format() {
                     Format::Json => JsonFormat::default().file_source(table_schema.clone()),
                     _ => CsvFormat::default()
                         .with_has_header(table.has_header())
@@ -418,10 +418,10 @@ fn is_data_file(root: &Path, meta: &ObjectMeta) -> bool {
 
 /// A local table's directory must exist: an object store would answer "no files".
 fn check_location(table: &Table) -> Result<()> {
-    match table.location.local_path() {
+    match table.location().local_path() {
         Some(path) if !path.is_dir() => Err(minerva_catalog::CatalogError::LocationNotFound {
             table: table.qualified_name(),
-            location: table.location.as_written().to_string(),
+            location: table.location().as_written().to_string(),
         }
         .into()),
         _ => Ok(()),
@@ -435,10 +435,10 @@ async fn infer_file_schema(
     runtime: &RuntimeEnv,
 ) -> Result<Schema> {
     check_location(table)?;
-    let root = table.location.prefix();
+    let root = table.location().prefix();
     let list_error = |source| minerva_catalog::CatalogError::List {
         table: table.qualified_name(),
-        location: table.location.to_string(),
+        location: table.location().to_string(),
         source,
     };
     let mut objects = store.list(Some(&root));
@@ -450,7 +450,7 @@ async fn infer_file_schema(
                 return Err(EngineError::Table {
                     table: table.qualified_name(),
                     problem: TableProblem::NoDataFile {
-                        location: table.location.to_string(),
+                        location: table.location().to_string(),
                     },
                 });
             }

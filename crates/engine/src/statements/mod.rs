@@ -93,11 +93,11 @@ pub(crate) async fn run_ddl(tables: &Tables, ddl: Ddl) -> Result<RecordBatch> {
         Ddl::ShowCreateTable { database, table } => {
             // Only a table that declares no columns needs its files read.
             let declared = catalog.lookup(&database, &table)?;
-            let columns = match &declared.columns {
-                Some(columns) => columns.clone(),
+            let columns = match declared.columns() {
+                Some(columns) => columns.to_vec(),
                 None => read_columns(&*tables.open(&database, &table).await?),
             };
-            let ddl = show_create_table(&declared, &columns);
+            let ddl = show_create_table(declared.definition(), &columns);
             let lines = ddl.lines().map(|l| Some(l.to_string())).collect();
             Ok(batch(vec![("createtab_stmt", Values::Text(lines))]))
         }
@@ -121,9 +121,9 @@ pub(crate) async fn run_ddl(tables: &Tables, ddl: Ddl) -> Result<RecordBatch> {
                 .collect();
             let names = added
                 .iter()
-                .map(|p| p.name(&opened.table().partition_columns))
+                .map(|p| p.name(opened.table().partition_columns()))
                 .collect();
-            if !added.is_empty() || opened.table().registry.is_none() {
+            if !added.is_empty() || opened.table().registry().is_none() {
                 registry.extend(added);
                 Catalog::write_registry(root, opened.table(), &registry)?;
                 tables.reload()?;
@@ -200,10 +200,10 @@ async fn registrable(
 ) -> Result<std::sync::Arc<CatalogTable>> {
     let opened = tables.open(database, table).await?;
     let t = opened.table();
-    if t.partition_columns.is_empty() {
+    if t.partition_columns().is_empty() {
         return Err(rejected(&opened, PartitionProblem::NotPartitioned));
     }
-    if t.projection.is_some() {
+    if t.projection().is_some() {
         return Err(rejected(&opened, PartitionProblem::Projected));
     }
     Ok(opened)
@@ -233,10 +233,10 @@ pub(crate) async fn run_command(
             for field in datafusion::catalog::TableProvider::schema(opened.as_ref()).fields() {
                 let name = field.name();
                 let column = declared
-                    .columns
-                    .iter()
+                    .columns()
+                    .into_iter()
                     .flatten()
-                    .chain(&declared.partition_columns)
+                    .chain(declared.partition_columns())
                     .find(|c| &c.name == name);
                 names.push(Some(name.clone()));
                 types.push(Some(column.map_or_else(
@@ -259,7 +259,7 @@ pub(crate) async fn run_command(
             let names = selection
                 .partitions
                 .iter()
-                .map(|p| Some(p.name(&opened.table().partition_columns)))
+                .map(|p| Some(p.name(opened.table().partition_columns())))
                 .collect();
             Ok(batch(vec![("partition", Values::Text(names))]))
         }
@@ -280,15 +280,15 @@ fn show_tables(tables: &Tables, database: Option<&str>) -> RecordBatch {
             names.push(Some(name.to_string()));
             // A broken table file is listed, with its details missing; querying it says why.
             let table = catalog.table(db, name).and_then(Result::ok);
-            formats.push(table.as_ref().map(|t| t.format.to_string()));
+            formats.push(table.as_ref().map(|t| t.format().to_string()));
             partitioned.push(table.as_ref().map(|t| {
-                t.partition_columns
+                t.partition_columns()
                     .iter()
                     .map(|c| c.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             }));
-            locations.push(table.as_ref().map(|t| t.location.to_string()));
+            locations.push(table.as_ref().map(|t| t.location().to_string()));
         }
     }
     batch(vec![
@@ -304,7 +304,7 @@ fn show_tables(tables: &Tables, database: Option<&str>) -> RecordBatch {
 fn registered(table: &CatalogTable) -> Vec<Partition> {
     table
         .table()
-        .registry
+        .registry()
         .as_ref()
         .map(|r| r.as_ref().clone())
         .unwrap_or_default()
@@ -313,7 +313,7 @@ fn registered(table: &CatalogTable) -> Vec<Partition> {
 /// The partitions a registration edits: the registry, or the first time what a listing sees
 /// today, so that registering one partition does not hide the others.
 async fn registration_base(table: &CatalogTable) -> Result<Vec<Partition>> {
-    match &table.table().registry {
+    match &table.table().registry() {
         Some(registry) => Ok(registry.as_ref().clone()),
         None => listed_partitions(table).await,
     }
@@ -336,7 +336,7 @@ fn spec_values(table: &CatalogTable, spec: &PartitionSpec) -> Result<Vec<Value>>
     if let Some((key, _)) = spec.iter().find(|(k, _)| t.partition_column(k).is_none()) {
         return Err(reject(PartitionProblem::NotAColumn { key: key.clone() }));
     }
-    t.partition_columns
+    t.partition_columns()
         .iter()
         .map(|column| {
             let (_, text) = spec
