@@ -399,4 +399,47 @@ mod tests {
         assert_eq!(TimeUnit::parse("DAYS"), Some(TimeUnit::Days));
         assert_eq!(TimeUnit::parse("fortnights"), None);
     }
+
+    proptest::proptest! {
+        /// Any pattern of fixed-width fields from the year down to its finest one, in any order
+        /// and between any literal text, reads back what it wrote, to its precision.
+        #[test]
+        fn fixed_width_patterns_round_trip(
+            fields in proptest::sample::subsequence(&["MM", "dd", "HH", "mm", "ss"][..], 0..=5),
+            order in proptest::collection::vec(0usize..8, 7),
+            separators in proptest::collection::vec(
+                proptest::sample::select(&["", "-", "/", "_", " ", "'T'", "'h='", "''"][..]),
+                7,
+            ),
+            seconds in 0i64..4_102_444_800,
+            millis in 0u32..1000,
+        ) {
+            // A prefix of the units, so no coarser unit is missing, shuffled by `order`.
+            let units = ["MM", "dd", "HH", "mm", "ss"];
+            let mut chosen: Vec<&str> = std::iter::once("yyyy")
+                .chain(units.iter().copied().take(fields.len()))
+                .collect();
+            if chosen.last() == Some(&"ss") && millis % 2 == 0 {
+                chosen.push("SSS");
+            }
+            let mut keyed: Vec<(usize, &str)> =
+                chosen.iter().enumerate().map(|(i, f)| (order[i % order.len()], *f)).collect();
+            keyed.sort();
+            let java: String = keyed
+                .iter()
+                .zip(&separators)
+                .map(|((_, field), sep)| format!("{sep}{field}"))
+                .collect();
+            let format = DateFormat::parse(&java).unwrap();
+            let at = chrono::DateTime::from_timestamp(seconds, millis * 1_000_000)
+                .unwrap()
+                .naive_utc();
+            let text = format.format(at);
+            proptest::prop_assert_eq!(
+                format.parse_time(&text),
+                Some(format.finest().truncate(at)),
+                "{} wrote {}", java, text
+            );
+        }
+    }
 }

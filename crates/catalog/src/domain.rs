@@ -422,4 +422,85 @@ mod tests {
         assert!(!filter.matches([("dt", &int(7)), ("region", &a)]));
         assert!(PartitionFilter::all().matches([("dt", &Value::Null)]));
     }
+
+    /// Domains built from points and ranges of small integers (NULL included), combined by
+    /// union and intersection; each is kept beside the set of values it should contain.
+    fn domains() -> impl proptest::strategy::Strategy<Value = (Domain, Vec<Option<i64>>)> {
+        use proptest::prelude::*;
+        let universe = || (-6i64..=6).map(Some).chain([None]);
+        let bound = || {
+            prop_oneof![
+                Just(Bound::Unbounded),
+                (-6i64..=6).prop_map(Bound::Included),
+                (-6i64..=6).prop_map(Bound::Excluded),
+            ]
+        };
+        let leaf = prop_oneof![
+            Just((Domain::all(), universe().collect())),
+            Just((Domain::none(), Vec::new())),
+            proptest::collection::vec(-6i64..=6, 0..4).prop_map(move |points| {
+                let domain = Domain::points(points.iter().map(|p| Value::Int(*p)));
+                (domain, points.into_iter().map(Some).collect())
+            }),
+            (bound(), bound()).prop_map(move |(low, high)| {
+                let inside = |v: i64| {
+                    let above = match low {
+                        Bound::Unbounded => true,
+                        Bound::Included(l) => v >= l,
+                        Bound::Excluded(l) => v > l,
+                    };
+                    let below = match high {
+                        Bound::Unbounded => true,
+                        Bound::Included(h) => v <= h,
+                        Bound::Excluded(h) => v < h,
+                    };
+                    above && below
+                };
+                let members = (-6i64..=6).filter(|v| inside(*v)).map(Some).collect();
+                let domain = Domain::range(low.map(Value::Int), high.map(Value::Int));
+                (domain, members)
+            }),
+        ];
+        leaf.prop_recursive(3, 16, 2, |inner| {
+            (inner.clone(), inner, any::<bool>()).prop_map(|((a, sa), (b, sb), union)| {
+                if union {
+                    let mut members = sa.clone();
+                    members.extend(sb.iter().filter(|v| !sa.contains(v)));
+                    (a.union(&b), members)
+                } else {
+                    let members = sa.into_iter().filter(|v| sb.contains(v)).collect();
+                    (a.intersect(&b), members)
+                }
+            })
+        })
+    }
+
+    proptest::proptest! {
+        /// Union and intersection are the set operations on the values a domain contains; its
+        /// points, when it has few, are exactly those values; its hull bounds them.
+        #[test]
+        fn the_algebra_is_set_algebra((domain, members) in domains()) {
+            for v in (-6i64..=6).map(Some).chain([None]) {
+                let value = v.map_or(Value::Null, Value::Int);
+                proptest::prop_assert_eq!(domain.contains(&value), members.contains(&v), "{} {:?}", domain, v);
+            }
+            // The model knows only -6..=6: a domain without members there may hold 7.
+            proptest::prop_assert!(!domain.is_none() || members.is_empty());
+            if let Some(points) = domain.as_points() {
+                let mut expected: Vec<Value> =
+                    members.iter().map(|v| v.map_or(Value::Null, Value::Int)).collect();
+                expected.sort();
+                expected.dedup();
+                let mut points: Vec<Value> = points.into_iter().cloned().collect();
+                points.sort();
+                proptest::prop_assert_eq!(points, expected);
+            }
+            if let Some((low, high)) = domain.hull() {
+                for v in members.iter().flatten() {
+                    let value = Value::Int(*v);
+                    proptest::prop_assert!(low.is_none_or(|l| l <= &value) && high.is_none_or(|h| &value <= h));
+                }
+            }
+        }
+    }
 }

@@ -163,4 +163,43 @@ mod tests {
         assert!(!is_blank("select 'open"));
         assert!(!is_blank("/* done */ select"));
     }
+
+    /// A piece of a statement: anything the tokenizer reads as one unit, `;` inside included.
+    fn piece() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let inner = "[a-z ;,.]{0,6}";
+        prop_oneof![
+            "[a-z_][a-z0-9_]{0,5}",
+            "[0-9]{1,4}",
+            Just("(".to_string()),
+            Just(")".to_string()),
+            Just("=".to_string()),
+            inner.prop_map(|t| format!("'{}'", t.replace(' ', "''"))),
+            inner.prop_map(|t| format!("\"{}\"", t.replace(' ', "\"\""))),
+            inner.prop_map(|t| format!("`{t}`")),
+            inner.prop_map(|t| format!("$${t}$$")),
+            inner.prop_map(|t| format!("/*{t}*/")),
+            inner.prop_map(|t| format!("--{t}\n")),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Statements made of any tokens split back into themselves: the splitter ends a
+        /// statement exactly where the tokenizer sees a `;`.
+        #[test]
+        fn splits_where_the_tokenizer_sees_semicolons(
+            statements in proptest::collection::vec(
+                proptest::collection::vec(piece(), 1..6),
+                1..5,
+            ),
+        ) {
+            let texts: Vec<String> = statements
+                .iter()
+                .map(|pieces| format!("select {}", pieces.join(" ")))
+                .collect();
+            let script = texts.join(";\n");
+            let expected: Vec<String> = texts.iter().map(|t| t.trim().to_string()).collect();
+            proptest::prop_assert_eq!(split_statements(&script).all(), expected);
+        }
+    }
 }
