@@ -39,6 +39,8 @@ fn history_path() -> Option<PathBuf> {
 }
 
 /// Reads and runs statements until `\q` or end of input.
+///
+/// Long by design: the read-eval loop, one arm per kind of input line.
 pub fn run<W: Write>(engine: &Engine, runtime: &Runtime, printer: &mut Printer<W>) -> Result<()> {
     let mut editor = DefaultEditor::new()?;
     let history = history_path();

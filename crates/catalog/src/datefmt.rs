@@ -151,6 +151,8 @@ pub struct DateFormat {
 
 impl DateFormat {
     /// Reads a Java pattern; letters outside the supported set are refused, naming them.
+    ///
+    /// Long by design: one pass over the pattern, one arm per letter.
     pub fn parse(java: &str) -> Result<Self, ValueError> {
         let mut tokens = Vec::new();
         let mut text = String::new();

@@ -227,151 +227,183 @@ fn too_many(table: &Layout<'_>) -> CatalogError {
     }
 }
 
+/// One column's `projection.<column>.*` properties, read with the column's name filled in.
+struct ColumnProperties<'a> {
+    all: &'a BTreeMap<String, String>,
+    column: &'a Column,
+}
+
+impl ColumnProperties<'_> {
+    fn key(&self, suffix: &str) -> String {
+        format!("projection.{}.{suffix}", self.column.name)
+    }
+
+    fn get(&self, suffix: &str) -> Option<&str> {
+        self.all.get(&self.key(suffix)).map(|v| v.trim())
+    }
+
+    fn required(&self, suffix: &str) -> Result<&str, PropertyProblem> {
+        self.get(suffix).ok_or_else(|| {
+            problem(
+                self.key(suffix),
+                format!(
+                    "is required: partition column '{}' is projected",
+                    self.column.name
+                ),
+            )
+        })
+    }
+
+    fn positive(&self, suffix: &str) -> Result<Option<i64>, PropertyProblem> {
+        self.get(suffix)
+            .map(|v| {
+                v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    problem(
+                        self.key(suffix),
+                        format!("must be a positive integer, not '{v}'"),
+                    )
+                })
+            })
+            .transpose()
+    }
+}
+
 impl Rule {
     fn from_properties(
         properties: &BTreeMap<String, String>,
         column: &Column,
     ) -> Result<Self, PropertyProblem> {
-        let key = |suffix: &str| format!("projection.{}.{suffix}", column.name);
-        let get = |suffix: &str| properties.get(&key(suffix)).map(|v| v.trim());
-        let required = |suffix: &str| {
-            get(suffix).ok_or_else(|| {
+        let p = ColumnProperties {
+            all: properties,
+            column,
+        };
+        let kind = p.required("type")?.to_ascii_lowercase();
+        match kind.as_str() {
+            "date" => Self::date(&p),
+            "integer" => Self::integer(&p),
+            "enum" => Self::enumerated(&p),
+            "injected" => Ok(Self::Injected),
+            other => Err(problem(
+                p.key("type"),
+                format!("'{other}' is not one of date, integer, enum, injected"),
+            )),
+        }
+    }
+
+    /// `projection.<column>.type = date`: `format`, `range`, `interval`, `interval.unit`.
+    fn date(p: &ColumnProperties<'_>) -> Result<Self, PropertyProblem> {
+        let column = p.column;
+        let format_text = p.required("format")?;
+        let format =
+            DateFormat::parse(format_text).map_err(|e| problem(p.key("format"), e.to_string()))?;
+        if column.ty == ColumnType::Date && !format.is_date_only() {
+            return Err(problem(
+                p.key("format"),
+                format!(
+                    "'{format_text}' spells a time of day, but column '{}' is a date",
+                    column.name
+                ),
+            ));
+        }
+        if !matches!(column.ty, ColumnType::Date | ColumnType::String) {
+            return Err(problem(
+                p.key("type"),
+                format!(
+                    "date projection needs a string or date column; '{}' is {}",
+                    column.name, column.ty
+                ),
+            ));
+        }
+        let range = p.required("range")?;
+        let (start, end) = range
+            .split_once(',')
+            .ok_or_else(|| problem(p.key("range"), format!("must be 'min,max', not '{range}'")))?;
+        let end_of = |text: &str| {
+            RangeEnd::parse(text, &format).ok_or_else(|| {
                 problem(
-                    key(suffix),
+                    p.key("range"),
                     format!(
-                        "is required: partition column '{}' is projected",
-                        column.name
+                        "'{}' is neither a date in format '{format_text}' nor NOW[+|-n UNIT]",
+                        text.trim()
                     ),
                 )
             })
         };
-        let positive = |suffix: &str| -> Result<Option<i64>, PropertyProblem> {
-            get(suffix)
-                .map(|v| {
-                    v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                        problem(
-                            key(suffix),
-                            format!("must be a positive integer, not '{v}'"),
-                        )
-                    })
-                })
-                .transpose()
+        let (start, end) = (end_of(start)?, end_of(end)?);
+        let unit = match p.get("interval.unit") {
+            Some(text) => TimeUnit::parse(text).ok_or_else(|| {
+                problem(
+                    p.key("interval.unit"),
+                    format!("'{text}' is not one of YEARS, MONTHS, WEEKS, DAYS, HOURS, MINUTES, SECONDS, MILLIS"),
+                )
+            })?,
+            // Athena's default: one step of the format's precision.
+            None => format.finest(),
         };
-        let kind = required("type")?.to_ascii_lowercase();
-        match kind.as_str() {
-            "date" => {
-                let format_text = required("format")?;
-                let format = DateFormat::parse(format_text)
-                    .map_err(|e| problem(key("format"), e.to_string()))?;
-                if column.ty == ColumnType::Date && !format.is_date_only() {
-                    return Err(problem(
-                        key("format"),
-                        format!(
-                            "'{format_text}' spells a time of day, but column '{}' is a date",
-                            column.name
-                        ),
-                    ));
-                }
-                if !matches!(column.ty, ColumnType::Date | ColumnType::String) {
-                    return Err(problem(
-                        key("type"),
-                        format!(
-                            "date projection needs a string or date column; '{}' is {}",
-                            column.name, column.ty
-                        ),
-                    ));
-                }
-                let range = required("range")?;
-                let (start, end) = range.split_once(',').ok_or_else(|| {
-                    problem(key("range"), format!("must be 'min,max', not '{range}'"))
-                })?;
-                let end_of = |text: &str| {
-                    RangeEnd::parse(text, &format).ok_or_else(|| {
-                        problem(
-                            key("range"),
-                            format!(
-                                "'{}' is neither a date in format '{format_text}' nor NOW[+|-n UNIT]",
-                                text.trim()
-                            ),
-                        )
-                    })
-                };
-                let (start, end) = (end_of(start)?, end_of(end)?);
-                let unit = match get("interval.unit") {
-                    Some(text) => TimeUnit::parse(text).ok_or_else(|| {
-                        problem(
-                            key("interval.unit"),
-                            format!("'{text}' is not one of YEARS, MONTHS, WEEKS, DAYS, HOURS, MINUTES, SECONDS, MILLIS"),
-                        )
-                    })?,
-                    // Athena's default: one step of the format's precision.
-                    None => format.finest(),
-                };
-                Ok(Self::Date {
-                    format,
-                    start,
-                    end,
-                    interval: positive("interval")?.unwrap_or(1),
-                    unit,
-                })
-            }
-            "integer" => {
-                if !(column.ty.is_integer() || column.ty == ColumnType::String) {
-                    return Err(problem(
-                        key("type"),
-                        format!(
-                            "integer projection needs an integer or string column; '{}' is {}",
-                            column.name, column.ty
-                        ),
-                    ));
-                }
-                let range = required("range")?;
-                let bounds = range
-                    .split_once(',')
-                    .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
-                let Some((start, end)) = bounds else {
-                    return Err(problem(
-                        key("range"),
-                        format!("must be two integers 'min,max', not '{range}'"),
-                    ));
-                };
-                Ok(Self::Integer {
-                    start,
-                    end,
-                    interval: positive("interval")?.unwrap_or(1),
-                    digits: positive("digits")?.map_or(0, |d| d as usize),
-                })
-            }
-            "enum" => {
-                // Athena: "any white space is considered part of an enum value".
-                let values: Vec<String> = properties
-                    .get(&key("values"))
-                    .ok_or_else(|| problem(key("values"), "is required for an enum projection"))?
-                    .split(',')
-                    .map(String::from)
-                    .collect();
-                for value in &values {
-                    if Value::parse(value, &column.ty).is_none() {
-                        return Err(problem(
-                            key("values"),
-                            format!("'{value}' is not a valid {}", column.ty),
-                        ));
-                    }
-                    if escapes(value) {
-                        return Err(problem(
-                            key("values"),
-                            format!("'{value}' would escape the table's location"),
-                        ));
-                    }
-                }
-                Ok(Self::Enum(values))
-            }
-            "injected" => Ok(Self::Injected),
-            other => Err(problem(
-                key("type"),
-                format!("'{other}' is not one of date, integer, enum, injected"),
-            )),
+        Ok(Self::Date {
+            format,
+            start,
+            end,
+            interval: p.positive("interval")?.unwrap_or(1),
+            unit,
+        })
+    }
+
+    /// `projection.<column>.type = integer`: `range`, `interval`, `digits`.
+    fn integer(p: &ColumnProperties<'_>) -> Result<Self, PropertyProblem> {
+        let column = p.column;
+        if !(column.ty.is_integer() || column.ty == ColumnType::String) {
+            return Err(problem(
+                p.key("type"),
+                format!(
+                    "integer projection needs an integer or string column; '{}' is {}",
+                    column.name, column.ty
+                ),
+            ));
         }
+        let range = p.required("range")?;
+        let bounds = range
+            .split_once(',')
+            .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+        let Some((start, end)) = bounds else {
+            return Err(problem(
+                p.key("range"),
+                format!("must be two integers 'min,max', not '{range}'"),
+            ));
+        };
+        Ok(Self::Integer {
+            start,
+            end,
+            interval: p.positive("interval")?.unwrap_or(1),
+            digits: p.positive("digits")?.map_or(0, |d| d as usize),
+        })
+    }
+
+    /// `projection.<column>.type = enum`: `values`, kept as written.
+    fn enumerated(p: &ColumnProperties<'_>) -> Result<Self, PropertyProblem> {
+        // Athena: "any white space is considered part of an enum value".
+        let values: Vec<String> = p
+            .all
+            .get(&p.key("values"))
+            .ok_or_else(|| problem(p.key("values"), "is required for an enum projection"))?
+            .split(',')
+            .map(String::from)
+            .collect();
+        for value in &values {
+            if Value::parse(value, &p.column.ty).is_none() {
+                return Err(problem(
+                    p.key("values"),
+                    format!("'{value}' is not a valid {}", p.column.ty),
+                ));
+            }
+            if escapes(value) {
+                return Err(problem(
+                    p.key("values"),
+                    format!("'{value}' would escape the table's location"),
+                ));
+            }
+        }
+        Ok(Self::Enum(values))
     }
 
     /// How many values the rule projects with no filter (`None` for injected values, or a
@@ -424,6 +456,12 @@ impl Rule {
         if domain.is_none() || time_domain.is_none() {
             return Ok(Vec::new());
         }
+        let wanted = Wanted {
+            table,
+            column,
+            domain,
+            time_domain,
+        };
         match self {
             Self::Date {
                 format,
@@ -431,193 +469,265 @@ impl Rule {
                 end,
                 interval,
                 unit,
-            } => {
-                let projection_error = |message: String| CatalogError::Projection {
-                    table: table.qualified_name(),
-                    column: column.name.clone(),
-                    message,
-                };
-                let start = start
-                    .resolve(now, format)
-                    .ok_or_else(|| projection_error("its range starts out of bounds".into()))?;
-                let end = end
-                    .resolve(now, format)
-                    .ok_or_else(|| projection_error("its range ends out of bounds".into()))?;
-                let grid = Grid {
-                    start,
-                    end,
-                    step: *interval,
-                    unit: *unit,
-                };
-                let value_of = |t: NaiveDateTime| match column.ty {
-                    ColumnType::Date => Value::Date(t.date()),
-                    _ => Value::String(format.format(t)),
-                };
-                let millis = |t: NaiveDateTime| Value::Int(t.and_utc().timestamp_millis());
-                let allowed = |t: NaiveDateTime| {
-                    domain.contains(&value_of(t)) && time_domain.contains(&millis(t))
-                };
-                // A value as a time, where its order is the time order.
-                let as_time = |v: &Value| -> Option<NaiveDateTime> {
-                    match v {
-                        Value::Date(d) => d.and_hms_opt(0, 0, 0),
-                        Value::String(s) if format.sorts_as_text() => format.parse_time(s),
-                        _ => None,
-                    }
-                };
-                let points = domain
-                    .as_points()
-                    .map(|points| {
-                        points
-                            .into_iter()
-                            .filter_map(|p| match p {
-                                Value::Date(d) => d.and_hms_opt(0, 0, 0),
-                                Value::String(s) => format.parse_time(s),
-                                _ => None,
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                    .or_else(|| {
-                        time_domain
-                            .as_points()
-                            .map(|points| points.into_iter().filter_map(millis_to_time).collect())
-                    });
-                let mut out = Vec::new();
-                if let Some(points) = points {
-                    for t in points {
-                        // `allowed` also checks that a string is spelled exactly as the format
-                        // writes it, or it would not be equal to the partition's value.
-                        if grid.contains(t) && allowed(t) {
-                            out.push((value_of(t), format.format(t)));
-                        }
-                    }
-                    out.sort();
-                    out.dedup();
-                    return Ok(out);
-                }
-                let clamp =
-                    |hull: Option<(Option<&Value>, Option<&Value>)>,
-                     to_time: &dyn Fn(&Value) -> Option<NaiveDateTime>| {
-                        hull.map_or((None, None), |(l, h)| {
-                            (l.and_then(to_time), h.and_then(to_time))
-                        })
-                    };
-                let (low_a, high_a) = clamp(domain.hull(), &as_time);
-                let (low_b, high_b) = clamp(time_domain.hull(), &millis_to_time);
-                let low = low_a.max(low_b);
-                let high = match (high_a, high_b) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                for t in grid.iter(low, high) {
-                    if out.len() >= MAX_PROJECTED_PARTITIONS {
-                        return Err(too_many(table));
-                    }
-                    if allowed(t) {
-                        out.push((value_of(t), format.format(t)));
-                    }
-                }
-                Ok(out)
-            }
+            } => date_values(&wanted, format, start, end, *interval, *unit, now),
             Self::Integer {
                 start,
                 end,
                 interval,
                 digits,
-            } => {
-                let spell = |n: i64| {
-                    if n < 0 {
-                        format!("-{:0digits$}", n.unsigned_abs())
-                    } else {
-                        format!("{n:0digits$}")
-                    }
-                };
-                let value_of = |n: i64| match column.ty {
-                    ColumnType::String => Value::String(spell(n)),
-                    _ => Value::Int(n),
-                };
-                let on_grid = |n: i64| n >= *start && n <= *end && (n - start) % interval == 0;
-                let mut out = Vec::new();
-                if let Some(points) = domain.as_points() {
-                    for point in points {
-                        let n = match point {
-                            Value::Int(n) => *n,
-                            Value::String(s) => match s.parse() {
-                                Ok(n) => n,
-                                Err(_) => continue,
-                            },
-                            _ => continue,
-                        };
-                        if on_grid(n) && value_of(n) == *point {
-                            out.push((value_of(n), spell(n)));
-                        }
-                    }
-                    return Ok(out);
-                }
-                let (mut low, mut high) = (*start, *end);
-                if column.ty.is_integer()
-                    && let Some((l, h)) = domain.hull()
-                {
-                    if let Some(Value::Int(l)) = l {
-                        low = low.max(*l);
-                    }
-                    if let Some(Value::Int(h)) = h {
-                        high = high.min(*h);
-                    }
-                }
-                // First grid value at or above `low`.
-                let mut n = if low <= *start {
-                    *start
-                } else {
-                    start + (low - start + interval - 1) / interval * interval
-                };
-                while n <= high {
-                    if out.len() >= MAX_PROJECTED_PARTITIONS {
-                        return Err(too_many(table));
-                    }
-                    if domain.contains(&value_of(n)) {
-                        out.push((value_of(n), spell(n)));
-                    }
-                    n = match n.checked_add(*interval) {
-                        Some(next) => next,
-                        None => break,
-                    };
-                }
-                Ok(out)
-            }
-            Self::Enum(values) => Ok(values
-                .iter()
-                .filter_map(|text| {
-                    let value = Value::parse(text, &column.ty)?;
-                    domain.contains(&value).then(|| (value, text.clone()))
-                })
-                .collect()),
-            Self::Injected => {
-                let points = domain
-                    .as_points()
-                    .ok_or_else(|| CatalogError::InjectedValue {
-                        table: table.qualified_name(),
-                        column: column.name.clone(),
-                    })?;
-                let mut out = Vec::new();
-                for value in points {
-                    if *value == Value::Null {
-                        continue;
-                    }
-                    let text = value.to_string();
-                    if escapes(&text) {
-                        return Err(CatalogError::PartitionValueEscapes {
-                            table: table.qualified_name(),
-                            column: column.name.clone(),
-                            value: text,
-                        });
-                    }
-                    out.push((value.clone(), text));
-                }
-                Ok(out)
-            }
+            } => integer_values(&wanted, *start, *end, *interval, *digits),
+            Self::Enum(values) => Ok(enum_values(&wanted, values)),
+            Self::Injected => injected_values(&wanted),
         }
     }
+}
+
+/// What a column's projected values are chosen for: its table and column, and the values the
+/// query allows (of the column, and of its time when it is a date-projected string).
+struct Wanted<'a> {
+    table: &'a Layout<'a>,
+    column: &'a Column,
+    domain: &'a Domain,
+    time_domain: &'a Domain,
+}
+
+/// A date projection's values: the given points when the query names them, else the grid
+/// from `start` to `end` cut to what the query allows.
+fn date_values(
+    wanted: &Wanted<'_>,
+    format: &DateFormat,
+    start: &RangeEnd,
+    end: &RangeEnd,
+    interval: i64,
+    unit: TimeUnit,
+    now: NaiveDateTime,
+) -> Result<Vec<(Value, String)>> {
+    let Wanted {
+        table,
+        column,
+        domain,
+        time_domain,
+    } = *wanted;
+    let projection_error = |message: String| CatalogError::Projection {
+        table: table.qualified_name(),
+        column: column.name.clone(),
+        message,
+    };
+    let start = start
+        .resolve(now, format)
+        .ok_or_else(|| projection_error("its range starts out of bounds".into()))?;
+    let end = end
+        .resolve(now, format)
+        .ok_or_else(|| projection_error("its range ends out of bounds".into()))?;
+    let grid = Grid {
+        start,
+        end,
+        step: interval,
+        unit,
+    };
+    let value_of = |t: NaiveDateTime| match column.ty {
+        ColumnType::Date => Value::Date(t.date()),
+        _ => Value::String(format.format(t)),
+    };
+    let millis = |t: NaiveDateTime| Value::Int(t.and_utc().timestamp_millis());
+    let allowed =
+        |t: NaiveDateTime| domain.contains(&value_of(t)) && time_domain.contains(&millis(t));
+    let mut out = Vec::new();
+    if let Some(points) = named_times(domain, time_domain, format) {
+        for t in points {
+            // `allowed` also checks that a string is spelled exactly as the format
+            // writes it, or it would not be equal to the partition's value.
+            if grid.contains(t) && allowed(t) {
+                out.push((value_of(t), format.format(t)));
+            }
+        }
+        out.sort();
+        out.dedup();
+        return Ok(out);
+    }
+    let (low, high) = time_bounds(domain, time_domain, format);
+    for t in grid.iter(low, high) {
+        if out.len() >= MAX_PROJECTED_PARTITIONS {
+            return Err(too_many(table));
+        }
+        if allowed(t) {
+            out.push((value_of(t), format.format(t)));
+        }
+    }
+    Ok(out)
+}
+
+/// The times a query names with `=`/`IN`, on the column or on its time, if it names any.
+fn named_times(
+    domain: &Domain,
+    time_domain: &Domain,
+    format: &DateFormat,
+) -> Option<Vec<NaiveDateTime>> {
+    let named = domain.as_points().map(|points| {
+        points
+            .into_iter()
+            .filter_map(|p| match p {
+                Value::Date(d) => d.and_hms_opt(0, 0, 0),
+                Value::String(s) => format.parse_time(s),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    });
+    named.or_else(|| {
+        time_domain
+            .as_points()
+            .map(|points| points.into_iter().filter_map(millis_to_time).collect())
+    })
+}
+
+/// The earliest and latest times the query allows, from the column's own bounds (where its
+/// values sort in time order) and its time's.
+fn time_bounds(
+    domain: &Domain,
+    time_domain: &Domain,
+    format: &DateFormat,
+) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
+    // A value as a time, where its order is the time order.
+    let as_time = |v: &Value| -> Option<NaiveDateTime> {
+        match v {
+            Value::Date(d) => d.and_hms_opt(0, 0, 0),
+            Value::String(s) if format.sorts_as_text() => format.parse_time(s),
+            _ => None,
+        }
+    };
+    let clamp = |hull: Option<(Option<&Value>, Option<&Value>)>,
+                 to_time: &dyn Fn(&Value) -> Option<NaiveDateTime>| {
+        hull.map_or((None, None), |(l, h)| {
+            (l.and_then(to_time), h.and_then(to_time))
+        })
+    };
+    let (low_a, high_a) = clamp(domain.hull(), &as_time);
+    let (low_b, high_b) = clamp(time_domain.hull(), &millis_to_time);
+    let low = low_a.max(low_b);
+    let high = match (high_a, high_b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    (low, high)
+}
+
+/// An integer projection's values, spelled with `digits` digits at least.
+fn integer_values(
+    wanted: &Wanted<'_>,
+    start: i64,
+    end: i64,
+    interval: i64,
+    digits: usize,
+) -> Result<Vec<(Value, String)>> {
+    let Wanted {
+        table,
+        column,
+        domain,
+        ..
+    } = *wanted;
+    let spell = |n: i64| {
+        if n < 0 {
+            format!("-{:0digits$}", n.unsigned_abs())
+        } else {
+            format!("{n:0digits$}")
+        }
+    };
+    let value_of = |n: i64| match column.ty {
+        ColumnType::String => Value::String(spell(n)),
+        _ => Value::Int(n),
+    };
+    let on_grid = |n: i64| n >= start && n <= end && (n - start) % interval == 0;
+    let mut out = Vec::new();
+    if let Some(points) = domain.as_points() {
+        for point in points {
+            let n = match point {
+                Value::Int(n) => *n,
+                Value::String(s) => match s.parse() {
+                    Ok(n) => n,
+                    Err(_) => continue,
+                },
+                _ => continue,
+            };
+            if on_grid(n) && value_of(n) == *point {
+                out.push((value_of(n), spell(n)));
+            }
+        }
+        return Ok(out);
+    }
+    let (mut low, mut high) = (start, end);
+    if column.ty.is_integer()
+        && let Some((l, h)) = domain.hull()
+    {
+        if let Some(Value::Int(l)) = l {
+            low = low.max(*l);
+        }
+        if let Some(Value::Int(h)) = h {
+            high = high.min(*h);
+        }
+    }
+    // First grid value at or above `low`.
+    let mut n = if low <= start {
+        start
+    } else {
+        start + (low - start + interval - 1) / interval * interval
+    };
+    while n <= high {
+        if out.len() >= MAX_PROJECTED_PARTITIONS {
+            return Err(too_many(table));
+        }
+        if domain.contains(&value_of(n)) {
+            out.push((value_of(n), spell(n)));
+        }
+        n = match n.checked_add(interval) {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    Ok(out)
+}
+
+/// An enum projection's values that the query allows.
+fn enum_values(wanted: &Wanted<'_>, values: &[String]) -> Vec<(Value, String)> {
+    let Wanted { column, domain, .. } = *wanted;
+    values
+        .iter()
+        .filter_map(|text| {
+            let value = Value::parse(text, &column.ty)?;
+            domain.contains(&value).then(|| (value, text.clone()))
+        })
+        .collect()
+}
+
+/// An injected column's values: exactly those the query gives with `=` or `IN`.
+fn injected_values(wanted: &Wanted<'_>) -> Result<Vec<(Value, String)>> {
+    let Wanted {
+        table,
+        column,
+        domain,
+        ..
+    } = *wanted;
+    let points = domain
+        .as_points()
+        .ok_or_else(|| CatalogError::InjectedValue {
+            table: table.qualified_name(),
+            column: column.name.clone(),
+        })?;
+    let mut out = Vec::new();
+    for value in points {
+        if *value == Value::Null {
+            continue;
+        }
+        let text = value.to_string();
+        if escapes(&text) {
+            return Err(CatalogError::PartitionValueEscapes {
+                table: table.qualified_name(),
+                column: column.name.clone(),
+                value: text,
+            });
+        }
+        out.push((value.clone(), text));
+    }
+    Ok(out)
 }
 
 fn millis_to_time(value: &Value) -> Option<NaiveDateTime> {

@@ -137,6 +137,7 @@ impl TypeParser<'_> {
         self.word()?.parse().ok()
     }
 
+    /// Long by design: one arm per Athena type name.
     fn parse(&mut self) -> Option<ColumnType> {
         let name = self.word()?.to_ascii_lowercase();
         let ty = match name.as_str() {

@@ -75,6 +75,7 @@ fn filter(domains: Vec<(&str, Domain)>) -> PartitionFilter {
 }
 
 #[tokio::test]
+// Long by design: the cases are a table of data.
 async fn selections() {
     let dir = tempfile::tempdir().unwrap();
     for (path, text) in TABLES {

@@ -373,6 +373,8 @@ impl Parser {
         }
     }
 
+    /// One loop over Hive's clauses, which may come in any order (long by design: one
+    /// branch per clause).
     fn create_table(&mut self, catalog_root: &Path) -> Result<Ddl, DdlError> {
         let if_not_exists = self.if_not_exists();
         let (database, name) = self.table_name()?;

@@ -26,6 +26,9 @@ const DEFAULT_RETRIES: usize = 3;
 const RETRY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An S3 client for `bucket`.
+///
+/// Long by design: the AWS chain's steps in the order the AWS CLI takes them, each a few
+/// lines; split apart they would hide that order.
 pub(crate) fn s3_store(
     bucket: &str,
     settings: &S3Settings,

@@ -282,6 +282,8 @@ struct FilePlan {
     leaves: HashMap<String, usize>,
 }
 
+/// One worker: pulls row groups, decodes them and counts them, until none are left (long
+/// by design: the steps of one row group in the order they happen).
 async fn run(
     scan: Arc<DenseScan>,
     context: Arc<TaskContext>,

@@ -50,13 +50,14 @@ use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext
 use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 use datafusion::logical_expr::{
-    Distinct, Expr, Extension, LogicalPlan, UserDefinedLogicalNode, UserDefinedLogicalNodeCore,
+    Distinct, Expr, Extension, LogicalPlan, TableScan, UserDefinedLogicalNode,
+    UserDefinedLogicalNodeCore,
 };
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 use minerva_catalog::Format;
 
@@ -207,43 +208,8 @@ impl OptimizerRule for DenseAggregation {
 
 /// The dense form of `plan`, if it has the shape the dense path answers.
 fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<DenseAggregate> {
-    let (group_exprs, aggr_exprs, input, schema) = match plan {
-        LogicalPlan::Aggregate(aggregate) => (
-            aggregate.group_expr.clone(),
-            aggregate.aggr_expr.clone(),
-            aggregate.input.as_ref(),
-            Arc::clone(&aggregate.schema),
-        ),
-        LogicalPlan::Distinct(Distinct::All(input)) => match input.as_ref() {
-            LogicalPlan::Projection(projection) => (
-                projection.expr.clone(),
-                Vec::new(),
-                projection.input.as_ref(),
-                Arc::clone(plan.schema()),
-            ),
-            _ => return None,
-        },
-        _ => return None,
-    };
-
-    // Down through filters and aliases to one table scan.
-    let mut predicates: Vec<Expr> = Vec::new();
-    let mut node = input;
-    let scan = loop {
-        match node {
-            LogicalPlan::Filter(filter) => {
-                predicates.push(filter.predicate.clone());
-                node = filter.input.as_ref();
-            }
-            LogicalPlan::SubqueryAlias(alias) => node = alias.input.as_ref(),
-            LogicalPlan::TableScan(scan) => break scan,
-            _ => return None,
-        }
-    };
-    if scan.fetch.is_some() {
-        return None;
-    }
-    predicates.extend(scan.filters.iter().cloned());
+    let (group_exprs, aggr_exprs, input, schema) = aggregate_parts(plan)?;
+    let (scan, predicates) = scan_below(input)?;
     let table = source_as_provider(&scan.source).ok()?;
     let catalog_table = (table.as_ref() as &dyn Any).downcast_ref::<CatalogTable>()?;
     if catalog_table.table().format() != Format::Parquet {
@@ -273,33 +239,11 @@ fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<D
     for predicate in &predicates {
         for conjunct in split_conjunction(predicate) {
             let conjunct = simplifier.simplify(columns.plain(conjunct)?).ok()?;
-            let refs = columns.refs(&conjunct)?;
-            if !refs.is_empty() && refs.iter().all(|c| columns.is_partition(c)) {
-                node.partition_filters.push(conjunct);
-            } else if let [column] = refs.as_slice()
-                && columns.is_text(column)
-            {
-                node.text_filters.push((column.clone(), conjunct));
-            } else if refs
-                .iter()
-                .all(|c| columns.is_file(c) && !columns.is_text(c))
-            {
-                node.row_filters.push(conjunct);
-            } else {
-                return None;
-            }
+            node.add_filter(conjunct, &columns)?;
         }
     }
     for expr in &group_exprs {
-        let expr = columns.plain(expr)?;
-        let refs = columns.refs(&expr)?;
-        let key = match &expr {
-            Expr::Column(c) if columns.is_text(&c.name) => Key::Text(c.name.clone()),
-            Expr::Column(c) if columns.is_integer(&c.name) => Key::Integer(c.name.clone()),
-            _ if refs.iter().all(|c| columns.is_partition(c)) => Key::Partition(expr),
-            _ => return None,
-        };
-        node.keys.push(key);
+        node.keys.push(key_of(columns.plain(expr)?, &columns)?);
     }
     let integer_keys = node
         .keys
@@ -310,30 +254,121 @@ fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<D
         return None;
     }
     for expr in &aggr_exprs {
-        let Expr::AggregateFunction(AggregateFunction { func, params }) = columns.plain(expr)?
-        else {
-            return None;
-        };
-        if func.name() != "count"
-            || params.filter.is_some()
-            || !params.order_by.is_empty()
-            || params.args.len() != 1
-        {
-            return None;
-        }
-        let count = match (&params.args[0], params.distinct) {
-            (Expr::Literal(value, _), false) if !value.is_null() => (Count::Rows, None),
-            (Expr::Column(c), false) if columns.is_file(&c.name) => {
-                (Count::Values, Some(c.name.clone()))
-            }
-            (Expr::Column(c), true) if columns.is_integer(&c.name) && integer_keys == 0 => {
-                (Count::Distinct, Some(c.name.clone()))
-            }
-            _ => return None,
-        };
-        node.aggregates.push(count);
+        node.aggregates
+            .push(count_of(columns.plain(expr)?, &columns, integer_keys)?);
     }
     Some(node)
+}
+
+/// The group keys, aggregates, input and output schema of an aggregation, or of a
+/// `SELECT DISTINCT` (an aggregation without aggregates).
+fn aggregate_parts(
+    plan: &LogicalPlan,
+) -> Option<(Vec<Expr>, Vec<Expr>, &LogicalPlan, DFSchemaRef)> {
+    match plan {
+        LogicalPlan::Aggregate(aggregate) => Some((
+            aggregate.group_expr.clone(),
+            aggregate.aggr_expr.clone(),
+            aggregate.input.as_ref(),
+            Arc::clone(&aggregate.schema),
+        )),
+        LogicalPlan::Distinct(Distinct::All(input)) => match input.as_ref() {
+            LogicalPlan::Projection(projection) => Some((
+                projection.expr.clone(),
+                Vec::new(),
+                projection.input.as_ref(),
+                Arc::clone(plan.schema()),
+            )),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The one table scan under `input`, through filters and aliases, with every predicate on
+/// the way (the scan's own included); `None` for anything else, or a scan with a limit.
+fn scan_below(input: &LogicalPlan) -> Option<(&TableScan, Vec<Expr>)> {
+    let mut predicates: Vec<Expr> = Vec::new();
+    let mut node = input;
+    let scan = loop {
+        match node {
+            LogicalPlan::Filter(filter) => {
+                predicates.push(filter.predicate.clone());
+                node = filter.input.as_ref();
+            }
+            LogicalPlan::SubqueryAlias(alias) => node = alias.input.as_ref(),
+            LogicalPlan::TableScan(scan) => break scan,
+            _ => return None,
+        }
+    };
+    if scan.fetch.is_some() {
+        return None;
+    }
+    predicates.extend(scan.filters.iter().cloned());
+    Some((scan, predicates))
+}
+
+impl DenseAggregate {
+    /// Files `conjunct` by what it reads: partition columns only, one text column, or other
+    /// file columns; `None` for a mix the dense path cannot evaluate.
+    fn add_filter(&mut self, conjunct: Expr, columns: &TableColumns) -> Option<()> {
+        let refs = columns.refs(&conjunct)?;
+        if !refs.is_empty() && refs.iter().all(|c| columns.is_partition(c)) {
+            self.partition_filters.push(conjunct);
+        } else if let [column] = refs.as_slice()
+            && columns.is_text(column)
+        {
+            self.text_filters.push((column.clone(), conjunct));
+        } else if refs
+            .iter()
+            .all(|c| columns.is_file(c) && !columns.is_text(c))
+        {
+            self.row_filters.push(conjunct);
+        } else {
+            return None;
+        }
+        Some(())
+    }
+}
+
+/// A group key: a text column, an integer column, or an expression of partition columns.
+fn key_of(expr: Expr, columns: &TableColumns) -> Option<Key> {
+    let refs = columns.refs(&expr)?;
+    match &expr {
+        Expr::Column(c) if columns.is_text(&c.name) => Some(Key::Text(c.name.clone())),
+        Expr::Column(c) if columns.is_integer(&c.name) => Some(Key::Integer(c.name.clone())),
+        _ if refs.iter().all(|c| columns.is_partition(c)) => Some(Key::Partition(expr)),
+        _ => None,
+    }
+}
+
+/// An aggregate the dense path counts: `count(*)`, `count(col)`, or `count(DISTINCT int)`
+/// when no integer column is a key.
+fn count_of(
+    expr: Expr,
+    columns: &TableColumns,
+    integer_keys: usize,
+) -> Option<(Count, Option<String>)> {
+    let Expr::AggregateFunction(AggregateFunction { func, params }) = expr else {
+        return None;
+    };
+    if func.name() != "count"
+        || params.filter.is_some()
+        || !params.order_by.is_empty()
+        || params.args.len() != 1
+    {
+        return None;
+    }
+    match (&params.args[0], params.distinct) {
+        (Expr::Literal(value, _), false) if !value.is_null() => Some((Count::Rows, None)),
+        (Expr::Column(c), false) if columns.is_file(&c.name) => {
+            Some((Count::Values, Some(c.name.clone())))
+        }
+        (Expr::Column(c), true) if columns.is_integer(&c.name) && integer_keys == 0 => {
+            Some((Count::Distinct, Some(c.name.clone())))
+        }
+        _ => None,
+    }
 }
 
 /// What the rule needs to know of a table's columns.
@@ -457,14 +492,7 @@ impl ExtensionPlanner for DensePlanner {
         };
         let files = table.plan_files(session, &node.partition_filters).await?;
         let schema = table.schema();
-        let fields_of = |names: &[&str]| -> Result<Arc<Schema>> {
-            Ok(Arc::new(Schema::new(
-                names
-                    .iter()
-                    .map(|n| schema.field_with_name(n).cloned())
-                    .collect::<std::result::Result<Vec<_>, _>>()?,
-            )))
-        };
+        let fields_of = |names: &[&str]| fields_of(&schema, names);
         let partition_names: Vec<&str> = table
             .table()
             .partition_columns()
@@ -473,28 +501,7 @@ impl ExtensionPlanner for DensePlanner {
             .collect();
         let partition_schema = fields_of(&partition_names)?;
         let partition_df = DFSchema::try_from(Arc::clone(&partition_schema))?;
-
-        let mut partition_keys = Vec::new();
-        let mut text_keys = Vec::new();
-        let mut integer_key = None;
-        let mut outputs = Vec::new();
-        for key in &node.keys {
-            outputs.push(match key {
-                Key::Partition(expr) => {
-                    partition_keys.push(session.create_physical_expr(expr.clone(), &partition_df)?);
-                    Output::Partition(partition_keys.len() - 1)
-                }
-                Key::Text(column) => {
-                    text_keys.push(column.clone());
-                    Output::Text(text_keys.len() - 1)
-                }
-                Key::Integer(column) => {
-                    integer_key = Some(column.clone());
-                    Output::Integer
-                }
-            });
-        }
-        outputs.extend((0..node.aggregates.len()).map(Output::Aggregate));
+        let keys = PlannedKeys::of(node, session, &partition_df)?;
 
         let text_filters = node
             .text_filters
@@ -509,39 +516,89 @@ impl ExtensionPlanner for DensePlanner {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut pruning = None;
-        let row_filter = match conjunction(node.row_filters.iter().cloned()) {
+        let (row_filter, pruning) = match conjunction(node.row_filters.iter().cloned()) {
             Some(predicate) => {
                 let names = column_names(&predicate);
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 let schema = fields_of(&names)?;
                 let df = DFSchema::try_from(Arc::clone(&schema))?;
                 let predicate = session.create_physical_expr(predicate, &df)?;
-                pruning = PruningPredicateBuilder::new()
+                let pruning = PruningPredicateBuilder::new()
                     .with_file_schema(Arc::clone(&schema))
                     .build(Arc::clone(&predicate));
-                Some(RowFilter { predicate, schema })
+                (Some(RowFilter { predicate, schema }), pruning)
             }
-            None => None,
+            None => (None, None),
         };
         let scan = DenseScan {
             table: node.table_name.clone(),
             store_url: table.store_url().clone(),
             files,
             partition_schema,
-            partition_keys,
-            text_keys,
-            integer_key,
+            partition_keys: keys.partition,
+            text_keys: keys.text,
+            integer_key: keys.integer,
             text_filters,
             row_filter,
             pruning,
             aggregates: node.aggregates.clone(),
-            outputs,
+            outputs: keys.outputs,
             schema: Arc::new(node.schema.as_arrow().clone()),
             global: node.keys.is_empty(),
             description: node.description(),
         };
         Ok(Some(Arc::new(DenseAggregateExec::new(scan))))
+    }
+}
+
+/// The fields `names` of `schema`, as a schema of their own.
+fn fields_of(schema: &Schema, names: &[&str]) -> Result<Arc<Schema>> {
+    Ok(Arc::new(Schema::new(
+        names
+            .iter()
+            .map(|n| schema.field_with_name(n).cloned())
+            .collect::<std::result::Result<Vec<_>, _>>()?,
+    )))
+}
+
+/// A dense aggregation's group keys as the scan evaluates them, by kind, and where each
+/// output column comes from.
+struct PlannedKeys {
+    partition: Vec<Arc<dyn PhysicalExpr>>,
+    text: Vec<String>,
+    integer: Option<String>,
+    outputs: Vec<Output>,
+}
+
+impl PlannedKeys {
+    fn of(node: &DenseAggregate, session: &dyn Session, partitions: &DFSchema) -> Result<Self> {
+        let mut keys = Self {
+            partition: Vec::new(),
+            text: Vec::new(),
+            integer: None,
+            outputs: Vec::new(),
+        };
+        for key in &node.keys {
+            let output = match key {
+                Key::Partition(expr) => {
+                    keys.partition
+                        .push(session.create_physical_expr(expr.clone(), partitions)?);
+                    Output::Partition(keys.partition.len() - 1)
+                }
+                Key::Text(column) => {
+                    keys.text.push(column.clone());
+                    Output::Text(keys.text.len() - 1)
+                }
+                Key::Integer(column) => {
+                    keys.integer = Some(column.clone());
+                    Output::Integer
+                }
+            };
+            keys.outputs.push(output);
+        }
+        keys.outputs
+            .extend((0..node.aggregates.len()).map(Output::Aggregate));
+        Ok(keys)
     }
 }
 

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use minerva_catalog::{
-    Catalog, Column, ColumnType, DEFAULT_DATABASE, Partition, PartitionFilter, Value,
-    hive_partitions, partition_name, partition_prefix,
+    Catalog, Column, ColumnType, DEFAULT_DATABASE, Partition, PartitionFilter, TableDefinition,
+    Value, hive_partitions, partition_name, partition_prefix,
 };
 
 use minerva_sql::{Command, Ddl, PartitionSpec, show_create_table};
@@ -37,159 +37,207 @@ fn partition_rows(names: Vec<String>, action: &str) -> RecordBatch {
 
 /// Carries out `ddl` on the catalog of `tables`, and reloads it.
 pub(crate) async fn run_ddl(tables: &Tables, ddl: Ddl) -> Result<RecordBatch> {
-    let catalog = tables.catalog();
-    let root = catalog.root();
     match ddl {
         Ddl::CreateTable {
             table,
             if_not_exists,
-        } => {
-            let name = table.qualified_name();
-            if catalog.table(&table.database, &table.name).is_some() {
-                return if if_not_exists {
-                    Ok(result(format!("table {name} already exists")))
-                } else {
-                    Err(Rejection::TableExists { table: name }.into())
-                };
-            }
-            let path = Catalog::write_table(root, &table)?;
-            tables.reload()?;
-            Ok(result(format!(
-                "created table {name} in {}",
-                path.display()
-            )))
-        }
+        } => create_table(tables, &table, if_not_exists),
         Ddl::CreateDatabase {
             name,
             if_not_exists,
-        } => {
-            let created = Catalog::create_database(root, &name)?;
-            if !created && !if_not_exists {
-                return Err(Rejection::DatabaseExists { database: name }.into());
-            }
-            tables.reload()?;
-            Ok(result(if created {
-                format!("created database {name}")
-            } else {
-                format!("database {name} already exists")
-            }))
-        }
+        } => create_database(tables, &name, if_not_exists),
         Ddl::DropTable {
             database,
             table,
             if_exists,
-        } => {
-            let removed = Catalog::remove_table(root, &database, &table)?;
-            if !removed && !if_exists {
-                catalog.lookup(&database, &table)?;
-            }
-            tables.reload()?;
-            Ok(result(if removed {
-                format!("dropped table {database}.{table} (its data is untouched)")
-            } else {
-                format!("table {database}.{table} does not exist")
-            }))
-        }
-        Ddl::ShowCreateTable { database, table } => {
-            // Only a table that declares no columns needs its files read.
-            let declared = catalog.lookup(&database, &table)?;
-            let columns = match declared.columns() {
-                Some(columns) => columns.to_vec(),
-                None => read_columns(&*tables.open(&database, &table).await?),
-            };
-            let ddl = show_create_table(declared.definition(), &columns);
-            let lines = ddl.lines().map(|l| Some(l.to_string())).collect();
-            Ok(batch(vec![("createtab_stmt", Values::Text(lines))]))
-        }
-        Ddl::ShowDatabases => {
-            let mut names: BTreeSet<String> =
-                catalog.databases().into_iter().map(String::from).collect();
-            names.insert(DEFAULT_DATABASE.to_string());
-            Ok(batch(vec![(
-                "database_name",
-                Values::Text(names.into_iter().map(Some).collect()),
-            )]))
-        }
-        Ddl::MsckRepair { database, table } => {
-            let opened = registrable(tables, &database, &table).await?;
-            let mut registry = registered(&opened);
-            let known: BTreeSet<Vec<Value>> = registry.iter().map(|p| p.values.clone()).collect();
-            let listed = listed_partitions(&opened).await?;
-            let added: Vec<Partition> = listed
-                .into_iter()
-                .filter(|p| !known.contains(&p.values))
-                .collect();
-            let names = added
-                .iter()
-                .map(|p| p.name(opened.table().partition_columns()))
-                .collect();
-            if !added.is_empty() || opened.table().registry().is_none() {
-                registry.extend(added);
-                Catalog::write_registry(root, opened.table(), &registry)?;
-                tables.reload()?;
-            }
-            Ok(partition_rows(names, "added"))
-        }
+        } => drop_table(tables, &database, &table, if_exists),
+        Ddl::ShowCreateTable { database, table } => show_create(tables, &database, &table).await,
+        Ddl::ShowDatabases => Ok(show_databases(&tables.catalog())),
+        Ddl::MsckRepair { database, table } => msck_repair(tables, &database, &table).await,
         Ddl::AddPartitions {
             database,
             table,
             if_not_exists,
             partitions,
-        } => {
-            let opened = registrable(tables, &database, &table).await?;
-            let mut registry = registration_base(&opened).await?;
-            let mut added = Vec::new();
-            for (spec, location) in partitions {
-                let values = spec_values(&opened, &spec)?;
-                let name = partition_name(opened.table(), &values);
-                if registry.iter().any(|p| p.values == values) {
-                    if if_not_exists {
-                        continue;
-                    }
-                    return Err(rejected(
-                        &opened,
-                        PartitionProblem::Exists { partition: name },
-                    ));
-                }
-                let prefix = partition_prefix(opened.table(), &values, location.as_deref(), root)
-                    .map_err(|e| rejected(&opened, PartitionProblem::Location(e)))?;
-                registry.push(Partition { values, prefix });
-                added.push(name);
-            }
-            Catalog::write_registry(root, opened.table(), &registry)?;
-            tables.reload()?;
-            Ok(partition_rows(added, "added"))
-        }
+        } => add_partitions(tables, &database, &table, if_not_exists, partitions).await,
         Ddl::DropPartitions {
             database,
             table,
             if_exists,
             partitions,
-        } => {
-            let opened = registrable(tables, &database, &table).await?;
-            let mut registry = registration_base(&opened).await?;
-            let mut dropped = Vec::new();
-            for spec in partitions {
-                let values = spec_values(&opened, &spec)?;
-                let name = partition_name(opened.table(), &values);
-                let before = registry.len();
-                registry.retain(|p| p.values != values);
-                if registry.len() == before {
-                    if if_exists {
-                        continue;
-                    }
-                    return Err(rejected(
-                        &opened,
-                        PartitionProblem::Missing { partition: name },
-                    ));
-                }
-                dropped.push(name);
-            }
-            Catalog::write_registry(root, opened.table(), &registry)?;
-            tables.reload()?;
-            Ok(partition_rows(dropped, "dropped"))
-        }
+        } => drop_partitions(tables, &database, &table, if_exists, partitions).await,
     }
+}
+
+/// `CREATE EXTERNAL TABLE`: one new table file.
+fn create_table(
+    tables: &Tables,
+    table: &TableDefinition,
+    if_not_exists: bool,
+) -> Result<RecordBatch> {
+    let catalog = tables.catalog();
+    let name = table.qualified_name();
+    if catalog.table(&table.database, &table.name).is_some() {
+        return if if_not_exists {
+            Ok(result(format!("table {name} already exists")))
+        } else {
+            Err(Rejection::TableExists { table: name }.into())
+        };
+    }
+    let path = Catalog::write_table(catalog.root(), table)?;
+    tables.reload()?;
+    Ok(result(format!(
+        "created table {name} in {}",
+        path.display()
+    )))
+}
+
+/// `CREATE DATABASE`: a new directory.
+fn create_database(tables: &Tables, name: &str, if_not_exists: bool) -> Result<RecordBatch> {
+    let created = Catalog::create_database(tables.catalog().root(), name)?;
+    if !created && !if_not_exists {
+        return Err(Rejection::DatabaseExists {
+            database: name.to_string(),
+        }
+        .into());
+    }
+    tables.reload()?;
+    Ok(result(if created {
+        format!("created database {name}")
+    } else {
+        format!("database {name} already exists")
+    }))
+}
+
+/// `DROP TABLE`: the table file goes, the data stays.
+fn drop_table(
+    tables: &Tables,
+    database: &str,
+    table: &str,
+    if_exists: bool,
+) -> Result<RecordBatch> {
+    let catalog = tables.catalog();
+    let removed = Catalog::remove_table(catalog.root(), database, table)?;
+    if !removed && !if_exists {
+        catalog.lookup(database, table)?;
+    }
+    tables.reload()?;
+    Ok(result(if removed {
+        format!("dropped table {database}.{table} (its data is untouched)")
+    } else {
+        format!("table {database}.{table} does not exist")
+    }))
+}
+
+/// `SHOW CREATE TABLE`: the DDL that recreates the table. Only a table that declares no
+/// columns needs its files read.
+async fn show_create(tables: &Tables, database: &str, table: &str) -> Result<RecordBatch> {
+    let declared = tables.catalog().lookup(database, table)?;
+    let columns = match declared.columns() {
+        Some(columns) => columns.to_vec(),
+        None => read_columns(&*tables.open(database, table).await?),
+    };
+    let ddl = show_create_table(declared.definition(), &columns);
+    let lines = ddl.lines().map(|l| Some(l.to_string())).collect();
+    Ok(batch(vec![("createtab_stmt", Values::Text(lines))]))
+}
+
+/// `SHOW DATABASES`: the catalog's directories, and `default` always.
+fn show_databases(catalog: &Catalog) -> RecordBatch {
+    let mut names: BTreeSet<String> = catalog.databases().into_iter().map(String::from).collect();
+    names.insert(DEFAULT_DATABASE.to_string());
+    batch(vec![(
+        "database_name",
+        Values::Text(names.into_iter().map(Some).collect()),
+    )])
+}
+
+/// `MSCK REPAIR TABLE`: registers the partitions a listing finds that are not registered.
+async fn msck_repair(tables: &Tables, database: &str, table: &str) -> Result<RecordBatch> {
+    let opened = registrable(tables, database, table).await?;
+    let mut registry = registered(&opened);
+    let known: BTreeSet<Vec<Value>> = registry.iter().map(|p| p.values.clone()).collect();
+    let listed = listed_partitions(&opened).await?;
+    let added: Vec<Partition> = listed
+        .into_iter()
+        .filter(|p| !known.contains(&p.values))
+        .collect();
+    let names = added
+        .iter()
+        .map(|p| p.name(opened.table().partition_columns()))
+        .collect();
+    if !added.is_empty() || opened.table().registry().is_none() {
+        registry.extend(added);
+        Catalog::write_registry(tables.catalog().root(), opened.table(), &registry)?;
+        tables.reload()?;
+    }
+    Ok(partition_rows(names, "added"))
+}
+
+/// `ALTER TABLE … ADD PARTITION`: registers each, at its Hive prefix or its `LOCATION`.
+async fn add_partitions(
+    tables: &Tables,
+    database: &str,
+    table: &str,
+    if_not_exists: bool,
+    partitions: Vec<(PartitionSpec, Option<String>)>,
+) -> Result<RecordBatch> {
+    let root = tables.catalog().root().to_path_buf();
+    let opened = registrable(tables, database, table).await?;
+    let mut registry = registration_base(&opened).await?;
+    let mut added = Vec::new();
+    for (spec, location) in partitions {
+        let values = spec_values(&opened, &spec)?;
+        let name = partition_name(opened.table(), &values);
+        if registry.iter().any(|p| p.values == values) {
+            if if_not_exists {
+                continue;
+            }
+            return Err(rejected(
+                &opened,
+                PartitionProblem::Exists { partition: name },
+            ));
+        }
+        let prefix = partition_prefix(opened.table(), &values, location.as_deref(), &root)
+            .map_err(|e| rejected(&opened, PartitionProblem::Location(e)))?;
+        registry.push(Partition { values, prefix });
+        added.push(name);
+    }
+    Catalog::write_registry(&root, opened.table(), &registry)?;
+    tables.reload()?;
+    Ok(partition_rows(added, "added"))
+}
+
+/// `ALTER TABLE … DROP PARTITION`: unregisters each; the data stays.
+async fn drop_partitions(
+    tables: &Tables,
+    database: &str,
+    table: &str,
+    if_exists: bool,
+    partitions: Vec<PartitionSpec>,
+) -> Result<RecordBatch> {
+    let opened = registrable(tables, database, table).await?;
+    let mut registry = registration_base(&opened).await?;
+    let mut dropped = Vec::new();
+    for spec in partitions {
+        let values = spec_values(&opened, &spec)?;
+        let name = partition_name(opened.table(), &values);
+        let before = registry.len();
+        registry.retain(|p| p.values != values);
+        if registry.len() == before {
+            if if_exists {
+                continue;
+            }
+            return Err(rejected(
+                &opened,
+                PartitionProblem::Missing { partition: name },
+            ));
+        }
+        dropped.push(name);
+    }
+    Catalog::write_registry(tables.catalog().root(), opened.table(), &registry)?;
+    tables.reload()?;
+    Ok(partition_rows(dropped, "dropped"))
 }
 
 /// A partitioned table whose partitions may be registered (projection computes them).
