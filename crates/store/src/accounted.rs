@@ -84,6 +84,17 @@ impl AccountedStore {
         self.on_written()();
     }
 
+    /// Runs `write`, with the store's listings forgotten as it starts and as it ends.
+    async fn writing<T>(
+        &self,
+        write: impl Future<Output = object_store::Result<T>>,
+    ) -> object_store::Result<T> {
+        self.written();
+        let result = write.await;
+        self.written();
+        result
+    }
+
     /// [`Self::written`], for a write that ends later (a stream of deletes, an upload).
     fn on_written(&self) -> impl Fn() + Send + Sync + 'static {
         let listings = self.listings.clone();
@@ -184,10 +195,8 @@ impl ObjectStore for AccountedStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
-        self.written();
-        let result = self.inner.put_opts(location, payload, opts).await;
-        self.written();
-        result
+        self.writing(self.inner.put_opts(location, payload, opts))
+            .await
     }
 
     async fn put_multipart_opts(
@@ -343,10 +352,7 @@ impl ObjectStore for AccountedStore {
         to: &Path,
         options: CopyOptions,
     ) -> object_store::Result<()> {
-        self.written();
-        let result = self.inner.copy_opts(from, to, options).await;
-        self.written();
-        result
+        self.writing(self.inner.copy_opts(from, to, options)).await
     }
 
     async fn rename_opts(
@@ -355,9 +361,7 @@ impl ObjectStore for AccountedStore {
         to: &Path,
         options: RenameOptions,
     ) -> object_store::Result<()> {
-        self.written();
-        let result = self.inner.rename_opts(from, to, options).await;
-        self.written();
-        result
+        self.writing(self.inner.rename_opts(from, to, options))
+            .await
     }
 }
