@@ -114,43 +114,10 @@ const FORMAT_QUERY: &str = "SELECT id, kind, amount, dt FROM events WHERE id IN 
 
 #[test]
 fn every_output_format() {
-    let expected = [
-        (
-            "csv",
-            "id,kind,amount,dt\n2,view,,2024-01-01\n4,view,2.0,2024-01-02\n",
-        ),
-        (
-            "tsv",
-            "id\tkind\tamount\tdt\n2\tview\t\t2024-01-01\n4\tview\t2.0\t2024-01-02\n",
-        ),
-        (
-            "json",
-            "[{\"id\":2,\"kind\":\"view\",\"amount\":null,\"dt\":\"2024-01-01\"},{\"id\":4,\"kind\":\"view\",\"amount\":2.0,\"dt\":\"2024-01-02\"}]\n",
-        ),
-        (
-            "ndjson",
-            "{\"id\":2,\"kind\":\"view\",\"amount\":null,\"dt\":\"2024-01-01\"}\n{\"id\":4,\"kind\":\"view\",\"amount\":2.0,\"dt\":\"2024-01-02\"}\n",
-        ),
-        (
-            "markdown",
-            "| id | kind | amount | dt |\n| ---: | --- | ---: | --- |\n| 2 | view | NULL | 2024-01-01 |\n| 4 | view | 2.0 | 2024-01-02 |\n",
-        ),
-        (
-            "table",
-            "╭────┬──────┬────────┬────────────╮\n\
-             │ id ┆ kind ┆ amount ┆ dt         │\n\
-             ╞════╪══════╪════════╪════════════╡\n\
-             │  2 ┆ view ┆   NULL ┆ 2024-01-01 │\n\
-             │  4 ┆ view ┆    2.0 ┆ 2024-01-02 │\n\
-             ╰────┴──────┴────────┴────────────╯\n",
-        ),
-    ];
-    for (format, output) in expected {
-        let (_dir, mut cmd) = with_lake();
-        cmd.args(["--format", format, "-c", FORMAT_QUERY])
-            .assert()
-            .success()
-            .stdout(output);
+    for format in ["csv", "tsv", "json", "ndjson", "markdown", "table"] {
+        let (dir, mut cmd) = with_lake();
+        cmd.args(["--format", format, "-c", FORMAT_QUERY]);
+        snapshot(&format!("format_{format}"), &dir, &mut cmd);
     }
 }
 

@@ -214,6 +214,8 @@ const TIMED_OUT: &str = "timed out";
 const SENDING: &str = "error sending request";
 /// The OS's "Connection refused" (either case of the first letter).
 const REFUSED: &str = "onnection refused";
+/// object_store's `RequestError::BareRedirect`: "Received redirect without LOCATION, …".
+const REDIRECT: &str = "redirect";
 
 fn classify(text: &str, kind: Option<HttpErrorKind>, status: Option<u16>) -> Option<Failure> {
     let request = request_line(text);
@@ -250,7 +252,7 @@ fn classify(text: &str, kind: Option<HttpErrorKind>, status: Option<u16>) -> Opt
         },
         _ if status == Some(403) => Failure::AccessDenied { request, said },
         _ if status == Some(401) => Failure::Unauthenticated { request, said },
-        _ if status == Some(301) || text.contains("redirect") => Failure::Redirected { request },
+        _ if status == Some(301) || text.contains(REDIRECT) => Failure::Redirected { request },
         _ => return None,
     })
 }
@@ -336,24 +338,24 @@ mod tests {
 
     /// object_store 0.13's `RetryError` and `RequestError::Status`, as they print a 301 with
     /// S3's XML body (`client/retry.rs`).
-    const REDIRECT: &str = "Error performing GET http://127.0.0.1:9000/lake?list-type=2 in 3ms - Server returned non-2xx status code: 301 Moved Permanently: <Error><Code>PermanentRedirect</Code><Region>eu-west-1</Region></Error>";
+    const MOVED: &str = "Error performing GET http://127.0.0.1:9000/lake?list-type=2 in 3ms - Server returned non-2xx status code: 301 Moved Permanently: <Error><Code>PermanentRedirect</Code><Region>eu-west-1</Region></Error>";
 
     #[test]
     fn finds_the_s3_code_endpoint_and_region() {
-        assert_eq!(tag(REDIRECT, "Code").as_deref(), Some("PermanentRedirect"));
-        assert_eq!(status_code(REDIRECT), Some(301));
+        assert_eq!(tag(MOVED, "Code").as_deref(), Some("PermanentRedirect"));
+        assert_eq!(status_code(MOVED), Some(301));
         assert_eq!(
-            request_line(REDIRECT).as_deref(),
+            request_line(MOVED).as_deref(),
             Some("GET http://127.0.0.1:9000/lake")
         );
-        assert_eq!(region_hint(REDIRECT).as_deref(), Some("eu-west-1"));
+        assert_eq!(region_hint(MOVED).as_deref(), Some("eu-west-1"));
         // S3's AuthorizationHeaderMalformed message names the bucket's region.
         assert_eq!(
             region_hint("the region 'us-east-1' is wrong; expecting 'ap-northeast-2'").as_deref(),
             Some("ap-northeast-2")
         );
         assert_eq!(
-            Failure::in_text(REDIRECT),
+            Failure::in_text(MOVED),
             Some(Failure::WrongRegion {
                 request: Some("GET http://127.0.0.1:9000/lake".into()),
                 region: Some("eu-west-1".into()),
@@ -408,6 +410,12 @@ mod tests {
             Some(Failure::Timeout { .. })
         ));
         assert_eq!(Failure::in_text("Parquet error: EOF"), None);
+        // object_store's `RequestError::BareRedirect`: a redirect without a Location header.
+        let bare = "Object Store error: Generic S3 error: Error performing GET http://127.0.0.1:9000/lake in 2ms - Received redirect without LOCATION, this normally indicates an incorrectly configured region";
+        assert!(matches!(
+            Failure::in_text(bare),
+            Some(Failure::Redirected { .. })
+        ));
     }
 
     #[test]
