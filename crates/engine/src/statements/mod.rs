@@ -168,8 +168,7 @@ async fn msck_repair(tables: &Tables, database: &str, table: &str) -> Result<Rec
         .collect();
     if !added.is_empty() || opened.table().registry().is_none() {
         registry.extend(added);
-        Catalog::write_registry(tables.catalog().root(), opened.table(), &registry)?;
-        tables.reload()?;
+        save_registry(tables, &opened, &registry)?;
     }
     Ok(partition_rows(names, "added"))
 }
@@ -203,8 +202,7 @@ async fn add_partitions(
         registry.push(Partition { values, prefix });
         added.push(name);
     }
-    Catalog::write_registry(&root, opened.table(), &registry)?;
-    tables.reload()?;
+    save_registry(tables, &opened, &registry)?;
     Ok(partition_rows(added, "added"))
 }
 
@@ -235,9 +233,15 @@ async fn drop_partitions(
         }
         dropped.push(name);
     }
-    Catalog::write_registry(tables.catalog().root(), opened.table(), &registry)?;
-    tables.reload()?;
+    save_registry(tables, &opened, &registry)?;
     Ok(partition_rows(dropped, "dropped"))
+}
+
+/// Writes `registry` as the table's registered partitions, and reloads the catalog.
+fn save_registry(tables: &Tables, table: &CatalogTable, registry: &[Partition]) -> Result<()> {
+    Catalog::write_registry(tables.catalog().root(), table.table(), registry)?;
+    tables.reload()?;
+    Ok(())
 }
 
 /// A partitioned table whose partitions may be registered (projection computes them).
