@@ -118,7 +118,15 @@ macro_rules! slt_files {
     };
 }
 
-slt_files!(catalog, ddl, errors, explain, partitions, projection);
+slt_files!(
+    catalog,
+    ddl,
+    errors,
+    explain,
+    partitions,
+    projection,
+    trino_datetime,
+);
 
 #[test]
 fn every_file_has_its_test() {

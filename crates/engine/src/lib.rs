@@ -29,6 +29,7 @@ mod report;
 mod scan;
 mod session;
 mod statements;
+mod trino;
 mod types;
 
 pub use error::{EngineError, PartitionProblem, Rejection, Result, TableProblem};

@@ -1,10 +1,9 @@
 //! The session: the [`Engine`], its builder, and how a statement runs (catalog statement, DDL,
 //! or a DataFusion query on a per-query copy of the session state); the object stores as
-//! DataFusion asks for them (`stores`), the physical rule that makes joins yield
-//! (`cooperative`), and Athena's functions (`functions`).
+//! DataFusion asks for them (`stores`), and the physical rule that makes joins yield
+//! (`cooperative`).
 
 mod cooperative;
-mod functions;
 mod stores;
 
 use std::path::PathBuf;
@@ -174,7 +173,7 @@ impl EngineBuilder {
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
             .build();
         let ctx = SessionContext::new_with_state(state);
-        for function in functions::athena_functions() {
+        for function in crate::trino::functions() {
             ctx.register_udf(function);
         }
         let tables = Arc::new(Tables::new(Arc::new(self.catalog), ctx.runtime_env()));

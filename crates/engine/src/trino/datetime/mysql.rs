@@ -1,4 +1,4 @@
-//! Athena (Trino) functions that DataFusion lacks, so that queries written for Athena run.
+//! Trino's MySQL date functions ("Date and time functions", section "MySQL date functions").
 
 use std::sync::Arc;
 
@@ -10,8 +10,8 @@ use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-/// Every function this module adds.
-pub(crate) fn athena_functions() -> Vec<ScalarUDF> {
+/// The functions of this section.
+pub(super) fn functions() -> Vec<ScalarUDF> {
     vec![ScalarUDF::from(DateFormat::new())]
 }
 
