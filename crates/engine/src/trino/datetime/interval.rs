@@ -21,6 +21,8 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
+use super::args::{answer, arrays};
+
 /// The functions of this section.
 pub(super) fn functions() -> Vec<ScalarUDF> {
     vec![
@@ -222,30 +224,6 @@ impl Times {
             DataType::Null => cast(&micros, &DataType::Date32)?,
             ty => cast(&micros, ty)?,
         })
-    }
-}
-
-/// Every argument as an array of `len` rows, and whether all were scalars.
-fn arrays(args: &ScalarFunctionArgs) -> DFResult<(Vec<ArrayRef>, bool)> {
-    let scalar = args
-        .args
-        .iter()
-        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-    let arrays = args
-        .args
-        .iter()
-        .map(|a| a.to_array(args.number_rows))
-        .collect::<DFResult<Vec<_>>>()?;
-    Ok((arrays, scalar))
-}
-
-fn answer(array: ArrayRef, scalar: bool) -> DFResult<ColumnarValue> {
-    if scalar {
-        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-            &array, 0,
-        )?))
-    } else {
-        Ok(ColumnarValue::Array(array))
     }
 }
 

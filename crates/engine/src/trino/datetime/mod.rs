@@ -4,16 +4,18 @@
 //!
 //! Values of `timestamp with time zone` are read in their own zone, as Trino does.
 
+mod args;
 mod interval;
 mod mysql;
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array};
+use args::{answer, arrays};
+use datafusion::arrow::array::{Array, AsArray, Date32Array};
 use datafusion::arrow::compute::kernels::cast::cast;
 use datafusion::arrow::compute::kernels::temporal::{DatePart, date_part};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{ScalarValue, plan_err};
+use datafusion::common::plan_err;
 use datafusion::error::Result as DFResult;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
@@ -59,25 +61,6 @@ fn is_datetime(ty: &DataType) -> bool {
         ty,
         DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
     )
-}
-
-/// The one argument as an array, and whether it was a scalar (so the answer is one too).
-fn one_array(args: &ScalarFunctionArgs) -> DFResult<(ArrayRef, bool)> {
-    match &args.args[0] {
-        ColumnarValue::Array(array) => Ok((Arc::clone(array), false)),
-        ColumnarValue::Scalar(scalar) => Ok((scalar.to_array()?, true)),
-    }
-}
-
-/// An answer as a scalar when the argument was one.
-fn answer(array: ArrayRef, scalar: bool) -> DFResult<ColumnarValue> {
-    if scalar {
-        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-            &array, 0,
-        )?))
-    } else {
-        Ok(ColumnarValue::Array(array))
-    }
 }
 
 /// `year(x)`, `month(x)`, `day_of_week(x)`, … (Trino: "Convenience extraction functions").
@@ -136,7 +119,8 @@ impl ScalarUDFImpl for Extract {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
-        let (array, scalar) = one_array(&args)?;
+        let (mut arrays, scalar) = arrays(&args)?;
+        let array = arrays.swap_remove(0);
         if array.data_type().is_null() {
             return answer(
                 Arc::new(datafusion::arrow::array::Int64Array::new_null(array.len())),
@@ -189,7 +173,8 @@ impl ScalarUDFImpl for ToDate {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
-        let (array, scalar) = one_array(&args)?;
+        let (mut arrays, scalar) = arrays(&args)?;
+        let array = arrays.swap_remove(0);
         answer(cast(&array, &DataType::Date32)?, scalar)
     }
 }
@@ -226,7 +211,8 @@ impl ScalarUDFImpl for LastDayOfMonth {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
-        let (array, scalar) = one_array(&args)?;
+        let (mut arrays, scalar) = arrays(&args)?;
+        let array = arrays.swap_remove(0);
         let dates = cast(&array, &DataType::Date32)?;
         let last: Date32Array = dates
             .as_primitive::<datafusion::arrow::datatypes::Date32Type>()
