@@ -61,6 +61,21 @@ impl Unit {
         })
     }
 
+    /// The unit as SQL spells it.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Millisecond => "millisecond",
+            Self::Second => "second",
+            Self::Minute => "minute",
+            Self::Hour => "hour",
+            Self::Day => "day",
+            Self::Week => "week",
+            Self::Month => "month",
+            Self::Quarter => "quarter",
+            Self::Year => "year",
+        }
+    }
+
     /// Microseconds in one unit, for the units of fixed length.
     fn micros(self) -> Option<i64> {
         Some(match self {
@@ -191,12 +206,14 @@ impl Times {
             DataType::Timestamp(_, Some(zone)) => Some(zone.parse::<Tz>()?),
             other => return exec_err!("{function}() takes a date or a timestamp, not {other}"),
         };
-        let as_micros = DataType::Timestamp(TimeUnit::Microsecond, None);
-        let plain = match &ty {
-            DataType::Timestamp(unit, Some(_)) => cast(array, &DataType::Timestamp(*unit, None))?,
-            _ => Arc::clone(array),
+        // A zoned timestamp's values are UTC: changing only its unit (zone kept) keeps them so.
+        // (Arrow reads a zone-less value as wall-clock time when a zone is added.)
+        let zone_name = match &ty {
+            DataType::Timestamp(_, zone) => zone.clone(),
+            _ => None,
         };
-        let micros = cast(&plain, &as_micros)?
+        let as_micros = DataType::Timestamp(TimeUnit::Microsecond, zone_name);
+        let micros = cast(array, &as_micros)?
             .as_primitive::<TimestampMicrosecondType>()
             .clone();
         Ok(Self { micros, zone, ty })
@@ -215,12 +232,12 @@ impl Times {
             .into_iter()
             .map(|t| t.map(|t| t.and_utc().timestamp_micros()))
             .collect();
-        let micros: ArrayRef = Arc::new(micros);
+        // The zone goes on before the unit changes, so the UTC values stay as they are.
+        let micros: ArrayRef = match &self.ty {
+            DataType::Timestamp(_, Some(zone)) => Arc::new(micros.with_timezone(Arc::clone(zone))),
+            _ => Arc::new(micros),
+        };
         Ok(match &self.ty {
-            DataType::Timestamp(unit, Some(zone)) => {
-                let plain = cast(&micros, &DataType::Timestamp(*unit, None))?;
-                cast(&plain, &DataType::Timestamp(*unit, Some(Arc::clone(zone))))?
-            }
             DataType::Null => cast(&micros, &DataType::Date32)?,
             ty => cast(&micros, ty)?,
         })
@@ -269,7 +286,8 @@ impl ScalarUDFImpl for DateAdd {
         let times = Times::of("date_add", &arrays[2])?;
         if matches!(times.ty, DataType::Date32 | DataType::Date64) && unit < Unit::Day {
             return exec_err!(
-                "'{unit:?}' is not a valid DATE field: a date takes day, week, month, quarter or year"
+                "'{}' is not a valid DATE field: a date takes day, week, month, quarter or year",
+                unit.name()
             );
         }
         let values = cast(&arrays[1], &DataType::Int64)?;
@@ -280,8 +298,9 @@ impl ScalarUDFImpl for DateAdd {
                 (Some(t), true) => Some(
                     add(t, times.zone.as_ref(), unit, values.value(i)).ok_or_else(|| {
                         datafusion::error::DataFusionError::Execution(format!(
-                            "date_add(): {} {unit:?}s from {t} is out of range",
-                            values.value(i)
+                            "date_add(): {} {}s from {t} is out of range",
+                            values.value(i),
+                            unit.name()
                         ))
                     })?,
                 ),
@@ -424,6 +443,65 @@ mod tests {
         assert_eq!(after, t("2024-03-11 04:00:00")); // 00:00 local, 23 hours later
         assert_eq!(diff(before, after, Some(&zone), Unit::Day), Some(1));
         assert_eq!(diff(before, after, Some(&zone), Unit::Hour), Some(23));
+    }
+
+    /// Through the function itself: a `timestamp with time zone` keeps its zone and its UTC
+    /// values, and a day is a calendar day in that zone.
+    #[test]
+    fn zoned_timestamps_stay_in_their_zone() {
+        use datafusion::arrow::array::TimestampMillisecondArray;
+        use datafusion::arrow::datatypes::{Field, TimestampMillisecondType};
+        use datafusion::config::ConfigOptions;
+
+        // 2024-03-10 00:00 in New York (05:00 UTC), the day the clocks spring forward.
+        let midnight = t("2024-03-10 05:00:00").and_utc().timestamp_millis();
+        let zoned =
+            TimestampMillisecondArray::from(vec![midnight]).with_timezone("America/New_York");
+        let ty = zoned.data_type().clone();
+        let call = |function: &dyn ScalarUDFImpl, unit: &str, args: Vec<ColumnarValue>| {
+            let mut all = vec![ColumnarValue::Scalar(ScalarValue::Utf8(Some(unit.into())))];
+            all.extend(args);
+            let fields = all
+                .iter()
+                .map(|a| Arc::new(Field::new("a", a.data_type(), true)))
+                .collect();
+            let return_type = function
+                .return_type(&all.iter().map(ColumnarValue::data_type).collect::<Vec<_>>())
+                .unwrap();
+            function
+                .invoke_with_args(ScalarFunctionArgs {
+                    args: all,
+                    arg_fields: fields,
+                    number_rows: 1,
+                    return_field: Arc::new(Field::new("r", return_type, true)),
+                    config_options: Arc::new(ConfigOptions::default()),
+                })
+                .unwrap()
+                .to_array(1)
+                .unwrap()
+        };
+        let value = |n: i64| ColumnarValue::Scalar(ScalarValue::Int64(Some(n)));
+        let next = call(
+            &DateAdd::new(),
+            "day",
+            vec![value(1), ColumnarValue::Array(Arc::new(zoned.clone()))],
+        );
+        assert_eq!(next.data_type(), &ty);
+        let next_millis = next.as_primitive::<TimestampMillisecondType>().value(0);
+        // Midnight of the next day in New York: 04:00 UTC, 23 hours later.
+        assert_eq!(
+            next_millis,
+            t("2024-03-11 04:00:00").and_utc().timestamp_millis()
+        );
+        let hours = call(
+            &DateDiff::new(),
+            "hour",
+            vec![
+                ColumnarValue::Array(Arc::new(zoned)),
+                ColumnarValue::Array(next),
+            ],
+        );
+        assert_eq!(hours.as_primitive::<Int64Type>().value(0), 23);
     }
 
     #[test]
