@@ -6,21 +6,14 @@ use anyhow::Result;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::error::ArrowError;
-use arrow::util::display::{ArrayFormatter, FormatOptions};
+use arrow::util::display::ArrayFormatter;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use futures::{Stream, TryStreamExt};
 use minerva_engine::{EngineError, QueryOutput};
 
 use crate::args::OutputFormat;
 
-/// How timestamps read in text formats: Athena's and DuckDB's spelling, not RFC 3339's.
-const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f";
-
-fn format_options() -> FormatOptions<'static> {
-    FormatOptions::default()
-        .with_null("NULL")
-        .with_timestamp_format(Some(TIMESTAMP_FORMAT))
-}
+use minerva_engine::display::{TIMESTAMP_FORMAT, format_options, textual};
 
 /// Writes query results to `out` in one format.
 pub struct Printer<W: Write> {
@@ -99,12 +92,12 @@ impl<W: Write> Printer<W> {
                 // A statement that fails before its first row prints nothing, not a lone header.
                 let first = stream.try_next().await?;
                 // An empty batch first, so that an empty result still prints its header.
-                writer.write(&RecordBatch::new_empty(schema))?;
+                writer.write(&textual(&RecordBatch::new_empty(schema))?)?;
                 if let Some(batch) = first {
                     rows = batch.num_rows() as u64;
-                    writer.write(&batch)?;
+                    writer.write(&textual(&batch)?)?;
                 }
-                rows += write_batches(&mut stream, |batch| writer.write(batch)).await?;
+                rows += write_batches(&mut stream, |batch| writer.write(&textual(batch)?)).await?;
             }
             OutputFormat::Json => {
                 let mut writer = arrow::json::WriterBuilder::new()
@@ -217,6 +210,7 @@ fn cells(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>> {
     let options = format_options();
     let mut rows = Vec::new();
     for batch in batches {
+        let batch = textual(batch)?;
         let formatters = batch
             .columns()
             .iter()

@@ -188,6 +188,7 @@ pub fn render_cells(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     let options = FormatOptions::default().with_null("NULL");
     let mut out = Vec::new();
     for batch in batches {
+        let batch = minerva_engine::display::textual(batch).unwrap();
         let formatters: Vec<_> = batch
             .columns()
             .iter()

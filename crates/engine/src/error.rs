@@ -75,6 +75,17 @@ pub enum EngineError {
         statement: &'static str,
     },
 
+    /// The statement calls a Trino (Athena) function that Minerva does not have yet.
+    #[error(
+        "function `{name}` is not supported (Trino: {topic} functions); docs/functions.md lists what is"
+    )]
+    UnsupportedFunction {
+        /// The function's name, lower case.
+        name: String,
+        /// The topic of Trino's documentation it is in (`json`, `aggregate`, …).
+        topic: &'static str,
+    },
+
     /// Planning or running the query failed.
     #[error("{}", one_line(&describe(.0)))]
     Query(DataFusionError),

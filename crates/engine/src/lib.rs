@@ -24,6 +24,7 @@
 //! improvement apply unchanged. The engine never prints: results leave as Arrow batches.
 
 mod dense;
+pub mod display;
 mod error;
 mod report;
 mod scan;

@@ -173,9 +173,7 @@ impl EngineBuilder {
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
             .build();
         let ctx = SessionContext::new_with_state(state);
-        for function in crate::trino::functions() {
-            ctx.register_udf(function);
-        }
+        crate::trino::register(&ctx);
         let tables = Arc::new(Tables::new(Arc::new(self.catalog), ctx.runtime_env()));
         ctx.register_catalog(
             CATALOG_NAME,
@@ -282,8 +280,9 @@ impl Engine {
         });
         let stats = Arc::new(QueryStats::new(limit));
         let state = self.query_state(&stats);
-        let statement =
+        let mut statement =
             state.sql_to_statement(sql, &state.config().options().sql_parser.dialect)?;
+        crate::trino::rewrite(&mut statement, &|name| is_function(&state, name))?;
         refuse_writes(&statement)?;
         self.check_tables_exist(&state, &statement)?;
         if matches!(statement, Statement::Explain(_)) {
@@ -408,6 +407,14 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Whether `state` has a scalar, aggregate or window function called `name`.
+fn is_function(state: &SessionState, name: &str) -> bool {
+    state.scalar_functions().contains_key(name)
+        || state.aggregate_functions().contains_key(name)
+        || state.window_functions().contains_key(name)
+        || state.table_functions().contains_key(name)
 }
 
 /// A one-batch answer (of a command or DDL statement) as a query's output.

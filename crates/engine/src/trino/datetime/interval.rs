@@ -21,7 +21,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::args::{answer, arrays};
+use crate::trino::args::{answer, arrays};
 
 /// The functions of this section.
 pub(super) fn functions() -> Vec<ScalarUDF> {

@@ -4,13 +4,14 @@
 //!
 //! Values of `timestamp with time zone` are read in their own zone, as Trino does.
 
-mod args;
+mod convert;
 mod interval;
 mod mysql;
+mod zone;
 
 use std::sync::Arc;
 
-use args::{answer, arrays};
+use crate::trino::args::{answer, arrays};
 use datafusion::arrow::array::{Array, AsArray, Date32Array};
 use datafusion::arrow::compute::kernels::cast::cast;
 use datafusion::arrow::compute::kernels::temporal::{DatePart, date_part};
@@ -32,6 +33,8 @@ pub(super) fn functions() -> Vec<ScalarUDF> {
     all.push(ScalarUDF::from(LastDayOfMonth::new()));
     all.extend(interval::functions());
     all.extend(mysql::functions());
+    all.extend(zone::functions());
+    all.extend(convert::functions());
     all
 }
 

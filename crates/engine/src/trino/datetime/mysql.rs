@@ -33,7 +33,7 @@ impl DateFormat {
 }
 
 /// MySQL `date_format` specifiers as chrono's.
-fn chrono_format(mysql: &str) -> String {
+pub(super) fn chrono_format(mysql: &str) -> String {
     let mut out = String::with_capacity(mysql.len());
     let mut chars = mysql.chars();
     while let Some(c) = chars.next() {

@@ -7,7 +7,7 @@ use datafusion::error::Result as DFResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 
 /// Every argument as an array of the batch's rows, and whether all were scalars.
-pub(super) fn arrays(args: &ScalarFunctionArgs) -> DFResult<(Vec<ArrayRef>, bool)> {
+pub(crate) fn arrays(args: &ScalarFunctionArgs) -> DFResult<(Vec<ArrayRef>, bool)> {
     let scalar = args
         .args
         .iter()
@@ -21,7 +21,7 @@ pub(super) fn arrays(args: &ScalarFunctionArgs) -> DFResult<(Vec<ArrayRef>, bool
 }
 
 /// `array` as the function's answer: its first value when every argument was a scalar.
-pub(super) fn answer(array: ArrayRef, scalar: bool) -> DFResult<ColumnarValue> {
+pub(crate) fn answer(array: ArrayRef, scalar: bool) -> DFResult<ColumnarValue> {
     if scalar {
         Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
             &array, 0,

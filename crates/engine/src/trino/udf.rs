@@ -1,0 +1,122 @@
+//! One shape for the many Trino functions that are a name, a signature, a return type worked out
+//! from the argument types, and a kernel over whole arrays: `Simple` holds those four, so each
+//! function is its kernel and nothing else.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::error::Result as DFResult;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+use super::args::{answer, arrays};
+
+/// The return type of a function, from its argument types (an error names what is wrong).
+pub(crate) type Returns = fn(&[DataType]) -> DFResult<DataType>;
+
+/// A function's kernel: the arguments as arrays of the batch's rows, and the return type.
+pub(crate) type Kernel = fn(&[ArrayRef], &DataType) -> DFResult<ArrayRef>;
+
+/// A scalar function made of a name, a signature, a return type rule and a kernel.
+#[derive(Debug)]
+pub(crate) struct Simple {
+    name: &'static str,
+    aliases: Vec<String>,
+    signature: Signature,
+    returns: Returns,
+    kernel: Kernel,
+}
+
+impl Simple {
+    /// An immutable function taking any types in `arity` (checked by `returns`).
+    pub(crate) fn new(
+        name: &'static str,
+        arity: &[usize],
+        returns: Returns,
+        kernel: Kernel,
+    ) -> Self {
+        let signature = match arity {
+            [n] => Signature::any(*n, Volatility::Immutable),
+            many => Signature::one_of(
+                many.iter()
+                    .map(|&n| datafusion::logical_expr::TypeSignature::Any(n))
+                    .collect(),
+                Volatility::Immutable,
+            ),
+        };
+        Self::with_signature(name, signature, returns, kernel)
+    }
+
+    /// A function with its own signature (its coercions, its volatility).
+    pub(crate) fn with_signature(
+        name: &'static str,
+        signature: Signature,
+        returns: Returns,
+        kernel: Kernel,
+    ) -> Self {
+        Self {
+            name,
+            aliases: Vec::new(),
+            signature,
+            returns,
+            kernel,
+        }
+    }
+
+    /// The same function under more names.
+    pub(crate) fn aliases(mut self, names: &[&str]) -> Self {
+        self.aliases = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    pub(crate) fn udf(self) -> ScalarUDF {
+        ScalarUDF::from(self)
+    }
+}
+
+// A function is its name: two functions of one name are one function.
+impl PartialEq for Simple {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Simple {}
+
+impl std::hash::Hash for Simple {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for Simple {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DFResult<DataType> {
+        (self.returns)(args)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
+        let returns = args.return_field.data_type().clone();
+        let (arrays, scalar) = arrays(&args)?;
+        let out = (self.kernel)(&arrays, &returns)?;
+        answer(out, scalar)
+    }
+}
+
+/// DataFusion's function `udf` under Trino's names `aliases` too (same meaning, other name).
+pub(crate) fn alias(udf: Arc<ScalarUDF>, aliases: &[&'static str]) -> ScalarUDF {
+    udf.as_ref().clone().with_aliases(aliases.iter().copied())
+}
