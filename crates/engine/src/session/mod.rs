@@ -172,8 +172,7 @@ impl EngineBuilder {
             .with_query_planner(Arc::new(MinervaQueryPlanner))
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
             .build();
-        let ctx = SessionContext::new_with_state(state);
-        crate::trino::register(&ctx);
+        let ctx = SessionContext::new_with_state(crate::trino::install(state));
         let tables = Arc::new(Tables::new(Arc::new(self.catalog), ctx.runtime_env()));
         ctx.register_catalog(
             CATALOG_NAME,

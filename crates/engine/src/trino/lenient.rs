@@ -15,8 +15,6 @@ use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
 };
 
-use super::syntax::lenient_name;
-
 /// `function`, answering NULL for the rows where it fails.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Lenient {
@@ -25,11 +23,8 @@ pub(crate) struct Lenient {
 }
 
 impl Lenient {
-    pub(crate) fn udf(inner: Arc<ScalarUDF>) -> ScalarUDF {
-        ScalarUDF::from(Self {
-            name: lenient_name(inner.name()),
-            inner,
-        })
+    pub(crate) fn udf(name: String, inner: Arc<ScalarUDF>) -> ScalarUDF {
+        ScalarUDF::from(Self { name, inner })
     }
 }
 

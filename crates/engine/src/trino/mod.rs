@@ -7,39 +7,140 @@
 //! clear error; `catalogue` is Trino's list of functions that check reads.
 
 mod args;
+mod array;
 pub(crate) mod catalogue;
+mod conditional;
 mod datetime;
 mod lenient;
+mod math;
+mod regexp;
+mod string;
 mod syntax;
 mod udf;
+mod url;
 
 use std::sync::Arc;
 
-use datafusion::execution::FunctionRegistry;
-use datafusion::logical_expr::ScalarUDF;
-use datafusion::prelude::SessionContext;
+use std::collections::HashMap;
+
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
 pub(crate) use syntax::rewrite;
 
 /// Every scalar function this module adds to a session.
 fn scalar_functions() -> Vec<ScalarUDF> {
-    datetime::functions()
+    let mut all = datetime::functions();
+    all.extend(string::functions());
+    all.extend(regexp::functions());
+    all.extend(url::functions());
+    all.extend(math::functions());
+    all.extend(conditional::functions());
+    all.extend(array::functions());
+    all
 }
 
-/// Adds Trino's functions to `ctx`, and the lenient form of every scalar function (Trino's
-/// `try`).
-pub(crate) fn register(ctx: &SessionContext) {
+/// DataFusion functions that mean what Trino's function of another name means: (DataFusion's
+/// name, Trino's names).
+const ALIASES: &[(&str, &[&str])] = &[
+    ("trunc", &["truncate"]),
+    ("ceil", &["ceiling"]),
+    ("signum", &["sign"]),
+    ("isnan", &["is_nan"]),
+    // Trino's array_remove removes every occurrence; DataFusion's, only the first.
+    ("array_remove_all", &["array_remove"]),
+];
+
+/// Aggregate functions of DataFusion under Trino's names.
+const AGGREGATE_ALIASES: &[(&str, &[&str])] = &[
+    ("bool_and", &["every"]),
+    // "Returns an arbitrary non-null value of x, if one exists."
+    ("any_value", &["arbitrary"]),
+];
+
+/// `state` with Trino's functions, DataFusion's under Trino's names, and the lenient form of
+/// every scalar function under `$try:<name>` (Trino's `try`). Each name belongs to one function
+/// (see [`udf::Registered`]).
+pub(crate) fn install(state: SessionState) -> SessionState {
+    let mut names: HashMap<String, Arc<ScalarUDF>> = state.scalar_functions().clone();
     for function in scalar_functions() {
-        ctx.register_udf(function);
+        let function = Arc::new(function);
+        for name in
+            std::iter::once(function.name()).chain(function.aliases().iter().map(String::as_str))
+        {
+            names.insert(name.to_string(), Arc::clone(&function));
+        }
     }
-    let state = ctx.state();
-    let lenient: Vec<ScalarUDF> = state
-        .udfs()
-        .into_iter()
-        .filter_map(|name| state.udf(&name).ok())
-        .map(|udf: Arc<ScalarUDF>| lenient::Lenient::udf(udf))
+    for (name, aliases) in ALIASES {
+        if let Some(udf) = names.get(*name).cloned() {
+            for alias in *aliases {
+                names.insert(alias.to_string(), Arc::clone(&udf));
+            }
+        }
+    }
+    let lenient: Vec<(String, Arc<ScalarUDF>)> = names
+        .iter()
+        .map(|(name, udf)| {
+            let name = syntax::lenient_name(name);
+            (
+                name.clone(),
+                Arc::new(lenient::Lenient::udf(name, Arc::clone(udf))),
+            )
+        })
         .collect();
-    for function in lenient {
-        ctx.register_udf(function);
+    names.extend(lenient);
+    let scalars = one_function_per_name(names);
+
+    let mut aggregates: HashMap<String, Arc<AggregateUDF>> = state.aggregate_functions().clone();
+    for (name, aliases) in AGGREGATE_ALIASES {
+        if let Some(udaf) = aggregates.get(*name) {
+            let udaf = Arc::new(udaf.as_ref().clone().with_aliases(aliases.iter().copied()));
+            for key in std::iter::once(udaf.name()).chain(udaf.aliases().iter().map(String::as_str))
+            {
+                aggregates.insert(key.to_string(), Arc::clone(&udaf));
+            }
+        }
     }
+    let mut seen = std::collections::HashSet::new();
+    let aggregates: Vec<Arc<AggregateUDF>> = aggregates
+        .into_values()
+        .filter(|f| seen.insert(Arc::as_ptr(f)))
+        .collect();
+    SessionStateBuilder::new_from_existing(state)
+        .with_scalar_functions(scalars)
+        .with_aggregate_functions(aggregates)
+        .build()
+}
+
+/// The functions of `names`, each registered under exactly the names that map to it.
+fn one_function_per_name(names: HashMap<String, Arc<ScalarUDF>>) -> Vec<Arc<ScalarUDF>> {
+    let mut groups: HashMap<*const ScalarUDF, (Arc<ScalarUDF>, Vec<String>)> = HashMap::new();
+    for (name, udf) in names {
+        groups
+            .entry(Arc::as_ptr(&udf))
+            .or_insert_with(|| (Arc::clone(&udf), Vec::new()))
+            .1
+            .push(name);
+    }
+    groups
+        .into_values()
+        .map(|(udf, mut keys)| {
+            keys.sort();
+            let own_name = udf.name().to_string();
+            let mut own: Vec<String> = std::iter::once(own_name.clone())
+                .chain(udf.aliases().iter().cloned())
+                .collect();
+            own.sort();
+            if keys == own {
+                return udf;
+            }
+            let primary = if keys.contains(&own_name) {
+                own_name
+            } else {
+                keys[0].clone()
+            };
+            let aliases = keys.into_iter().filter(|k| *k != primary).collect();
+            Arc::new(udf::Registered::udf(primary, aliases, udf))
+        })
+        .collect()
 }

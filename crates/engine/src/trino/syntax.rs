@@ -12,6 +12,8 @@
 //!   as in Trino, not DataFusion's 0 (Sunday) to 6.
 //! - `TIMESTAMP '2024-01-01 00:00'` (no seconds) and `TIMESTAMP '… Asia/Seoul'` (a zone) are
 //!   Trino timestamp literals; the second is a `timestamp with time zone`.
+//! - `substr(x, start[, length])` and `SUBSTRING(x FROM start FOR length)` are Trino's `substr`
+//!   (a negative start counts from the end).
 //! - `UNNEST(a, …) WITH ORDINALITY` gets its ordinal column as one more unnested array.
 
 use std::ops::ControlFlow;
@@ -105,6 +107,19 @@ impl Rewriter<'_> {
                 timestamp,
                 time_zone,
             } => Some(call("at_timezone", vec![take(timestamp), take(time_zone)])),
+            // `substr(x, start, length)` and `SUBSTRING(x FROM start FOR length)` parse to one
+            // node, which DataFusion plans with its own `substr` (Postgres's negative starts).
+            Expr::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![take(expr)];
+                args.push(substring_from.as_mut().map_or(number(1), take));
+                args.extend(substring_for.as_mut().map(take));
+                Some(call("substr", args))
+            }
             Expr::Extract { field, expr, .. } => {
                 let name = extraction(field)?;
                 Some(call(name, vec![take(expr)]))

@@ -116,7 +116,101 @@ impl ScalarUDFImpl for Simple {
     }
 }
 
-/// DataFusion's function `udf` under Trino's names `aliases` too (same meaning, other name).
-pub(crate) fn alias(udf: Arc<ScalarUDF>, aliases: &[&'static str]) -> ScalarUDF {
-    udf.as_ref().clone().with_aliases(aliases.iter().copied())
+/// A function under exactly the names given: DataFusion's functions carry aliases that Trino's
+/// functions take over (`element_at` is an alias of `map_extract`), and a session rebuilt from
+/// its functions registers each under its name and aliases in no fixed order, so no two
+/// functions may claim one name. Everything else is the inner function's.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Registered {
+    name: String,
+    aliases: Vec<String>,
+    inner: Arc<ScalarUDF>,
+}
+
+impl Registered {
+    pub(crate) fn udf(name: String, aliases: Vec<String>, inner: Arc<ScalarUDF>) -> ScalarUDF {
+        ScalarUDF::from(Self {
+            name,
+            aliases,
+            inner,
+        })
+    }
+
+    fn of(&self) -> &dyn ScalarUDFImpl {
+        self.inner.inner().as_ref()
+    }
+}
+
+impl ScalarUDFImpl for Registered {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+    fn schema_name(&self, args: &[datafusion::logical_expr::Expr]) -> DFResult<String> {
+        self.of().schema_name(args)
+    }
+    fn signature(&self) -> &Signature {
+        self.of().signature()
+    }
+    fn return_type(&self, args: &[DataType]) -> DFResult<DataType> {
+        self.of().return_type(args)
+    }
+    fn with_updated_config(&self, config: &datafusion::config::ConfigOptions) -> Option<ScalarUDF> {
+        self.of().with_updated_config(config)
+    }
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> DFResult<datafusion::arrow::datatypes::FieldRef> {
+        self.of().return_field_from_args(args)
+    }
+    fn is_strict(&self) -> bool {
+        self.of().is_strict()
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
+        self.of().invoke_with_args(args)
+    }
+    fn simplify(
+        &self,
+        args: Vec<datafusion::logical_expr::Expr>,
+        info: &datafusion::logical_expr::simplify::SimplifyContext,
+    ) -> DFResult<datafusion::logical_expr::simplify::ExprSimplifyResult> {
+        self.of().simplify(args, info)
+    }
+    fn short_circuits(&self) -> bool {
+        self.of().short_circuits()
+    }
+    fn evaluate_bounds(
+        &self,
+        input: &[&datafusion::logical_expr::interval_arithmetic::Interval],
+    ) -> DFResult<datafusion::logical_expr::interval_arithmetic::Interval> {
+        self.of().evaluate_bounds(input)
+    }
+    fn propagate_constraints(
+        &self,
+        interval: &datafusion::logical_expr::interval_arithmetic::Interval,
+        inputs: &[&datafusion::logical_expr::interval_arithmetic::Interval],
+    ) -> DFResult<Option<Vec<datafusion::logical_expr::interval_arithmetic::Interval>>> {
+        self.of().propagate_constraints(interval, inputs)
+    }
+    fn output_ordering(
+        &self,
+        inputs: &[datafusion::logical_expr::sort_properties::ExprProperties],
+    ) -> DFResult<datafusion::logical_expr::sort_properties::SortProperties> {
+        self.of().output_ordering(inputs)
+    }
+    fn preserves_lex_ordering(
+        &self,
+        inputs: &[datafusion::logical_expr::sort_properties::ExprProperties],
+    ) -> DFResult<bool> {
+        self.of().preserves_lex_ordering(inputs)
+    }
+    fn coerce_types(&self, args: &[DataType]) -> DFResult<Vec<DataType>> {
+        self.of().coerce_types(args)
+    }
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        self.of().documentation()
+    }
 }
