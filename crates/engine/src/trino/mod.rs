@@ -11,6 +11,7 @@ mod array;
 pub(crate) mod catalogue;
 mod conditional;
 mod datetime;
+mod json;
 mod lenient;
 mod math;
 mod regexp;
@@ -37,6 +38,7 @@ fn scalar_functions() -> Vec<ScalarUDF> {
     all.extend(math::functions());
     all.extend(conditional::functions());
     all.extend(array::functions());
+    all.extend(json::functions());
     all
 }
 

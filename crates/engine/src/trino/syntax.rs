@@ -14,6 +14,8 @@
 //!   Trino timestamp literals; the second is a `timestamp with time zone`.
 //! - `substr(x, start[, length])` and `SUBSTRING(x FROM start FOR length)` are Trino's `substr`
 //!   (a negative start counts from the end).
+//! - `JSON '…'` is `json_parse('…')` and `CAST(x AS JSON)` is `json_cast(x)`: a JSON value is
+//!   its canonical text.
 //! - `UNNEST(a, …) WITH ORDINALITY` gets its ordinal column as one more unnested array.
 
 use std::ops::ControlFlow;
@@ -123,6 +125,16 @@ impl Rewriter<'_> {
             Expr::Extract { field, expr, .. } => {
                 let name = extraction(field)?;
                 Some(call(name, vec![take(expr)]))
+            }
+            // JSON values are their canonical text.
+            Expr::TypedString(typed) if matches!(typed.data_type, ast::DataType::JSON) => {
+                let literal = Expr::value(typed.value.value.clone());
+                Some(call("json_parse", vec![literal]))
+            }
+            Expr::Cast {
+                expr, data_type, ..
+            } if matches!(data_type, ast::DataType::JSON) => {
+                Some(call("json_cast", vec![take(expr)]))
             }
             Expr::TypedString(typed) if matches!(typed.data_type, ast::DataType::Timestamp(..)) => {
                 let Value::SingleQuotedString(text) = &typed.value.value else {
