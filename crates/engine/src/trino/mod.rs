@@ -6,6 +6,7 @@
 //! literals, `WITH ORDINALITY`) before planning and makes a Trino function Minerva lacks a
 //! clear error; `catalogue` is Trino's list of functions that check reads.
 
+mod aggregate;
 mod args;
 mod array;
 pub(crate) mod catalogue;
@@ -94,6 +95,14 @@ pub(crate) fn install(state: SessionState) -> SessionState {
     let scalars = one_function_per_name(names);
 
     let mut aggregates: HashMap<String, Arc<AggregateUDF>> = state.aggregate_functions().clone();
+    for function in aggregate::functions() {
+        let function = Arc::new(function);
+        for name in
+            std::iter::once(function.name()).chain(function.aliases().iter().map(String::as_str))
+        {
+            aggregates.insert(name.to_string(), Arc::clone(&function));
+        }
+    }
     for (name, aliases) in AGGREGATE_ALIASES {
         if let Some(udaf) = aggregates.get(*name) {
             let udaf = Arc::new(udaf.as_ref().clone().with_aliases(aliases.iter().copied()));
