@@ -1,5 +1,5 @@
-//! Catalog commands answered from the catalog rather than planned as SQL: `SHOW TABLES`,
-//! `DESCRIBE t`, `SHOW PARTITIONS t`.
+//! Commands answered from the catalog or the session rather than planned as SQL: `SHOW TABLES`,
+//! `DESCRIBE t` (and Trino's `SHOW COLUMNS FROM t`), `SHOW PARTITIONS t`, `SHOW FUNCTIONS`.
 
 use minerva_catalog::DEFAULT_DATABASE;
 use sqlparser::dialect::GenericDialect;
@@ -14,6 +14,8 @@ pub enum Command {
     Describe { database: String, table: String },
     /// `SHOW PARTITIONS t`
     ShowPartitions { database: String, table: String },
+    /// `SHOW FUNCTIONS [LIKE 'pattern']`
+    ShowFunctions { like: Option<String> },
 }
 
 /// Recognizes a catalog command; anything else is left to DataFusion.
@@ -42,6 +44,24 @@ pub fn parse(sql: &str) -> Option<Command> {
     if keyword(0, "show") && keyword(1, "partitions") {
         let (database, table) = table_name(&words[2..])?;
         return Some(Command::ShowPartitions { database, table });
+    }
+    if keyword(0, "show") && keyword(1, "functions") {
+        return match &words[2..] {
+            [] => Some(Command::ShowFunctions { like: None }),
+            [Token::Word(w), Token::SingleQuotedString(pattern)]
+                if w.value.eq_ignore_ascii_case("like") =>
+            {
+                Some(Command::ShowFunctions {
+                    like: Some(pattern.clone()),
+                })
+            }
+            _ => None,
+        };
+    }
+    // Trino's `SHOW COLUMNS FROM t` is `DESCRIBE t`.
+    if keyword(0, "show") && keyword(1, "columns") && (keyword(2, "from") || keyword(2, "in")) {
+        let (database, table) = table_name(&words[3..])?;
+        return Some(Command::Describe { database, table });
     }
     if keyword(0, "describe") || keyword(0, "desc") {
         let skip = if keyword(1, "table") { 2 } else { 1 };
@@ -94,6 +114,13 @@ mod tests {
         );
         assert_eq!(parse("describe views"), describe("default", "views"));
         assert_eq!(parse("DESC TABLE web.\"Hits\" ;"), describe("web", "Hits"));
+        assert_eq!(parse("SHOW COLUMNS FROM web.hits"), describe("web", "hits"));
+        assert_eq!(
+            parse("show functions like 'json%'"),
+            Some(Command::ShowFunctions {
+                like: Some("json%".into())
+            })
+        );
         assert_eq!(
             parse("show partitions views"),
             Some(Command::ShowPartitions {
@@ -107,7 +134,8 @@ mod tests {
     fn leaves_everything_else_to_sql() {
         for sql in [
             "select 1",
-            "show columns from views",
+            "show columns views",
+            "show functions like",
             "describe select 1",
             "show tables like 'x'",
             "desc",

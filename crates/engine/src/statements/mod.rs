@@ -277,6 +277,7 @@ pub(crate) async fn run_command(
 ) -> Result<RecordBatch> {
     match command {
         Command::ShowTables { database } => Ok(show_tables(tables, database.as_deref())),
+        Command::ShowFunctions { like } => Ok(show_functions(state, like.as_deref())),
         Command::Describe { database, table } => {
             let opened = tables.open(&database, &table).await?;
             let declared = opened.table();
@@ -316,6 +317,65 @@ pub(crate) async fn run_command(
             Ok(batch(vec![("partition", Values::Text(names))]))
         }
     }
+}
+
+/// `SHOW FUNCTIONS [LIKE pattern]`: every function the session has, with its kind and, for a
+/// Trino function, the topic of Trino's documentation it is in (`docs/functions.md` says how
+/// Minerva follows each).
+fn show_functions(state: &dyn Session, like: Option<&str>) -> RecordBatch {
+    let mut rows: Vec<(String, &str)> = Vec::new();
+    rows.extend(
+        state
+            .scalar_functions()
+            .keys()
+            .map(|n| (n.clone(), "scalar")),
+    );
+    rows.extend(
+        state
+            .aggregate_functions()
+            .keys()
+            .map(|n| (n.clone(), "aggregate")),
+    );
+    rows.extend(
+        state
+            .window_functions()
+            .keys()
+            .map(|n| (n.clone(), "window")),
+    );
+    rows.retain(|(name, _)| {
+        !name.starts_with('$') && like.is_none_or(|pattern| like_matches(pattern, name))
+    });
+    rows.sort();
+    rows.dedup();
+    let topics = rows
+        .iter()
+        .map(|(name, _)| crate::trino::catalogue::topic(name).map(str::to_string))
+        .collect();
+    let (names, kinds): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .map(|(name, kind)| (Some(name), Some(kind.to_string())))
+        .unzip();
+    batch(vec![
+        ("function", Values::Text(names)),
+        ("function_type", Values::Text(kinds)),
+        ("trino_topic", Values::Text(topics)),
+    ])
+}
+
+/// SQL `LIKE`: `%` is any run of characters, `_` any one character (case-insensitive, as
+/// function names are).
+fn like_matches(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('%', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some(('_', rest)) => !t.is_empty() && go(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = text.to_lowercase().chars().collect();
+    go(&p, &t)
 }
 
 fn show_tables(tables: &Tables, database: Option<&str>) -> RecordBatch {
