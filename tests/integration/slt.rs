@@ -126,6 +126,7 @@ slt_files!(
     partitions,
     projection,
     trino_datetime,
+    trino_string,
 );
 
 #[test]

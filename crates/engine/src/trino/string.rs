@@ -86,6 +86,20 @@ pub(super) fn functions() -> Vec<ScalarUDF> {
         .udf(),
         Simple::new("from_utf8", &[1, 2], from_utf8_returns, from_utf8).udf(),
         Simple::new(
+            "luhn_check",
+            &[1],
+            |args| check("luhn_check", args, &[0]).map(|_| DataType::Boolean),
+            luhn_check,
+        )
+        .udf(),
+        Simple::new(
+            "title_case",
+            &[1],
+            |args| check("title_case", args, &[0]).map(|_| DataType::Utf8),
+            title_case,
+        )
+        .udf(),
+        Simple::new(
             "split_to_map",
             &[3],
             |args| check("split_to_map", args, &[0, 1, 2]).map(|_| text_map_type()),
@@ -370,6 +384,65 @@ fn codepoint(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
             }
         })
         .collect::<DFResult<Int64Array>>()?;
+    Ok(Arc::new(out))
+}
+
+/// `luhn_check(string)`: "Tests whether a string of digits is valid according to the Luhn
+/// algorithm"; text that is not digits fails the query.
+fn luhn_check(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
+    let text = utf8(&args[0])?;
+    let out = text
+        .as_string::<i32>()
+        .iter()
+        .map(|s| {
+            let Some(s) = s else { return Ok(None) };
+            let digits: Option<Vec<u32>> = s.chars().map(|c| c.to_digit(10)).collect();
+            let Some(digits) = digits.filter(|d| !d.is_empty()) else {
+                return exec_err!("luhn_check(): '{s}' is not a string of digits");
+            };
+            let sum: u32 = digits
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(i, &d)| match i % 2 {
+                    0 => d,
+                    _ if d * 2 > 9 => d * 2 - 9,
+                    _ => d * 2,
+                })
+                .sum();
+            Ok(Some(sum % 10 == 0))
+        })
+        .collect::<DFResult<datafusion::arrow::array::BooleanArray>>()?;
+    Ok(Arc::new(out))
+}
+
+/// `title_case(string)`: "the first letter of each word converted to uppercase and all
+/// remaining letters converted to lowercase. Words are delimited by non-alphanumeric
+/// characters."
+fn title_case(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
+    let text = utf8(&args[0])?;
+    let out: StringArray = text
+        .as_string::<i32>()
+        .iter()
+        .map(|s| {
+            let mut out = String::new();
+            let mut start = true;
+            for c in s?.chars() {
+                if c.is_alphanumeric() {
+                    if start {
+                        out.extend(c.to_uppercase());
+                    } else {
+                        out.extend(c.to_lowercase());
+                    }
+                    start = false;
+                } else {
+                    out.push(c);
+                    start = true;
+                }
+            }
+            Some(out)
+        })
+        .collect();
     Ok(Arc::new(out))
 }
 

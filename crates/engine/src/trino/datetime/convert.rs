@@ -66,6 +66,28 @@ pub(super) fn functions() -> Vec<ScalarUDF> {
             to_unixtime,
         )
         .udf(),
+        Simple::new(
+            "human_readable_seconds",
+            &[1],
+            |args| match args[0].is_numeric() || args[0].is_null() {
+                true => Ok(DataType::Utf8),
+                false => plan_err!("human_readable_seconds() takes a number, not {}", args[0]),
+            },
+            human_readable_seconds,
+        )
+        .udf(),
+        Simple::new(
+            "to_milliseconds",
+            &[1],
+            |args| match &args[0] {
+                DataType::Interval(_) | DataType::Duration(_) | DataType::Null => {
+                    Ok(DataType::Int64)
+                }
+                other => plan_err!("to_milliseconds() takes an interval, not {other}"),
+            },
+            to_milliseconds,
+        )
+        .udf(),
         ScalarUDF::from(FromUnixtime::new()),
         ScalarUDF::from(DateTrunc::new()),
     ]
@@ -425,6 +447,69 @@ fn to_iso8601(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
     Ok(Arc::new(out))
 }
 
+/// `human_readable_seconds(double)`: "Formats the double value of seconds into a human readable
+/// string containing weeks, days, hours, minutes, and seconds" (whole seconds, rounded).
+fn human_readable_seconds(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
+    let seconds = cast(&args[0], &DataType::Float64)?;
+    let out: StringArray = seconds
+        .as_primitive::<Float64Type>()
+        .iter()
+        .map(|s| s.map(|s| spell_seconds(s.round() as i64)))
+        .collect();
+    Ok(Arc::new(out))
+}
+
+fn spell_seconds(total: i64) -> String {
+    let units = [
+        ("week", 604_800),
+        ("day", 86_400),
+        ("hour", 3_600),
+        ("minute", 60),
+        ("second", 1),
+    ];
+    let mut rest = total.abs();
+    let mut parts = Vec::new();
+    for (name, size) in units {
+        let n = rest / size;
+        rest %= size;
+        if n > 0 {
+            parts.push(format!("{n} {name}{}", if n == 1 { "" } else { "s" }));
+        }
+    }
+    if parts.is_empty() {
+        return "0 seconds".to_string();
+    }
+    parts.join(", ")
+}
+
+/// `to_milliseconds(interval)`: "Returns the day-to-second interval as milliseconds."
+fn to_milliseconds(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
+    use datafusion::arrow::datatypes::{IntervalMonthDayNanoType, IntervalUnit};
+    let unit = TimeUnit::Nanosecond;
+    let nanos: Vec<Option<i64>> = match args[0].data_type() {
+        DataType::Interval(_) => {
+            let mdn = cast(&args[0], &DataType::Interval(IntervalUnit::MonthDayNano))?;
+            mdn.as_primitive::<IntervalMonthDayNanoType>()
+                .iter()
+                .map(|v| {
+                    // A day-to-second interval: months have no fixed length.
+                    v.filter(|v| v.months == 0)
+                        .map(|v| i64::from(v.days) * 86_400_000_000_000 + v.nanoseconds)
+                })
+                .collect()
+        }
+        _ => cast(&args[0], &DataType::Duration(unit))?
+            .as_primitive::<datafusion::arrow::datatypes::DurationNanosecondType>()
+            .iter()
+            .collect(),
+    };
+    let out: datafusion::arrow::array::Int64Array = nanos
+        .into_iter()
+        .map(|n| n.map(|n| n / 1_000_000))
+        .collect();
+    Ok(Arc::new(out))
+}
+
 /// `to_unixtime(timestamp)`: "Returns timestamp as a UNIX timestamp" — seconds, a double.
 fn to_unixtime(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
     let micros = cast(&args[0], &DataType::Timestamp(TimeUnit::Microsecond, None))?;
@@ -630,6 +715,17 @@ mod tests {
 
     fn t(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn seconds_are_spelled_as_trino_spells_them() {
+        assert_eq!(spell_seconds(96), "1 minute, 36 seconds");
+        assert_eq!(spell_seconds(3762), "1 hour, 2 minutes, 42 seconds");
+        assert_eq!(
+            spell_seconds(56363463),
+            "93 weeks, 1 day, 8 hours, 31 minutes, 3 seconds"
+        );
+        assert_eq!(spell_seconds(0), "0 seconds");
     }
 
     #[test]

@@ -40,6 +40,23 @@ pub(super) fn functions() -> Vec<ScalarUDF> {
             },
         )
         .udf(),
+        Simple::new(
+            "timezone",
+            &[1],
+            |args| offset_returns(args).map(|_| DataType::Utf8),
+            |args, _| {
+                // "Returns the timezone identifier from timestamp(p) with time zone."
+                let zone = match args[0].data_type() {
+                    DataType::Timestamp(_, Some(zone)) => zone.to_string(),
+                    _ => String::new(),
+                };
+                let out: datafusion::arrow::array::StringArray = (0..args[0].len())
+                    .map(|i| args[0].is_valid(i).then(|| zone.clone()))
+                    .collect();
+                Ok(Arc::new(out) as ArrayRef)
+            },
+        )
+        .udf(),
         Simple::new("timezone_hour", &[1], offset_returns, |args, _| {
             offsets(&args[0], |seconds| seconds / 3600)
         })
