@@ -125,6 +125,7 @@ slt_files!(
     explain,
     partitions,
     projection,
+    trino_array,
     trino_datetime,
     trino_string,
 );

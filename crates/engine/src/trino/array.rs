@@ -24,6 +24,34 @@ pub(super) fn functions() -> Vec<ScalarUDF> {
         Overload::udf("array_position", &[2], position_returns, array_position),
         Overload::udf("slice", &[3], same_as_first, slice),
         Overload::udf("sequence", &[2, 3], sequence_returns, sequence),
+        Overload::udf("array_first", &[1], element_returns, |mut a, _| {
+            // "Returns the first element of an array", NULL when it is empty.
+            Ok(nested::array_element(a.remove(0), lit(1i64)))
+        }),
+        Overload::udf("array_last", &[1], element_returns, |mut a, _| {
+            Ok(nested::array_element(a.remove(0), lit(-1i64)))
+        }),
+        Overload::udf("trim_array", &[2], same_as_first, |mut a, _| {
+            // "Remove n elements from the end of array."
+            let n = a.pop().expect("two arguments");
+            let x = a.pop().expect("two arguments");
+            let end = lit(-1i64) - n;
+            Ok(nested::array_slice(x, lit(1i64), end, None))
+        }),
+        Overload::udf("array_sort", &[1], same_as_first, |mut a, _| {
+            // "Null elements will be placed at the end of the returned array."
+            Ok(nested::array_sort(
+                a.remove(0),
+                lit("ASC"),
+                lit("NULLS LAST"),
+            ))
+        }),
+        Overload::udf("repeat", &[2], repeat_returns, |mut a, _| {
+            // "Repeat element for count times" — an array (DataFusion's repeat makes text).
+            let count = a.pop().expect("two arguments");
+            let element = a.pop().expect("two arguments");
+            Ok(nested::array_repeat(element, count))
+        }),
     ]
 }
 
@@ -114,6 +142,19 @@ fn element_type(ty: &DataType) -> Option<DataType> {
         }
         _ => None,
     }
+}
+
+fn element_returns(args: &[DataType]) -> DFResult<DataType> {
+    match element_type(&args[0]) {
+        Some(item) => Ok(item),
+        None => plan_err!("takes an array, not {}", args[0]),
+    }
+}
+
+fn repeat_returns(args: &[DataType]) -> DFResult<DataType> {
+    Ok(DataType::List(std::sync::Arc::new(
+        datafusion::arrow::datatypes::Field::new("item", args[0].clone(), true),
+    )))
 }
 
 fn same_as_first(args: &[DataType]) -> DFResult<DataType> {
@@ -229,11 +270,24 @@ fn sequence_returns(args: &[DataType]) -> DFResult<DataType> {
 
 /// `sequence(start, stop[, step])`: "Generate a sequence of integers from start to stop,
 /// incrementing by step" (1, or -1 when stop is smaller), or of dates and timestamps (a day by
-/// default). Both ends are included.
+/// default). Both ends are included. A month step counts from `start` each time (Jan 31 + 1
+/// month is Feb 29, + 2 months is Mar 31), as Trino does.
 fn sequence(mut args: Vec<Expr>, types: &[DataType]) -> DFResult<Expr> {
+    if !types[0].is_integer() {
+        if args.len() == 2 {
+            args.push(lit(ScalarValue::new_interval_mdn(0, 1, 0)));
+        }
+        let returns = sequence_returns(types)?;
+        let udf = super::udf::Simple::new("sequence", &[3], |_| Ok(DataType::Null), times)
+            .returning(returns)
+            .udf();
+        return Ok(Expr::ScalarFunction(
+            datafusion::logical_expr::expr::ScalarFunction::new_udf(std::sync::Arc::new(udf), args),
+        ));
+    }
     let step = if args.len() == 3 {
         args.pop().expect("three arguments")
-    } else if types[0].is_integer() {
+    } else {
         let stop = args[1].clone();
         let start = args[0].clone();
         Expr::Case(datafusion::logical_expr::Case {
@@ -241,17 +295,90 @@ fn sequence(mut args: Vec<Expr>, types: &[DataType]) -> DFResult<Expr> {
             when_then_expr: vec![(Box::new(stop.lt(start)), Box::new(lit(-1i64)))],
             else_expr: Some(Box::new(lit(1i64))),
         })
-    } else {
-        lit(ScalarValue::new_interval_mdn(0, 1, 0))
     };
     let stop = args.pop().expect("two arguments");
     let start = args.pop().expect("two arguments");
-    let (start, stop) = match &types[0] {
-        DataType::Date64 => (
-            datafusion::logical_expr::cast(start, DataType::Date32),
-            datafusion::logical_expr::cast(stop, DataType::Date32),
-        ),
-        _ => (start, stop),
-    };
     Ok(nested::gen_series(start, stop, step))
+}
+
+/// "The result of sequence function must not have more than 10000 entries" (Trino's limit).
+const MAX_SEQUENCE: usize = 10_000;
+
+/// The kernel of `sequence` over dates and timestamps: `start + k * step` for k = 0, 1, …
+fn times(
+    args: &[datafusion::arrow::array::ArrayRef],
+    returns: &DataType,
+) -> DFResult<datafusion::arrow::array::ArrayRef> {
+    use chrono::{DateTime, Months, TimeDelta};
+    use datafusion::arrow::array::{Array, AsArray, ListArray, TimestampMicrosecondArray};
+    use datafusion::arrow::compute::kernels::cast::cast;
+    use datafusion::arrow::datatypes::{
+        IntervalMonthDayNanoType, IntervalUnit, TimeUnit, TimestampMicrosecondType,
+    };
+    let DataType::List(item) = returns else {
+        return datafusion::common::exec_err!("sequence(): the answer is an array");
+    };
+    let micros = |a| cast(a, &DataType::Timestamp(TimeUnit::Microsecond, None));
+    let (start, stop) = (micros(&args[0])?, micros(&args[1])?);
+    let (start, stop) = (
+        start.as_primitive::<TimestampMicrosecondType>(),
+        stop.as_primitive::<TimestampMicrosecondType>(),
+    );
+    let step = cast(&args[2], &DataType::Interval(IntervalUnit::MonthDayNano))?;
+    let step = step.as_primitive::<IntervalMonthDayNanoType>();
+    let mut values: Vec<Option<i64>> = Vec::new();
+    let mut offsets = vec![0i32];
+    let mut valid = Vec::new();
+    for row in 0..start.len() {
+        if start.is_null(row) || stop.is_null(row) || step.is_null(row) {
+            valid.push(false);
+            offsets.push(values.len() as i32);
+            continue;
+        }
+        let at = |v: i64| DateTime::from_timestamp_micros(v).map(|t| t.naive_utc());
+        let (Some(first), Some(last)) = (at(start.value(row)), at(stop.value(row))) else {
+            return datafusion::common::exec_err!("sequence(): a time out of range");
+        };
+        let step = step.value(row);
+        let fixed =
+            TimeDelta::days(i64::from(step.days)) + TimeDelta::nanoseconds(step.nanoseconds);
+        let forward = step.months > 0 || (step.months == 0 && fixed > TimeDelta::zero());
+        if step.months == 0 && fixed.is_zero() {
+            return datafusion::common::exec_err!("sequence(): the step must not be zero");
+        }
+        if (forward && first > last) || (!forward && first < last) {
+            return datafusion::common::exec_err!("sequence(): the step goes away from stop");
+        }
+        for k in 0.. {
+            if k == MAX_SEQUENCE {
+                return datafusion::common::exec_err!(
+                    "sequence(): more than {MAX_SEQUENCE} entries"
+                );
+            }
+            let months = i64::from(step.months) * k as i64;
+            let shifted = match months {
+                0 => Some(first),
+                m if m > 0 => first.checked_add_months(Months::new(m as u32)),
+                m => first.checked_sub_months(Months::new((-m) as u32)),
+            };
+            let Some(value) = shifted.and_then(|t| t.checked_add_signed(fixed * k as i32)) else {
+                break;
+            };
+            if (forward && value > last) || (!forward && value < last) {
+                break;
+            }
+            values.push(Some(value.and_utc().timestamp_micros()));
+        }
+        valid.push(true);
+        offsets.push(values.len() as i32);
+    }
+    let values: datafusion::arrow::array::ArrayRef =
+        std::sync::Arc::new(TimestampMicrosecondArray::from(values));
+    let values = cast(&values, item.data_type())?;
+    Ok(std::sync::Arc::new(ListArray::try_new(
+        std::sync::Arc::clone(item),
+        datafusion::arrow::buffer::OffsetBuffer::new(offsets.into()),
+        values,
+        Some(valid.into()),
+    )?))
 }

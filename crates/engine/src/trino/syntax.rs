@@ -16,6 +16,8 @@
 //!   (a negative start counts from the end).
 //! - `JSON '…'` is `json_parse('…')` and `CAST(x AS JSON)` is `json_cast(x)`: a JSON value is
 //!   its canonical text.
+//! - `FROM t CROSS JOIN UNNEST(t.a) AS u(x)` is a derived table adding `unnest(t.a) AS x` to
+//!   `t` (DataFusion cannot plan the lateral join).
 //! - `UNNEST(a, …) WITH ORDINALITY` gets its ordinal column as one more unnested array.
 
 use std::ops::ControlFlow;
@@ -24,8 +26,9 @@ use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     self, BinaryOperator, CaseWhen, CastKind, DateTimeField, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, ObjectNamePart,
-    TableFactor, Value, VisitMut, VisitorMut,
+    FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, Join, JoinConstraint,
+    JoinOperator, ObjectName, ObjectNamePart, Query, Select, SetExpr, TableFactor, Value, VisitMut,
+    VisitorMut, visit_expressions_mut,
 };
 
 use super::catalogue;
@@ -62,6 +65,25 @@ struct Rewriter<'a> {
 
 impl VisitorMut for Rewriter<'_> {
     type Break = EngineError;
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<EngineError> {
+        let renames = match query.body.as_mut() {
+            SetExpr::Select(select) => lateral_unnest(select),
+            _ => Vec::new(),
+        };
+        if !renames.is_empty() {
+            let _ = visit_expressions_mut(query, |expr| {
+                if let Expr::CompoundIdentifier(parts) = expr
+                    && let [relation, _] = parts.as_mut_slice()
+                    && let Some((_, to)) = renames.iter().find(|(from, _)| from == &relation.value)
+                {
+                    *relation = to.clone();
+                }
+                ControlFlow::<()>::Continue(())
+            });
+        }
+        ControlFlow::Continue(())
+    }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<EngineError> {
         if let Some(new) = self.rewritten(expr) {
@@ -181,6 +203,108 @@ impl Rewriter<'_> {
             _ => None,
         }
     }
+}
+
+/// Trino's `FROM t CROSS JOIN UNNEST(t.tags) AS u(tag)` (or `FROM t, UNNEST(…) AS u(tag)`): a
+/// row of `t` for each element, which DataFusion cannot plan as a lateral join. Each UNNEST
+/// becomes a derived table named as `t` that adds the elements as columns (`SELECT *,
+/// unnest(t.tags) AS tag FROM t`), nested once per UNNEST so that two of them multiply as in
+/// Trino; references to `u.tag` are renamed to `t.tag`. Returns those renames. Only a single
+/// table (or derived table) followed by UNNESTs with column aliases is rewritten.
+fn lateral_unnest(select: &mut Select) -> Vec<(String, Ident)> {
+    if select.from.len() >= 2
+        && select.from[1..]
+            .iter()
+            .all(|f| f.joins.is_empty() && matches!(f.relation, TableFactor::UNNEST { .. }))
+    {
+        let rest: Vec<_> = select.from.drain(1..).collect();
+        for factor in rest {
+            select.from[0].joins.push(Join {
+                relation: factor.relation,
+                global: false,
+                join_operator: JoinOperator::CrossJoin(JoinConstraint::None),
+            });
+        }
+    }
+    let [from] = select.from.as_mut_slice() else {
+        return Vec::new();
+    };
+    let is_unnest = |join: &Join| {
+        matches!(join.join_operator, JoinOperator::CrossJoin(_))
+            && matches!(&join.relation, TableFactor::UNNEST { alias: Some(a), .. } if !a.columns.is_empty())
+    };
+    if from.joins.is_empty() || !from.joins.iter().all(is_unnest) {
+        return Vec::new();
+    }
+    let name = match &from.relation {
+        TableFactor::Table { alias: Some(a), .. } | TableFactor::Derived { alias: Some(a), .. } => {
+            a.name.clone()
+        }
+        TableFactor::Table {
+            name, alias: None, ..
+        } => match name.0.last() {
+            Some(ObjectNamePart::Identifier(ident)) => ident.clone(),
+            _ => return Vec::new(),
+        },
+        _ => return Vec::new(),
+    };
+    let mut renames = Vec::new();
+    let mut relation = from.relation.clone();
+    for join in std::mem::take(&mut from.joins) {
+        let TableFactor::UNNEST {
+            alias: Some(alias),
+            array_exprs,
+            with_ordinality,
+            ..
+        } = join.relation
+        else {
+            unreachable!("checked above");
+        };
+        let mut items: Vec<String> = array_exprs
+            .iter()
+            .zip(&alias.columns)
+            .map(|(e, c)| format!("unnest({e}) AS {}", c.name))
+            .collect();
+        if with_ordinality && let Some(c) = alias.columns.get(array_exprs.len()) {
+            let sizes: Vec<String> = array_exprs
+                .iter()
+                .map(|e| format!("cardinality({e})"))
+                .collect();
+            let longest = match sizes.as_slice() {
+                [one] => one.clone(),
+                many => format!("greatest({})", many.join(", ")),
+            };
+            items.push(format!(
+                "unnest(generate_series(1, CAST({longest} AS BIGINT))) AS {}",
+                c.name
+            ));
+        }
+        let sql = format!(
+            "SELECT * FROM (SELECT *, {} FROM {relation}) AS {name}",
+            items.join(", ")
+        );
+        let Some(derived) = parse_from(&sql) else {
+            return Vec::new();
+        };
+        relation = derived;
+        renames.push((alias.name.value.clone(), name.clone()));
+    }
+    from.relation = relation;
+    renames
+}
+
+/// The first relation of `SELECT * FROM <relation>` in `sql`, parsed.
+fn parse_from(sql: &str) -> Option<TableFactor> {
+    let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
+    let mut statements =
+        datafusion::sql::sqlparser::parser::Parser::parse_sql(&dialect, sql).ok()?;
+    let ast::Statement::Query(query) = statements.pop()? else {
+        return None;
+    };
+    let SetExpr::Select(select) = *query.body else {
+        return None;
+    };
+    select.from.into_iter().next().map(|f| f.relation)
 }
 
 /// Makes what can fail in an expression give NULL instead: for `try(…)`.

@@ -27,6 +27,7 @@ pub(crate) struct Simple {
     signature: Signature,
     returns: Returns,
     kernel: Kernel,
+    fixed: Option<DataType>,
 }
 
 impl Simple {
@@ -62,7 +63,14 @@ impl Simple {
             signature,
             returns,
             kernel,
+            fixed: None,
         }
+    }
+
+    /// The same function with a fixed return type (for a function built for one call).
+    pub(crate) fn returning(mut self, ty: DataType) -> Self {
+        self.fixed = Some(ty);
+        self
     }
 
     /// The same function under more names.
@@ -76,10 +84,10 @@ impl Simple {
     }
 }
 
-// A function is its name: two functions of one name are one function.
+// A function is its name (and its fixed type): two functions of one name are one function.
 impl PartialEq for Simple {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
+        self.name == other.name && self.fixed == other.fixed
     }
 }
 
@@ -105,7 +113,10 @@ impl ScalarUDFImpl for Simple {
     }
 
     fn return_type(&self, args: &[DataType]) -> DFResult<DataType> {
-        (self.returns)(args)
+        match &self.fixed {
+            Some(ty) => Ok(ty.clone()),
+            None => (self.returns)(args),
+        }
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
