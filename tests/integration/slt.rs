@@ -125,8 +125,11 @@ slt_files!(
     explain,
     partitions,
     projection,
+    trino_aggregate,
     trino_array,
     trino_datetime,
+    trino_json,
+    trino_math,
     trino_string,
 );
 

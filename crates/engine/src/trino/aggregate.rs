@@ -170,6 +170,8 @@ impl AggregateUDFImpl for Trino {
                 field("min", DataType::Float64),
                 field("centroids", list_of(DataType::Float64)),
                 field("percentiles", list_of(DataType::Float64)),
+                field("values", list_of(DataType::Float64)),
+                field("weights", list_of(DataType::Float64)),
             ],
             Kind::Histogram => vec![
                 field("keys", list_of(input(0))),
@@ -395,16 +397,23 @@ impl Accumulator for TopBy {
     }
 }
 
-/// `approx_percentile`: a t-digest of the values (weighted when a weight is given).
+/// `approx_percentile`: exact over the first [`EXACT_UP_TO`] values (a value of the data, the
+/// first whose cumulative weight reaches the percentage, as Trino's digest answers on small
+/// inputs); a t-digest of them all beyond that.
 #[derive(Debug)]
 struct Percentile {
     returns: DataType,
     weighted: bool,
     digest: TDigest,
+    /// (value, weight) pairs not yet in the digest.
+    buffer: Vec<(f64, f64)>,
     percentiles: Option<Vec<f64>>,
 }
 
 const DIGEST_SIZE: usize = 100;
+
+/// How many values a group keeps exactly before it summarizes them in a t-digest.
+const EXACT_UP_TO: usize = 10_000;
 
 impl Percentile {
     fn new(returns: DataType, weighted: bool) -> Self {
@@ -412,6 +421,7 @@ impl Percentile {
             returns,
             weighted,
             digest: TDigest::new(DIGEST_SIZE),
+            buffer: Vec::new(),
             percentiles: None,
         }
     }
@@ -444,6 +454,60 @@ impl Percentile {
         self.percentiles = Some(values);
         Ok(())
     }
+
+    fn add(&mut self, value: f64, weight: f64) {
+        if weight > 0.0 && !value.is_nan() {
+            self.buffer.push((value, weight));
+        }
+        if self.buffer.len() > EXACT_UP_TO
+            || (!self.digest_is_empty() && self.buffer.len() > DIGEST_SIZE)
+        {
+            self.flush();
+        }
+    }
+
+    fn digest_is_empty(&self) -> bool {
+        self.digest.count() == 0.0
+    }
+
+    /// Moves the buffered values into the digest.
+    fn flush(&mut self) {
+        let buffer = std::mem::take(&mut self.buffer);
+        if buffer.iter().all(|(_, w)| *w == 1.0) {
+            let values = buffer.into_iter().map(|(v, _)| v).collect();
+            self.digest = self.digest.merge_unsorted_f64(values);
+            return;
+        }
+        let mut digests = vec![self.digest.clone()];
+        digests.extend(
+            buffer
+                .into_iter()
+                .map(|(v, w)| TDigest::new_with_centroid(DIGEST_SIZE, Centroid::new(v, w))),
+        );
+        self.digest = TDigest::merge_digests(&digests);
+    }
+
+    /// The percentile `q` of what was seen, or None when nothing was.
+    fn estimate(&mut self, q: f64) -> Option<f64> {
+        if self.digest_is_empty() {
+            let mut sorted = self.buffer.clone();
+            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let total: f64 = sorted.iter().map(|(_, w)| w).sum();
+            let target = q * total;
+            let mut seen = 0.0;
+            for (v, w) in &sorted {
+                seen += w;
+                if seen >= target {
+                    return Some(*v);
+                }
+            }
+            return sorted.last().map(|(v, _)| *v);
+        }
+        if !self.buffer.is_empty() {
+            self.flush();
+        }
+        Some(self.digest.estimate_quantile(q))
+    }
 }
 
 impl Accumulator for Percentile {
@@ -451,22 +515,20 @@ impl Accumulator for Percentile {
         self.read_percentiles(values.last().expect("a percentage"))?;
         let x = cast(&values[0], &DataType::Float64)?;
         let x = x.as_primitive::<Float64Type>();
-        if self.weighted {
-            let w = cast(&values[1], &DataType::Float64)?;
-            let w = w.as_primitive::<Float64Type>();
-            let mut digests = vec![self.digest.clone()];
-            for (x, w) in x.iter().zip(w.iter()) {
-                if let (Some(x), Some(w)) = (x, w)
-                    && w > 0.0
-                {
-                    digests.push(TDigest::new_with_centroid(DIGEST_SIZE, Centroid::new(x, w)));
-                }
-            }
-            self.digest = TDigest::merge_digests(&digests);
+        let w = if self.weighted {
+            Some(cast(&values[1], &DataType::Float64)?)
         } else {
-            let values: Vec<f64> = x.iter().flatten().collect();
-            if !values.is_empty() {
-                self.digest = self.digest.merge_unsorted_f64(values);
+            None
+        };
+        let w = w.as_ref().map(|w| w.as_primitive::<Float64Type>());
+        for i in 0..x.len() {
+            let weight = match w {
+                Some(w) if w.is_null(i) => continue,
+                Some(w) => w.value(i),
+                None => 1.0,
+            };
+            if x.is_valid(i) {
+                self.add(x.value(i), weight);
             }
         }
         Ok(())
@@ -477,26 +539,26 @@ impl Accumulator for Percentile {
             DataType::List(f) => f.data_type().clone(),
             other => other.clone(),
         };
-        let estimate = |q: f64| -> DFResult<ScalarValue> {
-            if self.digest.count() == 0.0 {
-                return ScalarValue::try_from(&item);
-            }
-            let mut v = self.digest.estimate_quantile(q);
-            if item.is_integer() {
-                v = v.round();
-            }
-            ScalarValue::Float64(Some(v)).cast_to(&item)
-        };
         let percentiles = self.percentiles.clone().unwrap_or_default();
-        match &self.returns {
-            DataType::List(_) => {
-                if self.digest.count() == 0.0 {
-                    return ScalarValue::try_from(&self.returns);
+        let returns = self.returns.clone();
+        let mut estimate = |q: f64| -> DFResult<ScalarValue> {
+            match self.estimate(q) {
+                None => ScalarValue::try_from(&item),
+                Some(v) => {
+                    let v = if item.is_integer() { v.round() } else { v };
+                    ScalarValue::Float64(Some(v)).cast_to(&item)
                 }
+            }
+        };
+        match &returns {
+            DataType::List(_) => {
                 let values = percentiles
                     .iter()
                     .map(|q| estimate(*q))
                     .collect::<DFResult<Vec<_>>>()?;
+                if values.iter().all(ScalarValue::is_null) {
+                    return ScalarValue::try_from(&returns);
+                }
                 Ok(ScalarValue::List(ScalarValue::new_list_nullable(
                     &values, &item,
                 )))
@@ -506,25 +568,34 @@ impl Accumulator for Percentile {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.digest.size()
+        std::mem::size_of_val(self) + self.digest.size() + self.buffer.capacity() * 16
     }
 
     fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
+        let floats = |values: Vec<f64>| {
+            let values: Vec<ScalarValue> = values
+                .into_iter()
+                .map(|v| ScalarValue::Float64(Some(v)))
+                .collect();
+            ScalarValue::List(ScalarValue::new_list_nullable(&values, &DataType::Float64))
+        };
         let mut state = self.digest.to_scalar_state();
-        let percentiles: Option<Vec<ScalarValue>> = self
-            .percentiles
-            .as_ref()
-            .map(|ps| ps.iter().map(|p| ScalarValue::Float64(Some(*p))).collect());
-        state.push(match percentiles {
-            Some(ps) => ScalarValue::List(ScalarValue::new_list_nullable(&ps, &DataType::Float64)),
+        state.push(match &self.percentiles {
+            Some(ps) => floats(ps.clone()),
             None => ScalarValue::try_from(&list_of(DataType::Float64))?,
         });
+        state.push(floats(self.buffer.iter().map(|(v, _)| *v).collect()));
+        state.push(floats(self.buffer.iter().map(|(_, w)| *w).collect()));
         Ok(state)
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
-        let (digest_states, percentiles) = states.split_at(states.len() - 1);
-        let percentiles = percentiles[0].as_list::<i32>();
+        let (digest_states, rest) = states.split_at(states.len() - 3);
+        let (percentiles, values, weights) = (
+            rest[0].as_list::<i32>(),
+            rest[1].as_list::<i32>(),
+            rest[2].as_list::<i32>(),
+        );
         if self.percentiles.is_none()
             && let Some(row) = (0..percentiles.len()).find(|&r| percentiles.is_valid(r))
         {
@@ -543,15 +614,32 @@ impl Accumulator for Percentile {
                 .iter()
                 .map(|s| ScalarValue::try_from_array(s, row))
                 .collect::<DFResult<Vec<_>>>()?;
-            digests.push(TDigest::from_scalar_state(&state));
+            let digest = TDigest::from_scalar_state(&state);
+            if digest.count() > 0.0 {
+                digests.push(digest);
+            }
+            if values.is_valid(row) {
+                let (vs, ws) = (values.value(row), weights.value(row));
+                let (vs, ws) = (
+                    vs.as_primitive::<Float64Type>(),
+                    ws.as_primitive::<Float64Type>(),
+                );
+                for (v, w) in vs.iter().zip(ws.iter()) {
+                    if let (Some(v), Some(w)) = (v, w) {
+                        self.add(v, w);
+                    }
+                }
+            }
         }
-        self.digest = TDigest::merge_digests(&digests);
+        if digests.len() > 1 {
+            self.digest = TDigest::merge_digests(&digests);
+        }
         Ok(())
     }
 }
 
-/// `histogram(x)` (counts per value) and `map_agg(key, value)` (the first value seen per key):
-/// keys in the order first seen.
+/// `histogram(x)` (counts per value) and `map_agg(key, value)` (one value per key, the first
+/// seen): the answer's keys are sorted.
 #[derive(Debug)]
 struct Pairs {
     key_type: DataType,
@@ -611,11 +699,18 @@ impl Accumulator for Pairs {
         if self.keys.is_empty() {
             return ScalarValue::try_from(&map_of(self.key_type.clone(), self.value_type.clone()));
         }
-        let keys = ScalarValue::iter_to_array(self.keys.clone())?;
+        // Keys in order, so that the same input prints the same map.
+        let mut order: Vec<usize> = (0..self.keys.len()).collect();
+        order.sort_by(|&a, &b| {
+            self.keys[a]
+                .partial_cmp(&self.keys[b])
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let keys = ScalarValue::iter_to_array(order.iter().map(|&i| self.keys[i].clone()))?;
         let values = if self.values.iter().all(ScalarValue::is_null) {
             datafusion::arrow::array::new_null_array(&self.value_type, self.values.len())
         } else {
-            ScalarValue::iter_to_array(self.values.clone())?
+            ScalarValue::iter_to_array(order.iter().map(|&i| self.values[i].clone()))?
         };
         let DataType::Struct(fields) = entries_type(self.key_type.clone(), self.value_type.clone())
         else {

@@ -409,6 +409,9 @@ fn is_json_scalar(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
 /// not parsed), an array or map as a JSON array or object; SQL NULL stays NULL.
 fn json_cast(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
     let array = &args[0];
+    if array.data_type().is_null() {
+        return Ok(Arc::new(StringArray::new_null(array.len())));
+    }
     let out: StringArray = (0..array.len())
         .map(|i| {
             if array.is_null(i) {
