@@ -1,6 +1,6 @@
 //! SQL behaviour as sqllogictest files (`tests/slt/*.slt`), each its own test, run in a fresh
 //! session over a fresh copy of the tiny lake (see `support::tiny_lake`). The lake's temporary
-//! path reads `$LAKE` in expected output.
+//! path reads `$LAKE` in expected output, and the days around today `$TODAY`, `$TODAY-7`, …
 //!
 //! One file alone: `cargo test --test integration slt::partitions`. To rewrite a file's expected
 //! output from what Minerva answers: `MINERVA_SLT_COMPLETE=1 cargo test --test integration slt::`.
@@ -41,14 +41,17 @@ impl sqllogictest::AsyncDB for Minerva {
             .await
             .map_err(EngineError::from)?;
         let lake = self.dir.path().to_string_lossy().into_owned();
+        let days = recent_days();
         let mut rows = Vec::new();
         for row in render_cells(&batches) {
             let cells: Vec<Vec<String>> = row
                 .iter()
                 // File URLs spell the lake's path; object paths spell it without the first '/'.
                 .map(|v| {
-                    v.replace(&lake, "$LAKE")
-                        .replace(lake.trim_start_matches('/'), "$LAKE")
+                    let v = v
+                        .replace(&lake, "$LAKE")
+                        .replace(lake.trim_start_matches('/'), "$LAKE");
+                    days.iter().fold(v, |v, (day, name)| v.replace(day, name))
                 })
                 .map(|v| {
                     if v.is_empty() {
@@ -73,6 +76,25 @@ impl sqllogictest::AsyncDB for Minerva {
     fn engine_name(&self) -> &str {
         "minerva"
     }
+}
+
+/// The days around today as plans spell them (`2026-11-24`, and `2026/11/24` in projected
+/// paths), each with the name expected output uses for it (`$TODAY-7`): plans of queries
+/// relative to `current_date` then read the same on every day.
+fn recent_days() -> Vec<(String, String)> {
+    let today = chrono::Utc::now().date_naive();
+    let mut days = Vec::new();
+    for k in -14i64..=14 {
+        let day = today + chrono::TimeDelta::days(k);
+        let name = match k {
+            0 => "$TODAY".to_string(),
+            k if k < 0 => format!("$TODAY{k}"),
+            k => format!("$TODAY+{k}"),
+        };
+        days.push((day.format("%Y-%m-%d").to_string(), name.clone()));
+        days.push((day.format("%Y/%m/%d").to_string(), name));
+    }
+    days
 }
 
 async fn run(name: &str) {
@@ -130,6 +152,7 @@ slt_files!(
     trino_datetime,
     trino_json,
     trino_math,
+    trino_pruning,
     trino_string,
 );
 
