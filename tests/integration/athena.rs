@@ -276,6 +276,24 @@ async fn projected_dates_compare_as_times_and_injected_values_come_from_the_quer
         escaping.contains("would escape the table's location"),
         "{escaping}"
     );
+    // A '/' inside an injected value is substituted as it is, as Athena does.
+    engine
+        .query(
+            "CREATE EXTERNAL TABLE sensor_paths (id bigint, msg string)
+             PARTITIONED BY (path string)
+             ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
+             LOCATION '../logs/'
+             TBLPROPERTIES ('projection.enabled'='true', 'projection.path.type'='injected',
+                            'storage.location.template'='../logs/${path}')",
+        )
+        .await
+        .unwrap();
+    let nested = rows(
+        &engine,
+        "SELECT count(*) FROM sensor_paths WHERE path = 'east/02-03-2024'",
+    )
+    .await;
+    assert_eq!(nested, ["5"]);
 }
 
 #[tokio::test]

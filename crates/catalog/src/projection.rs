@@ -737,9 +737,15 @@ fn millis_to_time(value: &Value) -> Option<NaiveDateTime> {
     }
 }
 
-/// Whether a value spelled into a path would leave its place in the template.
+/// Whether a value spelled into a path would leave the table's root, as Athena refuses: an
+/// absolute path, a `..` segment, or nothing at all (the root itself). A `/` inside a value is
+/// fine: Athena substitutes injected values into `storage.location.template` as they are.
 fn escapes(text: &str) -> bool {
-    text.is_empty() || text == "." || text == ".." || text.contains(['/', '\\'])
+    let segments = || text.split(['/', '\\']);
+    text.is_empty()
+        || text.starts_with(['/', '\\'])
+        || segments().any(|s| s == "..")
+        || segments().all(|s| s.is_empty() || s == ".")
 }
 
 /// The times `start + k·step·unit`, `k = 0, 1, …`, up to `end` inclusive.
@@ -1163,6 +1169,25 @@ mod tests {
         assert_eq!(t.projection().unwrap().total(now()), Some(10));
     }
 
+    proptest::proptest! {
+        /// Whatever a query injects, a value that is not refused lands under the table's root.
+        #[test]
+        fn injected_values_stay_under_the_root(value in "[a./\\\\]{0,8}") {
+            let location = Location::parse("s3://bucket/prefix/", FsPath::new("/")).unwrap();
+            let columns = [Column::new("c", ColumnType::String)];
+            let template =
+                LocationTemplate::parse("s3://bucket/prefix/${c}/", &columns, &location, FsPath::new("/"))
+                    .unwrap();
+            if !escapes(&value) {
+                let prefix = template.expand(std::slice::from_ref(&value));
+                let parts: Vec<String> = prefix.parts().map(|p| p.as_ref().to_string()).collect();
+                proptest::prop_assert_eq!(parts.first().map(String::as_str), Some("prefix"));
+                proptest::prop_assert!(parts.len() >= 2, "{value:?} is the root itself");
+                proptest::prop_assert!(!parts.iter().any(|p| p == ".."), "{value:?} → {prefix}");
+            }
+        }
+    }
+
     #[test]
     fn injected_values_come_from_the_query() {
         let t = table(
@@ -1187,7 +1212,10 @@ mod tests {
             missing.to_string(),
             "table 'default.t': partition column 'sensor_id' is projected as 'injected': the query must give its values with = or IN"
         );
-        for bad in ["..", "a/b", ""] {
+        let mut filter = PartitionFilter::all();
+        filter.and("sensor_id", Domain::point(string("eu/west-1")));
+        assert_eq!(prefixes(&t, &filter), ["prefix/eu/west-1"]);
+        for bad in ["..", "../x", "a/../../b", "/etc", "", ".", "./"] {
             let mut filter = PartitionFilter::all();
             filter.and("sensor_id", Domain::point(string(bad)));
             let error = projection
