@@ -5,6 +5,7 @@ mod athena;
 mod bad_input;
 mod cancellation;
 mod cli;
+mod corpus;
 mod dense;
 mod pruning;
 mod s3;

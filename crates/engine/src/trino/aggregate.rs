@@ -197,13 +197,29 @@ impl AggregateUDFImpl for Trino {
         Ok(match self.kind {
             Kind::By { max } => Box::new(TopBy::new(max, input(0), input(1))),
             Kind::Percentile => Box::new(Percentile::new(returns, args.expr_fields.len() == 3)),
-            Kind::Histogram => Box::new(Pairs::new(input(0), DataType::Int64, true)),
-            Kind::MapAgg => Box::new(Pairs::new(input(0), input(1), false)),
+            // The map is built with the types it was declared with.
+            Kind::Histogram | Kind::MapAgg => {
+                let (key, value) = map_types(&returns)?;
+                Box::new(Pairs::new(key, value, self.kind == Kind::Histogram))
+            }
             Kind::GeometricMean => Box::new(GeometricMean::default()),
             Kind::CountIf | Kind::ApproxDistinct => {
                 return exec_err!("{}() is rewritten before it runs", self.name);
             }
         })
+    }
+}
+
+/// The key and value types of map type `ty`.
+fn map_types(ty: &DataType) -> DFResult<(DataType, DataType)> {
+    match ty {
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(fields) if fields.len() == 2 => {
+                Ok((fields[0].data_type().clone(), fields[1].data_type().clone()))
+            }
+            other => exec_err!("map entries of type {other}"),
+        },
+        other => exec_err!("not a map: {other}"),
     }
 }
 
@@ -666,6 +682,9 @@ impl Pairs {
         if key.is_null() {
             return Ok(());
         }
+        // Input may arrive as another spelling of the declared type (Utf8View for Utf8).
+        let key = key.cast_to(&self.key_type)?;
+        let value = value.cast_to(&self.value_type)?;
         match self.index.get(&key) {
             Some(&at) if self.counting => {
                 self.values[at] = self.values[at].add(&value)?;
@@ -707,10 +726,12 @@ impl Accumulator for Pairs {
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
         let keys = ScalarValue::iter_to_array(order.iter().map(|&i| self.keys[i].clone()))?;
+        let keys = cast(&keys, &self.key_type)?;
         let values = if self.values.iter().all(ScalarValue::is_null) {
             datafusion::arrow::array::new_null_array(&self.value_type, self.values.len())
         } else {
-            ScalarValue::iter_to_array(order.iter().map(|&i| self.values[i].clone()))?
+            let values = ScalarValue::iter_to_array(order.iter().map(|&i| self.values[i].clone()))?;
+            cast(&values, &self.value_type)?
         };
         let DataType::Struct(fields) = entries_type(self.key_type.clone(), self.value_type.clone())
         else {

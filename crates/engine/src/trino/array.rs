@@ -157,6 +157,16 @@ fn repeat_returns(args: &[DataType]) -> DFResult<DataType> {
     )))
 }
 
+/// `value` (of type `ty`) as the type it is compared with, when the two are text or numbers of
+/// different kinds (a `varchar` literal and a `Utf8View` column): DataFusion's array and map
+/// functions compare values of one type only.
+fn like(value: Expr, ty: &DataType, wanted: &DataType) -> Expr {
+    if ty == wanted || ty.is_null() {
+        return value;
+    }
+    datafusion::logical_expr::cast(value, wanted.clone())
+}
+
 fn same_as_first(args: &[DataType]) -> DFResult<DataType> {
     Ok(args[0].clone())
 }
@@ -174,8 +184,8 @@ fn contains_returns(args: &[DataType]) -> DFResult<DataType> {
 fn contains(mut args: Vec<Expr>, types: &[DataType]) -> DFResult<Expr> {
     let element = args.pop().expect("two arguments");
     let array = args.pop().expect("two arguments");
-    if is_list(&types[0]) {
-        return Ok(nested::array_has(array, element));
+    if let Some(item) = element_type(&types[0]) {
+        return Ok(nested::array_has(array, like(element, &types[1], &item)));
     }
     Ok(datafusion::functions::expr_fn::contains(array, element))
 }
@@ -201,12 +211,49 @@ fn element_at(mut args: Vec<Expr>, types: &[DataType]) -> DFResult<Expr> {
     let key = args.pop().expect("two arguments");
     let x = args.pop().expect("two arguments");
     if matches!(types[0], DataType::Map(..)) {
-        return Ok(nested::array_element(
-            nested::map_extract(x, key),
-            lit(1i64),
+        let udf = super::udf::Simple::new("element_at", &[2], element_at_returns, map_value)
+            .returning(element_at_returns(types)?)
+            .udf();
+        return Ok(Expr::ScalarFunction(
+            datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                std::sync::Arc::new(udf),
+                vec![x, key],
+            ),
         ));
     }
     Ok(nested::array_element(x, key))
+}
+
+/// The kernel of `element_at(map, key)`: the value of each row's first entry whose key equals
+/// the row's key (compared as the map's key type, whatever spelling the key came in), or NULL.
+fn map_value(
+    args: &[datafusion::arrow::array::ArrayRef],
+    returns: &DataType,
+) -> DFResult<datafusion::arrow::array::ArrayRef> {
+    use datafusion::arrow::array::{Array, AsArray};
+    let map = args[0].as_map();
+    let keys = datafusion::arrow::compute::kernels::cast::cast(&args[1], map.key_type())?;
+    let mut values = Vec::with_capacity(map.len());
+    for row in 0..map.len() {
+        if map.is_null(row) || keys.is_null(row) {
+            values.push(ScalarValue::try_from(returns)?);
+            continue;
+        }
+        let wanted = ScalarValue::try_from_array(&keys, row)?;
+        let entries = map.value(row);
+        let mut found = ScalarValue::try_from(returns)?;
+        for j in 0..entries.len() {
+            if ScalarValue::try_from_array(entries.column(0), j)? == wanted {
+                found = ScalarValue::try_from_array(entries.column(1), j)?;
+                break;
+            }
+        }
+        values.push(found.cast_to(returns)?);
+    }
+    if values.is_empty() {
+        return Ok(datafusion::arrow::array::new_null_array(returns, 0));
+    }
+    Ok(ScalarValue::iter_to_array(values)?)
 }
 
 /// `reverse(x)`: text reversed, or "Returns an array which has the reversed order of array x."
@@ -227,9 +274,13 @@ fn position_returns(args: &[DataType]) -> DFResult<DataType> {
 
 /// `array_position(x, element)`: "Returns the position of the first occurrence of the element in
 /// array x (or 0 if not found)." (DataFusion answers NULL when not found.)
-fn array_position(mut args: Vec<Expr>, _: &[DataType]) -> DFResult<Expr> {
+fn array_position(mut args: Vec<Expr>, types: &[DataType]) -> DFResult<Expr> {
     let element = args.pop().expect("two arguments");
     let x = args.pop().expect("two arguments");
+    let element = match element_type(&types[0]) {
+        Some(item) => like(element, &types[1], &item),
+        None => element,
+    };
     let found = nested::array_position(x.clone(), element, lit(1i64));
     // NULL only for a NULL array; 0 for an element not found.
     Ok(Expr::Case(datafusion::logical_expr::Case {
