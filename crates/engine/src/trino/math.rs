@@ -1,6 +1,6 @@
 //! Trino's "Mathematical functions and operators" (`functions/math.md`) that DataFusion lacks or
 //! reads otherwise: `mod`, `random`/`rand` with bounds, `width_bucket`, `from_base`, `to_base`,
-//! `infinity`, `nan`, `is_finite`, `is_infinite`. (`truncate`, `ceiling`, `sign`, `is_nan` are
+//! `e`, `infinity`, `nan`, `is_finite`, `is_infinite`. (`truncate`, `ceiling`, `sign`, `is_nan` are
 //! DataFusion's `trunc`, `ceil`, `signum`, `isnan` under Trino's names: `super::ALIASES`.)
 
 use std::sync::Arc;
@@ -63,6 +63,13 @@ pub(super) fn functions() -> Vec<ScalarUDF> {
             Signature::nullary(Volatility::Immutable),
             |_| Ok(DataType::Float64),
             |_, _| Ok(Arc::new(Float64Array::from(vec![f64::INFINITY]))),
+        )
+        .udf(),
+        Simple::with_signature(
+            "e",
+            Signature::nullary(Volatility::Immutable),
+            |_| Ok(DataType::Float64),
+            |_, _| Ok(Arc::new(Float64Array::from(vec![std::f64::consts::E]))),
         )
         .udf(),
         Simple::with_signature(

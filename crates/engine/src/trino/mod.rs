@@ -155,3 +155,67 @@ fn one_function_per_name(names: HashMap<String, Arc<ScalarUDF>>) -> Vec<Arc<Scal
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn installed() -> SessionState {
+        install(SessionStateBuilder::new().with_default_features().build())
+    }
+
+    /// A session rebuilt from its functions (as every query's is) resolves each name to the
+    /// same function: no two functions claim one name.
+    #[test]
+    fn every_name_belongs_to_one_function() {
+        let state = installed();
+        for (name, udf) in state.scalar_functions() {
+            assert!(
+                udf.name() == name || udf.aliases().contains(name),
+                "'{name}' resolves to '{}', which does not claim it",
+                udf.name()
+            );
+        }
+        for _ in 0..3 {
+            let rebuilt = SessionStateBuilder::new_from_existing(state.clone()).build();
+            for name in [
+                "element_at",
+                "substr",
+                "substring",
+                "contains",
+                "array_remove",
+                "date_trunc",
+            ] {
+                assert_eq!(
+                    rebuilt.scalar_functions()[name].name(),
+                    state.scalar_functions()[name].name(),
+                    "{name}"
+                );
+            }
+        }
+        assert!(state.scalar_functions()["element_at"].name() == "element_at");
+        assert!(state.aggregate_functions().contains_key("every"));
+    }
+
+    /// Every Trino function this module has is in Trino's list, under the topic it is in.
+    #[test]
+    fn our_functions_are_trino_functions() {
+        let state = installed();
+        for udf in scalar_functions() {
+            assert!(
+                catalogue::topic(udf.name()).is_some() || udf.name() == "json_cast",
+                "{} is not a Trino function",
+                udf.name()
+            );
+            assert!(state.scalar_functions().contains_key(udf.name()));
+        }
+        for udf in aggregate::functions() {
+            assert_eq!(
+                catalogue::topic(udf.name()),
+                Some("aggregate"),
+                "{}",
+                udf.name()
+            );
+        }
+    }
+}
