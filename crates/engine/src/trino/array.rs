@@ -253,7 +253,7 @@ fn map_value(
     if values.is_empty() {
         return Ok(datafusion::arrow::array::new_null_array(returns, 0));
     }
-    Ok(ScalarValue::iter_to_array(values)?)
+    ScalarValue::iter_to_array(values)
 }
 
 /// `reverse(x)`: text reversed, or "Returns an array which has the reversed order of array x."

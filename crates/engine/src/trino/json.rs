@@ -26,7 +26,7 @@ pub(super) fn functions() -> Vec<ScalarUDF> {
             "json_extract_scalar",
             &[2],
             two_texts(DataType::Utf8),
-            |a, _| extract(a, |v| scalar_text(v)),
+            |a, _| extract(a, scalar_text),
         )
         .udf(),
         Simple::new("json_extract", &[2], two_texts(DataType::Utf8), |a, _| {
@@ -34,7 +34,7 @@ pub(super) fn functions() -> Vec<ScalarUDF> {
         })
         .udf(),
         Simple::new("json_value", &[2], two_texts(DataType::Utf8), |a, _| {
-            extract(a, |v| scalar_text(v))
+            extract(a, scalar_text)
         })
         .udf(),
         Simple::new("json_query", &[2], two_texts(DataType::Utf8), |a, _| {

@@ -410,7 +410,7 @@ fn luhn_check(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
                     _ => d * 2,
                 })
                 .sum();
-            Ok(Some(sum % 10 == 0))
+            Ok(Some(sum.is_multiple_of(10)))
         })
         .collect::<DFResult<datafusion::arrow::array::BooleanArray>>()?;
     Ok(Arc::new(out))

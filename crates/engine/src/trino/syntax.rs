@@ -154,10 +154,10 @@ impl Rewriter<'_> {
                 Some(call("json_parse", vec![literal]))
             }
             Expr::Cast {
-                expr, data_type, ..
-            } if matches!(data_type, ast::DataType::JSON) => {
-                Some(call("json_cast", vec![take(expr)]))
-            }
+                expr,
+                data_type: ast::DataType::JSON,
+                ..
+            } => Some(call("json_cast", vec![take(expr)])),
             Expr::TypedString(typed) if matches!(typed.data_type, ast::DataType::Timestamp(..)) => {
                 let Value::SingleQuotedString(text) = &typed.value.value else {
                     return None;
@@ -322,11 +322,13 @@ impl VisitorMut for Lenient<'_> {
             {
                 *kind = CastKind::TryCast;
             }
-            Expr::BinaryOp { op, right, .. }
-                if matches!(op, BinaryOperator::Divide | BinaryOperator::Modulo) =>
-            {
+            Expr::BinaryOp {
+                op: BinaryOperator::Divide | BinaryOperator::Modulo,
+                right,
+                ..
+            } => {
                 let divisor = take(right);
-                *right = Box::new(call("nullif", vec![divisor, number(0)]));
+                **right = call("nullif", vec![divisor, number(0)]);
             }
             Expr::Function(function) => {
                 if let Some(name) = plain_name(&function.name) {
@@ -375,7 +377,7 @@ fn timestamp_literal(text: &str) -> Option<(String, Option<String>)> {
     let text = text.trim();
     let (date, rest) = text.split_at(text.find([' ', 'T']).unwrap_or(text.len()));
     let rest = rest.get(1..).unwrap_or("").trim();
-    let (time, zone) = match rest.find(|c: char| c == ' ' || c == '+' || c == '-' || c == 'Z') {
+    let (time, zone) = match rest.find([' ', '+', '-', 'Z']) {
         Some(at) if !rest.is_empty() => (rest[..at].trim(), Some(rest[at..].trim())),
         _ => (rest, None),
     };
