@@ -1,7 +1,8 @@
 //! Trino's conversions between times and text or numbers (`functions/datetime.md`: "Date and
 //! time functions", "Truncation function", "Java date functions", "MySQL date functions"):
 //! `date_parse`, `parse_datetime`, `format_datetime`, `from_iso8601_timestamp`,
-//! `from_iso8601_date`, `to_iso8601`, `from_unixtime`, `to_unixtime`, `date_trunc`.
+//! `from_iso8601_date`, `to_iso8601`, `from_unixtime`, `to_unixtime`, `date_trunc`, and the
+//! Teradata functions `to_char`, `to_date`, `to_timestamp` (`functions/teradata.md`).
 
 use std::sync::Arc;
 
@@ -86,6 +87,33 @@ pub(super) fn functions() -> Vec<ScalarUDF> {
                 other => plan_err!("to_milliseconds() takes an interval, not {other}"),
             },
             to_milliseconds,
+        )
+        .udf(),
+        Simple::new(
+            "to_char",
+            &[2],
+            time_returns(DataType::Utf8),
+            teradata_to_char,
+        )
+        .udf(),
+        Simple::new(
+            "to_date",
+            &[2],
+            text_returns(DataType::Date32),
+            |args, _| {
+                let times = teradata_parse(args)?;
+                let dates = times
+                    .into_iter()
+                    .map(|t| t.map(|t| days_since_epoch(t.date())));
+                Ok(Arc::new(Date32Array::from_iter(dates)))
+            },
+        )
+        .udf(),
+        Simple::new(
+            "to_timestamp",
+            &[2],
+            text_returns(naive_ms()),
+            |args, returns| millis_array(teradata_parse(args)?, returns),
         )
         .udf(),
         ScalarUDF::from(FromUnixtime::new()),
@@ -510,6 +538,75 @@ fn to_milliseconds(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
     Ok(Arc::new(out))
 }
 
+/// A Teradata format (Trino: "Teradata functions") as chrono's: `yyyy yy mm dd hh hh24 mi ss`
+/// and the punctuation `- / , . ; :` and spaces; anything else is refused by name.
+fn teradata_format(format: &str) -> DFResult<String> {
+    const TOKENS: &[(&str, &str)] = &[
+        ("yyyy", "%Y"),
+        ("hh24", "%H"),
+        ("yy", "%y"),
+        ("mm", "%m"),
+        ("dd", "%d"),
+        ("hh", "%I"),
+        ("mi", "%M"),
+        ("ss", "%S"),
+    ];
+    let lower = format.to_ascii_lowercase();
+    let mut rest = lower.as_str();
+    let mut out = String::new();
+    'next: while let Some(c) = rest.chars().next() {
+        for (token, spec) in TOKENS {
+            if let Some(after) = rest.strip_prefix(token) {
+                out.push_str(spec);
+                rest = after;
+                continue 'next;
+            }
+        }
+        if "-/,.;: ".contains(c) {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        return exec_err!(
+            "Teradata format '{format}': '{rest}' is not one of yyyy yy mm dd hh hh24 mi ss or - / , . ; :"
+        );
+    }
+    Ok(out)
+}
+
+/// `to_char(timestamp, format)`: "Formats timestamp as a string using format" (Teradata
+/// formats; DataFusion's `to_char` takes chrono's).
+fn teradata_to_char(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
+    let Some(format) = constant_text(&args[1], "format")? else {
+        return Ok(Arc::new(StringArray::new_null(args[0].len())));
+    };
+    let chrono = teradata_format(&format)?;
+    let (times, _) = local_times(&args[0])?;
+    let out: StringArray = times
+        .into_iter()
+        .map(|t| t.map(|t| t.format(&chrono).to_string()))
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// The text of `to_date(string, format)` and `to_timestamp(string, format)`, read with a
+/// Teradata format; text that does not match fails the query.
+fn teradata_parse(args: &[ArrayRef]) -> DFResult<Vec<Option<NaiveDateTime>>> {
+    let Some(format) = constant_text(&args[1], "format")? else {
+        return Ok(vec![None; args[0].len()]);
+    };
+    let chrono = teradata_format(&format)?;
+    texts(&args[0])?
+        .into_iter()
+        .map(|text| match text {
+            None => Ok(None),
+            Some(text) => parse_with(&text, &chrono)
+                .map(Some)
+                .ok_or_else(|| invalid(&text, &format)),
+        })
+        .collect()
+}
+
 /// `to_unixtime(timestamp)`: "Returns timestamp as a UNIX timestamp" — seconds, a double.
 fn to_unixtime(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
     let micros = cast(&args[0], &DataType::Timestamp(TimeUnit::Microsecond, None))?;
@@ -726,6 +823,16 @@ mod tests {
             "93 weeks, 1 day, 8 hours, 31 minutes, 3 seconds"
         );
         assert_eq!(spell_seconds(0), "0 seconds");
+    }
+
+    #[test]
+    fn teradata_formats_become_chrono_ones() {
+        assert_eq!(
+            teradata_format("yyyy-mm-dd hh24:mi:ss").unwrap(),
+            "%Y-%m-%d %H:%M:%S"
+        );
+        assert_eq!(teradata_format("DD/MM/YY").unwrap(), "%d/%m/%y");
+        assert!(teradata_format("yyyy Q").is_err());
     }
 
     #[test]
