@@ -92,7 +92,7 @@ async fn a_malformed_table_file_fails_its_table_only() {
     );
     let engine = lake.engine();
     let error = error_of(&engine, "SELECT * FROM broken").await;
-    assert!(error.ends_with("broken.toml:2:33: field 'columns', column 'a': unknown column type 'strin' (expected one of boolean, tinyint, smallint, int, bigint, float, double, decimal(p,s), string, varchar(n), char(n), binary, date, timestamp, array<t>, map<k,v>, struct<name:t,…>)"), "{error}");
+    assert!(error.ends_with("broken.toml:2:33: field 'columns', column 'a': unknown column type 'strin' (expected one of boolean, tinyint, smallint, int, bigint, float, double, decimal(p,s), string, varchar[(n)], char(n), json, binary, date, timestamp[(p)], array<t>, map<k,v>, struct<name:t,…>)"), "{error}");
     assert!(engine.query("SELECT count(*) FROM views").await.is_ok());
 }
 

@@ -71,7 +71,7 @@ impl ColumnType {
 /// A type name that Minerva does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown column type '{0}' (expected one of boolean, tinyint, smallint, int, bigint, float, double, decimal(p,s), string, varchar(n), char(n), binary, date, timestamp, array<t>, map<k,v>, struct<name:t,…>)"
+    "unknown column type '{0}' (expected one of boolean, tinyint, smallint, int, bigint, float, double, decimal(p,s), string, varchar[(n)], char(n), json, binary, date, timestamp[(p)], array<t>, map<k,v>, struct<name:t,…>)"
 )]
 pub struct UnknownType(pub String);
 
@@ -103,6 +103,12 @@ impl TypeParser<'_> {
     fn skip_space(&mut self) {
         let rest = &self.text[self.at..];
         self.at += rest.len() - rest.trim_start().len();
+    }
+
+    /// Whether the next character (after spaces) is `c`, without taking it.
+    fn peek(&mut self, c: char) -> bool {
+        self.skip_space();
+        self.text[self.at..].starts_with(c)
     }
 
     fn eat(&mut self, c: char) -> bool {
@@ -158,7 +164,10 @@ impl TypeParser<'_> {
                 }
                 ColumnType::Double
             }
-            "string" => ColumnType::String,
+            // Trino's `json` is text holding JSON.
+            "string" | "json" => ColumnType::String,
+            // Trino's bare `varchar` is unbounded.
+            "varchar" if !self.peek('(') => ColumnType::String,
             "varchar" | "char" => {
                 if !self.eat('(') {
                     return None;
@@ -171,7 +180,16 @@ impl TypeParser<'_> {
             }
             "binary" | "varbinary" => ColumnType::Binary,
             "date" => ColumnType::Date,
-            "timestamp" => ColumnType::Timestamp,
+            "timestamp" => {
+                // Trino's `timestamp(p)`: the precision is read, values keep microseconds.
+                if self.eat('(') {
+                    let precision = self.number()?;
+                    if precision > 9 || !self.eat(')') {
+                        return None;
+                    }
+                }
+                ColumnType::Timestamp
+            }
             "decimal" => {
                 // Hive's default for a bare `decimal`.
                 let (precision, scale) = if self.eat('(') {
@@ -307,6 +325,9 @@ mod tests {
                 },
             ),
             ("timestamp", ColumnType::Timestamp),
+            ("timestamp(3)", ColumnType::Timestamp),
+            ("varchar", ColumnType::String),
+            ("json", ColumnType::String),
             ("date", ColumnType::Date),
             (
                 "ARRAY< STRUCT<x: INT, y: string> >",
@@ -333,6 +354,8 @@ mod tests {
             "decimal(4,5)",
             "varchar(x)",
             "int(3)",
+            "timestamp(10)",
+            "timestamp(x)",
             "decimal(1,2,3)",
             "array<int",
             "array<>",

@@ -192,7 +192,15 @@ impl EngineBuilder {
 fn optimizer_rules(dense_aggregation: bool) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
     let dense: Option<Arc<dyn OptimizerRule + Send + Sync>> =
         dense_aggregation.then(|| Arc::new(DenseAggregation) as _);
-    dense.into_iter().chain(Optimizer::new().rules).collect()
+    // DataFusion 55 carries an aggregate's keys through an Unnest as if they still determined
+    // each row, and `eliminate_duplicated_expr` then drops the ORDER BY keys they "determine":
+    // `… CROSS JOIN UNNEST(histogram(x)) … ORDER BY k, item` would sort by `k` alone (and push
+    // the LIMIT below the Unnest). Without the rule, only duplicate sort keys are kept.
+    let rules = Optimizer::new()
+        .rules
+        .into_iter()
+        .filter(|rule| rule.name() != "eliminate_duplicated_expr");
+    dense.into_iter().chain(rules).collect()
 }
 
 /// Runs SQL over a catalog's tables.

@@ -18,6 +18,7 @@
 //!   its canonical text.
 //! - `FROM t CROSS JOIN UNNEST(t.a) AS u(x)` is a derived table adding `unnest(t.a) AS x` to
 //!   `t` (DataFusion cannot plan the lateral join).
+//! - `UNNEST(m) AS t(key, value)` of a map is `UNNEST(map_keys(m), map_values(m))`.
 //! - `UNNEST(a, …) WITH ORDINALITY` gets its ordinal column as one more unnested array.
 
 use std::ops::ControlFlow;
@@ -100,6 +101,16 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<EngineError> {
+        if let TableFactor::UNNEST {
+            array_exprs,
+            with_ordinality,
+            alias,
+            ..
+        } = factor
+        {
+            let names = alias.as_ref().map_or(0, |a| a.columns.len());
+            expand_map(array_exprs, names, *with_ordinality);
+        }
         if let TableFactor::UNNEST {
             array_exprs,
             with_ordinality,
@@ -246,6 +257,8 @@ fn lateral_unnest(select: &mut Select) -> Vec<(String, Ident)> {
             Some(ObjectNamePart::Identifier(ident)) => ident.clone(),
             _ => return Vec::new(),
         },
+        // An unnamed subquery: its columns are named without a qualifier.
+        TableFactor::Derived { alias: None, .. } => Ident::new("unnested"),
         _ => return Vec::new(),
     };
     let mut renames = Vec::new();
@@ -253,13 +266,14 @@ fn lateral_unnest(select: &mut Select) -> Vec<(String, Ident)> {
     for join in std::mem::take(&mut from.joins) {
         let TableFactor::UNNEST {
             alias: Some(alias),
-            array_exprs,
+            mut array_exprs,
             with_ordinality,
             ..
         } = join.relation
         else {
             unreachable!("checked above");
         };
+        expand_map(&mut array_exprs, alias.columns.len(), with_ordinality);
         let mut items: Vec<String> = array_exprs
             .iter()
             .zip(&alias.columns)
@@ -291,6 +305,21 @@ fn lateral_unnest(select: &mut Select) -> Vec<(String, Ident)> {
     }
     from.relation = relation;
     renames
+}
+
+/// Trino's `UNNEST(m) AS t(key, value)` of a map: one expression named by two columns (three
+/// with ordinality) is a map, unnested as its keys and values side by side.
+fn expand_map(array_exprs: &mut Vec<Expr>, names: usize, with_ordinality: bool) {
+    let columns = names - usize::from(with_ordinality && names > 0);
+    if let [map] = array_exprs.as_slice()
+        && columns == 2
+    {
+        let map = map.clone();
+        *array_exprs = vec![
+            call("map_keys", vec![map.clone()]),
+            call("map_values", vec![map]),
+        ];
+    }
 }
 
 /// The first relation of `SELECT * FROM <relation>` in `sql`, parsed.
