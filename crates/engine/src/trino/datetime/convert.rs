@@ -568,7 +568,7 @@ fn teradata_format(format: &str) -> DFResult<String> {
             continue;
         }
         return exec_err!(
-            "Teradata format '{format}': '{rest}' is not one of yyyy yy mm dd hh hh24 mi ss or - / , . ; :"
+            "to_char/to_date/to_timestamp(): Teradata format '{format}': '{rest}' is not one of yyyy yy mm dd hh hh24 mi ss or - / , . ; :"
         );
     }
     Ok(out)
