@@ -4,6 +4,7 @@ mod architecture;
 mod athena;
 mod bad_input;
 mod cancellation;
+mod catalog_edits;
 mod cli;
 mod corpus;
 mod dense;

@@ -259,6 +259,39 @@ fn table_path(root: &Path, database: &str, name: &str) -> PathBuf {
     root.join(database).join(format!("{name}.toml"))
 }
 
+/// The file whose advisory lock serialises catalog edits. Hidden, so never read as a database.
+pub const LOCK_FILE: &str = ".minerva-catalog.lock";
+
+/// An exclusive hold on a catalog directory's edits, across processes: every statement that
+/// reads a catalog file, changes it and writes it back holds one from before the read to after
+/// the write, so two edits never both start from the same old file (and one lose the other's
+/// change). Released when dropped (or when the process ends, however it ends).
+#[derive(Debug)]
+pub struct CatalogLock {
+    _file: std::fs::File,
+}
+
+impl Catalog {
+    /// Waits for, then takes, the edit lock of the catalog at `root` (created if missing).
+    pub fn lock(root: &Path) -> Result<CatalogLock> {
+        let path = root.join(LOCK_FILE);
+        let error = |source| CatalogError::Lock {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(root).map_err(error)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(error)?;
+        file.lock().map_err(error)?;
+        Ok(CatalogLock { _file: file })
+    }
+}
+
 fn registry_path(root: &Path, database: &str, name: &str) -> PathBuf {
     root.join(database).join(format!("{name}.partitions"))
 }

@@ -59,6 +59,15 @@ pub enum CatalogError {
         source: std::io::Error,
     },
 
+    /// The catalog's lock (which serialises edits from every process) could not be taken.
+    #[error("cannot lock the catalog for an edit ('{}'): {source}", path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+
     /// A table definition to be written is not valid.
     #[error("table '{table}': {message}")]
     InvalidTable {

@@ -48,7 +48,7 @@ mod table;
 mod types;
 mod value;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, CatalogLock, LOCK_FILE};
 pub use column::Column;
 pub use datefmt::{DateFormat, TimeUnit};
 pub use domain::{Domain, PartitionFilter};

@@ -37,6 +37,21 @@ fn partition_rows(names: Vec<String>, action: &str) -> RecordBatch {
 
 /// Carries out `ddl` on the catalog of `tables`, and reloads it.
 pub(crate) async fn run_ddl(tables: &Tables, ddl: Ddl) -> Result<RecordBatch> {
+    // An edit reads catalog files, changes them and writes them back: it holds the catalog's
+    // lock throughout and starts from the files as the last edit (of any process) left them.
+    let _lock = match ddl {
+        Ddl::ShowCreateTable { .. } | Ddl::ShowDatabases => None,
+        _ => {
+            let root = tables.catalog().root().to_path_buf();
+            let lock = tokio::task::spawn_blocking(move || Catalog::lock(&root))
+                .await
+                .map_err(|e| {
+                    EngineError::Query(datafusion::error::DataFusionError::External(Box::new(e)))
+                })??;
+            tables.reload()?;
+            Some(lock)
+        }
+    };
     match ddl {
         Ddl::CreateTable {
             table,
