@@ -120,3 +120,46 @@ async fn unknown_tables_columns_and_bad_sql_are_explained() {
         "{syntax}"
     );
 }
+
+#[tokio::test]
+async fn a_zero_byte_parquet_file_fails_the_query_and_is_named_on_every_path() {
+    let lake = lake();
+    let empty = lake.views().join("dt=2024-01-02/zz-crashed.parquet");
+    std::fs::write(&empty, b"").unwrap();
+    for sql in [
+        // The dense path, and DataFusion's own aggregation.
+        "SELECT dt, count(*) FROM views GROUP BY dt",
+        "SELECT dt, sum(price) FROM views GROUP BY dt",
+        "SELECT * FROM views WHERE dt = DATE '2024-01-02' LIMIT 1",
+    ] {
+        let error = error_of(&lake.engine(), sql).await;
+        assert!(
+            error.contains("zz-crashed.parquet") && error.contains("is empty (0 bytes)"),
+            "{sql}: {error}"
+        );
+    }
+
+    // With the table property, the file is skipped, and EXPLAIN ANALYZE says which.
+    let table_file = lake.catalog().join("default/views.toml");
+    let text = std::fs::read_to_string(&table_file).unwrap();
+    let text = format!("{text}\n[properties]\nignore_corrupt_files = \"true\"\n");
+    std::fs::write(&table_file, text).unwrap();
+    let engine = lake.engine();
+    let days = crate::support::rows(
+        &engine,
+        "SELECT dt, count(*) FROM views GROUP BY dt ORDER BY dt",
+    )
+    .await;
+    assert_eq!(days.len(), 2, "{days:?}");
+    let explained = crate::support::rows(
+        &engine,
+        "EXPLAIN ANALYZE SELECT count(*) FROM views WHERE dt = DATE '2024-01-02'",
+    )
+    .await
+    .join("\n");
+    assert!(
+        explained.contains("skipped (1 empty file, ignore_corrupt_files)")
+            && explained.contains("zz-crashed.parquet"),
+        "{explained}"
+    );
+}

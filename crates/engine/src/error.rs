@@ -183,6 +183,14 @@ pub enum TableProblem {
         /// Why.
         source: Box<EngineError>,
     },
+    /// A zero-byte object where a Parquet file should be (a writer that crashed).
+    #[error(
+        "'{object}' is empty (0 bytes), not a Parquet file; remove it, or set the table property 'ignore_corrupt_files' = 'true' to skip such files"
+    )]
+    EmptyFile {
+        /// The object's path.
+        object: String,
+    },
     /// A data file cannot be read.
     #[error("cannot read '{object}': {source}")]
     Read {

@@ -31,9 +31,17 @@ pub struct ScanReport {
     pub files: usize,
     /// Their size in all, from the listing: at most what the scan reads.
     pub bytes: u64,
+    /// Objects skipped as unreadable (`ignore_corrupt_files`), by path.
+    pub skipped: Vec<String>,
 }
 
 impl ScanReport {
+    /// The report, with the objects the scan skipped as unreadable.
+    pub(crate) fn skipping(mut self, skipped: Vec<String>) -> Self {
+        self.skipped = skipped;
+        self
+    }
+
     pub(crate) fn new(table: &Table, selection: &Selection, files: &[PartitionedFile]) -> Self {
         let store = table.location().store_url();
         Self {
@@ -49,6 +57,7 @@ impl ScanReport {
                 .collect(),
             files: files.len(),
             bytes: files.iter().map(|f| f.object_meta.size).sum(),
+            skipped: Vec::new(),
         }
     }
 
@@ -77,6 +86,15 @@ impl ScanReport {
             display_byte_size(self.bytes)
         )
         .expect("writing to a string");
+        if !self.skipped.is_empty() {
+            write!(
+                text,
+                "\nskipped ({}, ignore_corrupt_files): {}",
+                noun(self.skipped.len(), "empty file"),
+                self.skipped.join(", ")
+            )
+            .expect("writing to a string");
+        }
         if !self.prefixes.is_empty() {
             text.push_str("\nprefixes: ");
             text.push_str(&self.prefixes.join(", "));

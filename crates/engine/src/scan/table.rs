@@ -196,7 +196,7 @@ impl CatalogTable {
         &self,
         store: &Arc<dyn ObjectStore>,
         partitions: &[Partition],
-    ) -> Result<Vec<PartitionedFile>> {
+    ) -> Result<(Vec<PartitionedFile>, Vec<String>)> {
         let listings: Vec<_> = partitions
             .iter()
             .map(|partition| async move {
@@ -212,25 +212,43 @@ impl CatalogTable {
                     .zip(&partition.values)
                     .map(|(column, value)| scalar(value, column))
                     .collect::<DFResult<Vec<_>>>()?;
-                Ok::<_, EngineError>(
-                    objects
-                        .into_iter()
-                        .filter(|meta| is_data_file(&partition.prefix, meta))
-                        .map(|meta| {
-                            PartitionedFile::new_from_meta(meta)
-                                .with_partition_values(values.clone())
-                        })
-                        .collect::<Vec<_>>(),
-                )
+                let mut files = Vec::new();
+                let mut skipped = Vec::new();
+                for meta in objects {
+                    if !is_data_file(&partition.prefix, &meta) {
+                        continue;
+                    }
+                    if meta.size == 0 && self.table.format() == Format::Parquet {
+                        // A Parquet file is never empty: a writer crashed. Athena fails the
+                        // query and names the file; so does Minerva, unless told to skip it.
+                        if !ignores_corrupt_files(&self.table) {
+                            return Err(EngineError::Table {
+                                table: self.table.qualified_name(),
+                                problem: TableProblem::EmptyFile {
+                                    object: meta.location.to_string(),
+                                },
+                            });
+                        }
+                        skipped.push(meta.location.to_string());
+                        continue;
+                    }
+                    files.push(
+                        PartitionedFile::new_from_meta(meta).with_partition_values(values.clone()),
+                    );
+                }
+                Ok::<_, EngineError>((files, skipped))
             })
             .collect();
         let listed = futures::stream::iter(listings)
             .buffer_unordered(LIST_CONCURRENCY)
             .try_collect::<Vec<_>>()
             .await?;
-        let mut files: Vec<PartitionedFile> = listed.into_iter().flatten().collect();
+        let (files, skipped): (Vec<_>, Vec<_>) = listed.into_iter().unzip();
+        let mut files: Vec<PartitionedFile> = files.into_iter().flatten().collect();
         files.sort_by(|a, b| a.object_meta.location.cmp(&b.object_meta.location));
-        Ok(files)
+        let mut skipped: Vec<String> = skipped.into_iter().flatten().collect();
+        skipped.sort();
+        Ok((files, skipped))
     }
 
     fn list_error(&self, prefix: &Path, source: object_store::Error) -> EngineError {
@@ -338,9 +356,9 @@ impl CatalogTable {
         }
         let selection = self.partitions(state, filters).await?;
         let store = self.session_store(state)?;
-        let files = self.files(&store, &selection.partitions).await?;
+        let (files, skipped) = self.files(&store, &selection.partitions).await?;
         if let Some(stats) = &stats {
-            stats.record_scan(ScanReport::new(&self.table, &selection, &files));
+            stats.record_scan(ScanReport::new(&self.table, &selection, &files).skipping(skipped));
         }
         Ok(files)
     }
@@ -406,14 +424,23 @@ fn compression_of(path: &str) -> FileCompressionType {
     }
 }
 
-/// Whether a listed object is table data: not empty, and not hidden under a `_` or `.` name
+/// The table property that skips unreadable data files (zero-byte Parquet objects) instead
+/// of failing the query, as Spark's option of that name does.
+pub(crate) const IGNORE_CORRUPT_FILES: &str = "ignore_corrupt_files";
+
+fn ignores_corrupt_files(table: &Table) -> bool {
+    table
+        .properties()
+        .get(IGNORE_CORRUPT_FILES)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// Whether a listed object is table data: not hidden under a `_` or `.` name
 /// anywhere below `root` (the table's, or a partition's) (Hive's rule: `_SUCCESS`, `_temporary/`, `.part-0.tmp`).
 fn is_data_file(root: &Path, meta: &ObjectMeta) -> bool {
-    meta.size > 0
-        && meta
-            .location
-            .prefix_match(root)
-            .is_some_and(|mut parts| parts.all(|p| !p.as_ref().starts_with(['_', '.'])))
+    meta.location
+        .prefix_match(root)
+        .is_some_and(|mut parts| parts.all(|p| !p.as_ref().starts_with(['_', '.'])))
 }
 
 /// A local table's directory must exist: an object store would answer "no files".
@@ -444,7 +471,7 @@ async fn infer_file_schema(
     let mut objects = store.list(Some(&root));
     let first = loop {
         match objects.next().await.transpose().map_err(list_error)? {
-            Some(meta) if is_data_file(&root, &meta) => break meta,
+            Some(meta) if is_data_file(&root, &meta) && meta.size > 0 => break meta,
             Some(_) => continue,
             None => {
                 return Err(EngineError::Table {
