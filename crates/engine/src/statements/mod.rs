@@ -43,11 +43,12 @@ pub(crate) async fn run_ddl(tables: &Tables, ddl: Ddl) -> Result<RecordBatch> {
         Ddl::ShowCreateTable { .. } | Ddl::ShowDatabases => None,
         _ => {
             let root = tables.catalog().root().to_path_buf();
-            let lock = tokio::task::spawn_blocking(move || Catalog::lock(&root))
+            let lock = tokio::task::spawn_blocking(move || Catalog::lock(&root).map_err(Box::new))
                 .await
                 .map_err(|e| {
                     EngineError::Query(datafusion::error::DataFusionError::External(Box::new(e)))
-                })??;
+                })?
+                .map_err(|e| EngineError::from(*e))?;
             tables.reload()?;
             Some(lock)
         }
