@@ -51,6 +51,11 @@ pub struct Args {
     #[arg(long, env = "MINERVA_MAX_SCAN", value_name = "SIZE", value_parser = parse_size, global = true)]
     pub max_scan: Option<u64>,
 
+    /// Stop any query that runs longer than this, planning included (e.g. 30m, 90s)
+    /// [default: no limit].
+    #[arg(long, env = "MINERVA_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration, global = true)]
+    pub timeout: Option<std::time::Duration>,
+
     /// Memory for query operators (e.g. 4GB): beyond it, sorts, joins and hash aggregations
     /// spill to the temporary directory instead of growing [default: no limit].
     #[arg(long, env = "MINERVA_MEMORY_LIMIT", value_name = "SIZE", value_parser = parse_size, global = true)]

@@ -131,5 +131,8 @@ fn open_engine(catalog_dir: &Path, args: &Args) -> Result<Engine> {
     if let Some(bytes) = args.max_scan {
         builder = builder.max_scan(bytes);
     }
+    if let Some(after) = args.timeout {
+        builder = builder.timeout(after);
+    }
     Ok(builder.build())
 }

@@ -27,6 +27,7 @@ Statements end with ';' and may span lines. Besides SQL:
   \\d TABLE          describe a table's columns (DESCRIBE TABLE)
   \\set              show the settings
   \\set max_scan SIZE  stop queries that would read more (10GB, 500MiB; 'off' for none)
+  \\set timeout TIME   stop queries that run longer (30s, 5m; 'off' for none)
   \\cache clear      forget cached listings and Parquet footers
   \\q                quit (also Ctrl-D)
   \\?                this help
@@ -85,11 +86,16 @@ pub fn run<W: Write>(engine: &Engine, runtime: &Runtime, printer: &mut Printer<W
                 Meta::Help => printer.line(HELP)?,
                 Meta::Sql(sql) => run_statement(engine, runtime, &control, printer, &sql)?,
                 Meta::ShowSettings => printer.line(&format!(
-                    "max_scan = {}",
+                    "max_scan = {}\ntimeout = {}",
                     engine
                         .max_scan()
-                        .map_or_else(|| "off".to_string(), display_byte_size)
+                        .map_or_else(|| "off".to_string(), display_byte_size),
+                    display_timeout(engine.timeout())
                 ))?,
+                Meta::SetTimeout(after) => {
+                    engine.set_timeout(after);
+                    printer.line(&format!("timeout = {}", display_timeout(after)))?;
+                }
                 Meta::SetMaxScan(bytes) => {
                     engine.set_max_scan(bytes);
                     printer.line(&format!(
@@ -147,9 +153,17 @@ enum Meta {
     Sql(String),
     ShowSettings,
     SetMaxScan(Option<u64>),
+    SetTimeout(Option<std::time::Duration>),
     ClearCache,
     Invalid(String),
     Unknown,
+}
+
+fn display_timeout(after: Option<std::time::Duration>) -> String {
+    after.map_or_else(
+        || "off".to_string(),
+        |d| humantime::format_duration(d).to_string(),
+    )
 }
 
 fn meta_command(line: &str) -> Meta {
@@ -173,8 +187,21 @@ fn meta_command(line: &str) -> Meta {
                 }
             }
         }
+        ("\\set", ["timeout", duration @ ..]) if !duration.is_empty() => {
+            let duration = duration.join(" ");
+            if matches!(duration.as_str(), "off" | "none" | "unlimited") {
+                Meta::SetTimeout(None)
+            } else {
+                match humantime::parse_duration(&duration) {
+                    Ok(after) => Meta::SetTimeout(Some(after)),
+                    Err(e) => {
+                        Meta::Invalid(format!("\\set timeout: '{duration}': {e} (e.g. 30s, 5m)"))
+                    }
+                }
+            }
+        }
         ("\\set", [name, ..]) => Meta::Invalid(format!(
-            "unknown setting '{name}': \\set max_scan SIZE is the one there is"
+            "unknown setting '{name}': the settings are max_scan SIZE and timeout DURATION"
         )),
         ("\\cache", ["clear"]) => Meta::ClearCache,
         _ => Meta::Unknown,
@@ -258,6 +285,18 @@ mod tests {
         assert!(matches!(
             meta_command("\\set max_scan off"),
             Meta::SetMaxScan(None)
+        ));
+        assert!(matches!(
+            meta_command("\\set timeout 90s"),
+            Meta::SetTimeout(Some(d)) if d == std::time::Duration::from_secs(90)
+        ));
+        assert!(matches!(
+            meta_command("\\set timeout off"),
+            Meta::SetTimeout(None)
+        ));
+        assert!(matches!(
+            meta_command("\\set timeout soon"),
+            Meta::Invalid(_)
         ));
         assert!(matches!(
             meta_command("\\set max_scan lots"),

@@ -73,6 +73,28 @@ fn a_failed_statement_is_reported_and_the_rest_still_run() {
 }
 
 #[test]
+fn a_runaway_query_stops_at_the_timeout_and_the_next_statement_runs() {
+    let (_dir, mut cmd) = with_lake();
+    let started = std::time::Instant::now();
+    cmd.args([
+        "--timeout",
+        "1s",
+        "-c",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
+        "-c",
+        "SELECT 1 AS ok",
+    ])
+    .assert()
+    .code(1)
+    .stdout("ok\n1\n")
+    .stderr(predicate::str::contains(
+        "failed: query stopped after 1s: it ran longer than the timeout (--timeout, \\set timeout)",
+    ));
+    // Stopped, not run to the end (a recursive CTE without an end never ends).
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+#[test]
 fn bad_sql_and_unknown_columns_fail_with_one_line() {
     let (dir, mut cmd) = with_lake();
     cmd.args(["-c", "SELEC 1", "-c", "SELECT nope FROM events"]);

@@ -75,6 +75,16 @@ pub enum EngineError {
         statement: &'static str,
     },
 
+    /// The query ran longer than its timeout and was stopped.
+    #[error(
+        "query stopped after {}: it ran longer than the timeout (--timeout, \\set timeout)",
+        humantime::format_duration(*after)
+    )]
+    Timeout {
+        /// The timeout.
+        after: std::time::Duration,
+    },
+
     /// The statement calls a Trino (Athena) function that Minerva does not have yet.
     #[error(
         "function `{name}` is not supported (Trino: {topic} functions); docs/functions.md lists what is"

@@ -8,6 +8,7 @@ mod stores;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -90,6 +91,7 @@ pub struct EngineBuilder {
     target_partitions: Option<usize>,
     aws_profile: Option<String>,
     max_scan: Option<u64>,
+    timeout: Option<Duration>,
     dense_aggregation: bool,
     memory_limit: Option<usize>,
 }
@@ -127,6 +129,12 @@ impl EngineBuilder {
     /// environment's keys and `storage.toml`'s profile.
     pub fn aws_profile(mut self, profile: impl Into<String>) -> Self {
         self.aws_profile = Some(profile.into());
+        self
+    }
+
+    /// Stops any query that runs longer than `after` (see [`Engine::set_timeout`]).
+    pub fn timeout(mut self, after: Duration) -> Self {
+        self.timeout = Some(after);
         self
     }
 
@@ -183,6 +191,7 @@ impl EngineBuilder {
             tables,
             listings: Arc::new(ListingCache::new(listing_ttl)),
             max_scan: Arc::new(Mutex::new(self.max_scan)),
+            timeout: Arc::new(Mutex::new(self.timeout)),
         }
     }
 }
@@ -210,6 +219,7 @@ pub struct Engine {
     pub(crate) tables: Arc<Tables>,
     listings: Arc<ListingCache>,
     max_scan: Arc<Mutex<Option<u64>>>,
+    timeout: Arc<Mutex<Option<Duration>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -234,6 +244,7 @@ impl Engine {
             target_partitions: None,
             aws_profile: None,
             max_scan: None,
+            timeout: None,
             dense_aggregation: true,
             memory_limit: None,
         }
@@ -255,6 +266,17 @@ impl Engine {
         *self.max_scan.lock().expect("settings lock poisoned") = bytes;
     }
 
+    /// The time any query may run from now on, planning included (`None`: no limit). A query
+    /// past it stops with [`EngineError::Timeout`], as Athena stops queries at 30 minutes.
+    pub fn set_timeout(&self, after: Option<Duration>) {
+        *self.timeout.lock().expect("settings lock poisoned") = after;
+    }
+
+    /// The timeout set by [`Engine::set_timeout`] or [`EngineBuilder::timeout`].
+    pub fn timeout(&self) -> Option<Duration> {
+        *self.timeout.lock().expect("settings lock poisoned")
+    }
+
     /// The scan limit set by [`Engine::set_max_scan`] or [`EngineBuilder::max_scan`].
     pub fn max_scan(&self) -> Option<u64> {
         *self.max_scan.lock().expect("settings lock poisoned")
@@ -273,6 +295,23 @@ impl Engine {
 
     /// Plans one statement and starts running it. Rows arrive as the stream is polled.
     pub async fn execute(&self, sql: &str) -> Result<QueryOutput> {
+        let Some(after) = self.timeout() else {
+            return self.start(sql, None).await;
+        };
+        let deadline = tokio::time::Instant::now() + after;
+        match tokio::time::timeout_at(
+            deadline,
+            self.start(sql, Some(Deadline { deadline, after })),
+        )
+        .await
+        {
+            Ok(started) => started,
+            Err(_) => Err(EngineError::Timeout { after }),
+        }
+    }
+
+    /// Plans `sql` and starts it; rows after `deadline` are an error.
+    async fn start(&self, sql: &str, deadline: Option<Deadline>) -> Result<QueryOutput> {
         if let Some(command) = parse_command(sql) {
             let state = self.ctx.state();
             return Ok(answer(run_command(&self.tables, &state, command).await?));
@@ -310,7 +349,7 @@ impl Engine {
             .map_err(|e| stopped(e, &stats))?;
         Ok(QueryOutput {
             schema: Arc::clone(&schema),
-            stream: on_the_runtime(schema, stream, Arc::clone(&stats)),
+            stream: on_the_runtime(schema, stream, Arc::clone(&stats), deadline),
             stats,
         })
     }
@@ -459,11 +498,30 @@ fn on_the_runtime(
     schema: SchemaRef,
     mut stream: SendableRecordBatchStream,
     stats: Arc<QueryStats>,
+    deadline: Option<Deadline>,
 ) -> SendableRecordBatchStream {
     let mut builder = RecordBatchReceiverStream::builder(schema, 2);
     let tx = builder.tx();
     builder.spawn(async move {
-        while let Some(batch) = stream.next().await {
+        loop {
+            let next = match deadline {
+                None => stream.next().await,
+                Some(Deadline { deadline, after }) => {
+                    match tokio::time::timeout_at(deadline, stream.next()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            // Dropping the stream when this task ends stops the query's work.
+                            stats.finish();
+                            let timeout = EngineError::Timeout { after };
+                            let _ = tx
+                                .send(Err(DataFusionError::External(Box::new(timeout))))
+                                .await;
+                            break;
+                        }
+                    }
+                }
+            };
+            let Some(batch) = next else { break };
             let batch = batch.map_err(|e| stopped(e, &stats));
             match &batch {
                 Ok(batch) => stats.add_rows(batch.num_rows()),
@@ -477,6 +535,13 @@ fn on_the_runtime(
         Ok(())
     });
     builder.build()
+}
+
+/// When a query must have finished, and the timeout that set it.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    deadline: tokio::time::Instant,
+    after: Duration,
 }
 
 /// Refuses statements that would define or change tables: tables are defined by the catalog's

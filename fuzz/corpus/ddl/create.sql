@@ -1,0 +1,1 @@
+CREATE EXTERNAL TABLE views (event_time timestamp, user_id bigint, tags array<string>, m map<string,int>, s struct<a:int,b:string>) PARTITIONED BY (dt string) STORED AS PARQUET LOCATION 's3://bucket/views/' TBLPROPERTIES ('projection.enabled'='true', 'projection.dt.type'='date', 'projection.dt.format'='yyyy-MM-dd', 'projection.dt.range'='2024-01-01,NOW')

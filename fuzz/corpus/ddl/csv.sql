@@ -1,0 +1,1 @@
+CREATE EXTERNAL TABLE logs (msg string) ROW FORMAT DELIMITED FIELDS TERMINATED BY '\t' LOCATION '../logs/' TBLPROPERTIES ('skip.header.line.count'='1')

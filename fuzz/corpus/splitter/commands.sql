@@ -1,0 +1,1 @@
+show functions like 'json%'; show partitions t
