@@ -209,6 +209,25 @@ impl DateFormat {
             if !text.is_empty() {
                 tokens.push(Token::Text(std::mem::take(&mut text)));
             }
+            // A field of no fixed width (one letter; `yyy`, which 1970 overflows) must not run
+            // into the next field: `yyyymMM` would write minute 0, month 1 as `001`.
+            if let Some(Token::Field(previous, previous_count)) = tokens.last()
+                && (*previous_count == 1 || (*previous == Field::Year && *previous_count == 3))
+            {
+                let letter = match previous {
+                    Field::Year => 'y',
+                    Field::Month => 'M',
+                    Field::Day => 'd',
+                    Field::Hour => 'H',
+                    Field::Minute => 'm',
+                    Field::Second => 's',
+                    Field::Millis => 'S',
+                };
+                return Err(ValueError::AmbiguousPattern {
+                    pattern: java.to_string(),
+                    letters: letter.to_string().repeat(*previous_count),
+                });
+            }
             tokens.push(Token::Field(field, count));
         }
         if !text.is_empty() {
@@ -387,6 +406,22 @@ mod tests {
         let format = DateFormat::parse("yyyy-MM-dd").unwrap();
         assert_eq!(format.parse_time("2024-02-30"), None);
         assert_eq!(format.parse_time("nonsense"), None);
+    }
+
+    /// Found by the `date_format` fuzz target: a one-letter field running into the next one
+    /// wrote text it could not read back.
+    #[test]
+    fn variable_width_fields_must_not_touch_the_next_field() {
+        for pattern in ["yyyymMM/_d/HH", "yyyyMdd", "yMM", "yyyMM"] {
+            let error = DateFormat::parse(pattern).unwrap_err();
+            assert!(
+                error.to_string().contains("no fixed width"),
+                "{pattern}: {error}"
+            );
+        }
+        let loose = DateFormat::parse("yyyy-M-d H").unwrap();
+        let at = t("2024-01-05 07:00:00");
+        assert_eq!(loose.parse_time(&loose.format(at)), Some(at));
     }
 
     #[test]

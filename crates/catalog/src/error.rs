@@ -253,6 +253,17 @@ pub enum ValueError {
         /// The letters (`EEE`).
         letters: String,
     },
+    /// A field of no fixed width directly followed by another field: the text cannot be read
+    /// back (`yyyymMM` spells minute 0 and month 1 as `001`).
+    #[error(
+        "date format '{pattern}': '{letters}' has no fixed width and is followed directly by another field, so dates written with it cannot be read back (write it with two letters, or put text between)"
+    )]
+    AmbiguousPattern {
+        /// The pattern.
+        pattern: String,
+        /// The letters of the field (`m`).
+        letters: String,
+    },
     /// A partition name with the wrong number of `k=v` parts.
     #[error("partition '{name}' should name {expected} partition column(s): {columns}")]
     PartitionArity {
