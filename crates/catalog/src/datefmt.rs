@@ -117,6 +117,19 @@ enum Field {
 }
 
 impl Field {
+    /// The pattern letter that spells the field.
+    fn letter(self) -> char {
+        match self {
+            Self::Year => 'y',
+            Self::Month => 'M',
+            Self::Day => 'd',
+            Self::Hour => 'H',
+            Self::Minute => 'm',
+            Self::Second => 's',
+            Self::Millis => 'S',
+        }
+    }
+
     fn unit(self) -> TimeUnit {
         match self {
             Self::Year => TimeUnit::Years,
@@ -209,29 +222,29 @@ impl DateFormat {
             if !text.is_empty() {
                 tokens.push(Token::Text(std::mem::take(&mut text)));
             }
-            // A field of no fixed width (one letter; `yyy`, which 1970 overflows) must not run
-            // into the next field: `yyyymMM` would write minute 0, month 1 as `001`.
-            if let Some(Token::Field(previous, previous_count)) = tokens.last()
-                && (*previous_count == 1 || (*previous == Field::Year && *previous_count == 3))
-            {
-                let letter = match previous {
-                    Field::Year => 'y',
-                    Field::Month => 'M',
-                    Field::Day => 'd',
-                    Field::Hour => 'H',
-                    Field::Minute => 'm',
-                    Field::Second => 's',
-                    Field::Millis => 'S',
-                };
-                return Err(ValueError::AmbiguousPattern {
-                    pattern: java.to_string(),
-                    letters: letter.to_string().repeat(*previous_count),
-                });
-            }
             tokens.push(Token::Field(field, count));
         }
         if !text.is_empty() {
             tokens.push(Token::Text(text));
+        }
+        // A field of no fixed width (one letter; `yyy`, which 1970 overflows) must not run into
+        // a next field or into text that starts with a digit: `yyyymMM` would write minute 0 and
+        // month 1 as `001`, `M1` month 1 as `11` (both found by the `date_format` fuzz target).
+        for pair in tokens.windows(2) {
+            let (Token::Field(field, count), next) = (&pair[0], &pair[1]) else {
+                continue;
+            };
+            let variable = *count == 1 || (*field == Field::Year && *count == 3);
+            let touches = match next {
+                Token::Field(..) => true,
+                Token::Text(t) => t.starts_with(|c: char| c.is_ascii_digit()),
+            };
+            if variable && touches {
+                return Err(ValueError::AmbiguousPattern {
+                    pattern: java.to_string(),
+                    letters: field.letter().to_string().repeat(*count),
+                });
+            }
         }
         let fields: Vec<Field> = tokens
             .iter()
@@ -412,7 +425,13 @@ mod tests {
     /// wrote text it could not read back.
     #[test]
     fn variable_width_fields_must_not_touch_the_next_field() {
-        for pattern in ["yyyymMM/_d/HH", "yyyyMdd", "yMM", "yyyMM"] {
+        for pattern in [
+            "yyyymMM/_d/HH",
+            "yyyyMdd",
+            "yMM",
+            "yyyMM",
+            "dd-M1-yy H_____ss.d-MM",
+        ] {
             let error = DateFormat::parse(pattern).unwrap_err();
             assert!(
                 error.to_string().contains("no fixed width"),
