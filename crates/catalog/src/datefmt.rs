@@ -205,7 +205,8 @@ impl DateFormat {
                 count += 1;
             }
             let field = match (c, count) {
-                ('y' | 'u', _) => Field::Year,
+                // At most nine digits are read back (found by the `date_format` fuzz target).
+                ('y' | 'u', 1..=9) => Field::Year,
                 ('M', 1 | 2) => Field::Month,
                 ('d', 1 | 2) => Field::Day,
                 ('H', 1 | 2) => Field::Hour,
@@ -438,6 +439,10 @@ mod tests {
                 "{pattern}: {error}"
             );
         }
+        assert!(
+            DateFormat::parse("yyyyyyyyyyyyyyy").is_err(),
+            "fifteen digits of year"
+        );
         let loose = DateFormat::parse("yyyy-M-d H").unwrap();
         let at = t("2024-01-05 07:00:00");
         assert_eq!(loose.parse_time(&loose.format(at)), Some(at));
