@@ -22,24 +22,19 @@ use super::udf::Simple;
 /// The functions of this family.
 pub(super) fn functions() -> Vec<ScalarUDF> {
     vec![
+        // `json_value(x, 'lax $.a')` and `json_query(…)`: the SQL/JSON forms, path mode read.
         Simple::new(
             "json_extract_scalar",
             &[2],
             two_texts(DataType::Utf8),
             |a, _| extract(a, scalar_text),
         )
+        .aliases(&["json_value"])
         .udf(),
         Simple::new("json_extract", &[2], two_texts(DataType::Utf8), |a, _| {
             extract(a, |v| Some(canonical(v)))
         })
-        .udf(),
-        Simple::new("json_value", &[2], two_texts(DataType::Utf8), |a, _| {
-            extract(a, scalar_text)
-        })
-        .udf(),
-        Simple::new("json_query", &[2], two_texts(DataType::Utf8), |a, _| {
-            extract(a, |v| Some(canonical(v)))
-        })
+        .aliases(&["json_query"])
         .udf(),
         Simple::new("json_size", &[2], two_texts(DataType::Int64), json_size).udf(),
         Simple::new(

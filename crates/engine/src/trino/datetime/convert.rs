@@ -239,16 +239,25 @@ fn date_parse(args: &[ArrayRef], returns: &DataType) -> DFResult<ArrayRef> {
         ));
     };
     let chrono = super::mysql::chrono_format(&format);
-    let times = texts(&args[0])?
+    millis_array(read_times(&args[0], &chrono, &format)?, returns)
+}
+
+/// Each text of `array` read with chrono format `chrono` (the user's `format`, for errors); text
+/// that does not match fails the query (NULL inside `try`).
+fn read_times(
+    array: &ArrayRef,
+    chrono: &str,
+    format: &str,
+) -> DFResult<Vec<Option<NaiveDateTime>>> {
+    texts(array)?
         .into_iter()
         .map(|text| match text {
             None => Ok(None),
-            Some(text) => parse_with(&text, &chrono)
+            Some(text) => parse_with(&text, chrono)
                 .map(Some)
-                .ok_or_else(|| invalid(&text, &format)),
+                .ok_or_else(|| invalid(&text, format)),
         })
-        .collect::<DFResult<Vec<_>>>()?;
-    millis_array(times, returns)
+        .collect()
 }
 
 fn invalid(text: &str, format: &str) -> datafusion::error::DataFusionError {
@@ -315,6 +324,13 @@ fn java_format(pattern: &str) -> DFResult<DateFormat> {
     })
 }
 
+/// Each date or timestamp of `array`, in its own zone, as `spell` writes it.
+fn spell_times(array: &ArrayRef, spell: impl Fn(NaiveDateTime) -> String) -> DFResult<ArrayRef> {
+    let (times, _) = local_times(array)?;
+    let out: StringArray = times.into_iter().map(|t| t.map(&spell)).collect();
+    Ok(Arc::new(out))
+}
+
 /// `format_datetime(timestamp, format)`: "Formats timestamp as a string using format" (Joda
 /// patterns), in the timestamp's own zone.
 fn format_datetime(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
@@ -322,12 +338,7 @@ fn format_datetime(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
         return Ok(Arc::new(StringArray::new_null(args[0].len())));
     };
     let format = java_format(&pattern)?;
-    let (times, _) = local_times(&args[0])?;
-    let out: StringArray = times
-        .into_iter()
-        .map(|t| t.map(|t| format.format(t)))
-        .collect();
-    Ok(Arc::new(out))
+    spell_times(&args[0], |t| format.format(t))
 }
 
 /// `from_iso8601_timestamp(string)`: "Parses the ISO 8601 formatted date string, optionally with
@@ -581,12 +592,7 @@ fn teradata_to_char(args: &[ArrayRef], _: &DataType) -> DFResult<ArrayRef> {
         return Ok(Arc::new(StringArray::new_null(args[0].len())));
     };
     let chrono = teradata_format(&format)?;
-    let (times, _) = local_times(&args[0])?;
-    let out: StringArray = times
-        .into_iter()
-        .map(|t| t.map(|t| t.format(&chrono).to_string()))
-        .collect();
-    Ok(Arc::new(out))
+    spell_times(&args[0], |t| t.format(&chrono).to_string())
 }
 
 /// The text of `to_date(string, format)` and `to_timestamp(string, format)`, read with a
@@ -596,15 +602,7 @@ fn teradata_parse(args: &[ArrayRef]) -> DFResult<Vec<Option<NaiveDateTime>>> {
         return Ok(vec![None; args[0].len()]);
     };
     let chrono = teradata_format(&format)?;
-    texts(&args[0])?
-        .into_iter()
-        .map(|text| match text {
-            None => Ok(None),
-            Some(text) => parse_with(&text, &chrono)
-                .map(Some)
-                .ok_or_else(|| invalid(&text, &format)),
-        })
-        .collect()
+    read_times(&args[0], &chrono, &format)
 }
 
 /// `to_unixtime(timestamp)`: "Returns timestamp as a UNIX timestamp" — seconds, a double.
