@@ -162,4 +162,14 @@ async fn a_zero_byte_parquet_file_fails_the_query_and_is_named_on_every_path() {
             && explained.contains("zz-crashed.parquet"),
         "{explained}"
     );
+    // The status line counts them too.
+    let output = engine
+        .execute("SELECT count(*) FROM views WHERE dt = DATE '2024-01-02'")
+        .await
+        .unwrap();
+    let _: Vec<_> = futures::TryStreamExt::try_collect(output.stream)
+        .await
+        .unwrap();
+    let status = output.stats.summary().describe_scan();
+    assert!(status.contains("1 unreadable file skipped"), "{status}");
 }

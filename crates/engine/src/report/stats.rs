@@ -92,6 +92,7 @@ impl QueryStats {
             partitions_read,
             partitions_total,
             tables: scans.len(),
+            skipped_files: scans.iter().map(|s| s.skipped.len()).sum(),
             rows: self.rows.load(Ordering::Relaxed),
             elapsed: self
                 .finished
@@ -122,6 +123,8 @@ pub struct ScanSummary {
     pub partitions_total: Option<usize>,
     /// Catalog table scans.
     pub tables: usize,
+    /// Unreadable objects skipped (`ignore_corrupt_files`); EXPLAIN ANALYZE names them.
+    pub skipped_files: usize,
     /// Rows the query produced.
     pub rows: u64,
     /// Wall time from the statement's start to its last row.
@@ -159,6 +162,12 @@ impl ScanSummary {
         }
         if self.objects > 0 {
             details.push(plural(self.objects as u64, "object"));
+        }
+        if self.skipped_files > 0 {
+            details.push(format!(
+                "{} skipped",
+                plural(self.skipped_files as u64, "unreadable file")
+            ));
         }
         let requests: Vec<String> = [
             (self.get_requests, "GET"),
@@ -203,6 +212,7 @@ mod tests {
             partitions_read: 0,
             partitions_total: None,
             tables: 0,
+            skipped_files: 0,
             rows: 0,
             elapsed: Duration::ZERO,
         };
