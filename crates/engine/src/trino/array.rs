@@ -210,50 +210,19 @@ fn element_at_returns(args: &[DataType]) -> DFResult<DataType> {
 fn element_at(mut args: Vec<Expr>, types: &[DataType]) -> DFResult<Expr> {
     let key = args.pop().expect("two arguments");
     let x = args.pop().expect("two arguments");
-    if matches!(types[0], DataType::Map(..)) {
-        let udf = super::udf::Simple::new("element_at", &[2], element_at_returns, map_value)
-            .returning(element_at_returns(types)?)
-            .udf();
-        return Ok(Expr::ScalarFunction(
-            datafusion::logical_expr::expr::ScalarFunction::new_udf(
-                std::sync::Arc::new(udf),
-                vec![x, key],
-            ),
+    if let DataType::Map(entries, _) = &types[0] {
+        let key = match entries.data_type() {
+            DataType::Struct(fields) if !fields.is_empty() => {
+                like(key, &types[1], fields[0].data_type())
+            }
+            _ => key,
+        };
+        return Ok(nested::array_element(
+            nested::map_extract(x, key),
+            lit(1i64),
         ));
     }
     Ok(nested::array_element(x, key))
-}
-
-/// The kernel of `element_at(map, key)`: the value of each row's first entry whose key equals
-/// the row's key (compared as the map's key type, whatever spelling the key came in), or NULL.
-fn map_value(
-    args: &[datafusion::arrow::array::ArrayRef],
-    returns: &DataType,
-) -> DFResult<datafusion::arrow::array::ArrayRef> {
-    use datafusion::arrow::array::{Array, AsArray};
-    let map = args[0].as_map();
-    let keys = datafusion::arrow::compute::kernels::cast::cast(&args[1], map.key_type())?;
-    let mut values = Vec::with_capacity(map.len());
-    for row in 0..map.len() {
-        if map.is_null(row) || keys.is_null(row) {
-            values.push(ScalarValue::try_from(returns)?);
-            continue;
-        }
-        let wanted = ScalarValue::try_from_array(&keys, row)?;
-        let entries = map.value(row);
-        let mut found = ScalarValue::try_from(returns)?;
-        for j in 0..entries.len() {
-            if ScalarValue::try_from_array(entries.column(0), j)? == wanted {
-                found = ScalarValue::try_from_array(entries.column(1), j)?;
-                break;
-            }
-        }
-        values.push(found.cast_to(returns)?);
-    }
-    if values.is_empty() {
-        return Ok(datafusion::arrow::array::new_null_array(returns, 0));
-    }
-    ScalarValue::iter_to_array(values)
 }
 
 /// `reverse(x)`: text reversed, or "Returns an array which has the reversed order of array x."
