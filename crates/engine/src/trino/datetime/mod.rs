@@ -12,7 +12,8 @@ mod zone;
 use std::sync::Arc;
 
 use crate::trino::args::{answer, arrays};
-use datafusion::arrow::array::{Array, AsArray, Date32Array};
+use crate::trino::udf::Simple;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array};
 use datafusion::arrow::compute::kernels::cast::cast;
 use datafusion::arrow::compute::kernels::temporal::{DatePart, date_part};
 use datafusion::arrow::datatypes::DataType;
@@ -30,7 +31,7 @@ pub(super) fn functions() -> Vec<ScalarUDF> {
         .map(|&(name, aliases, part)| ScalarUDF::from(Extract::new(name, aliases, part)))
         .collect();
     all.push(ScalarUDF::from(ToDate::new()));
-    all.push(ScalarUDF::from(LastDayOfMonth::new()));
+    all.push(last_day_of_month());
     all.extend(interval::functions());
     all.extend(mysql::functions());
     all.extend(zone::functions());
@@ -184,44 +185,23 @@ impl ScalarUDFImpl for ToDate {
 
 /// `last_day_of_month(x)`: "Returns the last day of the month." (Trino: "Date and time
 /// functions").
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct LastDayOfMonth {
-    signature: Signature,
-}
-
-impl LastDayOfMonth {
-    fn new() -> Self {
-        Self {
-            signature: Signature::any(1, Volatility::Immutable),
-        }
-    }
-}
-
-impl ScalarUDFImpl for LastDayOfMonth {
-    fn name(&self) -> &str {
-        "last_day_of_month"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, args: &[DataType]) -> DFResult<DataType> {
-        match &args[0] {
+fn last_day_of_month() -> ScalarUDF {
+    Simple::new(
+        "last_day_of_month",
+        &[1],
+        |args| match &args[0] {
             ty if is_datetime(ty) || ty.is_null() => Ok(DataType::Date32),
             ty => plan_err!("last_day_of_month() takes a date or a timestamp, not {ty}"),
-        }
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
-        let (mut arrays, scalar) = arrays(&args)?;
-        let array = arrays.swap_remove(0);
-        let dates = cast(&array, &DataType::Date32)?;
-        let last: Date32Array = dates
-            .as_primitive::<datafusion::arrow::datatypes::Date32Type>()
-            .iter()
-            .map(|day| day.and_then(interval::last_day_of_month))
-            .collect();
-        answer(Arc::new(last), scalar)
-    }
+        },
+        |args, _| {
+            let dates = cast(&args[0], &DataType::Date32)?;
+            let last: Date32Array = dates
+                .as_primitive::<datafusion::arrow::datatypes::Date32Type>()
+                .iter()
+                .map(|day| day.and_then(interval::last_day_of_month))
+                .collect();
+            Ok(Arc::new(last) as ArrayRef)
+        },
+    )
+    .udf()
 }
