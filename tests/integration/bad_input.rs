@@ -158,7 +158,7 @@ async fn a_zero_byte_parquet_file_fails_the_query_and_is_named_on_every_path() {
     .await
     .join("\n");
     assert!(
-        explained.contains("skipped (1 empty file, ignore_corrupt_files)")
+        explained.contains("skipped (1 unreadable file, ignore_corrupt_files)")
             && explained.contains("zz-crashed.parquet"),
         "{explained}"
     );
@@ -172,4 +172,91 @@ async fn a_zero_byte_parquet_file_fails_the_query_and_is_named_on_every_path() {
         .unwrap();
     let status = output.stats.summary().describe_scan();
     assert!(status.contains("1 unreadable file skipped"), "{status}");
+}
+
+/// Overwrites the second half of a column chunk's bytes (its pages) in row group 0.
+fn corrupt_column_chunk(file: &std::path::Path, column: &str) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let bytes = std::fs::read(file).unwrap();
+    let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
+    let row_group = reader.metadata().row_group(0);
+    let chunk = row_group
+        .columns()
+        .iter()
+        .find(|c| c.column_path().string() == column)
+        .unwrap();
+    let (start, length) = chunk.byte_range();
+    let mut bytes = bytes;
+    for b in &mut bytes[(start + length / 2) as usize..(start + length) as usize] {
+        *b = 0xA5;
+    }
+    std::fs::write(file, bytes).unwrap();
+}
+
+#[tokio::test]
+async fn corrupt_pages_are_named_with_the_object_on_every_path() {
+    let lake = lake();
+    let file = lake.views().join("dt=2024-01-02/part-00000.zstd.parquet");
+    corrupt_column_chunk(&file, "user_id");
+    let engine = lake.engine();
+    // The dense path knows the row group too.
+    let dense = error_of(&engine, "SELECT count(DISTINCT user_id) FROM views").await;
+    assert!(
+        dense.contains("cannot read '")
+            && dense.contains("dt=2024-01-02/part-00000.zstd.parquet' (row group 0)"),
+        "{dense}"
+    );
+    for sql in [
+        "SELECT sum(user_id) FROM views",
+        "SELECT user_id FROM views WHERE dt = DATE '2024-01-02'",
+    ] {
+        let error = error_of(&engine, sql).await;
+        assert!(
+            error.starts_with("table 'default.views': cannot read '")
+                && error.contains("dt=2024-01-02/part-00000.zstd.parquet"),
+            "{sql}: {error}"
+        );
+    }
+    // Columns whose pages are intact still read.
+    assert!(
+        engine
+            .query("SELECT count(DISTINCT listing_id) FROM views")
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn ignore_corrupt_files_skips_objects_that_are_not_parquet_and_says_which() {
+    let lake = lake();
+    std::fs::write(
+        lake.views().join("dt=2024-01-02/zz-garbage.parquet"),
+        b"this is not parquet at all, not even close",
+    )
+    .unwrap();
+    std::fs::write(lake.views().join("dt=2024-01-01/zz-empty.parquet"), b"").unwrap();
+    let table_file = lake.catalog().join("default/views.toml");
+    let text = std::fs::read_to_string(&table_file).unwrap();
+    std::fs::write(
+        &table_file,
+        format!("{text}\n[properties]\nignore_corrupt_files = \"true\"\n"),
+    )
+    .unwrap();
+    let engine = lake.engine();
+    for sql in [
+        "SELECT dt, count(*) FROM views GROUP BY dt ORDER BY dt",
+        "SELECT dt, sum(price) > 0 FROM views GROUP BY dt ORDER BY dt",
+    ] {
+        let days = crate::support::rows(&engine, sql).await;
+        assert_eq!(days.len(), 2, "{sql}: {days:?}");
+    }
+    let explained = crate::support::rows(&engine, "EXPLAIN ANALYZE SELECT count(*) FROM views")
+        .await
+        .join("\n");
+    assert!(
+        explained.contains("skipped (2 unreadable files, ignore_corrupt_files)")
+            && explained.contains("zz-empty.parquet (empty, 0 bytes)")
+            && explained.contains("zz-garbage.parquet (parquet error:"),
+        "{explained}"
+    );
 }

@@ -11,6 +11,7 @@ mod dense;
 mod pruning;
 mod s3;
 mod s3_server;
+mod schema_drift;
 mod seed_questions;
 mod slt;
 mod support;

@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
+use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
+use datafusion::parquet::errors::ParquetError;
 use datafusion::sql::sqlparser::parser::ParserError;
 use minerva_catalog::{CatalogError, Format, ValueError};
 use minerva_sql::DdlError;
@@ -95,6 +97,10 @@ pub enum EngineError {
         /// The topic of Trino's documentation it is in (`json`, `aggregate`, …).
         topic: &'static str,
     },
+
+    /// A file stores a column the query reads as a type that does not read as the table's.
+    #[error(transparent)]
+    ColumnType(#[from] ColumnTypeMismatch),
 
     /// Planning or running the query failed.
     #[error("{}", one_line(&describe(.0)))]
@@ -202,13 +208,39 @@ pub enum TableProblem {
         object: String,
     },
     /// A data file cannot be read.
-    #[error("cannot read '{object}': {source}")]
+    #[error("cannot read '{object}'{}: {source}", row_group.map(|rg| format!(" (row group {rg})")).unwrap_or_default())]
     Read {
         /// The object's path.
         object: String,
+        /// The row group being read, where known.
+        row_group: Option<usize>,
         /// Why.
         source: Box<EngineError>,
     },
+    /// A data file stores a column as a type that does not read as the table's.
+    #[error(
+        "'{object}': {mismatch} (rewrite the file, or declare the column as {})",
+        mismatch.stored
+    )]
+    ColumnType {
+        /// The object's path.
+        object: String,
+        /// The column and its two types.
+        mismatch: ColumnTypeMismatch,
+    },
+}
+
+/// A column stored in a file as a type that does not read as the table's without changing
+/// values (Athena's `HIVE_PARTITION_SCHEMA_MISMATCH`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column '{column}' is stored as {stored}, which does not read as the table's {declared}")]
+pub struct ColumnTypeMismatch {
+    /// The column.
+    pub column: String,
+    /// Its type in the file, in Athena's names.
+    pub stored: String,
+    /// Its type in the table, in Athena's names.
+    pub declared: String,
 }
 
 /// A statement that is well formed but cannot be carried out as asked.
@@ -318,12 +350,40 @@ fn describe(error: &DataFusionError) -> String {
         DataFusionError::SchemaError(e, _) => e.to_string(),
         DataFusionError::NotImplemented(m) => format!("not supported: {m}"),
         DataFusionError::ResourcesExhausted(m) => format!("out of memory: {m}"),
-        DataFusionError::ArrowError(e, _) => format!("arrow error: {e}"),
-        DataFusionError::ParquetError(e) => format!("parquet error: {e}"),
+        DataFusionError::ArrowError(e, _) => match e.as_ref() {
+            ArrowError::ParquetError(m) => format!("parquet error: {}", unwrap_parquet(m)),
+            ArrowError::ExternalError(inner) => match inner.downcast_ref::<ParquetError>() {
+                Some(p) => format!("parquet error: {}", unwrap_parquet(&p.to_string())),
+                None => format!("arrow error: {e}"),
+            },
+            e => format!("arrow error: {e}"),
+        },
+        DataFusionError::ParquetError(e) => {
+            format!("parquet error: {}", unwrap_parquet(&e.to_string()))
+        }
         DataFusionError::ObjectStore(e) => Failure::of(e).to_string(),
         DataFusionError::IoError(e) => format!("i/o error: {e}"),
         other => other.strip_backtrace(),
     }
+}
+
+/// A Parquet message without the prefixes its layers of wrapping add ("Parquet argument error:
+/// External: Data corruption detected" is "data corruption detected").
+fn unwrap_parquet(message: &str) -> String {
+    let mut rest = message.trim();
+    for prefix in [
+        "Parquet argument error:",
+        "Parquet error:",
+        "External:",
+        "Arrow:",
+    ]
+    .iter()
+    .cycle()
+    .take(16)
+    {
+        rest = rest.strip_prefix(prefix).map(str::trim).unwrap_or(rest);
+    }
+    one_line(rest)
 }
 
 /// DataFusion's messages as one line in our style: no line breaks, lower-case first word (unless
@@ -341,7 +401,7 @@ fn one_line(message: &str) -> String {
 }
 
 /// The first error of type `T` in `error`'s chain of causes.
-fn find_cause<T: std::error::Error + 'static>(error: &DataFusionError) -> Option<&T> {
+pub(crate) fn find_cause<T: std::error::Error + 'static>(error: &DataFusionError) -> Option<&T> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = cause {
         if let Some(found) = current.downcast_ref::<T>() {

@@ -11,6 +11,7 @@ use arrow::array::{
     RecordBatchOptions, new_null_array,
 };
 use arrow::buffer::BooleanBuffer;
+use arrow::compute::CastOptions;
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use datafusion::common::runtime::SpawnedTask;
@@ -49,6 +50,8 @@ use super::groups::{
     BatchInput, Combos, Count, EntryColumn, FAIL, Groups, Output, Range, same_dictionary,
 };
 use super::stats::row_groups_to_read;
+use crate::error::{EngineError, TableProblem};
+use crate::scan::drift::check_column;
 use datafusion::physical_optimizer::pruning::PruningPredicate;
 
 /// Rows per decoded batch: large enough that per-batch work (dictionary checks, filter setup)
@@ -101,6 +104,8 @@ pub(crate) struct DenseScan {
     pub aggregates: Vec<(Count, Option<String>)>,
     pub outputs: Vec<Output>,
     pub schema: SchemaRef,
+    /// The table's columns as it declares them: each file's columns must read as these.
+    pub declared: SchemaRef,
     /// No GROUP BY: one row even from no rows.
     pub global: bool,
     /// What EXPLAIN shows.
@@ -359,10 +364,7 @@ async fn run(
                             .read_row_group(&scan, &files[f], rg, &mut groups)
                             .await
                             .map_err(|e| {
-                                e.context(format!(
-                                    "reading '{}' of table '{}'",
-                                    files[f].file.object_meta.location, scan.table
-                                ))
+                                read_error(&scan, &files[f].file, Some(rg), e).into_datafusion()
                             })?;
                     }
                     Ok(groups)
@@ -428,13 +430,25 @@ async fn fetch_footer(
         .with_page_index_policy(Some(PageIndexPolicy::Skip))
         .fetch_metadata()
         .await
-        .map_err(|e| {
-            e.context(format!(
-                "reading the footer of '{}' of table '{}'",
-                file.object_meta.location, scan.table
-            ))
-        })?;
+        .map_err(|e| read_error(scan, file, None, e).into_datafusion())?;
     plan_file(scan, file, metadata, columns)
+}
+
+/// An error reading `file` (at `row_group`, if known), naming the table and the object.
+fn read_error(
+    scan: &DenseScan,
+    file: &PartitionedFile,
+    row_group: Option<usize>,
+    error: DataFusionError,
+) -> EngineError {
+    EngineError::Table {
+        table: scan.table.clone(),
+        problem: TableProblem::Read {
+            object: file.object_meta.location.to_string(),
+            row_group,
+            source: Box::new(EngineError::from(error)),
+        },
+    }
 }
 
 fn plan_file(
@@ -467,6 +481,25 @@ fn plan_file(
         .collect();
     let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(hinted)));
     let reader = ArrowReaderMetadata::try_new(Arc::clone(&metadata), options)?;
+    // Each column read must read as the table declares it (a file's `user_id` stored as
+    // strings is an error naming the file, never a cast to NULL).
+    for (name, _) in columns {
+        if let (Ok(stored), Ok(declared)) = (
+            schema.field_with_name(name),
+            scan.declared.field_with_name(name),
+        ) {
+            check_column(name, stored.data_type(), declared.data_type()).map_err(|mismatch| {
+                EngineError::Table {
+                    table: scan.table.clone(),
+                    problem: TableProblem::ColumnType {
+                        object: file.object_meta.location.to_string(),
+                        mismatch,
+                    },
+                }
+                .into_datafusion()
+            })?;
+        }
+    }
     let descr = file_metadata.schema_descr();
     let present: Vec<&str> = columns
         .iter()
@@ -770,7 +803,7 @@ fn dictionary(batch: &RecordBatch, name: &str) -> Result<DictionaryArray<Int32Ty
     let column = if column.data_type() == &dict_type {
         column
     } else {
-        arrow::compute::cast(&column, &dict_type)?
+        strict_cast(&column, &dict_type)?
     };
     Ok(column.as_dictionary::<Int32Type>().clone())
 }
@@ -778,8 +811,17 @@ fn dictionary(batch: &RecordBatch, name: &str) -> Result<DictionaryArray<Int32Ty
 /// An integer column as Int64.
 fn integers(batch: &RecordBatch, name: &str) -> Result<Int64Array> {
     let column = column_or_nulls(batch, name, &DataType::Int64);
-    let column = arrow::compute::cast(&column, &DataType::Int64)?;
+    let column = strict_cast(&column, &DataType::Int64)?;
     Ok(column.as_primitive().clone())
+}
+
+/// A cast that fails on a value it cannot convert, never turning it into NULL.
+fn strict_cast(column: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    let options = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    Ok(arrow::compute::cast_with_options(column, to, &options)?)
 }
 
 /// Whether each dictionary entry, and null (the last slot), passes a text filter.
@@ -812,7 +854,7 @@ fn row_filter(filter: &RowFilter, batch: &RecordBatch) -> Result<BooleanBuffer> 
             Ok(if column.data_type() == field.data_type() {
                 column
             } else {
-                arrow::compute::cast(&column, field.data_type())?
+                strict_cast(&column, field.data_type())?
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -544,6 +544,7 @@ impl ExtensionPlanner for DensePlanner {
             aggregates: node.aggregates.clone(),
             outputs: keys.outputs,
             schema: Arc::new(node.schema.as_arrow().clone()),
+            declared: schema,
             global: node.keys.is_empty(),
             description: node.description(),
         };

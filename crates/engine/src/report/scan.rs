@@ -31,7 +31,7 @@ pub struct ScanReport {
     pub files: usize,
     /// Their size in all, from the listing: at most what the scan reads.
     pub bytes: u64,
-    /// Objects skipped as unreadable (`ignore_corrupt_files`), by path.
+    /// Objects skipped as unreadable (`ignore_corrupt_files`), each as `path (why)`.
     pub skipped: Vec<String>,
 }
 
@@ -90,7 +90,7 @@ impl ScanReport {
             write!(
                 text,
                 "\nskipped ({}, ignore_corrupt_files): {}",
-                noun(self.skipped.len(), "empty file"),
+                noun(self.skipped.len(), "unreadable file"),
                 self.skipped.join(", ")
             )
             .expect("writing to a string");

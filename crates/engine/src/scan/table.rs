@@ -15,7 +15,7 @@ use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::datasource::table_schema::TableSchemaBuilder;
@@ -31,12 +31,13 @@ use minerva_catalog::{Format, Partition, Selection, Table, select_partitions};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
+use super::drift::StrictAdapterFactory;
+use super::naming::NamingSource;
 use super::pruning::{
     as_time_comparisons, is_partition_only, partition_filter, partition_only, retain_matching,
     scalar,
 };
-use super::text_source::NamingSource;
-use crate::error::{EngineError, Rejection, Result, TableProblem};
+use crate::error::{EngineError, Rejection, Result, TableProblem, find_cause};
 use crate::report::{QueryStats, ScanReport};
 use crate::types::{arrow_type, as_read_type};
 use minerva_store::{ScanLimit, StoreError};
@@ -195,6 +196,7 @@ impl CatalogTable {
     async fn files(
         &self,
         store: &Arc<dyn ObjectStore>,
+        runtime: &RuntimeEnv,
         partitions: &[Partition],
     ) -> Result<(Vec<PartitionedFile>, Vec<String>)> {
         let listings: Vec<_> = partitions
@@ -229,7 +231,7 @@ impl CatalogTable {
                                 },
                             });
                         }
-                        skipped.push(meta.location.to_string());
+                        skipped.push(format!("{} (empty, 0 bytes)", meta.location));
                         continue;
                     }
                     files.push(
@@ -245,8 +247,14 @@ impl CatalogTable {
             .await?;
         let (files, skipped): (Vec<_>, Vec<_>) = listed.into_iter().unzip();
         let mut files: Vec<PartitionedFile> = files.into_iter().flatten().collect();
-        files.sort_by(|a, b| a.object_meta.location.cmp(&b.object_meta.location));
         let mut skipped: Vec<String> = skipped.into_iter().flatten().collect();
+        if ignores_corrupt_files(&self.table) && self.table.format() == Format::Parquet {
+            let (readable, unreadable) =
+                readable_footers(&self.table, files, store, runtime).await?;
+            files = readable;
+            skipped.extend(unreadable);
+        }
+        files.sort_by(|a, b| a.object_meta.location.cmp(&b.object_meta.location));
         skipped.sort();
         Ok((files, skipped))
     }
@@ -324,8 +332,26 @@ impl TableProvider for CatalogTable {
                 .with_file_groups(groups)
                 .with_projection_indices(projection.cloned())?
                 .with_limit(limit)
+                .with_expr_adapter(Some(StrictAdapterFactory::shared()))
                 .build();
-        format.create_physical_plan(state, config).await
+        let plan = format.create_physical_plan(state, config).await?;
+        // DataFusion's Parquet source, as the format set it up (footer cache, options), with
+        // every error naming the object it came from.
+        let Some(config) = plan
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+        else {
+            return Ok(plan);
+        };
+        let named = NamingSource::wrap(
+            Arc::clone(config.file_source()),
+            &self.table.qualified_name(),
+        );
+        Ok(DataSourceExec::from_data_source(
+            FileScanConfigBuilder::from(config.clone())
+                .with_source(named)
+                .build(),
+        ))
     }
 }
 
@@ -356,7 +382,9 @@ impl CatalogTable {
         }
         let selection = self.partitions(state, filters).await?;
         let store = self.session_store(state)?;
-        let (files, skipped) = self.files(&store, &selection.partitions).await?;
+        let (files, skipped) = self
+            .files(&store, state.runtime_env(), &selection.partitions)
+            .await?;
         if let Some(stats) = &stats {
             stats.record_scan(ScanReport::new(&self.table, &selection, &files).skipping(skipped));
         }
@@ -433,6 +461,62 @@ fn ignores_corrupt_files(table: &Table) -> bool {
         .properties()
         .get(IGNORE_CORRUPT_FILES)
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// Footers fetched at once when checking them before a scan.
+const FOOTER_CONCURRENCY: usize = 16;
+
+/// Splits `files` into those whose footer reads (kept in the footer cache for the scan) and
+/// the others, each as `path (why)`: Spark's `ignoreCorruptFiles` for objects that are not
+/// Parquet (bad magic, too short, a footer that does not parse).
+async fn readable_footers(
+    table: &Table,
+    files: Vec<PartitionedFile>,
+    store: &Arc<dyn ObjectStore>,
+    runtime: &RuntimeEnv,
+) -> Result<(Vec<PartitionedFile>, Vec<String>)> {
+    let cache = runtime.cache_manager.get_file_metadata_cache();
+    let checks = files.into_iter().map(|file| {
+        let cache = Arc::clone(&cache);
+        async move {
+            let read = DFParquetMetadata::new(store.as_ref(), &file.object_meta)
+                .with_file_metadata_cache(Some(cache))
+                .fetch_metadata()
+                .await;
+            match read {
+                Ok(_) => Ok(Ok(file)),
+                // The store failing is not the file being corrupt: the query fails.
+                Err(e) if find_cause::<object_store::Error>(&e).is_some() => {
+                    Err(EngineError::Table {
+                        table: table.qualified_name(),
+                        problem: TableProblem::Read {
+                            object: file.object_meta.location.to_string(),
+                            row_group: None,
+                            source: Box::new(EngineError::from(e)),
+                        },
+                    })
+                }
+                Err(e) => Ok(Err(format!(
+                    "{} ({})",
+                    file.object_meta.location,
+                    EngineError::from(e)
+                ))),
+            }
+        }
+    });
+    let checked: Vec<_> = futures::stream::iter(checks)
+        .buffer_unordered(FOOTER_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut readable = Vec::new();
+    let mut unreadable = Vec::new();
+    for check in checked {
+        match check {
+            Ok(file) => readable.push(file),
+            Err(why) => unreadable.push(why),
+        }
+    }
+    Ok((readable, unreadable))
 }
 
 /// Whether a listed object is table data: not hidden under a `_` or `.` name
