@@ -27,7 +27,12 @@ use tokio::runtime::Runtime;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Two threads more than queries use (DataFusion plans one task per core): a query whose
+    // operator does not yield for minutes (stopped by a timeout or Ctrl-C, but only at its next
+    // yield) cannot hold every thread, so the next statement still runs.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores + 2)
         .enable_all()
         .build()
     {

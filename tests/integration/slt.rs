@@ -147,6 +147,7 @@ slt_files!(
     explain,
     partitions,
     projection,
+    recursion,
     trino_aggregate,
     trino_array,
     trino_datetime,

@@ -11,6 +11,9 @@
 //! allow_http = true
 //! ```
 //!
+//! Top-level settings: `listing_ttl = "30s"` (how long a remote listing is reused) and
+//! `query_timeout = "30m"` (how long a query may run unless `--timeout` says otherwise).
+//!
 //! Credentials never live here: they come from the standard AWS chain (environment, profile
 //! files, web identity, container and instance metadata), so catalog files can be reviewed and
 //! shared without leaking secrets.
@@ -35,6 +38,9 @@ pub struct StorageSettings {
     pub buckets: BTreeMap<String, S3Settings>,
     /// How long a listing of a remote store is reused before it is asked again.
     pub listing_ttl: Option<Duration>,
+    /// How long a query may run before it is stopped, unless the command line says otherwise
+    /// (Athena's workgroup query timeout).
+    pub query_timeout: Option<Duration>,
 }
 
 /// How to reach S3 or an S3-compatible server. Unset fields fall back to the AWS chain's
@@ -111,17 +117,20 @@ impl StorageSettings {
         };
         let file: StorageFile =
             toml::from_str(text).map_err(|e| at(e.span(), e.message().to_string()))?;
-        let listing_ttl = file
-            .listing_ttl
-            .map(|ttl| {
-                humantime::parse_duration(ttl.get_ref()).map_err(|e| {
-                    at(
-                        Some(ttl.span()),
-                        format!("field 'listing_ttl': '{}' is not a duration ({e}); write e.g. '30s' or '5m'", ttl.get_ref()),
-                    )
+        let top_duration = |field: &str, value: Option<toml::Spanned<String>>| {
+            value
+                .map(|v| {
+                    humantime::parse_duration(v.get_ref()).map_err(|e| {
+                        at(
+                            Some(v.span()),
+                            format!("field '{field}': '{}' is not a duration ({e}); write e.g. '30s' or '5m'", v.get_ref()),
+                        )
+                    })
                 })
-            })
-            .transpose()?;
+                .transpose()
+        };
+        let listing_ttl = top_duration("listing_ttl", file.listing_ttl)?;
+        let query_timeout = top_duration("query_timeout", file.query_timeout)?;
         let settings = |section: S3File, name: &str| -> Result<S3Settings> {
             let duration = |field: &str, value: Option<toml::Spanned<String>>| {
                 value
@@ -159,6 +168,7 @@ impl StorageSettings {
             s3: settings(s3, "[s3]")?,
             buckets,
             listing_ttl,
+            query_timeout,
         })
     }
 }
@@ -168,6 +178,7 @@ impl StorageSettings {
 struct StorageFile {
     s3: Option<S3File>,
     listing_ttl: Option<toml::Spanned<String>>,
+    query_timeout: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +206,19 @@ mod tests {
     }
 
     #[test]
+    fn a_query_timeout_is_a_duration_and_a_bad_one_is_placed() {
+        let settings = parse("query_timeout = \"30m\"\n").unwrap();
+        assert_eq!(settings.query_timeout, Some(Duration::from_secs(1800)));
+        let error = parse("\nquery_timeout = \"later\"\n").unwrap_err();
+        assert!(
+            error.to_string().starts_with(
+                "catalog/storage.toml:2:17: field 'query_timeout': 'later' is not a duration"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn bucket_sections_override_the_defaults_field_by_field() {
         let settings = parse(
             r#"
@@ -211,6 +235,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(settings.listing_ttl, Some(Duration::from_secs(120)));
+        assert_eq!(settings.query_timeout, None);
         let local = settings.for_bucket("local");
         assert_eq!(local.region.as_deref(), Some("eu-central-1"));
         assert_eq!(local.endpoint.as_deref(), Some("http://127.0.0.1:9000"));

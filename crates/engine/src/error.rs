@@ -87,6 +87,15 @@ pub enum EngineError {
         after: std::time::Duration,
     },
 
+    /// A recursive query had not ended after its depth bound (Trino's `max_recursion_depth`).
+    #[error(
+        "recursion depth limit exceeded ({max}): the recursive query had not ended after {max} steps; raise the limit with SET SESSION max_recursion_depth = <n>"
+    )]
+    RecursionDepth {
+        /// The bound.
+        max: usize,
+    },
+
     /// The statement calls a Trino (Athena) function that Minerva does not have yet.
     #[error(
         "function `{name}` is not supported (Trino: {topic} functions); docs/functions.md lists what is"

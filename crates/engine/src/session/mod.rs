@@ -4,7 +4,9 @@
 //! (`cooperative`).
 
 mod cooperative;
+mod recursion;
 mod stores;
+mod watchdog;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -38,6 +40,8 @@ use crate::scan::{MinervaCatalog, Tables};
 use crate::statements::{Values, batch, run_command, run_ddl};
 use cooperative::YieldingJoins;
 use minerva_store::{ListingCache, ScanLimit, Stores};
+use recursion::BoundedRecursion;
+pub use recursion::MinervaOptions;
 use stores::{QueryStores, SessionStores};
 
 /// The name of the DataFusion catalog that holds every database.
@@ -149,7 +153,8 @@ impl EngineBuilder {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(false)
-            .with_default_catalog_and_schema(CATALOG_NAME, minerva_catalog::DEFAULT_DATABASE);
+            .with_default_catalog_and_schema(CATALOG_NAME, minerva_catalog::DEFAULT_DATABASE)
+            .with_option_extension(MinervaOptions::default());
         if let Some(n) = self.target_partitions {
             config = config.with_target_partitions(n);
         }
@@ -157,6 +162,10 @@ impl EngineBuilder {
         for (url, store) in self.stores {
             stores.register(&url, store);
         }
+        // The builder's timeout (the command line's), else the catalog's storage.toml.
+        let timeout = self
+            .timeout
+            .or_else(|| self.catalog.storage().ok().and_then(|s| s.query_timeout));
         let listing_ttl = self
             .catalog
             .storage()
@@ -179,6 +188,7 @@ impl EngineBuilder {
             .with_optimizer_rules(optimizer_rules(self.dense_aggregation))
             .with_query_planner(Arc::new(MinervaQueryPlanner))
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
+            .with_physical_optimizer_rule(Arc::new(BoundedRecursion))
             .build();
         let ctx = SessionContext::new_with_state(crate::trino::install(state));
         let tables = Arc::new(Tables::new(Arc::new(self.catalog), ctx.runtime_env()));
@@ -191,7 +201,7 @@ impl EngineBuilder {
             tables,
             listings: Arc::new(ListingCache::new(listing_ttl)),
             max_scan: Arc::new(Mutex::new(self.max_scan)),
-            timeout: Arc::new(Mutex::new(self.timeout)),
+            timeout: Arc::new(Mutex::new(timeout)),
         }
     }
 }
@@ -298,15 +308,11 @@ impl Engine {
         let Some(after) = self.timeout() else {
             return self.start(sql, None).await;
         };
-        let deadline = tokio::time::Instant::now() + after;
-        match tokio::time::timeout_at(
-            deadline,
-            self.start(sql, Some(Deadline { deadline, after })),
-        )
-        .await
-        {
-            Ok(started) => started,
-            Err(_) => Err(EngineError::Timeout { after }),
+        let deadline = std::time::Instant::now() + after;
+        let starting = std::pin::pin!(self.start(sql, Some(Deadline { deadline, after })));
+        match futures::future::select(starting, watchdog::alarm(deadline)).await {
+            futures::future::Either::Left((started, _)) => started,
+            futures::future::Either::Right(_) => Err(EngineError::Timeout { after }),
         }
     }
 
@@ -500,28 +506,14 @@ fn on_the_runtime(
     stats: Arc<QueryStats>,
     deadline: Option<Deadline>,
 ) -> SendableRecordBatchStream {
-    let mut builder = RecordBatchReceiverStream::builder(schema, 2);
+    let mut builder = RecordBatchReceiverStream::builder(Arc::clone(&schema), 2);
     let tx = builder.tx();
+    let finished = Arc::clone(&stats);
     builder.spawn(async move {
         loop {
-            let next = match deadline {
-                None => stream.next().await,
-                Some(Deadline { deadline, after }) => {
-                    match tokio::time::timeout_at(deadline, stream.next()).await {
-                        Ok(next) => next,
-                        Err(_) => {
-                            // Dropping the stream when this task ends stops the query's work.
-                            stats.finish();
-                            let timeout = EngineError::Timeout { after };
-                            let _ = tx
-                                .send(Err(DataFusionError::External(Box::new(timeout))))
-                                .await;
-                            break;
-                        }
-                    }
-                }
+            let Some(batch) = stream.next().await else {
+                break;
             };
-            let Some(batch) = next else { break };
             let batch = batch.map_err(|e| stopped(e, &stats));
             match &batch {
                 Ok(batch) => stats.add_rows(batch.num_rows()),
@@ -534,13 +526,46 @@ fn on_the_runtime(
         stats.finish();
         Ok(())
     });
-    builder.build()
+    let rows = builder.build();
+    let Some(Deadline { deadline, after }) = deadline else {
+        return rows;
+    };
+    // The deadline is watched where the rows are read, by an alarm that does not need the
+    // runtime's threads (a CPU-bound operator may hold them all). Dropping `rows` after the
+    // error stops the query's tasks.
+    let mut alarm = Some(watchdog::alarm(deadline));
+    let mut rows = Some(rows);
+    let watched = futures::stream::poll_fn(move |cx| {
+        use std::task::Poll;
+        if let Some(ringing) = alarm.as_mut()
+            && std::pin::Pin::new(ringing).poll(cx).is_ready()
+        {
+            alarm = None;
+            if rows.take().is_some() {
+                finished.finish();
+                let timeout = EngineError::Timeout { after };
+                return Poll::Ready(Some(Err(DataFusionError::External(Box::new(timeout)))));
+            }
+        }
+        match rows.as_mut() {
+            Some(stream) => {
+                let next = stream.poll_next_unpin(cx);
+                if matches!(next, Poll::Ready(None)) {
+                    rows = None;
+                    alarm = None;
+                }
+                next
+            }
+            None => Poll::Ready(None),
+        }
+    });
+    Box::pin(RecordBatchStreamAdapter::new(schema, watched))
 }
 
 /// When a query must have finished, and the timeout that set it.
 #[derive(Debug, Clone, Copy)]
 struct Deadline {
-    deadline: tokio::time::Instant,
+    deadline: std::time::Instant,
     after: Duration,
 }
 

@@ -53,10 +53,29 @@ pub(crate) fn rewrite(
         Statement::Explain(explain) => return rewrite(&mut explain.statement, is_function),
         _ => return Ok(()),
     };
+    session_property(inner);
     let mut rewriter = Rewriter { is_function };
     match inner.visit(&mut rewriter) {
         ControlFlow::Continue(()) => Ok(()),
         ControlFlow::Break(error) => Err(error),
+    }
+}
+
+/// Trino's session properties that Minerva has, as `minerva.<name>` settings.
+const SESSION_PROPERTIES: [&str; 1] = ["max_recursion_depth"];
+
+/// Trino's `SET SESSION max_recursion_depth = 20` is `SET minerva.max_recursion_depth = 20`.
+fn session_property(statement: &mut ast::Statement) {
+    if let ast::Statement::Set(ast::Set::SingleAssignment {
+        scope, variable, ..
+    }) = statement
+        && matches!(scope, None | Some(ast::ContextModifier::Session))
+        && let [ast::ObjectNamePart::Identifier(name)] = variable.0.as_slice()
+        && SESSION_PROPERTIES.contains(&name.value.to_ascii_lowercase().as_str())
+    {
+        let name = name.value.to_ascii_lowercase();
+        *variable = ast::ObjectName::from(vec![Ident::new("minerva"), Ident::new(name)]);
+        *scope = None;
     }
 }
 
