@@ -26,8 +26,14 @@ pub struct Args {
     )]
     pub catalog: PathBuf,
 
-    /// Run this SQL (one or more statements); may be repeated. Runs before any -f.
-    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    /// Run this SQL (one or more statements, which may start with a `--` comment); may be
+    /// repeated. Runs before any -f.
+    #[arg(
+        short = 'c',
+        long = "command",
+        value_name = "SQL",
+        allow_hyphen_values = true
+    )]
     pub commands: Vec<String>,
 
     /// Run the SQL in this file; may be repeated.

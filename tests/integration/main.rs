@@ -8,6 +8,7 @@ mod catalog_edits;
 mod cli;
 mod corpus;
 mod dense;
+mod memory;
 mod pruning;
 mod s3;
 mod s3_server;

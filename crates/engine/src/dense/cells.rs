@@ -6,36 +6,149 @@
 //! far (or a range too large for the query's budget) turns the structure into a hash map, so
 //! answers stay exact whatever the ids are.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use datafusion::common::{HashMap, HashSet};
+use datafusion::execution::memory_pool::MemoryReservation;
 
 /// The widest range one structure covers with an array (cells for counters, bits for sets).
 const MAX_SPAN: u64 = 1 << 28;
 
-/// Bytes of arrays all of a query's workers may hold; past it, new ranges use hash maps.
+/// The memory of one dense aggregation, shared by its workers: every array, bitmap and hash
+/// map is reserved in DataFusion's memory pool (so `--memory-limit` bounds it with the rest of
+/// the query), and arrays also within a budget of their own, past which new ranges use hash
+/// maps. A reservation the pool refuses marks the aggregation as over the limit: the structure
+/// does not grow, and the workers fail the query at their next [`Budget::check`].
 #[derive(Debug)]
-pub(crate) struct Budget(AtomicI64);
+pub(crate) struct Budget {
+    /// Array bytes left.
+    arrays: AtomicI64,
+    /// Everything held, in the query's memory pool (`None`: unaccounted, in unit tests).
+    pool: Option<Mutex<MemoryReservation>>,
+    /// Set once the pool refused a reservation: how many bytes were asked for.
+    refused: AtomicUsize,
+}
 
 impl Budget {
-    pub(crate) fn new(bytes: usize) -> Self {
-        Self(AtomicI64::new(i64::try_from(bytes).unwrap_or(i64::MAX)))
-    }
-
-    fn take(&self, bytes: usize) -> bool {
-        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
-        if self.0.fetch_sub(bytes, Ordering::Relaxed) >= bytes {
-            true
-        } else {
-            self.0.fetch_add(bytes, Ordering::Relaxed);
-            false
+    /// A budget of `array_bytes` for arrays, accounted nowhere else.
+    #[cfg(test)]
+    pub(crate) fn new(array_bytes: usize) -> Self {
+        Self {
+            arrays: AtomicI64::new(i64::try_from(array_bytes).unwrap_or(i64::MAX)),
+            pool: None,
+            refused: AtomicUsize::new(0),
         }
     }
 
-    fn give(&self, bytes: usize) {
-        self.0
-            .fetch_add(i64::try_from(bytes).unwrap_or(0), Ordering::Relaxed);
+    /// A budget of `array_bytes` for arrays, everything reserved through `reservation`.
+    pub(crate) fn in_pool(array_bytes: usize, reservation: MemoryReservation) -> Self {
+        Self {
+            arrays: AtomicI64::new(i64::try_from(array_bytes).unwrap_or(i64::MAX)),
+            pool: Some(Mutex::new(reservation)),
+            refused: AtomicUsize::new(0),
+        }
     }
+
+    /// Reserves `bytes` for an array, if both the array budget and the pool allow.
+    fn take(&self, bytes: usize) -> bool {
+        let signed = i64::try_from(bytes).unwrap_or(i64::MAX);
+        if self.arrays.fetch_sub(signed, Ordering::Relaxed) < signed {
+            self.arrays.fetch_add(signed, Ordering::Relaxed);
+            return false;
+        }
+        if !self.reserve(bytes, false) {
+            self.arrays.fetch_add(signed, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Returns an array's `bytes`.
+    fn give(&self, bytes: usize) {
+        self.arrays
+            .fetch_add(i64::try_from(bytes).unwrap_or(0), Ordering::Relaxed);
+        self.release(bytes);
+    }
+
+    /// Reserves `bytes` a hash map (or a group, an interned string) needs to grow. False: the
+    /// pool refused, and the query will fail at the next [`Budget::check`].
+    pub(crate) fn grow(&self, bytes: usize) -> bool {
+        self.reserve(bytes, true)
+    }
+
+    /// Returns the `bytes` of a structure that is gone.
+    pub(crate) fn release(&self, bytes: usize) {
+        if let Some(pool) = &self.pool {
+            let reservation = pool.lock().expect("memory reservation lock poisoned");
+            let held = reservation.size();
+            reservation.shrink(bytes.min(held));
+        }
+    }
+
+    fn reserve(&self, bytes: usize, must: bool) -> bool {
+        let Some(pool) = &self.pool else {
+            return true;
+        };
+        let granted = pool
+            .lock()
+            .expect("memory reservation lock poisoned")
+            .try_grow(bytes)
+            .is_ok();
+        if !granted && must {
+            self.refused.fetch_max(bytes.max(1), Ordering::Relaxed);
+        }
+        granted
+    }
+
+    /// Bytes held in the pool.
+    pub(crate) fn held(&self) -> usize {
+        self.pool.as_ref().map_or(0, |pool| {
+            pool.lock()
+                .expect("memory reservation lock poisoned")
+                .size()
+        })
+    }
+
+    /// The size of a reservation the pool refused, if it refused one.
+    pub(crate) fn refused(&self) -> Option<usize> {
+        match self.refused.load(Ordering::Relaxed) {
+            0 => None,
+            bytes => Some(bytes),
+        }
+    }
+}
+
+/// Bytes a hash table of `capacity` entries of `entry` bytes takes (hashbrown: buckets at
+/// 7/8 load, one control byte each).
+pub(crate) fn table_bytes(capacity: usize, entry: usize) -> usize {
+    capacity.saturating_mul(8) / 7 * (entry + 1)
+}
+
+/// Whether `map` may take one more entry: it has room, or the budget grants its growth.
+pub(crate) fn room<K, V>(len: usize, capacity: usize, budget: &Budget) -> bool {
+    let entry = std::mem::size_of::<(K, V)>();
+    len < capacity
+        || budget.grow(
+            table_bytes(capacity.saturating_mul(2).max(4), entry) - table_bytes(capacity, entry),
+        )
+}
+
+/// Adds `count` to `value`'s entry, first reserving the memory the map needs to grow.
+fn bump(map: &mut HashMap<i64, u64>, value: i64, count: u64, budget: &Budget) {
+    if let Some(entry) = map.get_mut(&value) {
+        *entry += count;
+    } else if room::<i64, u64>(map.len(), map.capacity(), budget) {
+        map.insert(value, count);
+    }
+}
+
+/// Adds `value` to `set`, first reserving the memory the set needs to grow.
+fn put(set: &mut HashSet<i64>, value: i64, budget: &Budget) {
+    if set.contains(&value) || !room::<i64, ()>(set.len(), set.capacity(), budget) {
+        return;
+    }
+    set.insert(value);
 }
 
 /// The span `[lo, hi]` an array should cover to hold `value` and what it already holds, widened
@@ -79,7 +192,7 @@ impl Counter {
                 Some(n) => *cell = n,
                 None => {
                     *cell = 0;
-                    *self.wide.entry(value).or_default() += 1 << 32;
+                    bump(&mut self.wide, value, 1 << 32, budget);
                 }
             }
         } else {
@@ -100,7 +213,7 @@ impl Counter {
             }
             self.make_sparse(budget);
         }
-        *self.wide.entry(value).or_default() += 1;
+        bump(&mut self.wide, value, 1, budget);
     }
 
     /// Grows the array to cover `[lo, hi]`, if the budget allows.
@@ -122,7 +235,12 @@ impl Counter {
     fn make_sparse(&mut self, budget: &Budget) {
         for (i, &count) in self.cells.iter().enumerate() {
             if count > 0 {
-                *self.wide.entry(self.base + i as i64).or_default() += u64::from(count);
+                bump(
+                    &mut self.wide,
+                    self.base + i as i64,
+                    u64::from(count),
+                    budget,
+                );
             }
         }
         budget.give(self.cells.len() * 4);
@@ -133,6 +251,7 @@ impl Counter {
     /// Adds every count of `other` to this one.
     pub(crate) fn absorb(&mut self, other: Counter, budget: &Budget) {
         self.nulls += other.nulls;
+        let other_map = table_bytes(other.wide.capacity(), std::mem::size_of::<(i64, u64)>());
         if self.cells.is_empty() && self.wide.is_empty() && !self.sparse {
             // Nothing here yet: take the other's array as it is.
             self.base = other.base;
@@ -158,22 +277,28 @@ impl Counter {
                     let (sum, carry) = cell.overflowing_add(count);
                     *cell = sum;
                     if carry {
-                        *self.wide.entry(other.base + i as i64).or_default() += 1 << 32;
+                        bump(&mut self.wide, other.base + i as i64, 1 << 32, budget);
                     }
                 }
             } else {
                 self.make_sparse(budget);
                 for (i, &count) in other.cells.iter().enumerate() {
                     if count > 0 {
-                        *self.wide.entry(other.base + i as i64).or_default() += u64::from(count);
+                        bump(
+                            &mut self.wide,
+                            other.base + i as i64,
+                            u64::from(count),
+                            budget,
+                        );
                     }
                 }
             }
             budget.give(other.cells.len() * 4);
         }
         for (value, count) in other.wide {
-            *self.wide.entry(value).or_default() += count;
+            bump(&mut self.wide, value, count, budget);
         }
+        budget.release(other_map);
     }
 
     /// Every key with a nonzero count and its count, ascending, as two columns.
@@ -259,7 +384,7 @@ impl IntSet {
             }
             self.make_sparse(budget);
         }
-        self.sparse.get_or_insert_default().insert(value);
+        put(self.sparse.get_or_insert_default(), value, budget);
     }
 
     /// Grows the bitmap to cover `[lo, hi]`, keeping `base` a multiple of 64 apart from the
@@ -290,9 +415,7 @@ impl IntSet {
 
     fn make_sparse(&mut self, budget: &Budget) {
         let mut members = HashSet::default();
-        self.for_each_dense(|value| {
-            members.insert(value);
-        });
+        self.for_each_dense(|value| put(&mut members, value, budget));
         budget.give(self.words.len() * 8);
         self.words = Vec::new();
         self.sparse = Some(members);
@@ -324,6 +447,10 @@ impl IntSet {
 
     /// Every member of `other` becomes a member of this set.
     pub(crate) fn absorb(&mut self, other: IntSet, budget: &Budget) {
+        let other_set = other
+            .sparse
+            .as_ref()
+            .map_or(0, |s| table_bytes(s.capacity(), std::mem::size_of::<i64>()));
         if self.words.is_empty() && self.sparse.is_none() {
             // Nothing here yet: take the other's bitmap as it is.
             *self = other;
@@ -355,6 +482,7 @@ impl IntSet {
         for value in other.sparse.into_iter().flatten() {
             self.insert(value, None, budget);
         }
+        budget.release(other_set);
     }
 
     /// Every member, ascending.

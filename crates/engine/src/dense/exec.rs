@@ -23,6 +23,7 @@ use datafusion::datasource::physical_plan::parquet::DefaultParquetFileReaderFact
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::error::Result;
 use datafusion::execution::cache::cache_manager::FileMetadataCache;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning};
@@ -53,6 +54,7 @@ use super::stats::row_groups_to_read;
 use crate::error::{EngineError, TableProblem};
 use crate::scan::drift::check_column;
 use datafusion::physical_optimizer::pruning::PruningPredicate;
+use minerva_catalog::display_byte_size;
 
 /// Rows per decoded batch: large enough that per-batch work (dictionary checks, filter setup)
 /// vanishes, small enough that a batch's columns stay in cache.
@@ -303,7 +305,16 @@ async fn run(
         .enumerate()
         .flat_map(|(f, plan)| plan.row_groups.iter().map(move |&rg| (f, rg)))
         .collect();
-    let budget = Arc::new(Budget::new(DENSE_BUDGET));
+    let reservation = MemoryConsumer::new(format!("DenseAggregateExec[{}]", scan.table))
+        .register(context.memory_pool());
+    let limit = match context.memory_pool().memory_limit() {
+        MemoryLimit::Finite(bytes) => Some(bytes),
+        _ => None,
+    };
+    // Arrays take at most half of a memory limit: the rest is room for the hash maps that
+    // replace them past it.
+    let arrays = limit.map_or(DENSE_BUDGET, |bytes| DENSE_BUDGET.min(bytes / 2));
+    let budget = Arc::new(Budget::in_pool(arrays, reservation));
     let new_groups = || {
         let counts: Vec<Count> = scan.aggregates.iter().map(|(c, _)| *c).collect();
         Groups::new(
@@ -366,6 +377,7 @@ async fn run(
                             .map_err(|e| {
                                 read_error(&scan, &files[f].file, Some(rg), e).into_datafusion()
                             })?;
+                        within_memory(&scan, groups.budget(), limit)?;
                     }
                     Ok(groups)
                 })
@@ -377,10 +389,28 @@ async fn run(
                 .await
                 .map_err(|e| DataFusionError::External(Box::new(e)))??;
             merged.absorb(groups);
+            within_memory(&scan, merged.budget(), limit)?;
         }
     }
     let batch_size = context.session_config().batch_size();
     merged.into_batches(&scan.outputs, &scan.schema, batch_size, scan.global)
+}
+
+/// Fails the query once the memory pool refused the aggregation a reservation: it holds what
+/// the limit allows and needs more.
+fn within_memory(scan: &DenseScan, budget: &Budget, limit: Option<usize>) -> Result<()> {
+    let Some(asked) = budget.refused() else {
+        return Ok(());
+    };
+    let limit = limit
+        .map(|bytes| format!(" of {}", display_byte_size(bytes as u64)))
+        .unwrap_or_default();
+    Err(DataFusionError::ResourcesExhausted(format!(
+        "the aggregation of table '{}' holds {} and needs {} more, past the memory limit{limit} (--memory-limit); raise the limit, or narrow the query (fewer days, fewer groups)",
+        scan.table,
+        display_byte_size(budget.held() as u64),
+        display_byte_size(asked as u64),
+    )))
 }
 
 /// Fetches every file's footer (through DataFusion's footer cache) and plans its reads.
@@ -767,11 +797,12 @@ fn entry_values(
 ) -> Result<Vec<u32>> {
     let mut entries: Vec<u32> = match column.key {
         Some(key) => {
+            let budget = Arc::clone(groups.budget());
             let interner = &mut groups.texts[key];
             let values = arrow::compute::cast(dict.values(), &DataType::Utf8)?;
             let values = values.as_string::<i32>();
-            let mut codes: Vec<u32> = values.iter().map(|v| interner.code(v)).collect();
-            codes.push(interner.code(None));
+            let mut codes: Vec<u32> = values.iter().map(|v| interner.code(v, &budget)).collect();
+            codes.push(interner.code(None, &budget));
             codes
         }
         None => vec![0; dict.values().len() + 1],

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, DictionaryArray, Int64Array, StringViewBuilder};
-use arrow::buffer::{BooleanBuffer, NullBuffer};
+use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{Int32Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::common::{HashMap, ScalarValue};
@@ -118,11 +118,14 @@ pub(crate) struct Interner {
 impl Interner {
     /// The code of `value` (`None`: null), new if it was not seen before. Called once per
     /// dictionary entry, not per row.
-    pub(crate) fn code(&mut self, value: Option<&str>) -> u32 {
+    pub(crate) fn code(&mut self, value: Option<&str>, budget: &Budget) -> u32 {
         let value = value.map(str::to_string);
         if let Some(&code) = self.codes.get(&value) {
             return code;
         }
+        // Held twice (the map's key and the list), each with its map or list slot.
+        let text = value.as_ref().map_or(0, String::len);
+        budget.grow(2 * (text + std::mem::size_of::<Option<String>>()) + 8);
         let code = self.values.len() as u32;
         self.values.push(value.clone());
         self.codes.insert(value, code);
@@ -199,6 +202,9 @@ impl Groups {
         if let Some(&id) = self.ids.get(&(partition, Box::from(codes))) {
             return id;
         }
+        // A group's slots in the key list and map and in each count, with the lists' and map's
+        // slack (they double as they grow). Refused, the query fails at its next check.
+        self.budget.grow(self.group_bytes(codes.len()));
         let id = self.keys.len() as u32;
         let key: GroupKey = (partition, codes.into());
         self.keys.push(key.clone());
@@ -217,6 +223,28 @@ impl Groups {
             }
         }
         id
+    }
+
+    /// Bytes one more group of `codes` text codes takes, slack included.
+    fn group_bytes(&self, codes: usize) -> usize {
+        let key = std::mem::size_of::<GroupKey>() + 4 * codes;
+        let count = |counts: &Counts| match counts {
+            Counts::Rows => 0,
+            Counts::Values(_) => 8,
+            Counts::ValuesByKey(_) => std::mem::size_of::<Counter>(),
+            Counts::Distinct(_) => std::mem::size_of::<IntSet>(),
+        };
+        let rows = if self.integer_key {
+            std::mem::size_of::<Counter>()
+        } else {
+            8
+        };
+        2 * (2 * key + 8 + rows + self.counts.iter().map(count).sum::<usize>())
+    }
+
+    /// The memory budget the groups grow in.
+    pub(crate) fn budget(&self) -> &Arc<Budget> {
+        &self.budget
     }
 
     /// Adds `rows` rows to the group of `partition` with no text or integer key: what a
@@ -419,7 +447,9 @@ impl Groups {
                 .iter()
                 .zip(&other.texts)
                 .zip(&mut self.texts)
-                .map(|((&code, theirs), ours)| ours.code(theirs.values[code as usize].as_deref()))
+                .map(|((&code, theirs), ours)| {
+                    ours.code(theirs.values[code as usize].as_deref(), &budget)
+                })
                 .collect();
             let ours = self.group(partition, &codes) as usize;
             if self.integer_key {
@@ -473,91 +503,147 @@ impl Groups {
                 .then_with(|| ka.1.cmp(&kb.1))
         });
         let mut batches = Vec::new();
+        let mut rows = Gathered::new(outputs);
         for g in order {
-            let Some(batch) = self.group_batch(g, outputs, schema, global)? else {
-                continue;
-            };
-            let mut offset = 0;
-            while offset < batch.num_rows() {
-                let len = batch_size.min(batch.num_rows() - offset);
-                batches.push(batch.slice(offset, len));
-                offset += len;
+            self.gather(g, outputs, global, &mut rows);
+            if rows.len >= batch_size {
+                batches.push(rows.finish(outputs, schema)?);
             }
+        }
+        if rows.len > 0 {
+            batches.push(rows.finish(outputs, schema)?);
         }
         Ok(batches)
     }
 
-    /// The rows of group `g`: one, or one per integer key value.
-    fn group_batch(
-        &mut self,
-        g: usize,
-        outputs: &[Output],
-        schema: &SchemaRef,
-        global: bool,
-    ) -> Result<Option<RecordBatch>> {
+    /// Appends the rows of group `g` to `rows`: one, or one per integer key value.
+    fn gather(&mut self, g: usize, outputs: &[Output], global: bool, rows: &mut Gathered) {
         // The integer key of each output row (if there is a key) and its rows.
-        let (keys, rows): (Option<Int64Array>, Vec<i64>) = if self.integer_key {
+        let (keys, counts): (Vec<Option<i64>>, Vec<i64>) = if self.integer_key {
             let counter = std::mem::take(&mut self.by_key[g]);
-            let (mut keys, mut rows) = counter.columns();
-            let mut valid = None;
+            let (keys, mut counts) = counter.columns();
+            let mut keys: Vec<Option<i64>> = keys.into_iter().map(Some).collect();
             if counter.nulls > 0 {
-                keys.push(0);
-                rows.push(counter.nulls as i64);
-                valid = Some(NullBuffer::from_iter(
-                    (0..keys.len()).map(|i| i + 1 < keys.len()),
-                ));
+                keys.push(None);
+                counts.push(counter.nulls as i64);
             }
-            (Some(Int64Array::new(keys.into(), valid)), rows)
+            (keys, counts)
         } else if self.rows[g] > 0 || global {
-            (None, vec![self.rows[g] as i64])
+            (Vec::new(), vec![self.rows[g] as i64])
         } else {
-            (None, Vec::new())
+            (Vec::new(), Vec::new())
         };
-        if rows.is_empty() {
-            return Ok(None);
+        if counts.is_empty() {
+            return;
         }
-        let n = rows.len();
+        let n = counts.len();
         let (partition, codes) = &self.keys[g];
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(outputs.len());
-        for (output, field) in outputs.iter().zip(schema.fields()) {
-            let column: ArrayRef = match *output {
-                Output::Partition(i) => {
-                    self.partitions[*partition as usize][i].to_array_of_size(n)?
+        for (column, output) in rows.columns.iter_mut().zip(outputs) {
+            match (*output, column) {
+                (Output::Partition(i), GatheredColumn::Scalars(values)) => {
+                    let value = &self.partitions[*partition as usize][i];
+                    values.extend(std::iter::repeat_n(value.clone(), n));
                 }
-                Output::Text(i) => {
-                    let value = &self.texts[i].values[codes[i] as usize];
-                    let mut builder = StringViewBuilder::with_capacity(n);
+                (Output::Text(i), GatheredColumn::Texts(builder)) => {
+                    let value = self.texts[i].values[codes[i] as usize].as_deref();
                     for _ in 0..n {
-                        builder.append_option(value.as_deref());
+                        builder.append_option(value);
                     }
-                    Arc::new(builder.finish())
                 }
-                Output::Integer => Arc::new(keys.clone().expect("grouped by an integer key")),
-                Output::Aggregate(a) => Arc::new(match &mut self.counts[a] {
-                    Counts::Rows => Int64Array::from(rows.clone()),
-                    Counts::Values(v) => Int64Array::from(vec![v[g] as i64; n]),
-                    Counts::Distinct(sets) => Int64Array::from(vec![sets[g].len() as i64; n]),
-                    Counts::ValuesByKey(counters) => {
-                        let counter = std::mem::take(&mut counters[g]);
-                        let counts: HashMap<i64, u64> = counter.entries().into_iter().collect();
-                        let keys = keys.as_ref().expect("grouped by an integer key");
-                        keys.iter()
-                            .map(|value| match value {
-                                Some(v) => counts.get(&v).copied().unwrap_or(0) as i64,
-                                None => counter.nulls as i64,
-                            })
-                            .collect::<Int64Array>()
+                (Output::Integer, GatheredColumn::Integers(values)) => {
+                    values.extend(keys.iter().copied());
+                }
+                (Output::Aggregate(a), GatheredColumn::Integers(values)) => {
+                    match &mut self.counts[a] {
+                        Counts::Rows => values.extend(counts.iter().map(|&c| Some(c))),
+                        Counts::Values(v) => {
+                            values.extend(std::iter::repeat_n(Some(v[g] as i64), n))
+                        }
+                        Counts::Distinct(sets) => {
+                            values.extend(std::iter::repeat_n(Some(sets[g].len() as i64), n))
+                        }
+                        Counts::ValuesByKey(counters) => {
+                            let counter = std::mem::take(&mut counters[g]);
+                            let by_value: HashMap<i64, u64> =
+                                counter.entries().into_iter().collect();
+                            values.extend(keys.iter().map(|key| {
+                                Some(match key {
+                                    Some(v) => by_value.get(v).copied().unwrap_or(0) as i64,
+                                    None => counter.nulls as i64,
+                                })
+                            }));
+                        }
                     }
-                }),
-            };
-            let column = if column.data_type() == field.data_type() {
-                column
-            } else {
-                arrow::compute::cast(&column, field.data_type())?
-            };
-            columns.push(column);
+                }
+                _ => unreachable!("gathered columns are made from the outputs"),
+            }
         }
-        Ok(Some(RecordBatch::try_new(Arc::clone(schema), columns)?))
+        rows.len += n;
+    }
+}
+
+/// Output rows being gathered into a batch, column by column.
+struct Gathered {
+    columns: Vec<GatheredColumn>,
+    len: usize,
+}
+
+enum GatheredColumn {
+    Scalars(Vec<ScalarValue>),
+    Texts(StringViewBuilder),
+    Integers(Vec<Option<i64>>),
+}
+
+impl Gathered {
+    fn new(outputs: &[Output]) -> Self {
+        let mut gathered = Self {
+            columns: Vec::new(),
+            len: 0,
+        };
+        gathered.reset(outputs);
+        gathered
+    }
+
+    /// The rows gathered so far as a batch of `schema`; gathering starts over.
+    fn finish(&mut self, outputs: &[Output], schema: &SchemaRef) -> Result<RecordBatch> {
+        let columns = std::mem::take(&mut self.columns);
+        let rows = std::mem::replace(&mut self.len, 0);
+        let arrays = columns
+            .into_iter()
+            .zip(schema.fields())
+            .map(|(column, field)| {
+                let array: ArrayRef = match column {
+                    GatheredColumn::Scalars(values) if values.is_empty() => {
+                        arrow::array::new_null_array(field.data_type(), 0)
+                    }
+                    GatheredColumn::Scalars(values) => ScalarValue::iter_to_array(values)?,
+                    GatheredColumn::Texts(mut builder) => Arc::new(builder.finish()),
+                    GatheredColumn::Integers(values) => Arc::new(Int64Array::from(values)),
+                };
+                Ok(if array.data_type() == field.data_type() {
+                    array
+                } else {
+                    arrow::compute::cast(&array, field.data_type())?
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.reset(outputs);
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(schema),
+            arrays,
+            &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?)
+    }
+
+    fn reset(&mut self, outputs: &[Output]) {
+        self.columns = outputs
+            .iter()
+            .map(|output| match output {
+                Output::Partition(_) => GatheredColumn::Scalars(Vec::new()),
+                Output::Text(_) => GatheredColumn::Texts(StringViewBuilder::new()),
+                Output::Integer | Output::Aggregate(_) => GatheredColumn::Integers(Vec::new()),
+            })
+            .collect();
     }
 }
 
