@@ -67,10 +67,10 @@ async fn upload_lake(lake: &DemoLake, server: &S3Server, bucket: &str) {
 }
 
 /// The seed lake in a bucket of the S3 server, and a catalog over it.
-struct S3Lake;
+pub(crate) struct S3Lake;
 
 impl S3Lake {
-    async fn start(bucket: &str) -> Option<(S3Server, DemoLake, PathBuf)> {
+    pub(crate) async fn start(bucket: &str) -> Option<(S3Server, DemoLake, PathBuf)> {
         let server = S3Server::start()?;
         let lake = seed_lake();
         upload_lake(&lake, &server, bucket).await;
@@ -91,7 +91,7 @@ fn recorded_engine(server: &S3Server, catalog: &Path, bucket: &str) -> (Engine, 
     (engine, store)
 }
 
-fn seed_queries() -> Vec<(String, String)> {
+pub(crate) fn seed_queries() -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/queries");
     let mut queries: Vec<_> = std::fs::read_dir(dir)
         .unwrap()

@@ -53,7 +53,7 @@ pub enum EngineError {
         /// The location listed.
         location: String,
         /// What went wrong and what to check.
-        failure: Failure,
+        failure: Box<Failure>,
     },
 
     /// The query would read more than its scan limit (`max_scan`).
@@ -133,7 +133,7 @@ impl From<Arc<CatalogError>> for EngineError {
             } => Self::List {
                 table: table.clone(),
                 location: location.clone(),
-                failure: Failure::of(source),
+                failure: Box::new(Failure::of(source)),
             },
             _ => Self::Catalog(error),
         }

@@ -28,6 +28,18 @@ pub enum Failure {
         /// The innermost cause ("Connection refused").
         cause: String,
     },
+    /// A connection was made, then closed or reset before the response was complete, after
+    /// every retry.
+    Interrupted {
+        /// The request, when known.
+        request: Option<String>,
+        /// How far it got ("after 1000 objects"), when known.
+        progress: Option<String>,
+        /// How often it was retried, when known.
+        retries: Option<usize>,
+        /// The innermost cause.
+        cause: String,
+    },
     /// The bucket does not exist.
     NoSuchBucket {
         /// The request, when known.
@@ -90,6 +102,14 @@ impl Failure {
     /// Classifies `error`.
     pub fn of(error: &object_store::Error) -> Self {
         let text = chain_text(error);
+        if let Some(cut) = find::<crate::ListingInterrupted>(error) {
+            return Self::Interrupted {
+                request: request_line(&text),
+                progress: Some(format!("after {} objects", cut.listed)),
+                retries: Some(cut.retries),
+                cause: root_cause(error),
+            };
+        }
         let kind = http_error_kind(error);
         let status = match error {
             object_store::Error::PermissionDenied { .. } => Some(403),
@@ -145,6 +165,25 @@ impl fmt::Display for Failure {
                 write!(
                     f,
                     "cannot connect to the object store{}: {cause}",
+                    at(request)
+                )
+            }
+            Self::Interrupted {
+                request,
+                progress,
+                retries,
+                cause,
+            } => {
+                let progress = progress
+                    .as_ref()
+                    .map(|p| format!(" {p}"))
+                    .unwrap_or_default();
+                let retries = retries
+                    .map(|n| format!(" and {n} retries"))
+                    .unwrap_or_default();
+                write!(
+                    f,
+                    "the object store's response broke off{}{progress}{retries}: {cause}; check the network, or raise 'retries' in storage.toml",
                     at(request)
                 )
             }
@@ -221,9 +260,18 @@ fn classify(text: &str, kind: Option<HttpErrorKind>, status: Option<u16>) -> Opt
     let request = request_line(text);
     match kind {
         Some(HttpErrorKind::Timeout) => return Some(Failure::Timeout { request }),
-        Some(HttpErrorKind::Connect | HttpErrorKind::Request | HttpErrorKind::Interrupted) => {
+        Some(HttpErrorKind::Connect) => {
             return Some(Failure::Unreachable {
                 request,
+                cause: last_words(text),
+            });
+        }
+        // Connected, then the connection closed or was reset mid-request or mid-response.
+        Some(HttpErrorKind::Request | HttpErrorKind::Interrupted) => {
+            return Some(Failure::Interrupted {
+                request,
+                progress: None,
+                retries: None,
                 cause: last_words(text),
             });
         }
@@ -278,6 +326,18 @@ fn chain_text(error: &object_store::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The first error of type `T` in `error`'s chain.
+fn find<T: std::error::Error + 'static>(error: &object_store::Error) -> Option<&T> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(found) = current.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cause = current.source();
+    }
+    None
 }
 
 fn http_error_kind(error: &object_store::Error) -> Option<HttpErrorKind> {

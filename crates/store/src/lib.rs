@@ -43,6 +43,7 @@ mod meter;
 mod profile;
 pub mod recording;
 mod registry;
+mod resume;
 mod s3;
 
 pub use accounted::AccountedStore;
@@ -52,3 +53,4 @@ pub use listings::ListingCache;
 pub use meter::{Meter, ScanLimit, ScanLimitExceeded, Usage};
 pub use recording::{RecordingStore, Request, RequestKind};
 pub use registry::Stores;
+pub use resume::ListingInterrupted;

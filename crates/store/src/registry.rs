@@ -11,6 +11,7 @@ use object_store::local::LocalFileSystem;
 use url::Url;
 
 use crate::error::StoreError;
+use crate::resume::ResumingStore;
 use crate::s3::s3_store;
 
 /// Every store a session reads from, by `scheme://authority`.
@@ -78,7 +79,9 @@ impl Stores {
         let bucket = url.host_str().unwrap_or_default();
         let settings = storage.for_bucket(bucket);
         let profile_name = self.profile.clone().or_else(|| settings.profile.clone());
-        Ok(Arc::new(s3_store(bucket, &settings, profile_name)?))
+        let retries = settings.retries.unwrap_or(crate::s3::DEFAULT_RETRIES);
+        let s3 = Arc::new(s3_store(bucket, &settings, profile_name)?);
+        Ok(Arc::new(ResumingStore::new(s3, retries)))
     }
 }
 

@@ -21,7 +21,7 @@ use crate::error::StoreError;
 use crate::profile::{Profile, ProfileCredentials};
 
 /// Retries of a request that failed transiently (5xx, throttling, a dropped connection).
-const DEFAULT_RETRIES: usize = 3;
+pub(crate) const DEFAULT_RETRIES: usize = 3;
 /// No request is retried after this long: a shell should say "unreachable" in seconds.
 const RETRY_TIMEOUT: Duration = Duration::from_secs(30);
 
