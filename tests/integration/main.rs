@@ -3,6 +3,7 @@
 mod architecture;
 mod athena;
 mod bad_input;
+mod bad_inputs;
 mod cancellation;
 mod catalog_edits;
 mod cli;

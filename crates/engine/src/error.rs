@@ -350,6 +350,11 @@ fn describe(error: &DataFusionError) -> String {
         }
     }
     match error {
+        // Which optimizer rule met the error (evaluating a constant expression while planning)
+        // is DataFusion's business; what failed is the news.
+        DataFusionError::Context(context, inner) if context.starts_with("Optimizer rule") => {
+            describe(inner)
+        }
         DataFusionError::Context(context, inner) => format!("{context}: {}", describe(inner)),
         DataFusionError::Diagnostic(_, inner) => describe(inner),
         DataFusionError::Shared(inner) => describe(inner),
