@@ -102,7 +102,7 @@ impl Failure {
     /// Classifies `error`.
     pub fn of(error: &object_store::Error) -> Self {
         let text = chain_text(error);
-        if let Some(cut) = find::<crate::ListingInterrupted>(error) {
+        if let Some(cut) = find::<crate::resume::ListingInterrupted>(error) {
             return Self::Interrupted {
                 request: request_line(&text),
                 progress: Some(format!("after {} objects", cut.listed)),
@@ -375,6 +375,10 @@ fn request_line(text: &str) -> Option<String> {
     let mut words = rest.split_whitespace();
     let method = words.next()?;
     let mut url = url::Url::parse(words.next()?).ok()?;
+    // "Error performing list request: …" names no request.
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
     url.set_query(None);
     Some(format!("{method} {url}"))
 }

@@ -117,7 +117,7 @@ impl Resumable {
                 }
                 Some(Err(error)) => {
                     self.done = true;
-                    if self.retries == 0 || !is_cut(&error) {
+                    if self.retries == 0 || !is_cut(&error) || !broke_off(&error) {
                         return Some(Err(error));
                     }
                     return Some(Err(object_store::Error::Generic {
@@ -138,24 +138,37 @@ impl Resumable {
     }
 }
 
-/// Whether `error` is a response that broke off or a connection that dropped: worth resuming.
-/// Decided by the kind of the HTTP error in its chain, never by its text.
-pub(crate) fn is_cut(error: &object_store::Error) -> bool {
+/// The kind of the HTTP error in `error`'s chain.
+fn http_kind(error: &object_store::Error) -> Option<HttpErrorKind> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = cause {
         if let Some(http) = current.downcast_ref::<HttpError>() {
-            return matches!(
-                http.kind(),
-                HttpErrorKind::Request
-                    | HttpErrorKind::Interrupted
-                    | HttpErrorKind::Connect
-                    | HttpErrorKind::Timeout
-                    | HttpErrorKind::Decode
-            );
+            return Some(http.kind());
         }
         cause = current.source();
     }
-    false
+    None
+}
+
+/// Whether `error` is a response that broke off or stalled after the connection was made:
+/// worth resuming. Decided by the kind of the HTTP error in its chain, never by its text. (A
+/// connection that cannot be made object_store has retried already.)
+pub(crate) fn is_cut(error: &object_store::Error) -> bool {
+    matches!(
+        http_kind(error),
+        Some(
+            HttpErrorKind::Request
+                | HttpErrorKind::Interrupted
+                | HttpErrorKind::Decode
+                | HttpErrorKind::Timeout
+        )
+    )
+}
+
+/// Whether a listing that failed with `error` after resumptions broke off (rather than timed
+/// out, which is reported as a timeout).
+fn broke_off(error: &object_store::Error) -> bool {
+    !matches!(http_kind(error), Some(HttpErrorKind::Timeout))
 }
 
 /// 100 ms, 200 ms, 400 ms, … at most 2 s.
@@ -226,7 +239,7 @@ impl ObjectStore for ResumingStore {
                     retries += 1;
                     tokio::time::sleep(backoff(retries)).await;
                 }
-                Err(error) if retries > 0 && is_cut(&error) => {
+                Err(error) if retries > 0 && is_cut(&error) && broke_off(&error) => {
                     return Err(object_store::Error::Generic {
                         store: "S3",
                         source: Box::new(ListingInterrupted {
