@@ -88,7 +88,7 @@ fn a_runaway_query_stops_at_the_timeout_and_the_next_statement_runs() {
     .code(1)
     .stdout("ok\n1\n")
     .stderr(predicate::str::contains(
-        "failed: query stopped after 1s: it ran longer than the timeout (--timeout, \\set timeout)",
+        "failed: query stopped after 1s: it ran longer than the timeout (--timeout, \\set timeout, query_timeout in storage.toml)",
     ));
     // Stopped, not run to the end (a trillion rows).
     assert!(started.elapsed() < std::time::Duration::from_secs(60));

@@ -79,7 +79,7 @@ pub enum EngineError {
 
     /// The query ran longer than its timeout and was stopped.
     #[error(
-        "query stopped after {}: it ran longer than the timeout (--timeout, \\set timeout)",
+        "query stopped after {}: it ran longer than the timeout (--timeout, \\set timeout, query_timeout in storage.toml)",
         humantime::format_duration(*after)
     )]
     Timeout {
