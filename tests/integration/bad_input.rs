@@ -260,3 +260,108 @@ async fn ignore_corrupt_files_skips_objects_that_are_not_parquet_and_says_which(
         "{explained}"
     );
 }
+
+/// Local files whose reads fail as a dropped connection does: listings work, GETs do not.
+#[derive(Debug)]
+struct FailingReads(object_store::local::LocalFileSystem);
+
+impl std::fmt::Display for FailingReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FailingReads")
+    }
+}
+
+fn dropped() -> object_store::Error {
+    object_store::Error::Generic {
+        store: "test",
+        source: "the connection was reset".into(),
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::ObjectStore for FailingReads {
+    async fn put_opts(
+        &self,
+        _: &object_store::path::Path,
+        _: object_store::PutPayload,
+        _: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        Err(dropped())
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        _: &object_store::path::Path,
+        _: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        Err(dropped())
+    }
+
+    async fn get_opts(
+        &self,
+        location: &object_store::path::Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        if options.head {
+            return self.0.get_opts(location, options).await;
+        }
+        Err(dropped())
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<
+            'static,
+            object_store::Result<object_store::path::Path>,
+        >,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>> {
+        self.0.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.0.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.0.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        _: &object_store::path::Path,
+        _: &object_store::path::Path,
+        _: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        Err(dropped())
+    }
+}
+
+#[tokio::test]
+async fn ignore_corrupt_files_never_skips_a_file_the_store_failed_to_read() {
+    let lake = lake();
+    let table_file = lake.catalog().join("default/views.toml");
+    let text = std::fs::read_to_string(&table_file).unwrap();
+    std::fs::write(
+        &table_file,
+        format!("{text}\n[properties]\nignore_corrupt_files = \"true\"\n"),
+    )
+    .unwrap();
+    let engine =
+        minerva_engine::Engine::builder(minerva_catalog::Catalog::load(lake.catalog()).unwrap())
+            .object_store(
+                url::Url::parse("file://").unwrap(),
+                std::sync::Arc::new(FailingReads(object_store::local::LocalFileSystem::new())),
+            )
+            .build();
+    let error = error_of(&engine, "SELECT dt, count(*) FROM views GROUP BY dt").await;
+    assert!(
+        error.contains("cannot read '") && error.contains("the connection was reset"),
+        "{error}"
+    );
+}
