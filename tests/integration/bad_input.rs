@@ -13,6 +13,17 @@ fn lake() -> DemoLake {
     })
 }
 
+/// Sets `ignore_corrupt_files = 'true'` on the lake's `views` table.
+fn ignore_corrupt_files(lake: &DemoLake) {
+    let table_file = lake.catalog().join("default/views.toml");
+    let text = std::fs::read_to_string(&table_file).unwrap();
+    std::fs::write(
+        &table_file,
+        format!("{text}\n[properties]\nignore_corrupt_files = \"true\"\n"),
+    )
+    .unwrap();
+}
+
 async fn error_of(engine: &Engine, sql: &str) -> String {
     match engine.query(sql).await {
         Ok(batches) => panic!("{sql} should fail, returned {} batches", batches.len()),
@@ -140,10 +151,7 @@ async fn a_zero_byte_parquet_file_fails_the_query_and_is_named_on_every_path() {
     }
 
     // With the table property, the file is skipped, and EXPLAIN ANALYZE says which.
-    let table_file = lake.catalog().join("default/views.toml");
-    let text = std::fs::read_to_string(&table_file).unwrap();
-    let text = format!("{text}\n[properties]\nignore_corrupt_files = \"true\"\n");
-    std::fs::write(&table_file, text).unwrap();
+    ignore_corrupt_files(&lake);
     let engine = lake.engine();
     let days = crate::support::rows(
         &engine,
@@ -235,13 +243,7 @@ async fn ignore_corrupt_files_skips_objects_that_are_not_parquet_and_says_which(
     )
     .unwrap();
     std::fs::write(lake.views().join("dt=2024-01-01/zz-empty.parquet"), b"").unwrap();
-    let table_file = lake.catalog().join("default/views.toml");
-    let text = std::fs::read_to_string(&table_file).unwrap();
-    std::fs::write(
-        &table_file,
-        format!("{text}\n[properties]\nignore_corrupt_files = \"true\"\n"),
-    )
-    .unwrap();
+    ignore_corrupt_files(&lake);
     let engine = lake.engine();
     for sql in [
         "SELECT dt, count(*) FROM views GROUP BY dt ORDER BY dt",
@@ -345,13 +347,7 @@ impl object_store::ObjectStore for FailingReads {
 #[tokio::test]
 async fn ignore_corrupt_files_never_skips_a_file_the_store_failed_to_read() {
     let lake = lake();
-    let table_file = lake.catalog().join("default/views.toml");
-    let text = std::fs::read_to_string(&table_file).unwrap();
-    std::fs::write(
-        &table_file,
-        format!("{text}\n[properties]\nignore_corrupt_files = \"true\"\n"),
-    )
-    .unwrap();
+    ignore_corrupt_files(&lake);
     let engine =
         minerva_engine::Engine::builder(minerva_catalog::Catalog::load(lake.catalog()).unwrap())
             .object_store(
