@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::error::line_and_column;
 use crate::error::{CatalogError, Result};
+use crate::manifest::Manifest;
 use crate::partition::Partition;
 use crate::registry::{parse_registry, render_registry};
 use crate::storage::{STORAGE_FILE, StorageSettings};
@@ -221,6 +222,7 @@ impl Catalog {
     pub fn remove_table(root: &Path, database: &str, name: &str) -> Result<bool> {
         let mut found = false;
         for path in [
+            manifest_path(root, database, name),
             registry_path(root, database, name),
             table_path(root, database, name),
         ] {
@@ -290,6 +292,88 @@ impl Catalog {
         file.lock().map_err(error)?;
         Ok(CatalogLock { _file: file })
     }
+}
+
+/// A hold on writing one table's data, across processes: a statement that writes data files
+/// and commits them holds it from before its first file to after its commit and clean-up, so
+/// two writers never interleave and clean-up never deletes a file a live writer is writing.
+/// Released when dropped (or when the process ends, however it ends).
+#[derive(Debug)]
+pub struct WriteLock {
+    _file: std::fs::File,
+}
+
+impl Catalog {
+    /// Takes the write lock of table `database.name`, or fails at once with
+    /// [`CatalogError::TableBusy`] when another statement holds it.
+    pub fn lock_writes(root: &Path, database: &str, name: &str) -> Result<WriteLock> {
+        let path = root.join(database).join(format!(".{name}.writing"));
+        let error = |source| CatalogError::Lock {
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(error)?;
+        match file.try_lock() {
+            Ok(()) => Ok(WriteLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(CatalogError::TableBusy {
+                table: format!("{database}.{name}"),
+            }),
+            Err(std::fs::TryLockError::Error(source)) => Err(error(source)),
+        }
+    }
+
+    /// The committed state of table `database.name` now (empty when nothing was committed).
+    /// Read once per query, so every scan of the query sees the same commit.
+    pub fn read_manifest(root: &Path, database: &str, name: &str) -> Result<Manifest> {
+        let path = manifest_path(root, database, name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                Manifest::parse(&text).map_err(|(line, message)| CatalogError::ManifestFile {
+                    path: path.clone(),
+                    line,
+                    message,
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+            Err(source) => Err(CatalogError::ReadTableFile { path, source }),
+        }
+    }
+
+    /// Commits `manifest` as the next version of table `database.name`'s state: the one atomic
+    /// step that makes a write's files visible. Fails with [`CatalogError::CommitConflict`],
+    /// writing nothing, when the table's state is no longer the version `manifest` was read at.
+    pub fn commit_manifest(
+        root: &Path,
+        database: &str,
+        name: &str,
+        manifest: &Manifest,
+    ) -> Result<u64> {
+        let _lock = Self::lock(root)?;
+        let current = Self::read_manifest(root, database, name)?.version();
+        if current != manifest.version() {
+            return Err(CatalogError::CommitConflict {
+                table: format!("{database}.{name}"),
+                expected: manifest.version(),
+                found: current,
+            });
+        }
+        let version = current + 1;
+        write_atomically(
+            &manifest_path(root, database, name),
+            &manifest.render(version),
+        )?;
+        Ok(version)
+    }
+}
+
+fn manifest_path(root: &Path, database: &str, name: &str) -> PathBuf {
+    root.join(database).join(format!("{name}.manifest"))
 }
 
 fn registry_path(root: &Path, database: &str, name: &str) -> PathBuf {

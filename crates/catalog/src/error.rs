@@ -171,6 +171,50 @@ pub enum CatalogError {
         message: String,
     },
 
+    /// A table's `.manifest` file is not valid.
+    #[error("{}:{line}: {message}", path.display())]
+    ManifestFile {
+        /// The `.manifest` file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// Another statement committed to the table between this write's start and its commit.
+    #[error(
+        "table '{table}': another write committed while this one ran (version {found}, this write started from {expected}); nothing was committed, run the statement again"
+    )]
+    CommitConflict {
+        /// `database.table`.
+        table: String,
+        /// The manifest version the write started from.
+        expected: u64,
+        /// The version it found at its commit.
+        found: u64,
+    },
+
+    /// Another statement is writing the table.
+    #[error(
+        "table '{table}' is being written by another statement; run this one when it has finished"
+    )]
+    TableBusy {
+        /// `database.table`.
+        table: String,
+    },
+
+    /// A write would produce a partition the table's projection never yields.
+    #[error(
+        "table '{table}': partition '{partition}' is outside the table's partition projection (its projection.* properties), so no query would read it"
+    )]
+    NotProjected {
+        /// `database.table`.
+        table: String,
+        /// The partition's name.
+        partition: String,
+    },
+
     /// A table's location does not exist.
     #[error("table '{table}': location '{location}' does not exist")]
     LocationNotFound {

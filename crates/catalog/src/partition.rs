@@ -7,7 +7,7 @@ use crate::value::Value;
 
 /// Spells a partition value as Hive does in a directory name: control characters and a few
 /// ASCII punctuation marks become `%XX`; everything else, non-ASCII text included, stays.
-pub(crate) fn hive_escape(value: &str) -> String {
+pub fn hive_escape(value: &str) -> String {
     const ESCAPED: &[char] = &[
         '"', '#', '%', '\'', '*', '/', ':', '=', '?', '\\', '{', '[', ']', '^',
     ];

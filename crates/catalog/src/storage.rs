@@ -11,8 +11,10 @@
 //! allow_http = true
 //! ```
 //!
-//! Top-level settings: `listing_ttl = "30s"` (how long a remote listing is reused) and
-//! `query_timeout = "30m"` (how long a query may run unless `--timeout` says otherwise).
+//! Top-level settings: `listing_ttl = "30s"` (how long a remote listing is reused),
+//! `query_timeout = "30m"` (how long a query may run unless `--timeout` says otherwise) and
+//! `warehouse = "s3://bucket/warehouse"` (where `CREATE TABLE AS` puts tables that name no
+//! `external_location`: `<warehouse>/<database>/<table>/`; a relative path is from the catalog).
 //!
 //! Credentials never live here: they come from the standard AWS chain (environment, profile
 //! files, web identity, container and instance metadata), so catalog files can be reviewed and
@@ -41,6 +43,10 @@ pub struct StorageSettings {
     /// How long a query may run before it is stopped, unless the command line says otherwise
     /// (Athena's workgroup query timeout).
     pub query_timeout: Option<Duration>,
+    /// Where `CREATE TABLE AS` puts a table that names no `external_location`:
+    /// `<warehouse>/<database>/<table>/` (Athena's workgroup output location). A local path
+    /// (relative to the catalog directory) or an `s3://` URL, as written.
+    pub warehouse: Option<String>,
 }
 
 /// How to reach S3 or an S3-compatible server. Unset fields fall back to the AWS chain's
@@ -169,6 +175,7 @@ impl StorageSettings {
             buckets,
             listing_ttl,
             query_timeout,
+            warehouse: file.warehouse,
         })
     }
 }
@@ -179,6 +186,7 @@ struct StorageFile {
     s3: Option<S3File>,
     listing_ttl: Option<toml::Spanned<String>>,
     query_timeout: Option<toml::Spanned<String>>,
+    warehouse: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

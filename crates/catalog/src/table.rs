@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::column::Column;
+use crate::domain::{Domain, PartitionFilter};
 use crate::error::ValueError;
 use crate::layout::Layout;
 use crate::location::Location;
-use crate::partition::{Partition, hive_prefix};
+use crate::partition::{Partition, hive_name, hive_prefix};
 use crate::projection::{Projection, PropertyProblem};
 use crate::types::ColumnType;
 use crate::value::Value;
@@ -315,6 +316,43 @@ impl Table {
             &self.definition.partition_columns,
             values,
         )
+    }
+
+    /// The partition a write of rows with partition values `values` goes to: the prefix the
+    /// projection's template names (failing when the projection never yields those values),
+    /// the registered location, or the Hive directory under the table's location.
+    pub fn write_partition(
+        &self,
+        values: &[Value],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Partition, crate::error::CatalogError> {
+        if let Some(projection) = &self.projection
+            && !self.definition.partition_columns.is_empty()
+        {
+            let mut filter = PartitionFilter::all();
+            for (column, value) in self.definition.partition_columns.iter().zip(values) {
+                filter.and(&column.name, Domain::point(value.clone()));
+            }
+            return projection
+                .partitions(&self.layout(), &filter, now)?
+                .into_iter()
+                .find(|p| p.values == values)
+                .ok_or_else(|| crate::error::CatalogError::NotProjected {
+                    table: self.qualified_name(),
+                    partition: hive_name(&self.definition.partition_columns, values),
+                });
+        }
+        if let Some(registered) = self
+            .registry
+            .as_ref()
+            .and_then(|r| r.iter().find(|p| p.values == values))
+        {
+            return Ok(registered.clone());
+        }
+        Ok(Partition {
+            values: values.to_vec(),
+            prefix: self.hive_prefix(values),
+        })
     }
 
     /// The partition column called `name`, if any.

@@ -68,9 +68,18 @@ pub enum EngineError {
     #[error(transparent)]
     Rejected(#[from] Rejection),
 
+    /// A write (`CREATE TABLE AS`, `INSERT`, `COMPACT`, `UNLOAD`) cannot be carried out.
+    #[error("cannot write {target}: {problem}")]
+    Write {
+        /// What is written: `table 'default.views'`, `'s3://bucket/export/'`.
+        target: String,
+        /// What is wrong.
+        problem: WriteProblem,
+    },
+
     /// The statement is valid SQL that Minerva does not run.
     #[error(
-        "{statement} is not supported yet: define tables with Athena's CREATE EXTERNAL TABLE or with files in the catalog directory (<database>/<table>.toml)"
+        "{statement} is not supported: Minerva writes with CREATE TABLE AS, INSERT INTO, INSERT OVERWRITE, COMPACT and UNLOAD, and defines tables with CREATE EXTERNAL TABLE or files in the catalog directory (<database>/<table>.toml)"
     )]
     Unsupported {
         /// What it is (`INSERT`, `CREATE VIEW`).
@@ -226,6 +235,12 @@ pub enum TableProblem {
         /// Why.
         source: Box<EngineError>,
     },
+    /// The table's `.manifest` names a partition the table cannot have.
+    #[error("its manifest is not valid: {message}")]
+    Manifest {
+        /// What is wrong.
+        message: String,
+    },
     /// A data file stores a column as a type that does not read as the table's.
     #[error(
         "'{object}': {mismatch} (rewrite the file, or declare the column as {})",
@@ -236,6 +251,174 @@ pub enum TableProblem {
         object: String,
         /// The column and its two types.
         mismatch: ColumnTypeMismatch,
+    },
+}
+
+/// Why a write cannot be carried out. Nothing was committed when one of these is returned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteProblem {
+    /// The query gives more or fewer columns than the write needs.
+    #[error("the query gives {given} column(s), but {expected} are written ({columns})")]
+    ColumnCount {
+        /// Columns written.
+        expected: usize,
+        /// Columns the query gives.
+        given: usize,
+        /// The names of the columns written.
+        columns: String,
+    },
+    /// A column of the query has a type that does not store as the column's without change.
+    #[error(
+        "column '{column}' is {declared}, but the query gives {given}: CAST it explicitly if the change is intended"
+    )]
+    ColumnType {
+        /// The column written.
+        column: String,
+        /// Its type in the table.
+        declared: String,
+        /// The query's type for it.
+        given: String,
+    },
+    /// A value does not fit the column's type (a checked narrowing failed).
+    #[error("column '{column}' ({declared}): {message}")]
+    ValueDoesNotFit {
+        /// The column written.
+        column: String,
+        /// Its type.
+        declared: String,
+        /// What the cast said.
+        message: String,
+    },
+    /// A column of the query's result cannot be a table column.
+    #[error("column '{column}' is {given}, which a table cannot store: CAST it ({hint})")]
+    Unstorable {
+        /// The column.
+        column: String,
+        /// Its type.
+        given: String,
+        /// What to cast it to.
+        hint: &'static str,
+    },
+    /// A column name that is not valid, or appears twice.
+    #[error("column name '{column}' {why}")]
+    ColumnName {
+        /// The column.
+        column: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// `partitioned_by` that are not the query's last columns, in order (Athena's rule).
+    #[error(
+        "partitioned_by columns must be the last columns of the query, in the same order: expected [{expected}] last, the query ends with [{found}]"
+    )]
+    PartitionColumnsLast {
+        /// The partition columns.
+        expected: String,
+        /// The query's last columns.
+        found: String,
+    },
+    /// A `WITH (…)` property Minerva does not know.
+    #[error("unknown property '{property}' (known: {known})")]
+    UnknownProperty {
+        /// The property.
+        property: String,
+        /// The ones known.
+        known: &'static str,
+    },
+    /// A `WITH (…)` property with a value it cannot take.
+    #[error("property '{property}' cannot be {value}: {expected}")]
+    BadProperty {
+        /// The property.
+        property: String,
+        /// Its value as written.
+        value: String,
+        /// What it can be.
+        expected: &'static str,
+    },
+    /// A property Athena knows and Minerva refuses (`bucketed_by`, `bucket_count`).
+    #[error("property '{property}' is not supported: {why}")]
+    Refused {
+        /// The property.
+        property: String,
+        /// Why, and what to do instead.
+        why: &'static str,
+    },
+    /// The location of a new table or an export already has data (Athena's
+    /// `HIVE_PATH_ALREADY_EXISTS`).
+    #[error(
+        "'{location}' already holds data (e.g. '{object}'): choose an empty location, or remove what is there"
+    )]
+    LocationNotEmpty {
+        /// The location.
+        location: String,
+        /// One object found there.
+        object: String,
+    },
+    /// `CREATE TABLE AS` without `external_location` in a catalog with no warehouse.
+    #[error(
+        "say where: WITH (external_location = '…'), or set warehouse = '…' in {} (tables then go to <warehouse>/<database>/<table>/)",
+        storage.display()
+    )]
+    NoWarehouse {
+        /// The catalog's storage.toml.
+        storage: std::path::PathBuf,
+    },
+    /// A column of the target that neither the source nor `SET` provides (`COMPACT`).
+    #[error(
+        "column '{column}' is not a column of {source_table}; give it with SET {column} = <expression>"
+    )]
+    Unmatched {
+        /// The target's column.
+        column: String,
+        /// `database.table` read from.
+        source_table: String,
+    },
+    /// `COMPACT … WHERE` on more than the source's partition columns.
+    #[error(
+        "COMPACT consumes whole objects of {source_table}: its WHERE may only name partition columns ({columns})"
+    )]
+    CompactFilter {
+        /// `database.table` read from.
+        source_table: String,
+        /// Its partition columns.
+        columns: String,
+    },
+    /// A partition value that cannot name a directory.
+    #[error("partition column '{column}' has value {value}, which cannot name a partition")]
+    PartitionValue {
+        /// The partition column.
+        column: String,
+        /// The value.
+        value: String,
+    },
+    /// A location that cannot be used.
+    #[error("{source}")]
+    Location {
+        /// What is wrong with it.
+        source: ValueError,
+    },
+    /// The table a `CREATE TABLE AS` would define is not valid.
+    #[error("{message}")]
+    Definition {
+        /// What is wrong.
+        message: String,
+    },
+    /// Writing an object failed.
+    #[error("cannot write '{object}': {failure}")]
+    Put {
+        /// The object.
+        object: String,
+        /// What went wrong.
+        failure: Box<Failure>,
+    },
+    /// Encoding a file failed.
+    #[error("cannot encode '{object}': {message}")]
+    Encode {
+        /// The object.
+        object: String,
+        /// What the encoder said.
+        message: String,
     },
 }
 
@@ -261,6 +444,12 @@ pub enum Rejection {
     TableExists {
         /// `database.table`.
         table: String,
+    },
+    /// `CREATE TABLE AS` into a database that does not exist.
+    #[error("database '{database}' does not exist (CREATE DATABASE {database} first)")]
+    NoDatabase {
+        /// The database.
+        database: String,
     },
     /// `CREATE DATABASE` of a database that exists.
     #[error("database '{database}' already exists")]

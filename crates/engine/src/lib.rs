@@ -32,8 +32,9 @@ mod session;
 mod statements;
 mod trino;
 mod types;
+mod write;
 
-pub use error::{EngineError, PartitionProblem, Rejection, Result, TableProblem};
+pub use error::{EngineError, PartitionProblem, Rejection, Result, TableProblem, WriteProblem};
 pub use report::{ATHENA_USD_PER_TIB, QueryStats, ScanReport, ScanSummary};
 pub use scan::CatalogTable;
 pub use session::{Engine, EngineBuilder, QueryOutput};

@@ -27,6 +27,8 @@ pub struct QueryStats {
     meter: Arc<Meter>,
     rows: AtomicU64,
     scans: Mutex<Vec<ScanReport>>,
+    /// Files, bytes and partitions a write committed.
+    written: Mutex<(usize, u64, usize)>,
     finished: Mutex<Option<Duration>>,
 }
 
@@ -37,6 +39,7 @@ impl QueryStats {
             meter: Arc::new(Meter::new(limit)),
             rows: AtomicU64::default(),
             scans: Mutex::default(),
+            written: Mutex::default(),
             finished: Mutex::default(),
         }
     }
@@ -58,6 +61,14 @@ impl QueryStats {
     /// The scans planned so far: per catalog table, which partitions and files.
     pub fn scans(&self) -> Vec<ScanReport> {
         self.scans.lock().expect("stats lock poisoned").clone()
+    }
+
+    /// Records what a write committed: files, bytes and partitions.
+    pub(crate) fn record_write(&self, files: usize, bytes: u64, partitions: usize) {
+        let mut written = self.written.lock().expect("stats lock poisoned");
+        written.0 += files;
+        written.1 += bytes;
+        written.2 += partitions;
     }
 
     pub(crate) fn add_rows(&self, rows: usize) {
@@ -83,7 +94,12 @@ impl QueryStats {
         let partitions_read = scans.iter().map(|s| s.selected).sum();
         let partitions_total = scans.iter().map(|s| s.total).sum::<Option<usize>>();
         let usage = self.meter.usage();
+        let (written_files, written_bytes, written_partitions) =
+            *self.written.lock().expect("stats lock poisoned");
         ScanSummary {
+            written_files,
+            written_bytes,
+            written_partitions,
             bytes: usage.bytes,
             get_requests: usage.get_requests,
             list_requests: usage.list_requests,
@@ -127,6 +143,12 @@ pub struct ScanSummary {
     pub skipped_files: usize,
     /// Rows the query produced.
     pub rows: u64,
+    /// Data files a write committed.
+    pub written_files: usize,
+    /// Their bytes.
+    pub written_bytes: u64,
+    /// The partitions they are in.
+    pub written_partitions: usize,
     /// Wall time from the statement's start to its last row.
     pub elapsed: Duration,
 }
@@ -145,8 +167,17 @@ impl ScanSummary {
     /// query's.
     pub fn describe_scan(&self) -> String {
         let mut text = format!("Run time: {:.3} s", self.elapsed.as_secs_f64());
+        let written = (self.written_files > 0).then(|| {
+            format!(
+                ", Data written: {} ({}; {})",
+                display_byte_size(self.written_bytes),
+                plural(self.written_files as u64, "file"),
+                plural(self.written_partitions as u64, "partition")
+            )
+        });
         if self.tables == 0 && self.bytes == 0 {
             // A command or a computation: nothing scanned, nothing to bill.
+            text.push_str(written.as_deref().unwrap_or_default());
             return text;
         }
         text.push_str(&format!(
@@ -185,6 +216,7 @@ impl ScanSummary {
             text.push_str(&format!(" ({})", details.join("; ")));
         }
         text.push_str(&format!(", Athena ≈ ${:.5}", self.athena_cost_usd()));
+        text.push_str(written.as_deref().unwrap_or_default());
         text
     }
 }
@@ -214,6 +246,9 @@ mod tests {
             tables: 0,
             skipped_files: 0,
             rows: 0,
+            written_files: 0,
+            written_bytes: 0,
+            written_partitions: 0,
             elapsed: Duration::ZERO,
         };
         let ten_mib = 5.0 * 10.0 / (1024.0 * 1024.0);

@@ -1,12 +1,13 @@
 //! Reading catalog tables: one DataFusion `TableProvider` per table (`table`), the catalog and
 //! schema providers that find them (`providers`), partition pruning from SQL filters
-//! (`pruning`), file sources whose errors name the object they came from (`naming`), and the
+//! (`pruning`), the committed table states one query reads (`snapshot`), file sources whose errors name the object they came from (`naming`), and the
 //! rules by which a file's columns read as the table's (`drift`).
 
 pub(crate) mod drift;
 mod naming;
 mod providers;
 mod pruning;
+pub(crate) mod snapshot;
 mod table;
 
 pub(crate) use providers::{MinervaCatalog, Tables};

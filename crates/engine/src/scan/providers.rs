@@ -51,8 +51,9 @@ impl Tables {
         if let Some(table) = self.opened.lock().expect("table cache poisoned").get(&key) {
             return Ok(Arc::clone(table));
         }
-        let table = self.catalog().lookup(database, name)?;
-        let opened = Arc::new(CatalogTable::open(table, &self.runtime).await?);
+        let catalog = self.catalog();
+        let table = catalog.lookup(database, name)?;
+        let opened = Arc::new(CatalogTable::open(table, catalog.root(), &self.runtime).await?);
         self.opened
             .lock()
             .expect("table cache poisoned")

@@ -1,6 +1,7 @@
 //! One catalog table as a DataFusion table: partition pruning, then a Parquet scan of the files
 //! under the chosen prefixes.
 
+use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -27,7 +28,10 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use futures::{StreamExt, TryStreamExt};
-use minerva_catalog::{Format, Partition, Selection, Table, select_partitions};
+use minerva_catalog::{
+    Catalog, Format, Manifest, ManifestFile, Partition, Selection, Table, is_written_by_minerva,
+    parse_partition_name, select_partitions,
+};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
@@ -37,6 +41,7 @@ use super::pruning::{
     as_time_comparisons, is_partition_only, partition_filter, partition_only, retain_matching,
     scalar,
 };
+use super::snapshot::Snapshot;
 use crate::error::{EngineError, Rejection, Result, TableProblem, find_cause};
 use crate::report::{QueryStats, ScanReport};
 use crate::types::{arrow_type, as_read_type};
@@ -49,6 +54,8 @@ const LIST_CONCURRENCY: usize = 16;
 #[derive(Debug)]
 pub struct CatalogTable {
     table: Arc<Table>,
+    /// The catalog directory, where the table's manifest is.
+    catalog_root: PathBuf,
     store_url: ObjectStoreUrl,
     store: Arc<dyn ObjectStore>,
     /// The columns stored in the files.
@@ -60,7 +67,11 @@ pub struct CatalogTable {
 impl CatalogTable {
     /// Resolves the table's object store and its columns (read from one data file when the
     /// table file declares none).
-    pub async fn open(table: Arc<Table>, runtime: &RuntimeEnv) -> Result<Self> {
+    pub async fn open(
+        table: Arc<Table>,
+        catalog_root: &FsPath,
+        runtime: &RuntimeEnv,
+    ) -> Result<Self> {
         if table.format() != Format::Parquet && table.columns().is_none() {
             return Err(EngineError::Table {
                 table: table.qualified_name(),
@@ -122,6 +133,7 @@ impl CatalogTable {
         ));
         Ok(Self {
             table,
+            catalog_root: catalog_root.to_path_buf(),
             store_url,
             store,
             file_schema,
@@ -142,7 +154,34 @@ impl CatalogTable {
     /// The partitions a query with `filters` must read, sorted by value, and how they were
     /// chosen. `NOW` in projection ranges is the query's start time, as for SQL's `now()`.
     pub async fn partitions(&self, session: &dyn Session, filters: &[Expr]) -> Result<Selection> {
-        if self.table.projection().is_none() && self.table.registry().is_none() {
+        let manifest = self.manifest(session)?;
+        self.partitions_in(session, filters, &manifest).await
+    }
+
+    /// The table's committed state as the query `session` sees it (read once per query).
+    pub(crate) fn manifest(&self, session: &dyn Session) -> Result<Arc<Manifest>> {
+        match session.config().get_extension::<Snapshot>() {
+            Some(snapshot) => snapshot.manifest(&self.catalog_root, &self.table),
+            None => Ok(Arc::new(Catalog::read_manifest(
+                &self.catalog_root,
+                self.table.database(),
+                self.table.name(),
+            )?)),
+        }
+    }
+
+    /// [`CatalogTable::partitions`] with the table's committed partitions from `manifest`
+    /// among those found.
+    async fn partitions_in(
+        &self,
+        session: &dyn Session,
+        filters: &[Expr],
+        manifest: &Manifest,
+    ) -> Result<Selection> {
+        if self.table.projection().is_none()
+            && self.table.registry().is_none()
+            && manifest.version() == 0
+        {
             check_location(&self.table)?;
         }
         let partition_filters: Vec<Expr> = partition_only(&self.table, filters)
@@ -156,7 +195,48 @@ impl CatalogTable {
             .query_execution_start_time
             .unwrap_or_else(chrono::Utc::now);
         let store = self.session_store(session)?;
-        let mut selection = select_partitions(&self.table, store.as_ref(), &filter, now).await?;
+        let mut selection = match select_partitions(&self.table, store.as_ref(), &filter, now).await
+        {
+            // A table created by CREATE TABLE AS WITH NO DATA has no directory until written.
+            Err(minerva_catalog::CatalogError::LocationNotFound { .. })
+                if manifest.version() > 0 =>
+            {
+                Selection {
+                    partitions: Vec::new(),
+                    method: minerva_catalog::Method::Listing,
+                    total: None,
+                }
+            }
+            selected => selected?,
+        };
+        // Partitions Minerva committed are the table's, whether or not they were found.
+        let names: Vec<&str> = self
+            .table
+            .partition_columns()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        for name in manifest.partition_names() {
+            let values = if names.is_empty() {
+                Vec::new()
+            } else {
+                parse_partition_name(&self.table, name).map_err(|e| EngineError::Table {
+                    table: self.table.qualified_name(),
+                    problem: TableProblem::Manifest {
+                        message: e.to_string(),
+                    },
+                })?
+            };
+            if !filter.matches(names.iter().copied().zip(&values))
+                || selection.partitions.iter().any(|p| p.values == values)
+            {
+                continue;
+            }
+            selection
+                .partitions
+                .push(self.table.write_partition(&values, now)?);
+        }
+        selection.partitions.sort();
         selection.partitions = retain_matching(
             session,
             &self.table,
@@ -198,15 +278,33 @@ impl CatalogTable {
         store: &Arc<dyn ObjectStore>,
         runtime: &RuntimeEnv,
         partitions: &[Partition],
+        manifest: &Manifest,
+        snapshot: Option<&Snapshot>,
     ) -> Result<(Vec<PartitionedFile>, Vec<String>)> {
         let listings: Vec<_> = partitions
             .iter()
             .map(|partition| async move {
-                let objects: Vec<ObjectMeta> = store
-                    .list(Some(&partition.prefix))
-                    .try_collect()
-                    .await
-                    .map_err(|e| self.list_error(&partition.prefix, e))?;
+                let name = partition.name(self.table.partition_columns());
+                let objects: Vec<ObjectMeta> = match manifest.files(&name) {
+                    // Committed by Minerva: exactly its files, nothing listed.
+                    Some(files) => files.iter().map(|f| self.committed(f)).collect(),
+                    None => store
+                        .list(Some(&partition.prefix))
+                        .try_filter(|meta| {
+                            // A file Minerva wrote that no commit names is not data (yet).
+                            futures::future::ready(!is_written_by_minerva(&meta.location))
+                        })
+                        .try_collect()
+                        .await
+                        .map_err(|e| self.list_error(&partition.prefix, e))?,
+                };
+                let objects: Vec<ObjectMeta> = match snapshot {
+                    Some(snapshot) => objects
+                        .into_iter()
+                        .filter(|meta| !snapshot.consumed(&self.table, &meta.location))
+                        .collect(),
+                    None => objects,
+                };
                 let values = self
                     .table
                     .partition_columns()
@@ -257,6 +355,17 @@ impl CatalogTable {
         files.sort_by(|a, b| a.object_meta.location.cmp(&b.object_meta.location));
         skipped.sort();
         Ok((files, skipped))
+    }
+
+    /// A committed file as the scan sees it: its size and commit time from the manifest.
+    fn committed(&self, file: &ManifestFile) -> ObjectMeta {
+        ObjectMeta {
+            location: file.location(&self.table),
+            last_modified: file.committed(),
+            size: file.bytes(),
+            e_tag: None,
+            version: None,
+        }
     }
 
     fn list_error(&self, prefix: &Path, source: object_store::Error) -> EngineError {
@@ -380,11 +489,25 @@ impl CatalogTable {
                 ),
             });
         }
-        let selection = self.partitions(state, filters).await?;
+        let manifest = self.manifest(state)?;
+        let selection = self.partitions_in(state, filters, &manifest).await?;
         let store = self.session_store(state)?;
+        let snapshot = state.config().get_extension::<Snapshot>();
         let (files, skipped) = self
-            .files(&store, state.runtime_env(), &selection.partitions)
+            .files(
+                &store,
+                state.runtime_env(),
+                &selection.partitions,
+                &manifest,
+                snapshot.as_deref(),
+            )
             .await?;
+        if let Some(snapshot) = &snapshot {
+            snapshot.reading(
+                &self.table,
+                files.iter().map(|f| f.object_meta.location.clone()),
+            );
+        }
         if let Some(stats) = &stats {
             stats.record_scan(ScanReport::new(&self.table, &selection, &files).skipping(skipped));
         }

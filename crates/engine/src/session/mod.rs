@@ -29,15 +29,17 @@ use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::{StreamExt, TryStreamExt};
 use minerva_catalog::Catalog;
-use minerva_sql::{parse_command, parse_ddl};
+use minerva_sql::{parse_command, parse_ddl, parse_maintenance, strip_with_data};
 use object_store::ObjectStore;
 use url::Url;
 
 use crate::dense::{DenseAggregation, MinervaQueryPlanner};
 use crate::error::{EngineError, Result};
 use crate::report::QueryStats;
+use crate::scan::snapshot::Snapshot;
 use crate::scan::{MinervaCatalog, Tables};
 use crate::statements::{Values, batch, run_command, run_ddl};
+use crate::write::Write;
 use cooperative::YieldingJoins;
 use minerva_store::{ListingCache, ScanLimit, Stores};
 use recursion::BoundedRecursion;
@@ -326,14 +328,26 @@ impl Engine {
             let ddl = ddl?;
             return Ok(answer(run_ddl(&self.tables, ddl).await?));
         }
+        if let Some(statement) = parse_maintenance(sql) {
+            return self.maintain(statement?).await;
+        }
         let limit = self.max_scan().map(|bytes| ScanLimit {
             bytes,
             source: "max_scan".to_string(),
         });
         let stats = Arc::new(QueryStats::new(limit));
-        let state = self.query_state(&stats);
-        let mut statement =
-            state.sql_to_statement(sql, &state.config().options().sql_parser.dialect)?;
+        let state = self.query_state(&stats, Snapshot::default());
+        // Athena's `CREATE TABLE … AS SELECT … WITH NO DATA`, which sqlparser does not read.
+        let (sql, with_data) = match strip_with_data(sql) {
+            Some((text, no_data)) => (std::borrow::Cow::Owned(text), Some(!no_data)),
+            None => (std::borrow::Cow::Borrowed(sql), None),
+        };
+        let statement =
+            state.sql_to_statement(&sql, &state.config().options().sql_parser.dialect)?;
+        let mut statement = match Write::classify(statement) {
+            Ok(write) => return self.write(write, with_data, stats).await,
+            Err(statement) => *statement,
+        };
         crate::trino::rewrite(&mut statement, &|name| is_function(&state, name))?;
         refuse_writes(&statement)?;
         self.check_tables_exist(&state, &statement)?;
@@ -362,7 +376,7 @@ impl Engine {
 
     /// The session as one query sees it: its stats reachable from every scan, and every
     /// object store counting into them.
-    fn query_state(&self, stats: &Arc<QueryStats>) -> SessionState {
+    pub(crate) fn query_state(&self, stats: &Arc<QueryStats>, snapshot: Snapshot) -> SessionState {
         let session = self.ctx.state();
         let shared = session.runtime_env();
         let runtime = RuntimeEnv {
@@ -373,7 +387,11 @@ impl Engine {
             }),
             ..shared.as_ref().clone()
         };
-        let config = session.config().clone().with_extension(Arc::clone(stats));
+        let config = session
+            .config()
+            .clone()
+            .with_extension(Arc::clone(stats))
+            .with_extension(Arc::new(snapshot));
         SessionStateBuilder::new_from_existing(session)
             .with_config(config)
             .with_runtime_env(Arc::new(runtime))
@@ -442,7 +460,11 @@ impl Engine {
     /// statement reads a table the catalog does not have. (DataFusion would say "table
     /// 'minerva.default.x' not found", and it also asks schemas about table functions, so the
     /// schema provider itself must answer "none" rather than fail.)
-    fn check_tables_exist(&self, state: &SessionState, statement: &Statement) -> Result<()> {
+    pub(crate) fn check_tables_exist(
+        &self,
+        state: &SessionState,
+        statement: &Statement,
+    ) -> Result<()> {
         for reference in state.resolve_table_references(statement)? {
             let is_table_function = reference.schema().is_none()
                 && state.table_functions().contains_key(reference.table());
@@ -462,7 +484,7 @@ impl Engine {
 }
 
 /// Whether `state` has a scalar, aggregate or window function called `name`.
-fn is_function(state: &SessionState, name: &str) -> bool {
+pub(crate) fn is_function(state: &SessionState, name: &str) -> bool {
     state.scalar_functions().contains_key(name)
         || state.aggregate_functions().contains_key(name)
         || state.window_functions().contains_key(name)
@@ -470,6 +492,19 @@ fn is_function(state: &SessionState, name: &str) -> bool {
 }
 
 /// A one-batch answer (of a command or DDL statement) as a query's output.
+impl QueryOutput {
+    /// A one-batch answer with the stats of the statement that computed it.
+    pub(crate) fn with_stats(batch: RecordBatch, stats: Arc<QueryStats>) -> Self {
+        let schema = batch.schema();
+        let stream = futures::stream::iter([Ok(batch)]);
+        Self {
+            schema: Arc::clone(&schema),
+            stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
+            stats,
+        }
+    }
+}
+
 fn answer(batch: RecordBatch) -> QueryOutput {
     let schema = batch.schema();
     let stats = Arc::new(QueryStats::new(None));
