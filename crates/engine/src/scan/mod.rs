@@ -10,5 +10,5 @@ mod pruning;
 pub(crate) mod snapshot;
 mod table;
 
-pub(crate) use providers::{MinervaCatalog, Tables};
+pub(crate) use providers::{CATALOG_NAME, MinervaCatalog, Tables};
 pub use table::CatalogTable;

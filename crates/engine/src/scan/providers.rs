@@ -12,6 +12,12 @@ use minerva_catalog::Catalog;
 use super::table::CatalogTable;
 use crate::error::{EngineError, Result};
 
+/// The name of the DataFusion catalog that holds every database.
+pub(crate) const CATALOG_NAME: &str = "minerva";
+
+/// DataFusion's metadata schema, present in every catalog.
+const INFORMATION_SCHEMA: &str = "information_schema";
+
 /// Shared by every schema: the catalog, and the tables opened so far (opening one may read a
 /// file footer to learn its columns, so it is done once per session).
 #[derive(Debug)]
@@ -42,6 +48,32 @@ impl Tables {
         let fresh = Arc::new(Catalog::load(root)?);
         *self.catalog.write().expect("catalog lock poisoned") = fresh;
         self.opened.lock().expect("table cache poisoned").clear();
+        Ok(())
+    }
+
+    /// Fails with the catalog's own error, naming the table and the catalog directory, when a
+    /// statement reads a table the catalog does not have. (DataFusion would say "table
+    /// 'minerva.default.x' not found", and it also asks schemas about table functions, so the
+    /// schema provider itself must answer "none" rather than fail.)
+    pub(crate) fn check_exist(
+        &self,
+        state: &datafusion::execution::SessionState,
+        statement: &datafusion::sql::parser::Statement,
+    ) -> Result<()> {
+        for reference in state.resolve_table_references(statement)? {
+            let is_table_function = reference.schema().is_none()
+                && state.table_functions().contains_key(reference.table());
+            let resolved = reference
+                .clone()
+                .resolve(CATALOG_NAME, minerva_catalog::DEFAULT_DATABASE);
+            if is_table_function
+                || resolved.catalog.as_ref() != CATALOG_NAME
+                || resolved.schema.as_ref() == INFORMATION_SCHEMA
+            {
+                continue;
+            }
+            self.catalog().lookup(&resolved.schema, &resolved.table)?;
+        }
         Ok(())
     }
 

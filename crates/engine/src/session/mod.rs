@@ -39,18 +39,14 @@ use crate::report::QueryStats;
 use crate::scan::snapshot::Snapshot;
 use crate::scan::{MinervaCatalog, Tables};
 use crate::statements::{Values, batch, run_command, run_ddl};
-use crate::write::Write;
+use crate::write::{Write, Writer};
 use cooperative::YieldingJoins;
 use minerva_store::{ListingCache, ScanLimit, Stores};
 use recursion::BoundedRecursion;
 pub use recursion::MinervaOptions;
 use stores::{QueryStores, SessionStores};
 
-/// The name of the DataFusion catalog that holds every database.
-const CATALOG_NAME: &str = "minerva";
-
-/// DataFusion's metadata schema, present in every catalog.
-const INFORMATION_SCHEMA: &str = "information_schema";
+use crate::scan::CATALOG_NAME;
 
 /// A statement's answer: its columns, its rows as a stream of batches, and what it read.
 pub struct QueryOutput {
@@ -329,7 +325,9 @@ impl Engine {
             return Ok(answer(run_ddl(&self.tables, ddl).await?));
         }
         if let Some(statement) = parse_maintenance(sql) {
-            return self.maintain(statement?).await;
+            let stats = Arc::new(QueryStats::new(None));
+            let batch = self.writer().maintain(statement?, &stats).await?;
+            return Ok(QueryOutput::with_stats(batch, stats));
         }
         let limit = self.max_scan().map(|bytes| ScanLimit {
             bytes,
@@ -345,12 +343,17 @@ impl Engine {
         let statement =
             state.sql_to_statement(&sql, &state.config().options().sql_parser.dialect)?;
         let mut statement = match Write::classify(statement) {
-            Ok(write) => return self.write(write, with_data, stats).await,
+            Ok(write) => {
+                let batch = self.writer().write(write, with_data, &stats).await?;
+                return Ok(QueryOutput::with_stats(batch, stats));
+            }
             Err(statement) => *statement,
         };
-        crate::trino::rewrite(&mut statement, &|name| is_function(&state, name))?;
+        crate::trino::rewrite(&mut statement, &|name| {
+            crate::trino::is_function(&state, name)
+        })?;
         refuse_writes(&statement)?;
-        self.check_tables_exist(&state, &statement)?;
+        self.tables.check_exist(&state, &statement)?;
         if matches!(statement, Statement::Explain(_)) {
             return self.explain(state, statement, stats).await;
         }
@@ -372,6 +375,22 @@ impl Engine {
             stream: on_the_runtime(schema, stream, Arc::clone(&stats), deadline),
             stats,
         })
+    }
+
+    /// What writes need of the engine.
+    fn writer(&self) -> Writer<'_> {
+        Writer {
+            tables: &self.tables,
+            query_state: Box::new(|stats, snapshot| self.query_state(stats, snapshot)),
+        }
+    }
+
+    /// Writes the result of `sql` to one local file, its format from its extension
+    /// (`.parquet`, `.csv`, `.tsv`, `.json`): the shell's `\copy (…) TO 'file'`. Returns the
+    /// rows written.
+    pub async fn copy_to_file(&self, sql: &str, path: &std::path::Path) -> Result<u64> {
+        let stats = Arc::new(QueryStats::new(None));
+        self.writer().copy_to_file(sql, path, &stats).await
     }
 
     /// The session as one query sees it: its stats reachable from every scan, and every
@@ -455,40 +474,6 @@ impl Engine {
         let output = self.execute(sql).await?;
         Ok(output.stream.try_collect().await?)
     }
-
-    /// Fails with the catalog's own error, naming the table and the catalog directory, when a
-    /// statement reads a table the catalog does not have. (DataFusion would say "table
-    /// 'minerva.default.x' not found", and it also asks schemas about table functions, so the
-    /// schema provider itself must answer "none" rather than fail.)
-    pub(crate) fn check_tables_exist(
-        &self,
-        state: &SessionState,
-        statement: &Statement,
-    ) -> Result<()> {
-        for reference in state.resolve_table_references(statement)? {
-            let is_table_function = reference.schema().is_none()
-                && state.table_functions().contains_key(reference.table());
-            let resolved = reference
-                .clone()
-                .resolve(CATALOG_NAME, minerva_catalog::DEFAULT_DATABASE);
-            if is_table_function
-                || resolved.catalog.as_ref() != CATALOG_NAME
-                || resolved.schema.as_ref() == INFORMATION_SCHEMA
-            {
-                continue;
-            }
-            self.catalog().lookup(&resolved.schema, &resolved.table)?;
-        }
-        Ok(())
-    }
-}
-
-/// Whether `state` has a scalar, aggregate or window function called `name`.
-pub(crate) fn is_function(state: &SessionState, name: &str) -> bool {
-    state.scalar_functions().contains_key(name)
-        || state.aggregate_functions().contains_key(name)
-        || state.window_functions().contains_key(name)
-        || state.table_functions().contains_key(name)
 }
 
 /// A one-batch answer (of a command or DDL statement) as a query's output.

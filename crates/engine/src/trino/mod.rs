@@ -156,6 +156,14 @@ fn one_function_per_name(names: HashMap<String, Arc<ScalarUDF>>) -> Vec<Arc<Scal
         .collect()
 }
 
+/// Whether `state` has a scalar, aggregate or window function called `name`.
+pub(crate) fn is_function(state: &datafusion::execution::SessionState, name: &str) -> bool {
+    state.scalar_functions().contains_key(name)
+        || state.aggregate_functions().contains_key(name)
+        || state.window_functions().contains_key(name)
+        || state.table_functions().contains_key(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,8 +39,8 @@ use object_store::path::Path;
 
 use crate::error::{EngineError, Rejection, Result, WriteProblem};
 use crate::report::QueryStats;
+use crate::scan::Tables;
 use crate::scan::snapshot::Snapshot;
-use crate::session::{Engine, QueryOutput};
 use commit::Change;
 use files::{Encoding, SORTED_BY, WRITE_COMPRESSION};
 use sink::{Destination, Sink, Written, storable, type_error};
@@ -85,28 +85,50 @@ impl Write {
     }
 }
 
-impl Engine {
+/// Makes the session state one query runs on, with its stats and table snapshot.
+pub(crate) type QueryState<'a> =
+    dyn Fn(&Arc<QueryStats>, Snapshot) -> SessionState + Send + Sync + 'a;
+
+/// What writes need of the session: its tables, and the session state one query runs on.
+pub(crate) struct Writer<'a> {
+    pub(crate) tables: &'a Tables,
+    pub(crate) query_state: Box<QueryState<'a>>,
+}
+
+impl Writer<'_> {
+    fn catalog(&self) -> Arc<Catalog> {
+        self.tables.catalog()
+    }
+
+    fn query_state(&self, stats: &Arc<QueryStats>, snapshot: Snapshot) -> SessionState {
+        (self.query_state)(stats, snapshot)
+    }
+
     /// Runs a write; `with_data` is `Some(false)` for `CREATE TABLE AS … WITH NO DATA`.
+    /// Answers one row, `rows`, as Trino does.
     pub(crate) async fn write(
         &self,
         write: Write,
         with_data: Option<bool>,
-        stats: Arc<QueryStats>,
-    ) -> Result<QueryOutput> {
+        stats: &Arc<QueryStats>,
+    ) -> Result<RecordBatch> {
         let rows = match write {
             Write::CreateTableAs(create) => {
-                self.create_table_as(*create, with_data.unwrap_or(true), &stats)
+                self.create_table_as(*create, with_data.unwrap_or(true), stats)
                     .await?
             }
-            Write::Insert(insert) => self.insert(*insert, &stats).await?,
-            Write::Unload { query, to, with } => self.unload(*query, &to, &with, &stats).await?,
+            Write::Insert(insert) => self.insert(*insert, stats).await?,
+            Write::Unload { query, to, with } => self.unload(*query, &to, &with, stats).await?,
         };
         Ok(rows_answer(rows, stats))
     }
 
     /// Runs `COMPACT` or `VACUUM`.
-    pub(crate) async fn maintain(&self, statement: Maintenance) -> Result<QueryOutput> {
-        let stats = Arc::new(QueryStats::new(None));
+    pub(crate) async fn maintain(
+        &self,
+        statement: Maintenance,
+        stats: &Arc<QueryStats>,
+    ) -> Result<RecordBatch> {
         let rows = match statement {
             Maintenance::Compact {
                 source,
@@ -114,11 +136,11 @@ impl Engine {
                 set,
                 filter,
             } => {
-                self.compact(&source, &target, &set, filter.as_deref(), &stats)
+                self.compact(&source, &target, &set, filter.as_deref(), stats)
                     .await?
             }
             Maintenance::Vacuum { table, retain } => {
-                self.vacuum(&table, retain.unwrap_or(RETAIN_REPLACED), &stats)
+                self.vacuum(&table, retain.unwrap_or(RETAIN_REPLACED), stats)
                     .await?
             }
         };
@@ -129,9 +151,9 @@ impl Engine {
     async fn plan_query(&self, state: &SessionState, query: Query) -> Result<LogicalPlan> {
         let mut statement = Statement::Statement(Box::new(SqlStatement::Query(Box::new(query))));
         crate::trino::rewrite(&mut statement, &|name| {
-            crate::session::is_function(state, name)
+            crate::trino::is_function(state, name)
         })?;
-        self.check_tables_exist(state, &statement)?;
+        self.tables.check_exist(state, &statement)?;
         Ok(state.statement_to_plan(statement).await?)
     }
 
@@ -548,9 +570,13 @@ impl Engine {
 
     /// Writes the result of `sql` to one local file, its format from its extension (`.parquet`,
     /// `.csv`, `.json`, `.ndjson`): the shell's `\copy (…) TO 'file'`.
-    pub async fn copy_to_file(&self, sql: &str, path: &std::path::Path) -> Result<u64> {
-        let stats = Arc::new(QueryStats::new(None));
-        let state = self.query_state(&stats, Snapshot::default());
+    pub(crate) async fn copy_to_file(
+        &self,
+        sql: &str,
+        path: &std::path::Path,
+        stats: &Arc<QueryStats>,
+    ) -> Result<u64> {
+        let state = self.query_state(stats, Snapshot::default());
         let statement =
             state.sql_to_statement(sql, &state.config().options().sql_parser.dialect)?;
         let Statement::Statement(inner) = statement else {
@@ -653,7 +679,7 @@ impl Engine {
 }
 
 /// The one-row answer of a write: `rows`, as Trino answers `INSERT` and `CREATE TABLE AS`.
-fn rows_answer(rows: u64, stats: Arc<QueryStats>) -> QueryOutput {
+fn rows_answer(rows: u64, stats: &QueryStats) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![Field::new(
         "rows",
         DataType::Int64,
@@ -666,7 +692,7 @@ fn rows_answer(rows: u64, stats: Arc<QueryStats>) -> QueryOutput {
     .expect("one Int64 column");
     stats.add_rows(1);
     stats.finish();
-    QueryOutput::with_stats(batch, stats)
+    batch
 }
 
 /// `database.table` or `table` (in the default database), as Athena resolves names.

@@ -173,8 +173,7 @@ impl Sink {
         keys.iter()
             .zip(&self.declared[self.data_columns..])
             .map(|(array, column)| {
-                let scalar =
-                    ScalarValue::try_from_array(array, row).map_err(EngineError::Query)?;
+                let scalar = ScalarValue::try_from_array(array, row).map_err(EngineError::Query)?;
                 value_of(&scalar).ok_or_else(|| EngineError::Write {
                     target: self.destination.target.clone(),
                     problem: WriteProblem::PartitionValue {
