@@ -19,3 +19,4 @@ mod schema_drift;
 mod seed_questions;
 mod slt;
 mod support;
+mod writes;

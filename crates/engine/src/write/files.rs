@@ -23,9 +23,9 @@ pub(crate) const WRITE_COMPRESSION: &str = "write_compression";
 /// The table property ordering written rows: `listing_id, event_time`.
 pub(crate) const SORTED_BY: &str = "sorted_by";
 /// The table property bounding a written file's size (`128MiB`).
-pub(crate) const TARGET_FILE_SIZE: &str = "write.target_file_size";
+pub(crate) const TARGET_FILE_SIZE: &str = "target_file_size";
 /// The table property bounding a Parquet row group's rows.
-pub(crate) const ROW_GROUP_ROWS: &str = "write.row_group_rows";
+pub(crate) const ROW_GROUP_ROWS: &str = "row_group_rows";
 
 const DEFAULT_FILE_BYTES: u64 = 128 << 20;
 const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;

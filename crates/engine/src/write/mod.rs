@@ -226,6 +226,7 @@ impl Writer<'_> {
             }
             other => other,
         };
+        failpoint("commit").await;
         let (committed, _) =
             commit::commit(&root, table, &store, base, change, &written.files, now).await?;
         stats.record_write(committed.files, committed.bytes, committed.partitions);
@@ -1000,6 +1001,22 @@ fn location_error(target: &str, source: minerva_catalog::ValueError) -> EngineEr
     EngineError::Write {
         target: target.to_string(),
         problem: WriteProblem::Location { source },
+    }
+}
+
+/// A point where a write stops for a crash test: with `MINERVA_FAILPOINT=<point>:<file>` in the
+/// environment, a write reaching `<point>` (`first-file`: one file written, more to come;
+/// `commit`: every file written, nothing committed; `clean`: committed, nothing cleaned up)
+/// creates `<file>` and waits there, for the test to `kill -9` it.
+pub(crate) async fn failpoint(point: &str) {
+    let Ok(spec) = std::env::var("MINERVA_FAILPOINT") else {
+        return;
+    };
+    if let Some((name, marker)) = spec.split_once(':')
+        && name == point
+    {
+        let _ = std::fs::write(marker, point);
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }
 }
 

@@ -7,7 +7,7 @@ use minerva_catalog::Format;
 use super::files::Codec;
 use crate::error::{EngineError, Result, WriteProblem};
 
-const CTAS_KNOWN: &str = "format, write_compression, partitioned_by, external_location, field_delimiter, sorted_by, write.target_file_size, write.row_group_rows, table_type, is_external";
+const CTAS_KNOWN: &str = "format, write_compression, partitioned_by, external_location, field_delimiter, sorted_by, target_file_size, row_group_rows, table_type, is_external";
 const UNLOAD_KNOWN: &str = "format, compression, partitioned_by, field_delimiter";
 
 /// What a `WITH (…)` clause asks for.
@@ -19,7 +19,7 @@ pub(crate) struct WriteOptions {
     pub(crate) location: Option<String>,
     pub(crate) field_delimiter: Option<String>,
     pub(crate) sorted_by: Vec<String>,
-    /// Properties kept verbatim on the table (`write.target_file_size`, …).
+    /// Properties kept verbatim on the table (`target_file_size`, …).
     pub(crate) properties: Vec<(String, String)>,
 }
 
@@ -138,7 +138,7 @@ impl WriteOptions {
                     }
                 }
                 ("is_external", false) => {}
-                ("write.target_file_size" | "write.row_group_rows", false) => {
+                ("target_file_size" | "row_group_rows", false) => {
                     let text = string(value)
                         .or_else(|| number(value))
                         .ok_or_else(|| bad(&name, value, "a quoted size or number"))?;

@@ -261,6 +261,9 @@ impl Sink {
         if let Some((partition, file)) = self.current.take() {
             let closed = file.close().await?;
             self.written.files.push((partition, closed));
+            if self.written.files.len() == 1 {
+                super::failpoint("first-file").await;
+            }
         }
         Ok(())
     }
