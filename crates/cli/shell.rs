@@ -1,7 +1,7 @@
 //! The interactive shell: statements end with `;`, backslash commands, history, Ctrl-C.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -31,7 +31,8 @@ Statements end with ';' and may span lines. Besides SQL:
   \\cache clear      forget cached listings and Parquet footers
   \\q                quit (also Ctrl-D)
   \\?                this help
-SQL extras: SHOW TABLES, DESCRIBE t, SHOW PARTITIONS t, EXPLAIN, EXPLAIN ANALYZE.
+SQL extras: SHOW TABLES, DESCRIBE t, SHOW PARTITIONS t, EXPLAIN, EXPLAIN ANALYZE,
+  CREATE TABLE … AS, INSERT INTO|OVERWRITE, COMPACT … INTO …, UNLOAD, VACUUM.
 Ctrl-C cancels a running query, or clears a half-typed one.";
 
 /// Where the shell keeps its history: the user's data directory.
@@ -103,6 +104,12 @@ pub fn run<W: Write>(engine: &Engine, runtime: &Runtime, printer: &mut Printer<W
                         bytes.map_or_else(|| "off".to_string(), display_byte_size)
                     ))?;
                 }
+                Meta::Copy { query, path } => {
+                    match runtime.block_on(engine.copy_to_file(&query, Path::new(&path))) {
+                        Ok(rows) => printer.line(&format!("COPY {rows}"))?,
+                        Err(error) => crate::stderr::report(&format!("error: {error}")),
+                    }
+                }
                 Meta::ClearCache => {
                     engine.clear_caches();
                     printer.line("cache cleared: the next queries list and read footers again")?;
@@ -155,6 +162,7 @@ enum Meta {
     SetMaxScan(Option<u64>),
     SetTimeout(Option<std::time::Duration>),
     ClearCache,
+    Copy { query: String, path: String },
     Invalid(String),
     Unknown,
 }
@@ -167,6 +175,9 @@ fn display_timeout(after: Option<std::time::Duration>) -> String {
 }
 
 fn meta_command(line: &str) -> Meta {
+    if let Some(rest) = line.strip_prefix("\\copy") {
+        return copy_command(rest.trim());
+    }
     let mut words = line.split_whitespace();
     let command = words.next().unwrap_or_default();
     let argument: Vec<&str> = words.collect();
@@ -205,6 +216,66 @@ fn meta_command(line: &str) -> Meta {
         )),
         ("\\cache", ["clear"]) => Meta::ClearCache,
         _ => Meta::Unknown,
+    }
+}
+
+/// `(QUERY) TO 'FILE'` or `TABLE TO 'FILE'`, as psql's `\copy … TO` spells it.
+fn copy_command(rest: &str) -> Meta {
+    let usage = || {
+        Meta::Invalid(
+            "\\copy: write \\copy (SELECT …) TO 'file.parquet' or \\copy table TO 'file.csv'"
+                .to_string(),
+        )
+    };
+    let (query, after) = if rest.starts_with('(') {
+        // The parenthesised query ends at its matching ')', outside quotes.
+        let mut depth = 0usize;
+        let mut quote: Option<char> = None;
+        let mut end = None;
+        for (i, c) in rest.char_indices() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '(') => depth += 1,
+                (None, ')') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else {
+            return usage();
+        };
+        (rest[1..end].trim().to_string(), &rest[end + 1..])
+    } else {
+        let Some((table, after)) = rest.split_once(char::is_whitespace) else {
+            return usage();
+        };
+        (format!("SELECT * FROM {table}"), after)
+    };
+    let after = after.trim();
+    let Some(target) = after
+        .strip_prefix("TO ")
+        .or_else(|| after.strip_prefix("to "))
+    else {
+        return usage();
+    };
+    let path = target.trim().trim_end_matches(';').trim();
+    let path = path
+        .strip_prefix('\'')
+        .and_then(|p| p.strip_suffix('\''))
+        .unwrap_or(path);
+    if path.is_empty() || query.is_empty() {
+        return usage();
+    }
+    Meta::Copy {
+        query,
+        path: path.to_string(),
     }
 }
 
@@ -303,5 +374,18 @@ mod tests {
             Meta::Invalid(_)
         ));
         assert!(matches!(meta_command("\\cache clear"), Meta::ClearCache));
+        assert!(matches!(
+            meta_command("\\copy (SELECT ')' AS a, (1) FROM t) TO 'out.parquet'"),
+            Meta::Copy { query, path } if query == "SELECT ')' AS a, (1) FROM t" && path == "out.parquet"
+        ));
+        assert!(matches!(
+            meta_command("\\copy views to /tmp/v.csv;"),
+            Meta::Copy { query, path } if query == "SELECT * FROM views" && path == "/tmp/v.csv"
+        ));
+        assert!(matches!(
+            meta_command("\\copy (SELECT 1 TO 'x'"),
+            Meta::Invalid(_)
+        ));
+        assert!(matches!(meta_command("\\copy views"), Meta::Invalid(_)));
     }
 }

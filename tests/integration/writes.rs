@@ -251,8 +251,19 @@ async fn an_overwrite_of_a_day_replaces_exactly_that_day() {
         others(&before),
         "other days are byte-identical"
     );
-    // Recompacting the day from the same rows again is idempotent.
-    rows(&engine, overwrite).await;
+    // Recompacting the day from the same rows again is idempotent; EXPLAIN ANALYZE says what
+    // it read and wrote.
+    let explained = rows(&engine, &format!("EXPLAIN ANALYZE {overwrite}")).await;
+    assert_eq!(explained.len(), 2, "{explained:?}");
+    assert!(
+        explained[0].starts_with(&format!("write|{} rows in 1 file (", expected.len())),
+        "{explained:?}"
+    );
+    assert!(explained[0].ends_with(", 1 partition"), "{explained:?}");
+    assert!(
+        explained[1].contains("(1 partition; ") && explained[1].contains("Data written: "),
+        "{explained:?}"
+    );
     assert_eq!(
         sorted(&engine, "SELECT * FROM views WHERE dt = DATE '2024-01-02'").await,
         expected
@@ -496,5 +507,46 @@ fn two_writers_to_one_table_both_commit_or_one_is_told_and_nothing_is_lost() {
         run_ok(&catalog, "SELECT count(*) FROM log"),
         format!("count(*)\n{}\n", committed + 1),
         "every committed row is there, once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_writes_a_query_to_one_local_file_in_the_format_its_name_says() {
+    let lake = small_lake();
+    let engine = lake.engine();
+    let out = lake.dir.path().join("exports");
+    std::fs::create_dir_all(&out).unwrap();
+    let query =
+        "SELECT dt, count(*) AS views, sum(price) AS price FROM views GROUP BY dt ORDER BY dt";
+    for name in ["by_day.parquet", "by_day.csv", "by_day.json"] {
+        assert_eq!(
+            engine.copy_to_file(query, &out.join(name)).await.unwrap(),
+            3,
+            "{name}"
+        );
+    }
+    let parquet = parquet::file::serialized_reader::SerializedFileReader::new(
+        std::fs::File::open(out.join("by_day.parquet")).unwrap(),
+    )
+    .unwrap();
+    use parquet::file::reader::FileReader;
+    assert_eq!(parquet.metadata().file_metadata().num_rows(), 3);
+    let csv = std::fs::read_to_string(out.join("by_day.csv")).unwrap();
+    assert!(csv.starts_with("2024-01-01,3000,"), "{csv}");
+    assert_eq!(csv.lines().count(), 3);
+    let json = std::fs::read_to_string(out.join("by_day.json")).unwrap();
+    assert!(
+        json.starts_with(r#"{"dt":"2024-01-01","views":3000,"#),
+        "{json}"
+    );
+    let error = engine
+        .copy_to_file(query, &out.join("by_day.xlsx"))
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("a file ending in .parquet, .csv, .tsv or .json"),
+        "{error}"
     );
 }

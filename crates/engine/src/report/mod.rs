@@ -3,7 +3,7 @@
 
 mod scan;
 mod stats;
-mod words;
+pub(crate) mod words;
 
 pub use scan::ScanReport;
 pub use stats::{ATHENA_USD_PER_TIB, QueryStats, ScanSummary};

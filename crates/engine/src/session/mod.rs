@@ -36,6 +36,7 @@ use url::Url;
 use crate::dense::{DenseAggregation, MinervaQueryPlanner};
 use crate::error::{EngineError, Result};
 use crate::report::QueryStats;
+use crate::report::words::plural;
 use crate::scan::snapshot::Snapshot;
 use crate::scan::{MinervaCatalog, Tables};
 use crate::statements::{Values, batch, run_command, run_ddl};
@@ -349,6 +350,27 @@ impl Engine {
             }
             Err(statement) => *statement,
         };
+        // EXPLAIN of a write explains the query it writes; EXPLAIN ANALYZE runs the write and
+        // says what it read and wrote.
+        if let Statement::Explain(mut explain) = statement {
+            let analyze = explain.options.analyze;
+            explain.statement = match Write::classify(*explain.statement) {
+                Ok(write) if analyze => {
+                    let batch = self.writer().write(write, with_data, &stats).await?;
+                    return Ok(explained_write(&batch, stats));
+                }
+                Ok(write) => {
+                    let query = write.query().cloned().ok_or(EngineError::Unsupported {
+                        statement: "EXPLAIN of this write",
+                    })?;
+                    Box::new(Statement::Statement(Box::new(SqlStatement::Query(
+                        Box::new(query),
+                    ))))
+                }
+                Err(inner) => inner,
+            };
+            statement = Statement::Explain(explain);
+        }
         crate::trino::rewrite(&mut statement, &|name| {
             crate::trino::is_function(&state, name)
         })?;
@@ -488,6 +510,36 @@ impl QueryOutput {
             stats,
         }
     }
+}
+
+/// `EXPLAIN ANALYZE` of a write: the rows it wrote, and what it read and wrote.
+fn explained_write(written: &RecordBatch, stats: Arc<QueryStats>) -> QueryOutput {
+    let rows = written
+        .column(0)
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::Int64Array>()
+        .map_or(0, |a| a.value(0));
+    let summary = stats.summary();
+    let batch = batch(vec![
+        (
+            "plan_type",
+            Values::Text(vec![Some("write".to_string()), Some("scan".to_string())]),
+        ),
+        (
+            "plan",
+            Values::Text(vec![
+                Some(format!(
+                    "{} in {} ({}), {}",
+                    plural(rows.max(0) as u64, "row"),
+                    plural(summary.written_files as u64, "file"),
+                    minerva_catalog::display_byte_size(summary.written_bytes),
+                    plural(summary.written_partitions as u64, "partition")
+                )),
+                Some(summary.describe_scan()),
+            ]),
+        ),
+    ]);
+    QueryOutput::with_stats(batch, stats)
 }
 
 fn answer(batch: RecordBatch) -> QueryOutput {

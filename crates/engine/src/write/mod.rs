@@ -60,6 +60,15 @@ pub(crate) enum Write {
 }
 
 impl Write {
+    /// The query whose rows the write writes.
+    pub(crate) fn query(&self) -> Option<&Query> {
+        match self {
+            Self::CreateTableAs(create) => create.query.as_deref(),
+            Self::Insert(insert) => insert.source.as_deref(),
+            Self::Unload { query, .. } => Some(query),
+        }
+    }
+
     /// The write `statement` is, or the statement back.
     pub(crate) fn classify(statement: Statement) -> std::result::Result<Self, Box<Statement>> {
         let Statement::Statement(inner) = statement else {
