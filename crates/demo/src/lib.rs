@@ -170,7 +170,12 @@ pub fn views_table(location: &str, catalog_root: &Path) -> TableDefinition {
         format: Format::Parquet,
         columns: Some(event_columns()),
         partition_columns: vec![column("dt", ColumnType::Date, "UTC day of event_time")],
-        properties: Default::default(),
+        // As the days are written, and as COMPACT writes the raw zone's days into it.
+        properties: [(
+            "sorted_by".to_string(),
+            "listing_id, event_time".to_string(),
+        )]
+        .into(),
         comment: Some("listing-view events of the demo lake, compacted by day".to_string()),
         serde: None,
     }
@@ -639,11 +644,25 @@ pub fn write_lake(
     })?;
     let raw_totals = write_raw_day(spec, spec.days, &raw.join("views"))?;
     let catalog = out.join("catalog");
+    // A fresh lake: no commit of an earlier one (a COMPACT, an INSERT) applies to it.
+    for table in ["views", "views_raw"] {
+        Catalog::remove_table(&catalog, minerva_catalog::DEFAULT_DATABASE, table)?;
+    }
     Catalog::write_table(&catalog, &views_table("../views", &catalog))?;
     Catalog::write_table(
         &catalog,
         &views_raw_table("../raw/views", &catalog, spec.date(spec.days)),
     )?;
+    // Where CREATE TABLE AS puts tables that name no location (kept if edited).
+    let storage = catalog.join(minerva_catalog::STORAGE_FILE);
+    if !storage.exists() {
+        std::fs::write(
+            &storage,
+            "# How to reach the lake's stores, and where CREATE TABLE AS puts tables (see the README).
+warehouse = \"../warehouse\"\n",
+        )
+        .map_err(io_error(&storage))?;
+    }
     let (rows, files, bytes) = totals
         .iter()
         .chain([&raw_totals])
