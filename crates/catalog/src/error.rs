@@ -206,7 +206,7 @@ pub enum CatalogError {
 
     /// A write would produce a partition the table's projection never yields.
     #[error(
-        "table '{table}': partition '{partition}' is outside the table's partition projection (its projection.* properties), so no query would read it"
+        "table '{table}': partition {partition} is outside the table's partition projection (its projection.* properties), so no query would read it"
     )]
     NotProjected {
         /// `database.table`.

@@ -14,7 +14,7 @@ use crate::domain::{Domain, PartitionFilter};
 use crate::error::ValueError;
 use crate::layout::Layout;
 use crate::location::Location;
-use crate::partition::{Partition, hive_name, hive_prefix};
+use crate::partition::{Partition, hive_prefix};
 use crate::projection::{Projection, PropertyProblem};
 use crate::types::ColumnType;
 use crate::value::Value;
@@ -339,7 +339,14 @@ impl Table {
                 .find(|p| p.values == values)
                 .ok_or_else(|| crate::error::CatalogError::NotProjected {
                     table: self.qualified_name(),
-                    partition: hive_name(&self.definition.partition_columns, values),
+                    partition: self
+                        .definition
+                        .partition_columns
+                        .iter()
+                        .zip(values)
+                        .map(|(c, v)| format!("{} = '{v}'", c.name))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
         }
         if let Some(registered) = self
@@ -706,5 +713,42 @@ mod tests {
                 "{property}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn writes_go_where_the_projection_registry_or_hive_layout_puts_a_partition() {
+        let now = chrono::Utc::now();
+        let day = |d: &str| vec![Value::String(d.to_string())];
+        let hive = Table::new(definition(&[]), Path::new("/")).unwrap();
+        assert_eq!(
+            hive.write_partition(&day("x"), now).unwrap().prefix.as_ref(),
+            "t/day=x"
+        );
+        let projected = Table::new(
+            definition(&[
+                ("projection.enabled", "true"),
+                ("projection.day.type", "enum"),
+                ("projection.day.values", "a,b"),
+                ("storage.location.template", "s3://bucket/t/${day}/raw"),
+            ]),
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(
+            projected.write_partition(&day("b"), now).unwrap().prefix.as_ref(),
+            "t/b/raw"
+        );
+        assert_eq!(
+            projected.write_partition(&day("c"), now).unwrap_err().to_string(),
+            "table 'web.t': partition day = 'c' is outside the table's partition projection (its projection.* properties), so no query would read it"
+        );
+        let registered = hive.clone().with_registry(vec![Partition {
+            values: day("r"),
+            prefix: object_store::path::Path::from("elsewhere/r"),
+        }]);
+        assert_eq!(
+            registered.write_partition(&day("r"), now).unwrap().prefix.as_ref(),
+            "elsewhere/r"
+        );
     }
 }
