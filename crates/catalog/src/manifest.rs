@@ -179,8 +179,11 @@ impl Manifest {
 
     /// Records that the objects at `paths` (relative to `source`'s location) were consumed.
     pub fn consume(&mut self, source: &Table, paths: impl IntoIterator<Item = Path>) {
-        let entry = self.consumed.entry(source.qualified_name()).or_default();
-        entry.extend(paths.into_iter().map(|p| relative(source, &p)));
+        let paths: Vec<String> = paths.into_iter().map(|p| relative(source, &p)).collect();
+        if !paths.is_empty() {
+            let entry = self.consumed.entry(source.qualified_name()).or_default();
+            entry.extend(paths);
+        }
     }
 
     /// Whether the object of `source` at `location` was consumed by a compaction.
@@ -466,5 +469,36 @@ mod tests {
             "t/minerva-dir/part-0.parquet"
         )));
         assert!(!is_written_by_minerva(&Path::from("t/part-00000.parquet")));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_names_a_line(text in "(version|file|consumed|retired|#|\\t|[a-z0-9=/._:-]{0,12}|\\n){0,40}") {
+            match Manifest::parse(&text) {
+                Ok(m) => {
+                    let back = Manifest::parse(&m.render(m.version())).unwrap();
+                    proptest::prop_assert_eq!(back, m);
+                }
+                Err((line, _)) => proptest::prop_assert!(line >= 1 && line <= text.lines().count()),
+            }
+        }
+
+        #[test]
+        fn manifests_round_trip(
+            files in proptest::collection::vec(("[a-z]{1,3}=[0-9]{1,2}", "[a-z0-9]{1,8}", 0u64..1 << 40, proptest::option::of(0u64..1 << 30)), 0..12),
+            consumed in proptest::collection::vec("[a-z0-9/]{0,6}[a-z0-9]", 0..6),
+            version in 0u64..1000,
+        ) {
+            let t = table("s3://bucket/t");
+            let mut m = Manifest::default();
+            for (partition, name, bytes, rows) in &files {
+                let location = Path::from(format!("t/{partition}/{name}"));
+                m.add(partition, [ManifestFile::new(&t, &location, *bytes, *rows, at("2024-01-02T03:04:05Z"))]);
+            }
+            m.consume(&t, consumed.iter().map(|c| Path::from(format!("t/{c}"))));
+            let back = Manifest::parse(&m.render(version)).unwrap();
+            proptest::prop_assert_eq!(back.version(), version);
+            proptest::prop_assert_eq!(Manifest { version: 0, ..back }, m);
+        }
     }
 }

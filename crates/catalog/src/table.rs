@@ -721,7 +721,10 @@ mod tests {
         let day = |d: &str| vec![Value::String(d.to_string())];
         let hive = Table::new(definition(&[]), Path::new("/")).unwrap();
         assert_eq!(
-            hive.write_partition(&day("x"), now).unwrap().prefix.as_ref(),
+            hive.write_partition(&day("x"), now)
+                .unwrap()
+                .prefix
+                .as_ref(),
             "t/day=x"
         );
         let projected = Table::new(
@@ -735,11 +738,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            projected.write_partition(&day("b"), now).unwrap().prefix.as_ref(),
+            projected
+                .write_partition(&day("b"), now)
+                .unwrap()
+                .prefix
+                .as_ref(),
             "t/b/raw"
         );
         assert_eq!(
-            projected.write_partition(&day("c"), now).unwrap_err().to_string(),
+            projected
+                .write_partition(&day("c"), now)
+                .unwrap_err()
+                .to_string(),
             "table 'web.t': partition day = 'c' is outside the table's partition projection (its projection.* properties), so no query would read it"
         );
         let registered = hive.clone().with_registry(vec![Partition {
@@ -747,7 +757,11 @@ mod tests {
             prefix: object_store::path::Path::from("elsewhere/r"),
         }]);
         assert_eq!(
-            registered.write_partition(&day("r"), now).unwrap().prefix.as_ref(),
+            registered
+                .write_partition(&day("r"), now)
+                .unwrap()
+                .prefix
+                .as_ref(),
             "elsewhere/r"
         );
     }
