@@ -82,9 +82,11 @@ def main():
     parser.add_argument("--events-per-day", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--out", type=Path, help="also write the table here")
+    parser.add_argument("--no-build", action="store_true", help="use the release binary as it is")
     args = parser.parse_args()
 
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     minerva = str(target / "release" / "minerva")
     lake = target / f"compaction-lake-{args.events_per_day}"

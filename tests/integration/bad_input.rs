@@ -19,7 +19,7 @@ fn ignore_corrupt_files(lake: &DemoLake) {
     let text = std::fs::read_to_string(&table_file).unwrap();
     std::fs::write(
         &table_file,
-        format!("{text}\n[properties]\nignore_corrupt_files = \"true\"\n"),
+        crate::support::with_property(&text, "ignore_corrupt_files", "true"),
     )
     .unwrap();
 }

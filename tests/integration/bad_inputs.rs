@@ -395,7 +395,7 @@ const CASES: &[Case] = &[
             let text = std::fs::read_to_string(&file).unwrap();
             std::fs::write(
                 file,
-                format!("{text}\n[properties]\nrequire_partition_filter = \"true\"\n"),
+                crate::support::with_property(&text, "require_partition_filter", "true"),
             )
             .unwrap();
         },

@@ -314,7 +314,7 @@ fn the_binary_reads_s3_with_environment_credentials_and_reports_the_scan() {
     let text = std::fs::read_to_string(&views).unwrap();
     std::fs::write(
         &views,
-        format!("{text}\n[properties]\nrequire_partition_filter = \"true\"\n"),
+        crate::support::with_property(&text, "require_partition_filter", "true"),
     )
     .unwrap();
     server
@@ -331,7 +331,7 @@ fn the_binary_reads_s3_with_environment_credentials_and_reports_the_scan() {
     // A table's own max_scan applies even when the session sets none.
     std::fs::write(
         &views,
-        format!("{text}\n[properties]\nmax_scan = \"10kB\"\n"),
+        crate::support::with_property(&text, "max_scan", "10kB"),
     )
     .unwrap();
     server

@@ -205,3 +205,15 @@ pub fn render_cells(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     }
     out
 }
+
+/// A table file's text with one more property: in its `[properties]` table, or a new one.
+pub fn with_property(text: &str, key: &str, value: &str) -> String {
+    let line = format!("{key} = \"{value}\"\n");
+    match text.find("[properties]\n") {
+        Some(at) => {
+            let at = at + "[properties]\n".len();
+            format!("{}{line}{}", &text[..at], &text[at..])
+        }
+        None => format!("{text}\n[properties]\n{line}"),
+    }
+}

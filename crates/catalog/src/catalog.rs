@@ -282,13 +282,7 @@ impl Catalog {
             source,
         };
         std::fs::create_dir_all(root).map_err(error)?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(error)?;
+        let file = lock_file(&path).map_err(error)?;
         file.lock().map_err(error)?;
         Ok(CatalogLock { _file: file })
     }
@@ -312,13 +306,7 @@ impl Catalog {
             path: path.clone(),
             source,
         };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(error)?;
+        let file = lock_file(&path).map_err(error)?;
         match file.try_lock() {
             Ok(()) => Ok(WriteLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(CatalogError::TableBusy {
@@ -370,6 +358,16 @@ impl Catalog {
         )?;
         Ok(version)
     }
+}
+
+/// Opens (creating) a file whose advisory lock is taken; its content is never used.
+fn lock_file(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
 }
 
 fn manifest_path(root: &Path, database: &str, name: &str) -> PathBuf {

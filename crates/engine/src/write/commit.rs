@@ -100,7 +100,7 @@ pub(crate) async fn commit(
     let expired = base.expire_retired(table, now - RETAIN_REPLACED);
     Catalog::commit_manifest(catalog_root, table.database(), table.name(), &base)?;
     let manifest = base;
-    super::failpoint("clean").await;
+    super::failpoint::pause("clean").await;
     delete(store, expired).await;
     for (partition, _) in by_partition.values() {
         clean(table, store, &manifest, &partition.prefix).await?;

@@ -9,6 +9,7 @@
 //! A write that fails or is killed before its commit changes nothing any reader sees.
 
 mod commit;
+mod failpoint;
 mod files;
 mod options;
 mod sink;
@@ -21,8 +22,11 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::catalog::TableProvider;
 use datafusion::common::ScalarValue;
 use datafusion::execution::SessionState;
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryLimit};
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, SortExpr};
-use datafusion::prelude::{DataFrame, ident};
+use datafusion::prelude::ident;
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::{
     CreateTable, CreateTableOptions, Insert, ObjectName, Query, Statement as SqlStatement,
@@ -43,7 +47,7 @@ use crate::scan::Tables;
 use crate::scan::snapshot::Snapshot;
 use commit::Change;
 use files::{Encoding, SORTED_BY, WRITE_COMPRESSION};
-use sink::{Destination, Sink, Written, storable, type_error};
+use sink::{Destination, Naming, Sink, Written, storable, type_error};
 
 pub(crate) use commit::RETAIN_REPLACED;
 
@@ -94,6 +98,9 @@ impl Write {
     }
 }
 
+/// The memory a write's operators (its sort) may hold when the session sets no limit.
+const WRITE_MEMORY: usize = 2 << 30;
+
 /// Makes the session state one query runs on, with its stats and table snapshot.
 pub(crate) type QueryState<'a> =
     dyn Fn(&Arc<QueryStats>, Snapshot) -> SessionState + Send + Sync + 'a;
@@ -109,8 +116,22 @@ impl Writer<'_> {
         self.tables.catalog()
     }
 
+    /// The state a write's query runs on. A write sorts all of its rows: without a memory
+    /// limit of the session's, it gets [`WRITE_MEMORY`], so that a day of events spills to
+    /// disk rather than being held whole.
     fn query_state(&self, stats: &Arc<QueryStats>, snapshot: Snapshot) -> SessionState {
-        (self.query_state)(stats, snapshot)
+        let state = (self.query_state)(stats, snapshot);
+        let runtime = state.runtime_env();
+        if !matches!(runtime.memory_pool.memory_limit(), MemoryLimit::Infinite) {
+            return state;
+        }
+        let bounded = RuntimeEnv {
+            memory_pool: Arc::new(FairSpillPool::new(WRITE_MEMORY)),
+            ..runtime.as_ref().clone()
+        };
+        SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(Arc::new(bounded))
+            .build()
     }
 
     /// Runs a write; `with_data` is `Some(false)` for `CREATE TABLE AS … WITH NO DATA`.
@@ -235,7 +256,7 @@ impl Writer<'_> {
             }
             other => other,
         };
-        failpoint("commit").await;
+        failpoint::pause("commit").await;
         let (committed, _) =
             commit::commit(&root, table, &store, base, change, &written.files, now).await?;
         stats.record_write(committed.files, committed.bytes, committed.partitions);
@@ -259,13 +280,16 @@ impl Writer<'_> {
             store: Arc::clone(&store),
             table: Some(Arc::clone(table)),
             root: table.location().prefix(),
-            name_prefix: format!("{}{}-", minerva_catalog::WRITTEN_FILE_PREFIX, write_id()),
+            names: Naming::Numbered(format!(
+                "{}{}-",
+                minerva_catalog::WRITTEN_FILE_PREFIX,
+                write_id()
+            )),
             now: Utc::now(),
             target,
         };
-        let stream = DataFrame::new(state.clone(), plan).execute_stream().await?;
         let written = Sink::new(destination, encoding, data, partitions)
-            .write_all(stream)
+            .write_plan(state, plan)
             .await?;
         Ok((written, store))
     }
@@ -559,13 +583,12 @@ impl Writer<'_> {
             store: Arc::clone(&store),
             table: None,
             root: location.prefix(),
-            name_prefix: format!("{}-", write_id()),
+            names: Naming::Numbered(format!("{}-", write_id())),
             now: Utc::now(),
             target,
         };
-        let stream = DataFrame::new(state.clone(), plan).execute_stream().await?;
         let written = Sink::new(destination, encoding, data, partitions)
-            .write_all(stream)
+            .write_plan(&state, plan)
             .await?;
         let mut partitions: Vec<&Path> = written.files.iter().map(|(p, _)| &p.prefix).collect();
         partitions.sort();
@@ -650,41 +673,19 @@ impl Writer<'_> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let location = Path::from(file_name.as_str());
-        let mut file = files::OpenFile::create(
-            Arc::clone(&store),
-            location,
-            Arc::new(Schema::new(
-                data.iter()
-                    .map(|c| Field::new(&c.name, crate::types::arrow_type(&c.ty), true))
-                    .collect::<Vec<_>>(),
-            )),
-            &encoding,
-        )?;
-        let all: Vec<Column> = data.clone();
-        let plan = arrange(plan, &all, &[], &target)?;
-        let mut stream = DataFrame::new(state, plan).execute_stream().await?;
-        let schema = Arc::new(Schema::new(
-            data.iter()
-                .map(|c| Field::new(&c.name, crate::types::arrow_type(&c.ty), true))
-                .collect::<Vec<_>>(),
-        ));
-        let mut rows = 0u64;
-        while let Some(batch) = stream.try_next().await? {
-            let columns = batch
-                .columns()
-                .iter()
-                .zip(schema.fields())
-                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| EngineError::Query(e.into()))?;
-            let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
-                .map_err(|e| EngineError::Query(e.into()))?;
-            rows += batch.num_rows() as u64;
-            file.write(&batch).await?;
-        }
-        file.close().await?;
-        Ok(rows)
+        let plan = arrange(plan, &data, &[], &target)?;
+        let destination = Destination {
+            store,
+            table: None,
+            root: Path::default(),
+            names: Naming::Exactly(file_name),
+            now: Utc::now(),
+            target,
+        };
+        let written = Sink::new(destination, encoding, data, Vec::new())
+            .write_plan(&state, plan)
+            .await?;
+        Ok(written.rows)
     }
 }
 
@@ -1010,22 +1011,6 @@ fn location_error(target: &str, source: minerva_catalog::ValueError) -> EngineEr
     EngineError::Write {
         target: target.to_string(),
         problem: WriteProblem::Location { source },
-    }
-}
-
-/// A point where a write stops for a crash test: with `MINERVA_FAILPOINT=<point>:<file>` in the
-/// environment, a write reaching `<point>` (`first-file`: one file written, more to come;
-/// `commit`: every file written, nothing committed; `clean`: committed, nothing cleaned up)
-/// creates `<file>` and waits there, for the test to `kill -9` it.
-pub(crate) async fn failpoint(point: &str) {
-    let Ok(spec) = std::env::var("MINERVA_FAILPOINT") else {
-        return;
-    };
-    if let Some((name, marker)) = spec.split_once(':')
-        && name == point
-    {
-        let _ = std::fs::write(marker, point);
-        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }
 }
 

@@ -34,11 +34,20 @@ pub(crate) struct Destination {
     pub(crate) table: Option<Arc<Table>>,
     /// The root of an export (unpartitioned, or Hive directories below it).
     pub(crate) root: Path,
-    /// `minerva-<id>-` for a table, `<id>-` for an export.
-    pub(crate) name_prefix: String,
+    /// How files are named: `minerva-<id>-<n>.<ext>` for a table, `<id>-<n>.<ext>` for an
+    /// export (the prefix up to `<n>`), or one file of exactly this name.
+    pub(crate) names: Naming,
     pub(crate) now: DateTime<Utc>,
     /// What the error messages call the destination.
     pub(crate) target: String,
+}
+
+/// How a sink names its files.
+pub(crate) enum Naming {
+    /// `<prefix><n>.<ext>`, `n` counting from 0.
+    Numbered(String),
+    /// One file, so named.
+    Exactly(String),
 }
 
 /// Writes a stream of rows whose columns are the destination's data columns followed by its
@@ -87,6 +96,18 @@ impl Sink {
             written: Written::default(),
             next_file: 0,
         }
+    }
+
+    /// Plans and runs `plan` on `state`, then writes its rows (see [`Sink::write_all`]).
+    pub(crate) async fn write_plan(
+        self,
+        state: &datafusion::execution::SessionState,
+        plan: datafusion::logical_expr::LogicalPlan,
+    ) -> Result<Written> {
+        let stream = datafusion::dataframe::DataFrame::new(state.clone(), plan)
+            .execute_stream()
+            .await?;
+        self.write_all(stream).await
     }
 
     /// Writes every row of `stream`; on failure, what was written is deleted (best effort:
@@ -227,12 +248,16 @@ impl Sink {
             self.close_current().await?;
         }
         if self.current.is_none() {
-            let name = format!(
-                "{}{:05}.{}",
-                self.destination.name_prefix,
-                self.next_file,
-                self.encoding.extension()
-            );
+            let name = match &self.destination.names {
+                Naming::Numbered(prefix) => {
+                    format!(
+                        "{prefix}{:05}.{}",
+                        self.next_file,
+                        self.encoding.extension()
+                    )
+                }
+                Naming::Exactly(name) => name.clone(),
+            };
             self.next_file += 1;
             let location = partition.prefix.clone().join(PathPart::from(name));
             let file = OpenFile::create(
@@ -262,7 +287,7 @@ impl Sink {
             let closed = file.close().await?;
             self.written.files.push((partition, closed));
             if self.written.files.len() == 1 {
-                super::failpoint("first-file").await;
+                super::failpoint::pause("first-file").await;
             }
         }
         Ok(())
