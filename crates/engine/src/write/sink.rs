@@ -11,6 +11,7 @@ use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use futures::StreamExt;
 use minerva_catalog::{Column, Partition, Table, Value};
 use object_store::path::{Path, PathPart};
@@ -104,10 +105,22 @@ impl Sink {
         state: &datafusion::execution::SessionState,
         plan: datafusion::logical_expr::LogicalPlan,
     ) -> Result<Written> {
-        let stream = datafusion::dataframe::DataFrame::new(state.clone(), plan)
+        let mut rows = datafusion::dataframe::DataFrame::new(state.clone(), plan)
             .execute_stream()
             .await?;
-        self.write_all(stream).await
+        // The query (its sort's merge) runs in a task of its own, so that it produces the next
+        // batches while this one encodes: two cores, two stages.
+        let mut pipe = RecordBatchReceiverStream::builder(rows.schema(), 4);
+        let sender = pipe.tx();
+        pipe.spawn(async move {
+            while let Some(batch) = rows.next().await {
+                if sender.send(batch).await.is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        self.write_all(pipe.build()).await
     }
 
     /// Writes every row of `stream`; on failure, what was written is deleted (best effort:
