@@ -103,6 +103,15 @@ pub fn parse(sql: &str, catalog_root: &Path) -> Option<Result<Ddl, DdlError>> {
     }))
 }
 
+/// The name a word token spells, as Hive resolves it: unquoted names are lower-cased.
+pub(crate) fn name_of(token: &Token) -> Option<String> {
+    match token {
+        Token::Word(w) if w.quote_style.is_some() => Some(w.value.clone()),
+        Token::Word(w) => Some(w.value.to_lowercase()),
+        _ => None,
+    }
+}
+
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
@@ -175,11 +184,11 @@ impl Parser {
 
     /// An identifier as Hive resolves it: unquoted names are lower-cased.
     fn identifier(&mut self) -> Result<String, DdlError> {
-        let name = match self.tokens.get(self.at) {
-            Some(Token::Word(w)) if w.quote_style.is_some() => w.value.clone(),
-            Some(Token::Word(w)) => w.value.to_lowercase(),
-            _ => return Err(self.expected("a name")),
-        };
+        let name = self
+            .tokens
+            .get(self.at)
+            .and_then(name_of)
+            .ok_or_else(|| self.expected("a name"))?;
         self.at += 1;
         Ok(name)
     }

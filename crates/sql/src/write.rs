@@ -150,11 +150,11 @@ impl<'a> Parser<'a> {
     }
 
     fn identifier(&mut self) -> Result<String, DdlError> {
-        let name = match self.tokens.get(self.at).map(|t| &t.token) {
-            Some(Token::Word(w)) if w.quote_style.is_some() => w.value.clone(),
-            Some(Token::Word(w)) => w.value.to_lowercase(),
-            _ => return Err(self.expected("a name")),
-        };
+        let name = self
+            .tokens
+            .get(self.at)
+            .and_then(|t| crate::ddl::name_of(&t.token))
+            .ok_or_else(|| self.expected("a name"))?;
         self.at += 1;
         Ok(name)
     }
