@@ -276,18 +276,36 @@ async fn an_overwrite_of_a_day_replaces_exactly_that_day() {
 
 // ---- the real binary, killed ----
 
-fn minerva(catalog: &Path) -> Command {
+/// The binary over a catalog, with the environment it needs (an S3 server's credentials).
+#[derive(Clone)]
+struct Binary {
+    catalog: PathBuf,
+    env: Vec<(&'static str, &'static str)>,
+}
+
+impl From<&PathBuf> for Binary {
+    fn from(catalog: &PathBuf) -> Self {
+        Self {
+            catalog: catalog.clone(),
+            env: Vec::new(),
+        }
+    }
+}
+
+fn minerva(binary: impl Into<Binary>) -> Command {
+    let binary = binary.into();
     let mut command = Command::new(env!("CARGO_BIN_EXE_minerva"));
     command
         .env_remove("MINERVA_CATALOG")
         .env_remove("MINERVA_FAILPOINT")
+        .envs(binary.env.iter().copied())
         .arg("--catalog")
-        .arg(catalog);
+        .arg(&binary.catalog);
     command
 }
 
-fn run_ok(catalog: &Path, sql: &str) -> String {
-    let output = minerva(catalog)
+fn run_ok(binary: impl Into<Binary>, sql: &str) -> String {
+    let output = minerva(binary)
         .args(["--format", "csv", "-c", sql])
         .stdin(Stdio::null())
         .output()
@@ -301,10 +319,15 @@ fn run_ok(catalog: &Path, sql: &str) -> String {
 }
 
 /// Starts `sql` in the binary, stopped at `point`; returns once it waits there.
-fn start_paused(catalog: &Path, sql: &str, point: &str) -> Child {
-    let marker = catalog.parent().unwrap().join(format!("paused-{point}"));
+fn start_paused(binary: impl Into<Binary>, sql: &str, point: &str) -> Child {
+    let binary = binary.into();
+    let marker = binary
+        .catalog
+        .parent()
+        .unwrap()
+        .join(format!("paused-{point}"));
     let _ = std::fs::remove_file(&marker);
-    let mut child = minerva(catalog)
+    let mut child = minerva(binary)
         .env("MINERVA_FAILPOINT", format!("{point}:{}", marker.display()))
         .args(["-c", sql])
         .stdin(Stdio::null())
@@ -549,4 +572,85 @@ async fn copy_writes_a_query_to_one_local_file_in_the_format_its_name_says() {
             .contains("a file ending in .parquet, .csv, .tsv or .json"),
         "{error}"
     );
+}
+
+#[test]
+fn kill_9_mid_write_on_s3_leaves_the_table_as_before_and_a_rerun_converges() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let bucket = "writes-crash";
+    let lake = DemoLake::new(DemoSpec {
+        days: 2,
+        events_per_day: 20_000,
+        rows_per_file: 20_000,
+        ..Default::default()
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(upload(
+        server.bucket(bucket).as_ref(),
+        &lake.views(),
+        "views",
+    ));
+    let catalog = lake.dir.path().join("catalog-s3");
+    std::fs::create_dir_all(catalog.join("default")).unwrap();
+    let text = std::fs::read_to_string(lake.catalog().join("default/views.toml")).unwrap();
+    std::fs::write(
+        catalog.join("default/views.toml"),
+        text.replace("../views", &format!("s3://{bucket}/views")),
+    )
+    .unwrap();
+    std::fs::write(catalog.join("storage.toml"), server.storage_toml()).unwrap();
+    let binary = Binary {
+        catalog,
+        env: vec![
+            ("AWS_ACCESS_KEY_ID", crate::s3_server::ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", crate::s3_server::SECRET_KEY),
+        ],
+    };
+    run_ok(
+        binary.clone(),
+        &format!(
+            "CREATE TABLE copy WITH (partitioned_by = ARRAY['dt'], target_file_size = '128KiB', external_location = 's3://{bucket}/copy/') AS SELECT * FROM views WHERE dt = DATE '2024-01-01'"
+        ),
+    );
+    let count = "SELECT count(*), count(DISTINCT event_id) FROM copy";
+    let before = "count(*),count(DISTINCT copy.event_id)\n20000,20000\n";
+    let after = "count(*),count(DISTINCT copy.event_id)\n40000,40000\n";
+    assert_eq!(run_ok(binary.clone(), count), before);
+    let insert = "INSERT INTO copy SELECT * FROM views WHERE dt = DATE '2024-01-02'";
+    for point in ["first-file", "commit"] {
+        kill_9(start_paused(binary.clone(), insert, point));
+        assert_eq!(run_ok(binary.clone(), count), before, "killed at {point}");
+    }
+    let objects = |prefix: &str| -> Vec<String> {
+        let store = server.bucket(bucket);
+        runtime.block_on(async {
+            futures::TryStreamExt::try_collect::<Vec<_>>(
+                store.list(Some(&object_store::path::Path::from(prefix))),
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.location.to_string())
+            .collect()
+        })
+    };
+    assert!(
+        !objects("copy/dt=2024-01-02").is_empty(),
+        "the killed writes left objects no reader sees"
+    );
+    run_ok(binary.clone(), insert);
+    assert_eq!(run_ok(binary.clone(), count), after);
+    let manifest = std::fs::read_to_string(binary.catalog.join("default/copy.manifest")).unwrap();
+    for object in objects("copy") {
+        let name = object.rsplit('/').next().unwrap();
+        assert!(
+            manifest.contains(name),
+            "the rerun deleted what the killed writes left: {object}"
+        );
+    }
 }
