@@ -654,3 +654,28 @@ fn kill_9_mid_write_on_s3_leaves_the_table_as_before_and_a_rerun_converges() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_fails_midway_deletes_the_files_it_wrote() {
+    let lake = small_lake();
+    let engine = lake.engine();
+    rows(
+        &engine,
+        "CREATE TABLE narrow WITH (partitioned_by = ARRAY['dt'], target_file_size = '1KiB', external_location = '../narrow/') AS SELECT CAST(user_id AS integer) AS i, dt FROM views WHERE false",
+    )
+    .await;
+    // Rows arrive by day: two days of files are written before the third day's value fails.
+    let error = engine
+        .query("INSERT INTO narrow SELECT CASE WHEN dt = DATE '2024-01-03' THEN 3000000000 ELSE user_id END, dt FROM views")
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("column 'i' (int): Cast error"),
+        "{error}"
+    );
+    assert_eq!(
+        written_files(&lake.dir.path().join("narrow")),
+        Vec::<PathBuf>::new()
+    );
+    assert_eq!(rows(&engine, "SELECT count(*) FROM narrow").await, ["0"]);
+}

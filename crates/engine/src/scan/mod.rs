@@ -12,3 +12,4 @@ mod table;
 
 pub(crate) use providers::{CATALOG_NAME, MinervaCatalog, Tables};
 pub use table::CatalogTable;
+pub(crate) use table::is_data_file;

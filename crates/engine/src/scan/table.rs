@@ -644,7 +644,7 @@ async fn readable_footers(
 
 /// Whether a listed object is table data: not hidden under a `_` or `.` name
 /// anywhere below `root` (the table's, or a partition's) (Hive's rule: `_SUCCESS`, `_temporary/`, `.part-0.tmp`).
-fn is_data_file(root: &Path, meta: &ObjectMeta) -> bool {
+pub(crate) fn is_data_file(root: &Path, meta: &ObjectMeta) -> bool {
     meta.location
         .prefix_match(root)
         .is_some_and(|mut parts| parts.all(|p| !p.as_ref().starts_with(['_', '.'])))

@@ -16,6 +16,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::files::ClosedFile;
 use crate::error::{EngineError, Result};
+use crate::scan::is_data_file;
 
 /// How long a file an overwrite replaced is kept for queries that planned before it.
 pub(crate) const RETAIN_REPLACED: Duration = Duration::from_secs(3600);
@@ -158,11 +159,9 @@ async fn foreign_files(
     store
         .list(Some(prefix))
         .try_filter(|meta| {
-            let visible = meta
-                .location
-                .prefix_match(prefix)
-                .is_some_and(|mut parts| parts.all(|p| !p.as_ref().starts_with(['_', '.'])));
-            futures::future::ready(visible && !is_written_by_minerva(&meta.location))
+            futures::future::ready(
+                is_data_file(prefix, meta) && !is_written_by_minerva(&meta.location),
+            )
         })
         .try_collect()
         .await

@@ -43,8 +43,8 @@ use object_store::path::Path;
 
 use crate::error::{EngineError, Rejection, Result, WriteProblem};
 use crate::report::QueryStats;
-use crate::scan::Tables;
 use crate::scan::snapshot::Snapshot;
+use crate::scan::{Tables, is_data_file};
 use commit::Change;
 use files::{Encoding, SORTED_BY, WRITE_COMPRESSION};
 use sink::{Destination, Naming, Sink, Written, storable, type_error};
@@ -410,10 +410,17 @@ impl Writer<'_> {
         check_empty(&store, &location, &target).await?;
         // What a CTAS that crashed before writing its table file left is not this table's.
         let base = Catalog::read_manifest(&root, &database, &name)?.cleared();
-        let rows = if with_data {
-            let (written, _) = self
-                .write_rows(&state, &table, plan, data, partitions)
-                .await?;
+        let written = if with_data {
+            self.write_rows(&state, &table, plan, data, partitions)
+                .await?
+                .0
+        } else {
+            Written::default()
+        };
+        if written.files.is_empty() {
+            // An empty table still commits, so that it reads as empty before its first file.
+            Catalog::commit_manifest(&root, &database, &name, &base)?;
+        } else {
             let (committed, manifest) = commit::commit(
                 &root,
                 &table,
@@ -426,11 +433,8 @@ impl Writer<'_> {
             .await?;
             commit::clean(&table, &store, &manifest, &location.prefix()).await?;
             stats.record_write(committed.files, committed.bytes, committed.partitions);
-            written.rows
-        } else {
-            Catalog::commit_manifest(&root, &database, &name, &base)?;
-            0
-        };
+        }
+        let rows = written.rows;
         // The table file last: the table exists, with all its rows, from this point on.
         Catalog::write_table(&root, &definition)?;
         self.tables.reload()?;
@@ -944,11 +948,7 @@ async fn check_empty(
             source: e,
         })
     })? {
-        let hidden = meta
-            .location
-            .prefix_match(&prefix)
-            .is_some_and(|mut parts| parts.any(|p| p.as_ref().starts_with(['_', '.'])));
-        if !hidden && !is_written_by_minerva(&meta.location) {
+        if is_data_file(&prefix, &meta) && !is_written_by_minerva(&meta.location) {
             return Err(EngineError::Write {
                 target: target.to_string(),
                 problem: WriteProblem::LocationNotEmpty {
