@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::error::line_and_column;
 use crate::error::{CatalogError, Result};
+use crate::live::{LiveTable, View};
 use crate::manifest::Manifest;
 use crate::partition::Partition;
 use crate::registry::{parse_registry, render_registry};
@@ -22,7 +23,20 @@ pub struct Catalog {
     root: PathBuf,
     databases: Vec<String>,
     tables: BTreeMap<(String, String), Result<Arc<Table>, Arc<CatalogError>>>,
+    lives: BTreeMap<(String, String), Result<Arc<LiveTable>, Arc<CatalogError>>>,
+    views: BTreeMap<(String, String), Result<Arc<View>, Arc<CatalogError>>>,
     storage: Result<StorageSettings, Arc<CatalogError>>,
+}
+
+/// What a name of the catalog is.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// A table of files.
+    Table(Arc<Table>),
+    /// A live table: a batch table and the part of a speed table not compacted into it.
+    Live(Arc<LiveTable>),
+    /// A view: a query.
+    View(Arc<View>),
 }
 
 impl Catalog {
@@ -34,6 +48,8 @@ impl Catalog {
             source,
         };
         let mut tables = BTreeMap::new();
+        let mut lives = BTreeMap::new();
+        let mut views = BTreeMap::new();
         let mut databases = Vec::new();
         for entry in std::fs::read_dir(&root).map_err(dir_error)? {
             let entry = entry.map_err(dir_error)?;
@@ -48,16 +64,33 @@ impl Catalog {
                 databases.push(database.clone());
                 for table in std::fs::read_dir(&path).map_err(dir_error)? {
                     let table_path = table.map_err(dir_error)?.path();
+                    let name = table_path
+                        .file_stem()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned();
+                    if name.starts_with('.') {
+                        continue;
+                    }
+                    let key = (database.clone(), name.clone());
                     if table_path.extension().is_some_and(|e| e == "toml") {
-                        let name = table_path
-                            .file_stem()
-                            .unwrap_or_default()
-                            .to_string_lossy()
-                            .into_owned();
-                        let loaded = load_table(&root, &database, &name, &table_path)
+                        match load_entry(&root, &database, &name, &table_path) {
+                            Ok(Entry::Live(live)) => {
+                                lives.insert(key, Ok(live));
+                            }
+                            Ok(Entry::Table(table)) => {
+                                tables.insert(key, Ok(table));
+                            }
+                            Ok(Entry::View(_)) => unreachable!("a .toml file is never a view"),
+                            Err(e) => {
+                                tables.insert(key, Err(Arc::new(e)));
+                            }
+                        }
+                    } else if table_path.extension().is_some_and(|e| e == "sql") {
+                        let loaded = load_view(&database, &name, &table_path)
                             .map(Arc::new)
                             .map_err(Arc::new);
-                        tables.insert((database.clone(), name), loaded);
+                        views.insert(key, loaded);
                     }
                 }
             } else if path.extension().is_some_and(|e| e == "toml")
@@ -83,11 +116,36 @@ impl Catalog {
             }
         }
         databases.sort();
+        // One name, one entry: a view beside a table file of its name is a mistake to fix.
+        let clashes: Vec<(String, String)> = views
+            .keys()
+            .filter(|key| tables.contains_key(*key) || lives.contains_key(*key))
+            .cloned()
+            .collect();
+        for key in clashes {
+            views.remove(&key);
+            lives.remove(&key);
+            let path = root.join(&key.0).join(format!("{}.sql", key.1));
+            tables.insert(
+                key.clone(),
+                Err(Arc::new(CatalogError::TableFile {
+                    path,
+                    line: 1,
+                    column: 1,
+                    message: format!(
+                        "'{}.{}' is both a table file ({}.toml) and a view ({}.sql): remove one",
+                        key.0, key.1, key.1, key.1
+                    ),
+                })),
+            );
+        }
         let storage = StorageSettings::load(&root).map_err(Arc::new);
         Ok(Self {
             root,
             databases,
             tables,
+            lives,
+            views,
             storage,
         })
     }
@@ -110,13 +168,66 @@ impl Catalog {
         dbs
     }
 
-    /// The names of the tables of `database`, sorted (broken ones included).
+    /// The names of the tables of `database`, live tables and views among them, sorted
+    /// (broken ones included).
     pub fn table_names(&self, database: &str) -> Vec<&str> {
-        self.tables
+        let mut names: Vec<&str> = self
+            .tables
             .keys()
+            .chain(self.lives.keys())
+            .chain(self.views.keys())
             .filter(|(db, _)| db == database)
             .map(|(_, t)| t.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The names of the views of `database`, sorted.
+    pub fn view_names(&self, database: &str) -> Vec<&str> {
+        self.views
+            .keys()
+            .filter(|(db, _)| db == database)
+            .map(|(_, v)| v.as_str())
             .collect()
+    }
+
+    /// Every live table that loaded.
+    pub fn live_tables(&self) -> impl Iterator<Item = &Arc<LiveTable>> {
+        self.lives.values().filter_map(|t| t.as_ref().ok())
+    }
+
+    /// What `database.name` is: `None` if the catalog has no such name, its file's error if it
+    /// is broken.
+    pub fn entry(&self, database: &str, name: &str) -> Option<Result<Entry, Arc<CatalogError>>> {
+        let key = (database.to_string(), name.to_string());
+        if let Some(table) = self.tables.get(&key) {
+            return Some(table.clone().map(Entry::Table));
+        }
+        if let Some(live) = self.lives.get(&key) {
+            return Some(live.clone().map(Entry::Live));
+        }
+        self.views
+            .get(&key)
+            .map(|view| view.clone().map(Entry::View))
+    }
+
+    /// What `database.name` is, or why there is none (see [`Catalog::lookup`]).
+    pub fn find(&self, database: &str, name: &str) -> Result<Entry, Arc<CatalogError>> {
+        self.entry(database, name)
+            .unwrap_or_else(|| Err(self.not_found(database, name)))
+    }
+
+    fn not_found(&self, database: &str, name: &str) -> Arc<CatalogError> {
+        let name = if database == DEFAULT_DATABASE {
+            name.to_string()
+        } else {
+            format!("{database}.{name}")
+        };
+        Arc::new(CatalogError::TableNotFound {
+            name,
+            catalog: self.root.clone(),
+        })
     }
 
     /// Every table that loaded, sorted by database and name.
@@ -157,17 +268,12 @@ impl Catalog {
     /// The table `database.name`, or why there is none: not found (named as a user would
     /// write it: without the database when it is `default`), or its table file's error.
     pub fn lookup(&self, database: &str, name: &str) -> Result<Arc<Table>, Arc<CatalogError>> {
-        self.table(database, name).unwrap_or_else(|| {
-            let name = if database == DEFAULT_DATABASE {
-                name.to_string()
-            } else {
-                format!("{database}.{name}")
-            };
-            Err(Arc::new(CatalogError::TableNotFound {
-                name,
-                catalog: self.root.clone(),
-            }))
-        })
+        match self.find(database, name)? {
+            Entry::Table(table) => Ok(table),
+            Entry::Live(_) | Entry::View(_) => Err(Arc::new(CatalogError::NotATableOfFiles {
+                table: format!("{database}.{name}"),
+            })),
+        }
     }
 
     /// Looks up `table` or `database.table` (the database defaults to `default`).
@@ -235,6 +341,35 @@ impl Catalog {
         Ok(found)
     }
 
+    /// Writes `view` as `<root>/<database>/<name>.sql`, atomically.
+    pub fn write_view(root: &Path, view: &View) -> Result<PathBuf> {
+        for (what, ident) in [("database", view.database()), ("view", view.name())] {
+            if !valid_identifier(ident) {
+                return Err(CatalogError::InvalidTable {
+                    table: view.qualified_name(),
+                    message: format!(
+                        "{what} name '{ident}' is not a valid name (use lower-case letters, digits and '_', not starting with a digit)"
+                    ),
+                });
+            }
+        }
+        let path = view_path(root, view.database(), view.name());
+        let mut text = view.sql().to_string();
+        text.push('\n');
+        write_atomically(&path, &text)?;
+        Ok(path)
+    }
+
+    /// Removes the view's file. Returns whether there was one.
+    pub fn remove_view(root: &Path, database: &str, name: &str) -> Result<bool> {
+        let path = view_path(root, database, name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(CatalogError::WriteTableFile { path, source }),
+        }
+    }
+
     /// Creates the directory of a database. Returns whether it is new.
     pub fn create_database(root: &Path, database: &str) -> Result<bool> {
         let path = root.join(database);
@@ -255,6 +390,10 @@ impl Catalog {
             .map_err(|source| CatalogError::WriteTableFile { path, source })?;
         Ok(true)
     }
+}
+
+fn view_path(root: &Path, database: &str, name: &str) -> PathBuf {
+    root.join(database).join(format!("{name}.sql"))
 }
 
 fn table_path(root: &Path, database: &str, name: &str) -> PathBuf {
@@ -414,11 +553,58 @@ fn valid_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-fn load_table(root: &Path, database: &str, name: &str, path: &Path) -> Result<Table> {
+fn load_view(database: &str, name: &str, path: &Path) -> Result<View> {
     let text = std::fs::read_to_string(path).map_err(|source| CatalogError::ReadTableFile {
         path: path.to_path_buf(),
         source,
     })?;
+    let problem = |message: String| CatalogError::TableFile {
+        path: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message,
+    };
+    if !valid_identifier(database) || !valid_identifier(name) {
+        return Err(problem(format!(
+            "view file name '{name}' is not a valid name (use lower-case letters, digits and '_', not starting with a digit)"
+        )));
+    }
+    let view = View::new(database, name, &text);
+    if view.sql().is_empty() {
+        return Err(problem("the view's file is empty: it holds the view's query".to_string()));
+    }
+    Ok(view)
+}
+
+/// A table file: a table of files, or a live table (it has a `[live]` section).
+fn load_entry(root: &Path, database: &str, name: &str, path: &Path) -> Result<Entry> {
+    let text = std::fs::read_to_string(path).map_err(|source| CatalogError::ReadTableFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !LiveTable::is_live_file(&text) {
+        return load_table(root, database, name, path, &text).map(|t| Entry::Table(Arc::new(t)));
+    }
+    if !valid_identifier(database) || !valid_identifier(name) {
+        return load_table(root, database, name, path, &text).map(|t| Entry::Table(Arc::new(t)));
+    }
+    LiveTable::parse(&text, database, name)
+        .map(|live| Entry::Live(Arc::new(live)))
+        .map_err(|problem| {
+            let (line, column) = problem
+                .span
+                .map_or((1, 1), |span| line_and_column(&text, span.start));
+            CatalogError::TableFile {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: problem.message,
+            }
+        })
+}
+
+fn load_table(root: &Path, database: &str, name: &str, path: &Path, text: &str) -> Result<Table> {
+    let text = text.to_string();
     let at = |problem: FileProblem| {
         let (line, column) = problem
             .span

@@ -86,6 +86,13 @@ pub enum CatalogError {
         catalog: PathBuf,
     },
 
+    /// A statement that reads or writes files of a table named a live table or a view.
+    #[error("'{table}' is a live table or a view, not a table of files: this statement needs a table of files")]
+    NotATableOfFiles {
+        /// `database.name`.
+        table: String,
+    },
+
     /// A partition directory's value does not parse as the partition column's declared type.
     #[error(
         "table '{table}': partition directory '{path}' has value '{value}' for column '{column}', which is not a valid {expected}"

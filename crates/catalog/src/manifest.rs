@@ -193,6 +193,15 @@ impl Manifest {
             .is_some_and(|paths| paths.contains(&relative(source, location)))
     }
 
+    /// The objects of `source` compactions consumed, relative to its location, sorted.
+    pub fn consumed(&self, source: &str) -> impl Iterator<Item = &str> {
+        self.consumed
+            .get(source)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+
     /// How many objects of `source` compactions consumed.
     pub fn consumed_count(&self, source: &str) -> usize {
         self.consumed.get(source).map_or(0, BTreeSet::len)

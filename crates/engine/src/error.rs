@@ -86,6 +86,28 @@ pub enum EngineError {
         statement: &'static str,
     },
 
+    /// A view's query no longer plans (a table it reads changed or went away).
+    #[error("view '{view}' no longer plans: {source}")]
+    View {
+        /// `database.view`.
+        view: String,
+        /// Why its query does not plan.
+        source: Box<EngineError>,
+    },
+
+    /// A view's text is not a query.
+    #[error("a view is a query: its text must be a SELECT (or WITH … SELECT, VALUES)")]
+    NotAQuery,
+
+    /// A view reads itself, directly or through other views.
+    #[error("view '{view}' reads itself: {cycle}")]
+    ViewCycle {
+        /// `database.view`.
+        view: String,
+        /// The views read, in order, back to it.
+        cycle: String,
+    },
+
     /// The query ran longer than its timeout and was stopped.
     #[error(
         "query stopped after {}: it ran longer than the timeout (--timeout, \\set timeout, query_timeout in storage.toml)",
@@ -234,6 +256,12 @@ pub enum TableProblem {
         row_group: Option<usize>,
         /// Why.
         source: Box<EngineError>,
+    },
+    /// A live table that cannot unite its sides.
+    #[error("live table: {message}")]
+    Live {
+        /// What is wrong.
+        message: String,
     },
     /// The table's `.manifest` names a partition the table cannot have.
     #[error("its manifest is not valid: {message}")]
@@ -450,6 +478,24 @@ pub enum Rejection {
     NoDatabase {
         /// The database.
         database: String,
+    },
+    /// `CREATE VIEW` of a view that exists, without `OR REPLACE`.
+    #[error("view '{view}' already exists (say CREATE OR REPLACE VIEW to change it)")]
+    ViewExists {
+        /// `database.view`.
+        view: String,
+    },
+    /// A statement for one kind of catalog entry named another (`DROP VIEW` of a table).
+    #[error("'{name}' is {is}, not {expected}: {instead}")]
+    WrongKind {
+        /// `database.name`.
+        name: String,
+        /// What it is (`a table`, `a view`, `a live table`).
+        is: &'static str,
+        /// What the statement needs.
+        expected: &'static str,
+        /// What to do instead.
+        instead: &'static str,
     },
     /// `CREATE DATABASE` of a database that exists.
     #[error("database '{database}' already exists")]

@@ -27,10 +27,12 @@ mod command;
 mod ddl;
 mod error;
 mod split;
+mod view;
 mod write;
 
 pub use command::{Command, parse as parse_command};
 pub use ddl::{Ddl, PartitionSpec, parse as parse_ddl, show_create_table};
 pub use error::{DdlError, Found};
 pub use split::{Statements, is_blank, split_statements};
+pub use view::{ViewStatement, matches_athena_pattern, parse as parse_view};
 pub use write::{Maintenance, parse as parse_maintenance, strip_with_data};

@@ -2,6 +2,9 @@
 //! `WITH [NO] DATA` suffix of Athena's `CREATE TABLE AS`. (`INSERT`, `CREATE TABLE AS` and
 //! `UNLOAD` are standard enough for the engine's parser.)
 //!
+//! `COMPACT live_table [WHERE predicate]` does so for a live table: its speed table into its
+//! batch table, with the live table's `[live.set]`.
+//!
 //! `COMPACT source INTO target [SET column = expression, …] [WHERE predicate]` appends the
 //! rows of `source`'s objects that no earlier compaction into `target` consumed, columns
 //! matched by name; `SET` computes a target column the source lacks (`SET dt =
@@ -28,6 +31,14 @@ pub enum Maintenance {
         /// Target columns computed from the source's: `(column, expression as written)`.
         set: Vec<(String, String)>,
         /// The predicate on the source, as written.
+        filter: Option<String>,
+    },
+    /// `COMPACT live [WHERE p]`: compact a live table's speed side into its batch side, with
+    /// the live table's `SET`.
+    CompactLive {
+        /// `(database, table)` of the live table.
+        table: (String, String),
+        /// The predicate on the speed table, as written.
         filter: Option<String>,
     },
     /// `VACUUM [TABLE] t [RETAIN n HOURS]`: delete files no commit names.
@@ -81,17 +92,17 @@ pub fn strip_with_data(sql: &str) -> Option<(String, bool)> {
     Some((sql[..offset].trim_end().to_string(), no_data))
 }
 
-struct Parser<'a> {
-    sql: &'a str,
+pub(crate) struct Parser<'a> {
+    pub(crate) sql: &'a str,
     /// Tokens without whitespace and comments, and without a final `;`.
-    tokens: Vec<TokenWithSpan>,
-    at: usize,
+    pub(crate) tokens: Vec<TokenWithSpan>,
+    pub(crate) at: usize,
     /// Byte offset of each line's start.
     lines: Vec<usize>,
 }
 
 impl<'a> Parser<'a> {
-    fn new(sql: &'a str, tokens: Vec<TokenWithSpan>) -> Self {
+    pub(crate) fn new(sql: &'a str, tokens: Vec<TokenWithSpan>) -> Self {
         let mut tokens: Vec<TokenWithSpan> = tokens
             .into_iter()
             .filter(|t| !matches!(t.token, Token::Whitespace(_)))
@@ -111,7 +122,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The byte offset of a 1-based line and (character) column.
-    fn offset(&self, at: Location) -> usize {
+    pub(crate) fn offset(&self, at: Location) -> usize {
         let line_start = self
             .lines
             .get((at.line as usize).saturating_sub(1))
@@ -123,14 +134,14 @@ impl<'a> Parser<'a> {
             .map_or(self.sql.len(), |(i, _)| line_start + i)
     }
 
-    fn starts_with(&self, words: &[&str]) -> bool {
+    pub(crate) fn starts_with(&self, words: &[&str]) -> bool {
         words.iter().enumerate().all(|(i, k)| {
             matches!(self.tokens.get(i).map(|t| &t.token), Some(Token::Word(w))
                 if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k))
         })
     }
 
-    fn keyword(&mut self, keyword: &str) -> bool {
+    pub(crate) fn keyword(&mut self, keyword: &str) -> bool {
         let found = matches!(self.tokens.get(self.at).map(|t| &t.token), Some(Token::Word(w))
             if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword));
         if found {
@@ -139,7 +150,7 @@ impl<'a> Parser<'a> {
         found
     }
 
-    fn expected(&self, expected: &str) -> DdlError {
+    pub(crate) fn expected(&self, expected: &str) -> DdlError {
         DdlError::Expected {
             expected: expected.to_string(),
             found: match self.tokens.get(self.at) {
@@ -149,7 +160,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn identifier(&mut self) -> Result<String, DdlError> {
+    pub(crate) fn identifier(&mut self) -> Result<String, DdlError> {
         let name = self
             .tokens
             .get(self.at)
@@ -159,7 +170,7 @@ impl<'a> Parser<'a> {
         Ok(name)
     }
 
-    fn table_name(&mut self) -> Result<(String, String), DdlError> {
+    pub(crate) fn table_name(&mut self) -> Result<(String, String), DdlError> {
         let first = self.identifier()?;
         if self.tokens.get(self.at).map(|t| &t.token) == Some(&Token::Period) {
             self.at += 1;
@@ -171,7 +182,7 @@ impl<'a> Parser<'a> {
 
     /// The text from the current token up to (not including) the first token at bracket depth
     /// 0 for which `stop` holds, or to the end.
-    fn text_until(&mut self, stop: impl Fn(&Token) -> bool) -> Result<String, DdlError> {
+    pub(crate) fn text_until(&mut self, stop: impl Fn(&Token) -> bool) -> Result<String, DdlError> {
         let start = self.at;
         let mut depth = 0usize;
         while let Some(t) = self.tokens.get(self.at) {
@@ -195,7 +206,18 @@ impl<'a> Parser<'a> {
         self.keyword("table");
         let source = self.table_name()?;
         if !self.keyword("into") {
-            return Err(self.expected("INTO"));
+            let filter = if self.keyword("where") {
+                Some(self.text_until(|_| false)?)
+            } else {
+                None
+            };
+            if self.at < self.tokens.len() {
+                return Err(self.expected("INTO, WHERE or the end"));
+            }
+            return Ok(Maintenance::CompactLive {
+                table: source,
+                filter,
+            });
         }
         let target = self.table_name()?;
         let is_where = |t: &Token| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("where"));
@@ -254,7 +276,7 @@ impl<'a> Parser<'a> {
         Ok(Maintenance::Vacuum { table, retain })
     }
 
-    fn end(&self) -> Result<(), DdlError> {
+    pub(crate) fn end(&self) -> Result<(), DdlError> {
         match self.tokens.get(self.at) {
             None => Ok(()),
             Some(t) => Err(DdlError::Unexpected {
@@ -292,6 +314,15 @@ mod tests {
                 filter: Some("datehour BETWEEN '2024/02/05/00' AND '2024/02/05/23'".into()),
             }
         );
+        assert_eq!(
+            parse("COMPACT views_live WHERE datehour < '2024/02/05/12'")
+                .unwrap()
+                .unwrap(),
+            Maintenance::CompactLive {
+                table: names("default", "views_live"),
+                filter: Some("datehour < '2024/02/05/12'".into()),
+            }
+        );
         let bare = parse("compact table a into b").unwrap().unwrap();
         assert!(matches!(bare, Maintenance::Compact { set, filter: None, .. } if set.is_empty()));
     }
@@ -299,7 +330,7 @@ mod tests {
     #[test]
     fn malformed_compaction_and_vacuum_say_what_was_expected() {
         for (sql, message) in [
-            ("COMPACT a b", "expected INTO but found 'b'"),
+            ("COMPACT a b", "expected INTO, WHERE or the end but found 'b'"),
             (
                 "COMPACT a INTO b SET dt date(x)",
                 "expected '=' but found 'date'",

@@ -288,7 +288,8 @@ impl ObjectStore for AccountedStore {
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         let key = self.key(prefix, false);
         let cache = self.listings.clone();
-        if let Some(listing) = cache.as_ref().and_then(|c| c.get(&key)) {
+        let max_age = self.meter.max_listing_age(&key.store, &key.prefix);
+        if let Some(listing) = cache.as_ref().and_then(|c| c.get(&key, max_age)) {
             let objects = Arc::unwrap_or_clone(listing.objects);
             return futures::stream::iter(objects.into_iter().map(Ok)).boxed();
         }
@@ -323,8 +324,9 @@ impl ObjectStore for AccountedStore {
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
         let key = self.key(prefix, true);
+        let max_age = self.meter.max_listing_age(&key.store, &key.prefix);
         if let Some(cache) = &self.listings
-            && let Some(listing) = cache.get(&key)
+            && let Some(listing) = cache.get(&key, max_age)
         {
             return Ok(ListResult {
                 common_prefixes: Arc::unwrap_or_clone(listing.common_prefixes),

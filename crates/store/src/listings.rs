@@ -78,15 +78,17 @@ impl ListingCache {
         state.objects = state.entries.values().map(|l| l.objects.len()).sum();
     }
 
-    pub(crate) fn get(&self, key: &ListingKey) -> Option<Listing> {
-        if self.ttl.is_zero() {
+    /// The listing kept for `key`, if younger than the TTL and than `max_age`.
+    pub(crate) fn get(&self, key: &ListingKey, max_age: Option<Duration>) -> Option<Listing> {
+        let ttl = max_age.map_or(self.ttl, |age| age.min(self.ttl));
+        if ttl.is_zero() {
             return None;
         }
         let state = self.state.lock().expect("listing cache poisoned");
         state
             .entries
             .get(key)
-            .filter(|listing| listing.at.elapsed() < self.ttl)
+            .filter(|listing| listing.at.elapsed() < ttl)
             .cloned()
     }
 

@@ -55,6 +55,9 @@ pub struct Meter {
     limit: Mutex<Option<ScanLimit>>,
     exceeded: Mutex<Option<ScanLimitExceeded>>,
     stopped: AtomicBool,
+    /// Listings under these `(store, prefix)`es may be reused only if younger than the age
+    /// given: a live table's speed side wants what landed a second ago.
+    fresh: Mutex<Vec<(String, String, std::time::Duration)>>,
 }
 
 impl Meter {
@@ -72,6 +75,27 @@ impl Meter {
         if current.as_ref().is_none_or(|c| limit.bytes < c.bytes) {
             *current = Some(limit);
         }
+    }
+
+    /// Asks that this query's listings of `store` (`scheme://authority`) under `prefix` reuse
+    /// no cached listing older than `max_age` (zero: always list).
+    pub fn list_fresh(&self, store: &str, prefix: &str, max_age: std::time::Duration) {
+        self.fresh.lock().expect("meter lock poisoned").push((
+            store.to_string(),
+            prefix.to_string(),
+            max_age,
+        ));
+    }
+
+    /// How old a cached listing of `store` under `prefix` may be for this query, if it asked.
+    pub(crate) fn max_listing_age(&self, store: &str, prefix: &str) -> Option<std::time::Duration> {
+        self.fresh
+            .lock()
+            .expect("meter lock poisoned")
+            .iter()
+            .filter(|(s, p, _)| s == store && prefix.starts_with(p.as_str()))
+            .map(|(_, _, age)| *age)
+            .min()
     }
 
     /// The error that stopped the query, if its scan limit did.

@@ -33,12 +33,29 @@ pub struct ScanReport {
     pub bytes: u64,
     /// Objects skipped as unreadable (`ignore_corrupt_files`), each as `path (why)`.
     pub skipped: Vec<String>,
+    /// The live table side this scan is (`default.views_live, speed side`), if any.
+    pub side: Option<String>,
+    /// For a speed side: the objects left out as compacted, and the watermark it read.
+    pub compacted: Option<(usize, String)>,
 }
 
 impl ScanReport {
     /// The report, with the objects the scan skipped as unreadable.
     pub(crate) fn skipping(mut self, skipped: Vec<String>) -> Self {
         self.skipped = skipped;
+        self
+    }
+
+    /// The report of one side of a live table.
+    pub(crate) fn as_side(mut self, side: String) -> Self {
+        self.side = Some(side);
+        self
+    }
+
+    /// The report of a speed side: `left_out` listed objects were compacted already, by the
+    /// `watermark` the query read.
+    pub(crate) fn compacted(mut self, left_out: usize, watermark: String) -> Self {
+        self.compacted = Some((left_out, watermark));
         self
     }
 
@@ -58,13 +75,20 @@ impl ScanReport {
             files: files.len(),
             bytes: files.iter().map(|f| f.object_meta.size).sum(),
             skipped: Vec::new(),
+            side: None,
+            compacted: None,
         }
     }
 
     /// The report as `EXPLAIN` shows it: the choice on one line, the first prefixes on the next.
     pub fn describe(&self) -> String {
         let noun = |n: usize, what: &str| plural(n as u64, what);
-        let mut text = match self.total {
+        let mut text = self
+            .side
+            .as_ref()
+            .map(|side| format!("{side}: "))
+            .unwrap_or_default();
+        text += &match self.total {
             Some(total) => format!(
                 "{}: {} of {} chosen by {}",
                 self.table,
@@ -86,6 +110,14 @@ impl ScanReport {
             display_byte_size(self.bytes)
         )
         .expect("writing to a string");
+        if let Some((left_out, watermark)) = &self.compacted {
+            write!(
+                text,
+                "\nwatermark: {watermark}; {} listed here left out as compacted",
+                noun(*left_out, "object")
+            )
+            .expect("writing to a string");
+        }
         if !self.skipped.is_empty() {
             write!(
                 text,

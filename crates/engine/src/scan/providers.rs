@@ -1,16 +1,33 @@
 //! The catalog as DataFusion sees it: databases as schemas, tables opened on first use.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::datasource::ViewTable;
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::runtime_env::RuntimeEnv;
-use minerva_catalog::Catalog;
+use datafusion::logical_expr::LogicalPlan;
+use minerva_catalog::{Catalog, Entry};
 
+use super::live::{LiveProvider, speed_query};
 use super::table::CatalogTable;
 use crate::error::{EngineError, Result};
+
+/// Plans a query's SQL as a statement of the session would be (Trino's dialect, the session's
+/// functions): how views and live tables become logical plans. The session provides it.
+#[async_trait]
+pub(crate) trait Planner: Send + Sync + std::fmt::Debug {
+    /// The logical plan of the query `sql`.
+    async fn plan_query(&self, sql: &str) -> Result<LogicalPlan>;
+}
+
+tokio::task_local! {
+    /// The views being planned in this task, outermost first: a view that reads itself,
+    /// directly or through others, is refused instead of planned forever.
+    static PLANNING: Vec<String>;
+}
 
 /// The name of the DataFusion catalog that holds every database.
 pub(crate) const CATALOG_NAME: &str = "minerva";
@@ -25,6 +42,7 @@ pub(crate) struct Tables {
     catalog: RwLock<Arc<Catalog>>,
     runtime: Arc<RuntimeEnv>,
     opened: Mutex<HashMap<(String, String), Arc<CatalogTable>>>,
+    planner: OnceLock<Arc<dyn Planner>>,
 }
 
 impl Tables {
@@ -33,7 +51,19 @@ impl Tables {
             catalog: RwLock::new(catalog),
             runtime,
             opened: Mutex::default(),
+            planner: OnceLock::new(),
         }
+    }
+
+    /// Sets how views and live tables are planned (once, as the session is built).
+    pub(crate) fn set_planner(&self, planner: Arc<dyn Planner>) {
+        let _ = self.planner.set(planner);
+    }
+
+    fn planner(&self) -> &Arc<dyn Planner> {
+        self.planner
+            .get()
+            .expect("the engine sets the planner as it builds the session")
     }
 
     /// The catalog as last loaded.
@@ -72,7 +102,7 @@ impl Tables {
             {
                 continue;
             }
-            self.catalog().lookup(&resolved.schema, &resolved.table)?;
+            self.catalog().find(&resolved.schema, &resolved.table)?;
         }
         Ok(())
     }
@@ -91,6 +121,77 @@ impl Tables {
             .expect("table cache poisoned")
             .insert(key, Arc::clone(&opened));
         Ok(opened)
+    }
+}
+
+impl Tables {
+    /// What DataFusion reads for the name `database.name`: a table of files, a live table or
+    /// a view.
+    pub(crate) async fn provider(
+        &self,
+        database: &str,
+        name: &str,
+    ) -> Result<Arc<dyn TableProvider>> {
+        match self.catalog().find(database, name)? {
+            Entry::Table(_) => Ok(self.open(database, name).await?),
+            Entry::Live(live) => {
+                let (bdb, bname) = live.batch();
+                let (sdb, sname) = live.speed();
+                let batch = self.open(bdb, bname).await.map_err(|e| side(&live, e))?;
+                let speed = self.open(sdb, sname).await.map_err(|e| side(&live, e))?;
+                let sql = speed_query(&live, &batch, &speed)?;
+                let plan = self
+                    .planner()
+                    .plan_query(&sql)
+                    .await
+                    .map_err(|e| side(&live, e))?;
+                Ok(Arc::new(LiveProvider::new(&live, &batch, &speed, plan)?))
+            }
+            Entry::View(view) => {
+                let plan = self.plan_view(&view).await?;
+                Ok(Arc::new(ViewTable::new(plan, Some(view.sql().to_string()))))
+            }
+        }
+    }
+}
+
+impl Tables {
+    /// The logical plan of `view`'s query; an error names the view, and a view that reads
+    /// itself (directly or through others) is refused.
+    pub(crate) async fn plan_view(&self, view: &minerva_catalog::View) -> Result<LogicalPlan> {
+        let qualified = view.qualified_name();
+        let mut stack = PLANNING.try_with(Clone::clone).unwrap_or_default();
+        if stack.contains(&qualified) {
+            stack.push(qualified.clone());
+            return Err(EngineError::ViewCycle {
+                view: qualified,
+                cycle: stack.join(" → "),
+            });
+        }
+        stack.push(qualified.clone());
+        // A final line comment must not swallow what follows the view's text.
+        let sql = format!("{}\n", view.sql());
+        let planner = Arc::clone(self.planner());
+        PLANNING
+            .scope(stack, async move { planner.plan_query(&sql).await })
+            .await
+            .map_err(|source| match source {
+                cycle @ EngineError::ViewCycle { .. } => cycle,
+                source => EngineError::View {
+                    view: qualified,
+                    source: Box::new(source),
+                },
+            })
+    }
+}
+
+/// An error opening one side of a live table, named with the live table.
+fn side(live: &minerva_catalog::LiveTable, error: EngineError) -> EngineError {
+    EngineError::Table {
+        table: live.qualified_name(),
+        problem: crate::error::TableProblem::Live {
+            message: error.to_string(),
+        },
     }
 }
 
@@ -156,15 +257,15 @@ impl SchemaProvider for Database {
         if !self.table_exist(name) {
             return Ok(None);
         }
-        let table: Arc<dyn TableProvider> = self
+        let table = self
             .tables
-            .open(&self.name, name)
+            .provider(&self.name, name)
             .await
             .map_err(EngineError::into_datafusion)?;
         Ok(Some(table))
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.tables.catalog().table(&self.name, name).is_some()
+        self.tables.catalog().entry(&self.name, name).is_some()
     }
 }

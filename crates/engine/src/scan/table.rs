@@ -41,6 +41,7 @@ use super::pruning::{
     as_time_comparisons, is_partition_only, partition_filter, partition_only, retain_matching,
     scalar,
 };
+use super::side::Side;
 use super::snapshot::Snapshot;
 use crate::error::{EngineError, Rejection, Result, TableProblem, find_cause};
 use crate::report::{QueryStats, ScanReport};
@@ -51,7 +52,7 @@ use minerva_store::{ScanLimit, StoreError};
 const LIST_CONCURRENCY: usize = 16;
 
 /// A catalog table, ready to scan.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CatalogTable {
     table: Arc<Table>,
     /// The catalog directory, where the table's manifest is.
@@ -62,6 +63,8 @@ pub struct CatalogTable {
     file_schema: SchemaRef,
     /// The file columns followed by the partition columns: what SQL sees.
     schema: SchemaRef,
+    /// What the table is to a live table it is scanned for, if any.
+    side: Option<Side>,
 }
 
 impl CatalogTable {
@@ -138,7 +141,16 @@ impl CatalogTable {
             store,
             file_schema,
             schema,
+            side: None,
         })
+    }
+
+    /// The table as one side of a live table.
+    pub(crate) fn as_side(&self, side: Side) -> Self {
+        Self {
+            side: Some(side),
+            ..self.clone()
+        }
     }
 
     /// The catalog's definition of the table.
@@ -280,7 +292,8 @@ impl CatalogTable {
         partitions: &[Partition],
         manifest: &Manifest,
         snapshot: Option<&Snapshot>,
-    ) -> Result<(Vec<PartitionedFile>, Vec<String>)> {
+        compacted: Option<&Manifest>,
+    ) -> Result<(Vec<PartitionedFile>, Vec<String>, usize)> {
         let listings: Vec<_> = partitions
             .iter()
             .map(|partition| async move {
@@ -305,6 +318,16 @@ impl CatalogTable {
                         .collect(),
                     None => objects,
                 };
+                // The speed side of a live table: what its batch table holds already is not read.
+                let listed = objects.len();
+                let objects: Vec<ObjectMeta> = match compacted {
+                    Some(batch) => objects
+                        .into_iter()
+                        .filter(|meta| !batch.is_consumed(&self.table, &meta.location))
+                        .collect(),
+                    None => objects,
+                };
+                let compacted_here = listed - objects.len();
                 let values = self
                     .table
                     .partition_columns()
@@ -336,14 +359,16 @@ impl CatalogTable {
                         PartitionedFile::new_from_meta(meta).with_partition_values(values.clone()),
                     );
                 }
-                Ok::<_, EngineError>((files, skipped))
+                Ok::<_, EngineError>((files, skipped, compacted_here))
             })
             .collect();
         let listed = futures::stream::iter(listings)
             .buffer_unordered(LIST_CONCURRENCY)
             .try_collect::<Vec<_>>()
             .await?;
-        let (files, skipped): (Vec<_>, Vec<_>) = listed.into_iter().unzip();
+        let compacted: usize = listed.iter().map(|(_, _, n)| n).sum();
+        let (files, skipped): (Vec<_>, Vec<_>) =
+            listed.into_iter().map(|(f, s, _)| (f, s)).unzip();
         let mut files: Vec<PartitionedFile> = files.into_iter().flatten().collect();
         let mut skipped: Vec<String> = skipped.into_iter().flatten().collect();
         if ignores_corrupt_files(&self.table) && self.table.format() == Format::Parquet {
@@ -354,7 +379,7 @@ impl CatalogTable {
         }
         files.sort_by(|a, b| a.object_meta.location.cmp(&b.object_meta.location));
         skipped.sort();
-        Ok((files, skipped))
+        Ok((files, skipped, compacted))
     }
 
     /// A committed file as the scan sees it: its size and commit time from the manifest.
@@ -477,6 +502,23 @@ impl CatalogTable {
         state: &dyn Session,
         filters: &[Expr],
     ) -> DFResult<Vec<PartitionedFile>> {
+        let speed = match &self.side {
+            Some(Side::Speed(speed)) => Some(speed),
+            _ => None,
+        };
+        // A bound on event time bounds the speed side's arrival partitions.
+        let mut filters = filters.to_vec();
+        if let Some(arrival) = speed.and_then(|s| s.arrival.as_ref())
+            && let Some(derived) = arrival.filter(&filters)
+        {
+            filters.push(derived);
+        }
+        // …and the batch side's day partitions.
+        if let Some(Side::Batch { days, .. }) = &self.side {
+            let derived: Vec<Expr> = days.iter().flat_map(|d| d.filters(&filters)).collect();
+            filters.extend(derived);
+        }
+        let filters = filters.as_slice();
         self.check_partition_filter(filters)?;
         let stats = state.config().get_extension::<QueryStats>();
         if let (Some(stats), Some(bytes)) = (&stats, self.table.max_scan()) {
@@ -493,13 +535,37 @@ impl CatalogTable {
         let selection = self.partitions_in(state, filters, &manifest).await?;
         let store = self.session_store(state)?;
         let snapshot = state.config().get_extension::<Snapshot>();
-        let (files, skipped) = self
+        // The batch table as this query sees it: the boundary between the two sides.
+        let batch = match speed {
+            Some(speed) => Some(match &snapshot {
+                Some(snapshot) => snapshot.manifest(&self.catalog_root, &speed.batch)?,
+                None => Arc::new(
+                    Catalog::read_manifest(
+                        &self.catalog_root,
+                        speed.batch.database(),
+                        speed.batch.name(),
+                    )
+                    .map_err(EngineError::from)?,
+                ),
+            }),
+            None => None,
+        };
+        if let (Some(speed), Some(stats)) = (speed, &stats) {
+            let store_url = self.table.location().store_url();
+            for partition in &selection.partitions {
+                stats
+                    .meter()
+                    .list_fresh(&store_url, partition.prefix.as_ref(), speed.listing_ttl);
+            }
+        }
+        let (files, skipped, compacted) = self
             .files(
                 &store,
                 state.runtime_env(),
                 &selection.partitions,
                 &manifest,
                 snapshot.as_deref(),
+                batch.as_deref(),
             )
             .await?;
         if let Some(snapshot) = &snapshot {
@@ -509,7 +575,17 @@ impl CatalogTable {
             );
         }
         if let Some(stats) = &stats {
-            stats.record_scan(ScanReport::new(&self.table, &selection, &files).skipping(skipped));
+            let mut report = ScanReport::new(&self.table, &selection, &files).skipping(skipped);
+            if let Some(side) = &self.side {
+                report = report.as_side(side.describe());
+            }
+            if let (Some(speed), Some(batch)) = (speed, &batch) {
+                report = report.compacted(
+                    compacted,
+                    super::live::watermark(batch, &speed.batch, &self.table),
+                );
+            }
+            stats.record_scan(report);
         }
         Ok(files)
     }

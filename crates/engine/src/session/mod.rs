@@ -4,6 +4,7 @@
 //! (`cooperative`).
 
 mod cooperative;
+mod planner;
 mod recursion;
 mod stores;
 mod watchdog;
@@ -29,7 +30,7 @@ use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::{StreamExt, TryStreamExt};
 use minerva_catalog::Catalog;
-use minerva_sql::{parse_command, parse_ddl, parse_maintenance, strip_with_data};
+use minerva_sql::{parse_command, parse_ddl, parse_maintenance, parse_view, strip_with_data};
 use object_store::ObjectStore;
 use url::Url;
 
@@ -39,7 +40,7 @@ use crate::report::QueryStats;
 use crate::report::words::plural;
 use crate::scan::snapshot::Snapshot;
 use crate::scan::{MinervaCatalog, Tables};
-use crate::statements::{Values, batch, run_command, run_ddl};
+use crate::statements::{Values, batch, run_command, run_ddl, run_view};
 use crate::write::{Write, Writer};
 use cooperative::YieldingJoins;
 use minerva_store::{ListingCache, ScanLimit, Stores};
@@ -191,6 +192,11 @@ impl EngineBuilder {
             .build();
         let ctx = SessionContext::new_with_state(crate::trino::install(state));
         let tables = Arc::new(Tables::new(Arc::new(self.catalog), ctx.runtime_env()));
+        let session = ctx.state_weak_ref();
+        tables.set_planner(Arc::new(planner::SessionPlanner::new(
+            move || session.upgrade().map(|state| state.read().clone()),
+            &tables,
+        )));
         ctx.register_catalog(
             CATALOG_NAME,
             Arc::new(MinervaCatalog::new(Arc::clone(&tables))),
@@ -320,6 +326,9 @@ impl Engine {
         if let Some(command) = parse_command(sql) {
             let state = self.ctx.state();
             return Ok(answer(run_command(&self.tables, &state, command).await?));
+        }
+        if let Some(statement) = parse_view(sql) {
+            return Ok(answer(run_view(&self.tables, statement?).await?));
         }
         if let Some(ddl) = parse_ddl(sql, self.catalog().root()) {
             let ddl = ddl?;

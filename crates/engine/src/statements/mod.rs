@@ -14,11 +14,13 @@ use minerva_catalog::{
 use minerva_sql::{Command, Ddl, PartitionSpec, show_create_table};
 
 mod answer;
+mod views;
 
 use crate::error::{EngineError, PartitionProblem, Rejection, Result};
 use crate::scan::{CatalogTable, Tables};
 use crate::types::athena_name;
 pub(crate) use answer::{Values, batch};
+pub(crate) use views::run_view;
 
 fn result(message: String) -> RecordBatch {
     batch(vec![("result", Values::Text(vec![Some(message)]))])
@@ -35,23 +37,24 @@ fn partition_rows(names: Vec<String>, action: &str) -> RecordBatch {
     ])
 }
 
+/// Takes the catalog's edit lock, then reads the catalog as the last edit left it.
+async fn lock_catalog(tables: &Tables) -> Result<minerva_catalog::CatalogLock> {
+    let root = tables.catalog().root().to_path_buf();
+    let lock = tokio::task::spawn_blocking(move || Catalog::lock(&root).map_err(Box::new))
+        .await
+        .map_err(|e| EngineError::Query(datafusion::error::DataFusionError::External(Box::new(e))))?
+        .map_err(|e| EngineError::from(*e))?;
+    tables.reload()?;
+    Ok(lock)
+}
+
 /// Carries out `ddl` on the catalog of `tables`, and reloads it.
 pub(crate) async fn run_ddl(tables: &Tables, ddl: Ddl) -> Result<RecordBatch> {
     // An edit reads catalog files, changes them and writes them back: it holds the catalog's
     // lock throughout and starts from the files as the last edit (of any process) left them.
     let _lock = match ddl {
         Ddl::ShowCreateTable { .. } | Ddl::ShowDatabases => None,
-        _ => {
-            let root = tables.catalog().root().to_path_buf();
-            let lock = tokio::task::spawn_blocking(move || Catalog::lock(&root).map_err(Box::new))
-                .await
-                .map_err(|e| {
-                    EngineError::Query(datafusion::error::DataFusionError::External(Box::new(e)))
-                })?
-                .map_err(|e| EngineError::from(*e))?;
-            tables.reload()?;
-            Some(lock)
-        }
+        _ => Some(lock_catalog(tables).await?),
     };
     match ddl {
         Ddl::CreateTable {

@@ -169,6 +169,29 @@ impl Writer<'_> {
                 self.compact(&source, &target, &set, filter.as_deref(), stats)
                     .await?
             }
+            Maintenance::CompactLive { table, filter } => {
+                let live = match self.tables.catalog().find(&table.0, &table.1)? {
+                    minerva_catalog::Entry::Live(live) => live,
+                    _ => {
+                        return Err(crate::error::Rejection::WrongKind {
+                            name: format!("{}.{}", table.0, table.1),
+                            is: "a table or a view",
+                            expected: "a live table",
+                            instead: "say COMPACT source INTO target",
+                        }
+                        .into());
+                    }
+                };
+                let name = |(db, t): (&str, &str)| (db.to_string(), t.to_string());
+                self.compact(
+                    &name(live.speed()),
+                    &name(live.batch()),
+                    live.set(),
+                    filter.as_deref(),
+                    stats,
+                )
+                .await?
+            }
             Maintenance::Vacuum { table, retain } => {
                 self.vacuum(&table, retain.unwrap_or(RETAIN_REPLACED), stats)
                     .await?
