@@ -332,6 +332,14 @@ fn the_repository_catalog_describes_the_demo_lake() {
         minerva_demo::views_raw_table("../minerva-demo/raw/views", &catalog, spec.date(spec.days));
     let raw = minerva_catalog::Table::new(raw, &catalog).unwrap();
     assert_eq!(*checked_in.resolve("views_raw").unwrap(), raw);
+    assert_eq!(
+        std::fs::read_to_string(catalog.join("default/views_live.toml")).unwrap(),
+        minerva_demo::VIEWS_LIVE
+    );
+    assert!(matches!(
+        checked_in.find("default", "views_live").unwrap(),
+        minerva_catalog::Entry::Live(_)
+    ));
     assert_eq!(checked_in.problems().count(), 0);
 }
 

@@ -10,6 +10,7 @@ mod cli;
 mod corpus;
 mod dense;
 mod fault_proxy;
+mod live;
 mod memory;
 mod pruning;
 mod s3;

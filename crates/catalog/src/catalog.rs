@@ -360,6 +360,25 @@ impl Catalog {
         Ok(path)
     }
 
+    /// Writes the live table file `text` as `<root>/<database>/<name>.toml`, atomically, after
+    /// checking it as if it were read back.
+    pub fn write_live(root: &Path, database: &str, name: &str, text: &str) -> Result<PathBuf> {
+        let path = table_path(root, database, name);
+        if !valid_identifier(database) || !valid_identifier(name) || !LiveTable::is_live_file(text)
+        {
+            return Err(CatalogError::InvalidTable {
+                table: format!("{database}.{name}"),
+                message: "not a live table file with valid names".to_string(),
+            });
+        }
+        LiveTable::parse(text, database, name).map_err(|problem| CatalogError::InvalidTable {
+            table: format!("{database}.{name}"),
+            message: problem.message,
+        })?;
+        write_atomically(&path, text)?;
+        Ok(path)
+    }
+
     /// Removes the view's file. Returns whether there was one.
     pub fn remove_view(root: &Path, database: &str, name: &str) -> Result<bool> {
         let path = view_path(root, database, name);

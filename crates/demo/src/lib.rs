@@ -160,6 +160,23 @@ fn column(name: &str, ty: ColumnType, comment: &str) -> Column {
     }
 }
 
+/// The live table `views_live`: `views` (compacted by day) plus the events of `views_raw` no
+/// compaction into `views` consumed yet. Its file, as the catalog keeps it.
+pub const VIEWS_LIVE: &str = r#"# Listing views up to the last landed object: the compacted days of `views`, plus the
+# raw events of `views_raw` that no COMPACT into `views` has consumed yet. The boundary is
+# views' manifest (which raw objects each compaction consumed), so every event counts once.
+comment = "listing-view events right now: compacted history plus the raw zone not yet compacted"
+
+[live]
+batch = "views"
+speed = "views_raw"
+event_time = "event_time"   # an event lands at or after its event time…
+arrival = "datehour"        # …in the hour prefix it landed in: event-time filters prune hours
+
+[live.set]                  # what the raw rows lack, computed as COMPACT views_live does
+dt = "date(event_time)"
+"#;
+
 /// The catalog definition of the `views` table at `location` (relative to the catalog dir).
 pub fn views_table(location: &str, catalog_root: &Path) -> TableDefinition {
     TableDefinition {
@@ -543,10 +560,36 @@ fn write_day(spec: &DemoSpec, day: u32, views: &Path) -> Result<(u64, u64, u64),
 
 /// Writes the raw zone for day `day`: its events as gzipped JSON lines, one object per hour
 /// under `raw/views/YYYY/MM/DD/HH/`, as Kinesis Firehose lands them.
+/// Writes `batch` as one raw object at `path` as Firehose lands them: gzipped JSON lines,
+/// appearing whole (written under a hidden name, then renamed). Returns its size in bytes.
+pub fn write_raw_object(path: &Path, batch: &RecordBatch) -> Result<u64, DemoError> {
+    use std::io::Write;
+
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let hidden = dir.join(format!(".{name}.tmp"));
+    let file = File::create(&hidden).map_err(io_error(&hidden))?;
+    let mut gzip = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    let mut writer = arrow::json::LineDelimitedWriter::new(&mut gzip);
+    writer
+        .write(batch)
+        .and_then(|()| writer.finish())
+        .map_err(|e| io_error(&hidden)(std::io::Error::other(e)))?;
+    let mut file = gzip.finish().map_err(io_error(&hidden))?;
+    file.flush().map_err(io_error(&hidden))?;
+    file.sync_all().map_err(io_error(&hidden))?;
+    let bytes = file.metadata().map_err(io_error(&hidden))?.len();
+    std::fs::rename(&hidden, path).map_err(io_error(path))?;
+    Ok(bytes)
+}
+
 fn write_raw_day(spec: &DemoSpec, day: u32, raw: &Path) -> Result<(u64, u64, u64), DemoError> {
     use arrow::array::AsArray;
     use arrow::datatypes::TimestampMicrosecondType;
-    use std::io::Write;
 
     let (mut rows, mut files, mut bytes) = (0, 0, 0);
     let date = spec.date(day);
@@ -561,25 +604,11 @@ fn write_raw_day(spec: &DemoSpec, day: u32, raw: &Path) -> Result<(u64, u64, u64
                 .find(|&i| hour_of(i) != hour)
                 .unwrap_or(batch.num_rows());
             let dir = raw.join(format!("{}/{hour:02}", date.format("%Y/%m/%d")));
-            std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
             let name = format!(
                 "views-{}-{hour:02}-{files:05}.json.gz",
                 date.format("%Y-%m-%d")
             );
-            let path = dir.join(&name);
-            let hidden = dir.join(format!(".{name}.tmp"));
-            let file = File::create(&hidden).map_err(io_error(&hidden))?;
-            let mut gzip = flate2::write::GzEncoder::new(file, flate2::Compression::default());
-            let mut writer = arrow::json::LineDelimitedWriter::new(&mut gzip);
-            writer
-                .write(&batch.slice(start, end - start))
-                .and_then(|()| writer.finish())
-                .map_err(|e| io_error(&hidden)(std::io::Error::other(e)))?;
-            let mut file = gzip.finish().map_err(io_error(&hidden))?;
-            file.flush().map_err(io_error(&hidden))?;
-            file.sync_all().map_err(io_error(&hidden))?;
-            bytes += file.metadata().map_err(io_error(&hidden))?.len();
-            std::fs::rename(&hidden, &path).map_err(io_error(&path))?;
+            bytes += write_raw_object(&dir.join(&name), &batch.slice(start, end - start))?;
             rows += (end - start) as u64;
             files += 1;
             start = end;
@@ -652,6 +681,12 @@ pub fn write_lake(
     Catalog::write_table(
         &catalog,
         &views_raw_table("../raw/views", &catalog, spec.date(spec.days)),
+    )?;
+    Catalog::write_live(
+        &catalog,
+        minerva_catalog::DEFAULT_DATABASE,
+        "views_live",
+        VIEWS_LIVE,
     )?;
     // Where CREATE TABLE AS puts tables that name no location (kept if edited).
     let storage = catalog.join(minerva_catalog::STORAGE_FILE);

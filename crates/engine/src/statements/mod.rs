@@ -297,6 +297,34 @@ pub(crate) async fn run_command(
     match command {
         Command::ShowTables { database } => Ok(show_tables(tables, database.as_deref())),
         Command::ShowFunctions { like } => Ok(show_functions(state, like.as_deref())),
+        Command::Describe { database, table }
+            if !matches!(
+                tables.catalog().find(&database, &table)?,
+                minerva_catalog::Entry::Table(_)
+            ) =>
+        {
+            // A live table or a view: its columns as its query gives them.
+            let provider = tables.provider(&database, &table).await?;
+            let schema = provider.schema();
+            let fields = schema.fields();
+            Ok(batch(vec![
+                (
+                    "column_name",
+                    Values::Text(fields.iter().map(|f| Some(f.name().clone())).collect()),
+                ),
+                (
+                    "data_type",
+                    Values::Text(
+                        fields
+                            .iter()
+                            .map(|f| Some(athena_name(f.data_type())))
+                            .collect(),
+                    ),
+                ),
+                ("partition_key", Values::Flag(vec![false; fields.len()])),
+                ("comment", Values::Text(vec![None; fields.len()])),
+            ]))
+        }
         Command::Describe { database, table } => {
             let opened = tables.open(&database, &table).await?;
             let declared = opened.table();
@@ -411,7 +439,17 @@ fn show_tables(tables: &Tables, database: Option<&str>) -> RecordBatch {
             names.push(Some(name.to_string()));
             // A broken table file is listed, with its details missing; querying it says why.
             let table = catalog.table(db, name).and_then(Result::ok);
-            formats.push(table.as_ref().map(|t| t.format().to_string()));
+            formats.push(match catalog.entry(db, name) {
+                Some(Ok(minerva_catalog::Entry::Live(live))) => Some(format!(
+                    "live: {}.{} + {}.{}",
+                    live.batch().0,
+                    live.batch().1,
+                    live.speed().0,
+                    live.speed().1
+                )),
+                Some(Ok(minerva_catalog::Entry::View(_))) => Some("view".to_string()),
+                _ => table.as_ref().map(|t| t.format().to_string()),
+            });
             partitioned.push(table.as_ref().map(|t| {
                 t.partition_columns()
                     .iter()
