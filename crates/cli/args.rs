@@ -93,9 +93,10 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Where to write the lake (views/) and its catalog (catalog/).
-    #[arg(long, default_value = "minerva-demo", value_name = "DIR")]
-    pub out: PathBuf,
+    /// Where to write the lake (views/) and its catalog (catalog/) [default: minerva-demo, or
+    /// minerva-live with --live].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 
     /// Number of days, starting at --start.
     #[arg(long, default_value_t = 35)]
@@ -120,6 +121,43 @@ pub struct DemoArgs {
     /// Only write the lake; do not open the shell.
     #[arg(long)]
     pub no_shell: bool,
+
+    /// A live lake: --days of history up to yesterday, then keep landing raw Firehose-style
+    /// objects for the current hour (until --for has passed or Ctrl-C). Query views_live from
+    /// another shell. The default --out becomes minerva-live.
+    #[arg(long)]
+    pub live: bool,
+
+    /// With --live: events today (and each later day), landing as they happen: 1,000,000 a day
+    /// is about 12 a second.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub today_events: usize,
+
+    /// With --live: how often a raw object lands.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub every: std::time::Duration,
+
+    /// With --live: how long to keep landing objects.
+    #[arg(long = "for", default_value = "1h", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub run_for: std::time::Duration,
+
+    /// With --live: also compact the raw zone into views every this often
+    /// (COMPACT views_live), so the boundary moves while counts stay put.
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub compact: Option<std::time::Duration>,
+}
+
+impl DemoArgs {
+    /// The lake's directory.
+    pub fn out_dir(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| {
+            PathBuf::from(if self.live {
+                "minerva-live"
+            } else {
+                "minerva-demo"
+            })
+        })
+    }
 }
 
 /// The output formats.

@@ -21,7 +21,7 @@ pub fn prepare(args: &DemoArgs) -> Result<PathBuf> {
     if spec.days == 0 || spec.events_per_day == 0 || spec.rows_per_file == 0 {
         bail!("--days, --events-per-day and --rows-per-file must be at least 1");
     }
-    let out = &args.out;
+    let out = &args.out_dir();
     let catalog = out.join("catalog");
     if lake_is_current(&spec, out) {
         crate::stderr::report(&format!(

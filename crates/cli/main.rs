@@ -5,6 +5,7 @@
 
 mod args;
 mod demo;
+mod live;
 mod output;
 mod script;
 mod shell;
@@ -65,6 +66,10 @@ fn run(args: Args, runtime: &Runtime) -> Result<ExitCode> {
     });
 
     let catalog_dir = match &args.command {
+        Some(Command::Demo(demo)) if demo.live => {
+            live::run(demo, runtime)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Some(Command::Demo(demo)) => {
             let catalog = demo::prepare(demo)?;
             if demo.no_shell || !stdin_is_terminal {

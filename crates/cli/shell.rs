@@ -24,6 +24,7 @@ pub const MAX_TABLE_ROWS: usize = 100;
 const HELP: &str = "\
 Statements end with ';' and may span lines. Besides SQL:
   \\dt               list tables (SHOW TABLES)
+  \\dv               list views (SHOW VIEWS)
   \\d TABLE          describe a table's columns (DESCRIBE TABLE)
   \\set              show the settings
   \\set max_scan SIZE  stop queries that would read more (10GB, 500MiB; 'off' for none)
@@ -185,6 +186,8 @@ fn meta_command(line: &str) -> Meta {
         ("\\q", []) => Meta::Quit,
         ("\\?" | "\\h", []) => Meta::Help,
         ("\\dt" | "\\d", []) => Meta::Sql("SHOW TABLES".into()),
+        ("\\dv", []) => Meta::Sql("SHOW VIEWS".into()),
+        ("\\dv", [database]) => Meta::Sql(format!("SHOW VIEWS IN {database}")),
         ("\\d", [table]) => Meta::Sql(format!("DESCRIBE {table}")),
         ("\\set", []) => Meta::ShowSettings,
         ("\\set", ["max_scan", size @ ..]) if !size.is_empty() => {
@@ -346,6 +349,8 @@ mod tests {
     fn meta_commands_map_to_sql() {
         assert!(matches!(meta_command("\\q"), Meta::Quit));
         assert!(matches!(meta_command("\\dt"), Meta::Sql(s) if s == "SHOW TABLES"));
+        assert!(matches!(meta_command("\\dv"), Meta::Sql(s) if s == "SHOW VIEWS"));
+        assert!(matches!(meta_command("\\dv web"), Meta::Sql(s) if s == "SHOW VIEWS IN web"));
         assert!(matches!(meta_command("\\d  web.hits"), Meta::Sql(s) if s == "DESCRIBE web.hits"));
         assert!(matches!(meta_command("\\x"), Meta::Unknown));
         assert!(matches!(meta_command("\\q now"), Meta::Unknown));

@@ -155,6 +155,7 @@ slt_files!(
     trino_math,
     trino_pruning,
     trino_string,
+    views,
     writes,
 );
 

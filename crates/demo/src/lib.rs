@@ -560,6 +560,52 @@ fn write_day(spec: &DemoSpec, day: u32, views: &Path) -> Result<(u64, u64, u64),
 
 /// Writes the raw zone for day `day`: its events as gzipped JSON lines, one object per hour
 /// under `raw/views/YYYY/MM/DD/HH/`, as Kinesis Firehose lands them.
+/// The events of day `day` in the order they land, and when each lands (µs since the epoch):
+/// an event lands after it happens, most within a minute, one in ten minutes late and one in a
+/// hundred hours late (a phone that was offline), as Firehose's arrival-hour prefixes see them.
+pub fn arrivals(spec: &DemoSpec, day: u32) -> (RecordBatch, Vec<i64>) {
+    use arrow::array::AsArray;
+    use arrow::datatypes::TimestampMicrosecondType;
+
+    let batches = generate_day(spec, day);
+    let batch = arrow::compute::concat_batches(&events_schema(), &batches)
+        .expect("the day's batches share the schema");
+    let times = batch.column(0).as_primitive::<TimestampMicrosecondType>();
+    let landed: Vec<i64> = (0..batch.num_rows())
+        .map(|i| {
+            let h = mix(spec.seed ^ mix(u64::from(day) << 32 | i as u64));
+            let delay = match h % 100 {
+                0 => 3_600_000_000 + (h >> 8) % (2 * 3_600_000_000),
+                1..=9 => 60_000_000 + (h >> 8) % (14 * 60_000_000),
+                _ => 1_000_000 + (h >> 8) % 59_000_000,
+            };
+            times.value(i) + delay as i64
+        })
+        .collect();
+    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+    order.sort_by_key(|&i| landed[i as usize]);
+    let indices = arrow::array::UInt32Array::from(order.clone());
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| arrow::compute::take(c, &indices, None).expect("indices are in range"))
+        .collect();
+    let sorted = RecordBatch::try_new(events_schema(), columns).expect("columns match the schema");
+    (sorted, order.iter().map(|&i| landed[i as usize]).collect())
+}
+
+/// `views_raw` for a live lake: the raw zone's hours from `first` up to the current hour
+/// (`NOW`), so each new hour's prefix is read as soon as it exists.
+pub fn views_raw_live_table(location: &str, catalog_root: &Path, first: NaiveDate) -> TableDefinition {
+    let mut table = views_raw_table(location, catalog_root, first);
+    table.properties.insert(
+        "projection.datehour.range".to_string(),
+        format!("{},NOW", first.format("%Y/%m/%d/00")),
+    );
+    table.comment = Some("raw listing-view events as Firehose lands them, up to now".to_string());
+    table
+}
+
 /// Writes `batch` as one raw object at `path` as Firehose lands them: gzipped JSON lines,
 /// appearing whole (written under a hidden name, then renamed). Returns its size in bytes.
 pub fn write_raw_object(path: &Path, batch: &RecordBatch) -> Result<u64, DemoError> {
