@@ -68,6 +68,43 @@ async fn seed_queries_agree_with_hash_aggregation() {
     }
 }
 
+/// The seed queries over the live table (part of its raw day compacted): each side aggregates
+/// on its own, the batch side through the dense path, and the answers equal DataFusion's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_queries_over_the_live_table_agree_and_its_batch_side_is_dense() {
+    let lake = DemoLake::new(DemoSpec {
+        start: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+        days: 35,
+        events_per_day: 1_000,
+        rows_per_file: 1_000,
+        seed: 12,
+    });
+    let (dense, hash) = engines(&lake.catalog());
+    dense
+        .query("COMPACT views_live WHERE datehour <= '2024/02/05/11'")
+        .await
+        .unwrap();
+    let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/queries");
+    let mut dense_queries = 0;
+    for entry in std::fs::read_dir(&queries).unwrap() {
+        let file = entry.unwrap().path();
+        if file.extension().is_none_or(|e| e != "sql") {
+            continue;
+        }
+        let sql = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("FROM views", "FROM views_live");
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let expected = sorted_rows(&hash, &sql).await;
+        assert!(!expected.is_empty(), "{name} answers something");
+        assert_eq!(sorted_rows(&dense, &sql).await, expected, "{name}");
+        if explain(&dense, &sql).await.contains("DenseAggregateExec") {
+            dense_queries += 1;
+        }
+    }
+    assert!(dense_queries >= 10, "{dense_queries} of 12 seed queries took the dense path");
+}
+
 /// A table with nulls in every kind of key, an Int32 column, ids spread over the whole i64
 /// range (beyond any array), and two days of which one has two files.
 fn odd_lake(root: &Path) -> std::path::PathBuf {

@@ -30,6 +30,7 @@ mod cells;
 mod exec;
 mod groups;
 mod stats;
+mod union;
 
 use std::any::Any;
 use std::cmp::Ordering;
@@ -64,6 +65,7 @@ use minerva_catalog::Format;
 use crate::scan::CatalogTable;
 use exec::{DenseAggregateExec, DenseScan, RowFilter, TextFilter};
 use groups::{Count, Output};
+pub(crate) use union::AggregateThroughUnion;
 
 /// A group key, by how it is computed.
 #[derive(Debug, Clone, PartialEq)]

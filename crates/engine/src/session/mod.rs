@@ -34,7 +34,7 @@ use minerva_sql::{parse_command, parse_ddl, parse_maintenance, parse_view, strip
 use object_store::ObjectStore;
 use url::Url;
 
-use crate::dense::{DenseAggregation, MinervaQueryPlanner};
+use crate::dense::{AggregateThroughUnion, DenseAggregation, MinervaQueryPlanner};
 use crate::error::{EngineError, Result};
 use crate::report::QueryStats;
 use crate::report::words::plural;
@@ -224,7 +224,11 @@ fn optimizer_rules(dense_aggregation: bool) -> Vec<Arc<dyn OptimizerRule + Send 
         .rules
         .into_iter()
         .filter(|rule| rule.name() != "eliminate_duplicated_expr");
-    dense.into_iter().chain(rules).collect()
+    // Splitting aggregates over a UNION ALL (a live table's two sides) comes last, after
+    // filters reached each branch; the dense rule sees the branches' aggregates next pass.
+    let through_union: Option<Arc<dyn OptimizerRule + Send + Sync>> =
+        dense_aggregation.then(|| Arc::new(AggregateThroughUnion) as _);
+    dense.into_iter().chain(rules).chain(through_union).collect()
 }
 
 /// Runs SQL over a catalog's tables.
