@@ -492,7 +492,15 @@ impl ExtensionPlanner for DensePlanner {
         let Some(table) = (node.table.as_ref() as &dyn Any).downcast_ref::<CatalogTable>() else {
             return Ok(None);
         };
-        let files = table.plan_files(session, &node.partition_filters).await?;
+        // Every filter, not only the partition ones: a live table's sides prune by the others too.
+        let filters: Vec<Expr> = node
+            .partition_filters
+            .iter()
+            .chain(node.text_filters.iter().map(|(_, e)| e))
+            .chain(&node.row_filters)
+            .cloned()
+            .collect();
+        let files = table.plan_files(session, &filters).await?;
         let schema = table.schema();
         let fields_of = |names: &[&str]| fields_of(&schema, names);
         let partition_names: Vec<&str> = table

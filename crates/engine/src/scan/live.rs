@@ -26,7 +26,7 @@ use datafusion::logical_expr::{
     Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown, TableScan, TableScanBuilder, cast, col,
 };
 use datafusion::physical_plan::ExecutionPlan;
-use minerva_catalog::{LiveTable, Manifest, Table, projection::Rule};
+use minerva_catalog::{LiveTable, projection::Rule};
 
 use super::side::{Arrival, DayOf, Side, Speed, is_day_of};
 use super::table::CatalogTable;
@@ -90,6 +90,7 @@ impl LiveProvider {
     /// The live table `live` over `batch` and `speed`, whose rows `speed_plan` (the plan of
     /// [`speed_query`]) maps to the batch table's columns.
     pub(crate) fn new(
+        catalog_name: &str,
         live: &LiveTable,
         batch: &CatalogTable,
         speed: &CatalogTable,
@@ -183,7 +184,7 @@ impl LiveProvider {
             days,
         }));
         let plan = LogicalPlanBuilder::scan(
-            datafusion::common::TableReference::full(super::CATALOG_NAME, bdb, bname),
+            datafusion::common::TableReference::full(catalog_name, bdb, bname),
             provider_as_source(batch_side as Arc<dyn TableProvider>),
             None,
         )?
@@ -246,31 +247,6 @@ fn arrival(live: &LiveTable, speed: &CatalogTable) -> Result<Option<Arrival>> {
         event_time,
         live.skew(),
     )))
-}
-
-/// The boundary as `EXPLAIN` shows it: what the batch table's manifest says it consumed of the
-/// speed table.
-pub(crate) fn watermark(batch_manifest: &Manifest, batch: &Table, speed: &Table) -> String {
-    let source = speed.qualified_name();
-    let consumed: Vec<&str> = batch_manifest.consumed(&source).collect();
-    let mut prefixes: Vec<&str> = consumed
-        .iter()
-        .map(|path| path.rsplit_once('/').map_or("", |(dir, _)| dir))
-        .collect();
-    prefixes.dedup();
-    let version = batch_manifest.version();
-    match (prefixes.first(), prefixes.last()) {
-        (Some(first), Some(last)) => format!(
-            "{} (manifest version {version}) consumed {} of {source} under {} ({first}/ … {last}/)",
-            batch.qualified_name(),
-            crate::report::words::plural(consumed.len() as u64, "object"),
-            crate::report::words::plural(prefixes.len() as u64, "prefix"),
-        ),
-        _ => format!(
-            "{} (manifest version {version}) consumed nothing of {source}",
-            batch.qualified_name()
-        ),
-    }
 }
 
 fn is_table(scan: &TableScan, qualified: &str) -> bool {

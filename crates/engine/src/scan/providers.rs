@@ -145,7 +145,13 @@ impl Tables {
                     .plan_query(&sql)
                     .await
                     .map_err(|e| side(&live, e))?;
-                Ok(Arc::new(LiveProvider::new(&live, &batch, &speed, plan)?))
+                Ok(Arc::new(LiveProvider::new(
+                    CATALOG_NAME,
+                    &live,
+                    &batch,
+                    &speed,
+                    plan,
+                )?))
             }
             Entry::View(view) => {
                 let plan = self.plan_view(&view).await?;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime};
 use datafusion::common::{Column, ScalarValue};
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, lit};
-use minerva_catalog::{ColumnType, DateFormat, Table, TimeUnit};
+use minerva_catalog::{ColumnType, DateFormat, Manifest, Table, TimeUnit};
 
 /// What a scan of a table is to a live table, if anything.
 #[derive(Debug, Clone)]
@@ -113,6 +113,31 @@ impl Arrival {
             _ => return None,
         };
         Some(Expr::Column(Column::new_unqualified(&self.column)).gt_eq(lit(value)))
+    }
+}
+
+/// The boundary as `EXPLAIN` shows it: what the batch table's manifest says it consumed of the
+/// speed table.
+pub(crate) fn watermark(batch_manifest: &Manifest, batch: &Table, speed: &Table) -> String {
+    let source = speed.qualified_name();
+    let consumed: Vec<&str> = batch_manifest.consumed(&source).collect();
+    let mut prefixes: Vec<&str> = consumed
+        .iter()
+        .map(|path| path.rsplit_once('/').map_or("", |(dir, _)| dir))
+        .collect();
+    prefixes.dedup();
+    let version = batch_manifest.version();
+    match (prefixes.first(), prefixes.last()) {
+        (Some(first), Some(last)) => format!(
+            "{} (manifest version {version}) consumed {} of {source} under {} ({first}/ … {last}/)",
+            batch.qualified_name(),
+            crate::report::words::plural(consumed.len() as u64, "object"),
+            crate::report::words::plural(prefixes.len() as u64, "prefix"),
+        ),
+        _ => format!(
+            "{} (manifest version {version}) consumed nothing of {source}",
+            batch.qualified_name()
+        ),
     }
 }
 

@@ -582,7 +582,7 @@ impl CatalogTable {
             if let (Some(speed), Some(batch)) = (speed, &batch) {
                 report = report.compacted(
                     compacted,
-                    super::live::watermark(batch, &speed.batch, &self.table),
+                    super::side::watermark(batch, &speed.batch, &self.table),
                 );
             }
             stats.record_scan(report);

@@ -30,3 +30,8 @@ pub(crate) fn batch(columns: Vec<(&str, Values)>) -> RecordBatch {
         .unzip();
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("columns of equal length")
 }
+
+/// A one-row answer: what a statement did.
+pub(crate) fn result(message: String) -> RecordBatch {
+    batch(vec![("result", Values::Text(vec![Some(message)]))])
+}

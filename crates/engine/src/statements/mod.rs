@@ -14,17 +14,17 @@ use minerva_catalog::{
 use minerva_sql::{Command, Ddl, PartitionSpec, show_create_table};
 
 mod answer;
+mod lock;
 mod views;
 
 use crate::error::{EngineError, PartitionProblem, Rejection, Result};
 use crate::scan::{CatalogTable, Tables};
 use crate::types::athena_name;
 pub(crate) use answer::{Values, batch};
+use answer::result;
+use lock::lock_catalog;
 pub(crate) use views::run_view;
 
-fn result(message: String) -> RecordBatch {
-    batch(vec![("result", Values::Text(vec![Some(message)]))])
-}
 
 fn partition_rows(names: Vec<String>, action: &str) -> RecordBatch {
     let actions = vec![Some(action.to_string()); names.len()];
@@ -35,17 +35,6 @@ fn partition_rows(names: Vec<String>, action: &str) -> RecordBatch {
         ),
         ("action", Values::Text(actions)),
     ])
-}
-
-/// Takes the catalog's edit lock, then reads the catalog as the last edit left it.
-async fn lock_catalog(tables: &Tables) -> Result<minerva_catalog::CatalogLock> {
-    let root = tables.catalog().root().to_path_buf();
-    let lock = tokio::task::spawn_blocking(move || Catalog::lock(&root).map_err(Box::new))
-        .await
-        .map_err(|e| EngineError::Query(datafusion::error::DataFusionError::External(Box::new(e))))?
-        .map_err(|e| EngineError::from(*e))?;
-    tables.reload()?;
-    Ok(lock)
 }
 
 /// Carries out `ddl` on the catalog of `tables`, and reloads it.

@@ -6,7 +6,8 @@ use datafusion::arrow::array::RecordBatch;
 use minerva_catalog::{Catalog, Entry, View};
 use minerva_sql::{ViewStatement, matches_athena_pattern};
 
-use super::{Values, batch, result};
+use super::answer::{Values, batch, result};
+use super::lock::lock_catalog;
 use crate::error::{Rejection, Result};
 use crate::scan::Tables;
 
@@ -18,7 +19,7 @@ pub(crate) async fn run_view(tables: &Tables, statement: ViewStatement) -> Resul
             or_replace,
             query,
         } => {
-            let _lock = super::lock_catalog(tables).await?;
+            let _lock = lock_catalog(tables).await?;
             let catalog = tables.catalog();
             let view = View::new(&database, &name, &query);
             let exists = match catalog.entry(&database, &name) {
@@ -51,7 +52,7 @@ pub(crate) async fn run_view(tables: &Tables, statement: ViewStatement) -> Resul
             name: (database, name),
             if_exists,
         } => {
-            let _lock = super::lock_catalog(tables).await?;
+            let _lock = lock_catalog(tables).await?;
             let catalog = tables.catalog();
             let qualified = format!("{database}.{name}");
             match catalog.entry(&database, &name) {
