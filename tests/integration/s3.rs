@@ -534,3 +534,44 @@ async fn a_server_that_stops_mid_query_gives_a_clear_error() {
         "{message}"
     );
 }
+
+/// The speed side of a live table is listed afresh by every query, whatever `listing_ttl`:
+/// an object that lands is counted by the next query, though a listing from before it landed
+/// is in the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_tables_speed_side_counts_an_object_the_query_after_it_lands() {
+    let Some((server, lake, catalog)) = S3Lake::start("fresh").await else {
+        return;
+    };
+    std::fs::copy(
+        lake.catalog().join("default/views_live.toml"),
+        catalog.join("default/views_live.toml"),
+    )
+    .unwrap();
+    let (engine, _) = recorded_engine(&server, &catalog, "fresh");
+    let before: usize = rows(&engine, "SELECT count(*) FROM views_live").await[0]
+        .parse()
+        .unwrap();
+    assert_eq!(before, 36 * 200);
+    // The raw table's own scan caches its listings (for listing_ttl, 60 s by default).
+    assert_eq!(rows(&engine, "SELECT count(*) FROM views_raw").await, ["200"]);
+
+    let line = r#"{"event_time":"2024-02-05T11:59:59","event_id":"landed-now","user_id":7,"session_id":"s","listing_id":42,"region":"서울 강남구","service":"apt","platform":"web","event_type":"view","price":null}"#;
+    object_store::ObjectStoreExt::put(
+        server.bucket("fresh").as_ref(),
+            &object_store::path::Path::from("raw/views/2024/02/05/12/landed-now.json"),
+        format!("{line}\n").into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(&engine, "SELECT count(*) FROM views_live").await,
+        [(before + 1).to_string()],
+        "the speed side listed afresh"
+    );
+    assert_eq!(
+        rows(&engine, "SELECT count(*) FROM views_raw").await,
+        ["201"],
+        "the fresh listing replaced the cached one"
+    );
+}
