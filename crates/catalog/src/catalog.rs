@@ -819,6 +819,52 @@ partition_columns = [{ name = "dt", type = "date" }]
     }
 
     #[test]
+    fn live_tables_and_views_load_beside_tables_and_a_clash_is_named() {
+        let (dir, catalog) = catalog_with(&[
+            ("default/views.toml", "location = \"../v\"\n"),
+            (
+                "default/views_live.toml",
+                "[live]\nbatch = \"views\"\nspeed = \"raw\"\n",
+            ),
+            ("default/daily.sql", "SELECT 1 AS one\n"),
+            ("default/broken.sql", "  \n"),
+            ("default/views.sql", "SELECT 2\n"),
+        ]);
+        assert!(matches!(catalog.find("default", "views_live"), Ok(Entry::Live(_))));
+        match catalog.find("default", "daily") {
+            Ok(Entry::View(view)) => assert_eq!(view.sql(), "SELECT 1 AS one"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            catalog
+                .find("default", "broken")
+                .unwrap_err()
+                .to_string()
+                .contains("the view's file is empty")
+        );
+        let clash = catalog.find("default", "views").unwrap_err().to_string();
+        assert!(clash.contains("both a table file (views.toml) and a view (views.sql)"), "{clash}");
+        assert_eq!(
+            catalog.table_names("default"),
+            ["broken", "daily", "views", "views_live"]
+        );
+        assert_eq!(catalog.view_names("default"), ["broken", "daily"]);
+        assert!(matches!(
+            catalog.lookup("default", "views_live").unwrap_err().as_ref(),
+            CatalogError::NotATableOfFiles { .. }
+        ));
+        // Views are written and removed atomically, as files reviewed in git.
+        let root = dir.path();
+        let view = View::new("default", "weekly", "SELECT 3 -- three\n;");
+        let path = Catalog::write_view(root, &view).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "SELECT 3 -- three\n");
+        assert!(Catalog::remove_view(root, "default", "weekly").unwrap());
+        assert!(!Catalog::remove_view(root, "default", "weekly").unwrap());
+        assert!(Catalog::write_view(root, &View::new("default", "Bad!", "SELECT 1")).is_err());
+        assert!(Catalog::write_live(root, "default", "l", "[live]\nbatch = \"a\"\n").is_err());
+    }
+
+    #[test]
     fn write_then_load_round_trips() {
         let (dir, catalog) = catalog_with(&[("default/views.toml", VIEWS)]);
         let table = catalog.resolve("views").unwrap();

@@ -169,6 +169,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_fresh_prefix_caps_the_age_of_listings_under_it() {
+        let meter = Meter::new(None);
+        assert_eq!(meter.max_listing_age("s3://b", "raw/2024/01/01/00"), None);
+        meter.list_fresh("s3://b", "raw/", std::time::Duration::ZERO);
+        meter.list_fresh("s3://b", "raw/2024/", std::time::Duration::from_secs(5));
+        assert_eq!(
+            meter.max_listing_age("s3://b", "raw/2024/01/01/00"),
+            Some(std::time::Duration::ZERO)
+        );
+        assert_eq!(meter.max_listing_age("s3://b", "views/dt=2024-01-01"), None);
+        assert_eq!(meter.max_listing_age("s3://other", "raw/x"), None);
+    }
+
+    #[test]
     fn the_limit_refuses_before_fetching() {
         let meter = Meter::new(Some(ScanLimit {
             bytes: 100,
