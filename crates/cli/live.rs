@@ -179,7 +179,9 @@ impl Landing {
             }
             self.next = end;
             // Past the end of the day's events: tomorrow's begin to land.
-            if self.next == self.landed_at.len() && self.first + chrono::Days::new(1) <= self.today(until) {
+            if self.next == self.landed_at.len()
+                && self.first + chrono::Days::new(1) <= self.today(until)
+            {
                 self.day += 1;
                 self.first = self.first + chrono::Days::new(1);
                 let (events, landed_at) = arrivals(&self.spec, self.day);
@@ -193,8 +195,7 @@ impl Landing {
     }
 
     fn today(&self, at: i64) -> NaiveDate {
-        DateTime::from_timestamp_micros(at)
-            .map_or(self.first, |t| t.date_naive())
+        DateTime::from_timestamp_micros(at).map_or(self.first, |t| t.date_naive())
     }
 
     fn write(&mut self, raw: &Path, hour: i64, start: usize, stop: usize) -> Result<()> {

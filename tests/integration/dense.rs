@@ -102,7 +102,10 @@ async fn seed_queries_over_the_live_table_agree_and_its_batch_side_is_dense() {
             dense_queries += 1;
         }
     }
-    assert!(dense_queries >= 10, "{dense_queries} of 12 seed queries took the dense path");
+    assert!(
+        dense_queries >= 10,
+        "{dense_queries} of 12 seed queries took the dense path"
+    );
 }
 
 /// A table with nulls in every kind of key, an Int32 column, ids spread over the whole i64

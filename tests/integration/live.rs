@@ -31,7 +31,11 @@ impl Events {
     /// How many distinct events, all of them distinct (the generator's promise, checked).
     fn count(&self) -> usize {
         let distinct: HashSet<&str> = self.0.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(distinct.len(), self.0.len(), "generated events are distinct");
+        assert_eq!(
+            distinct.len(),
+            self.0.len(),
+            "generated events are distinct"
+        );
         distinct.len()
     }
 
@@ -119,9 +123,7 @@ async fn check(engine: &Engine, events: &Events, step: &str) {
         assert_eq!(
             count(
                 engine,
-                &format!(
-                    "SELECT count(*) FROM views_live WHERE event_time >= TIMESTAMP '{since}'"
-                )
+                &format!("SELECT count(*) FROM views_live WHERE event_time >= TIMESTAMP '{since}'")
             )
             .await,
             events.count_since(since),
@@ -158,10 +160,24 @@ async fn the_live_table_counts_every_event_once_through_compactions_late_events_
     land_late(&lake, &mut events, 1, 50, 4, "late-b.json.gz");
     check(&engine, &events, "late events in the raw zone").await;
 
-    run(&engine, "COMPACT views_live WHERE datehour <= '2024/01/03/05'").await;
-    check(&engine, &events, "after compacting hours 00-05 (their files kept)").await;
+    run(
+        &engine,
+        "COMPACT views_live WHERE datehour <= '2024/01/03/05'",
+    )
+    .await;
+    check(
+        &engine,
+        &events,
+        "after compacting hours 00-05 (their files kept)",
+    )
+    .await;
     assert!(
-        count(&engine, "SELECT count(*) FROM views WHERE dt = DATE '2024-01-02'").await > 3_000,
+        count(
+            &engine,
+            "SELECT count(*) FROM views WHERE dt = DATE '2024-01-02'"
+        )
+        .await
+            > 3_000,
         "late events went to their own day on the batch side"
     );
 
@@ -169,7 +185,12 @@ async fn the_live_table_counts_every_event_once_through_compactions_late_events_
     for hour in 0..=2 {
         std::fs::remove_dir_all(raw_hour(&lake, hour)).unwrap();
     }
-    check(&engine, &events, "after the raw files of hours 00-02 were deleted").await;
+    check(
+        &engine,
+        &events,
+        "after the raw files of hours 00-02 were deleted",
+    )
+    .await;
 
     // Late events after their day was compacted: in a later hour, and in an hour already
     // compacted (an object that landed in its prefix after that compaction listed it).
@@ -281,7 +302,9 @@ async fn explain_shows_both_sides_pruned_and_the_watermark() {
     );
     assert!(speed.contains("2024/01/03/23/"), "{speed}");
     assert!(
-        speed.contains("watermark: default.views (manifest version 0) consumed nothing of default.views_raw"),
+        speed.contains(
+            "watermark: default.views (manifest version 0) consumed nothing of default.views_raw"
+        ),
         "{speed}"
     );
     assert!(
@@ -295,9 +318,15 @@ async fn explain_shows_both_sides_pruned_and_the_watermark() {
         "SELECT count(*) FROM views_live WHERE event_time >= TIMESTAMP '2024-01-02 10:00:00' AND event_time < TIMESTAMP '2024-01-02 11:00:00'",
     )
     .await;
-    assert!(batch.contains("default.views: 1 partition chosen by listing, 1 file"), "{batch}");
+    assert!(
+        batch.contains("default.views: 1 partition chosen by listing, 1 file"),
+        "{batch}"
+    );
     assert!(batch.contains("dt=2024-01-02/"), "{batch}");
-    assert!(speed.contains("24 of 24 partitions"), "late events may land in any later hour: {speed}");
+    assert!(
+        speed.contains("24 of 24 partitions"),
+        "late events may land in any later hour: {speed}"
+    );
 
     // Compacted hours: the speed side leaves their objects out, the batch side holds them.
     engine
@@ -313,7 +342,10 @@ async fn explain_shows_both_sides_pruned_and_the_watermark() {
         speed.contains("watermark: default.views (manifest version 1) consumed 12 objects of default.views_raw under 12 prefixes (2024/01/03/00/ … 2024/01/03/11/); 1 object listed here left out as compacted"),
         "{speed}"
     );
-    assert!(batch.contains("default.views: 1 partition chosen by listing, 1 file"), "{batch}");
+    assert!(
+        batch.contains("default.views: 1 partition chosen by listing, 1 file"),
+        "{batch}"
+    );
     assert!(batch.contains("dt=2024-01-03/"), "{batch}");
     // The last hour again: still one hour on the speed side, now with nothing left out.
     let (_, speed) = explain(&engine, &hour(23)).await;
@@ -349,11 +381,19 @@ fn the_live_demo_lands_objects_and_compacts_without_losing_or_doubling_an_event(
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("now landing an object every 300ms"), "{stderr}");
+    assert!(
+        stderr.contains("now landing an object every 300ms"),
+        "{stderr}"
+    );
     assert!(stderr.contains("compacted"), "{stderr}");
-    assert!(stderr.contains("SELECT count(*) FROM views_live WHERE listing_id ="), "{stderr}");
+    assert!(
+        stderr.contains("SELECT count(*) FROM views_live WHERE listing_id ="),
+        "{stderr}"
+    );
     let today = chrono::Utc::now().date_naive();
-    let raw_today = out.join("raw/views").join(today.format("%Y/%m/%d").to_string());
+    let raw_today = out
+        .join("raw/views")
+        .join(today.format("%Y/%m/%d").to_string());
     assert!(raw_today.is_dir(), "today's arrival hours landed");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();

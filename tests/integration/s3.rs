@@ -554,12 +554,15 @@ async fn the_live_tables_speed_side_counts_an_object_the_query_after_it_lands() 
         .unwrap();
     assert_eq!(before, 36 * 200);
     // The raw table's own scan caches its listings (for listing_ttl, 60 s by default).
-    assert_eq!(rows(&engine, "SELECT count(*) FROM views_raw").await, ["200"]);
+    assert_eq!(
+        rows(&engine, "SELECT count(*) FROM views_raw").await,
+        ["200"]
+    );
 
     let line = r#"{"event_time":"2024-02-05T11:59:59","event_id":"landed-now","user_id":7,"session_id":"s","listing_id":42,"region":"서울 강남구","service":"apt","platform":"web","event_type":"view","price":null}"#;
     object_store::ObjectStoreExt::put(
         server.bucket("fresh").as_ref(),
-            &object_store::path::Path::from("raw/views/2024/02/05/12/landed-now.json"),
+        &object_store::path::Path::from("raw/views/2024/02/05/12/landed-now.json"),
         format!("{line}\n").into(),
     )
     .await

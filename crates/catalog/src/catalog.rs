@@ -590,7 +590,9 @@ fn load_view(database: &str, name: &str, path: &Path) -> Result<View> {
     }
     let view = View::new(database, name, &text);
     if view.sql().is_empty() {
-        return Err(problem("the view's file is empty: it holds the view's query".to_string()));
+        return Err(problem(
+            "the view's file is empty: it holds the view's query".to_string(),
+        ));
     }
     Ok(view)
 }
@@ -830,7 +832,10 @@ partition_columns = [{ name = "dt", type = "date" }]
             ("default/broken.sql", "  \n"),
             ("default/views.sql", "SELECT 2\n"),
         ]);
-        assert!(matches!(catalog.find("default", "views_live"), Ok(Entry::Live(_))));
+        assert!(matches!(
+            catalog.find("default", "views_live"),
+            Ok(Entry::Live(_))
+        ));
         match catalog.find("default", "daily") {
             Ok(Entry::View(view)) => assert_eq!(view.sql(), "SELECT 1 AS one"),
             other => panic!("{other:?}"),
@@ -843,21 +848,30 @@ partition_columns = [{ name = "dt", type = "date" }]
                 .contains("the view's file is empty")
         );
         let clash = catalog.find("default", "views").unwrap_err().to_string();
-        assert!(clash.contains("both a table file (views.toml) and a view (views.sql)"), "{clash}");
+        assert!(
+            clash.contains("both a table file (views.toml) and a view (views.sql)"),
+            "{clash}"
+        );
         assert_eq!(
             catalog.table_names("default"),
             ["broken", "daily", "views", "views_live"]
         );
         assert_eq!(catalog.view_names("default"), ["broken", "daily"]);
         assert!(matches!(
-            catalog.lookup("default", "views_live").unwrap_err().as_ref(),
+            catalog
+                .lookup("default", "views_live")
+                .unwrap_err()
+                .as_ref(),
             CatalogError::NotATableOfFiles { .. }
         ));
         // Views are written and removed atomically, as files reviewed in git.
         let root = dir.path();
         let view = View::new("default", "weekly", "SELECT 3 -- three\n;");
         let path = Catalog::write_view(root, &view).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "SELECT 3 -- three\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "SELECT 3 -- three\n"
+        );
         assert!(Catalog::remove_view(root, "default", "weekly").unwrap());
         assert!(!Catalog::remove_view(root, "default", "weekly").unwrap());
         assert!(Catalog::write_view(root, &View::new("default", "Bad!", "SELECT 1")).is_err());

@@ -87,7 +87,9 @@ pub enum CatalogError {
     },
 
     /// A statement that reads or writes files of a table named a live table or a view.
-    #[error("'{table}' is a live table or a view, not a table of files: this statement needs a table of files")]
+    #[error(
+        "'{table}' is a live table or a view, not a table of files: this statement needs a table of files"
+    )]
     NotATableOfFiles {
         /// `database.name`.
         table: String,

@@ -596,7 +596,11 @@ pub fn arrivals(spec: &DemoSpec, day: u32) -> (RecordBatch, Vec<i64>) {
 
 /// `views_raw` for a live lake: the raw zone's hours from `first` up to the current hour
 /// (`NOW`), so each new hour's prefix is read as soon as it exists.
-pub fn views_raw_live_table(location: &str, catalog_root: &Path, first: NaiveDate) -> TableDefinition {
+pub fn views_raw_live_table(
+    location: &str,
+    catalog_root: &Path,
+    first: NaiveDate,
+) -> TableDefinition {
     let mut table = views_raw_table(location, catalog_root, first);
     table.properties.insert(
         "projection.datehour.range".to_string(),

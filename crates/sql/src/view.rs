@@ -171,7 +171,9 @@ mod tests {
             }
             .clone()
         );
-        let plain = parse("create view v security invoker as select 1").unwrap().unwrap();
+        let plain = parse("create view v security invoker as select 1")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             plain,
             ViewStatement::Create {
@@ -198,7 +200,9 @@ mod tests {
             }
         );
         assert_eq!(
-            parse("SHOW VIEWS IN web LIKE 'daily*|weekly'").unwrap().unwrap(),
+            parse("SHOW VIEWS IN web LIKE 'daily*|weekly'")
+                .unwrap()
+                .unwrap(),
             ViewStatement::Show {
                 database: "web".to_string(),
                 like: Some("daily*|weekly".to_string())
@@ -213,7 +217,10 @@ mod tests {
         for (sql, expected) in [
             ("CREATE VIEW v SELECT 1", "AS and the view's query"),
             ("CREATE VIEW v AS", "the view's query"),
-            ("CREATE VIEW v (a, b) AS SELECT 1, 2", "AS and the view's query"),
+            (
+                "CREATE VIEW v (a, b) AS SELECT 1, 2",
+                "AS and the view's query",
+            ),
             ("DROP VIEW IF v", "EXISTS"),
             ("DROP VIEW v w", "after the statement"),
             ("SHOW VIEWS LIKE daily", "a quoted pattern"),

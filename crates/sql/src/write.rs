@@ -330,7 +330,10 @@ mod tests {
     #[test]
     fn malformed_compaction_and_vacuum_say_what_was_expected() {
         for (sql, message) in [
-            ("COMPACT a b", "expected INTO, WHERE or the end but found 'b'"),
+            (
+                "COMPACT a b",
+                "expected INTO, WHERE or the end but found 'b'",
+            ),
             (
                 "COMPACT a INTO b SET dt date(x)",
                 "expected '=' but found 'date'",

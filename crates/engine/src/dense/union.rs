@@ -144,11 +144,10 @@ impl OptimizerRule for AggregateThroughUnion {
         let mut exprs = Vec::new();
         for (i, name) in group_names.iter().chain(&aggr_names).enumerate() {
             let (qualifier, field) = schema.qualified_field(i);
-            let value = match i
-                .checked_sub(group_names.len())
-                .map(|a| merges[a])
-            {
-                Some(Merge::Count) => datafusion::functions::expr_fn::coalesce(vec![column(name), lit(0i64)]),
+            let value = match i.checked_sub(group_names.len()).map(|a| merges[a]) {
+                Some(Merge::Count) => {
+                    datafusion::functions::expr_fn::coalesce(vec![column(name), lit(0i64)])
+                }
                 _ => column(name),
             };
             exprs.push(value.alias_qualified(qualifier.cloned(), field.name()));
@@ -196,7 +195,11 @@ fn through_projections(branch: &Arc<LogicalPlan>) -> Result<(Vec<Expr>, Arc<Logi
         .collect();
     let mut node = Arc::clone(branch);
     while let LogicalPlan::Projection(projection) = node.as_ref() {
-        let below: Vec<Expr> = projection.expr.iter().map(|e| e.clone().unalias()).collect();
+        let below: Vec<Expr> = projection
+            .expr
+            .iter()
+            .map(|e| e.clone().unalias())
+            .collect();
         let schema = Arc::clone(&projection.schema);
         columns = columns
             .into_iter()

@@ -47,7 +47,7 @@ impl ScanReport {
     }
 
     /// The report of one side of a live table.
-    pub(crate) fn as_side(mut self, side: String) -> Self {
+    pub(crate) fn on_side(mut self, side: String) -> Self {
         self.side = Some(side);
         self
     }

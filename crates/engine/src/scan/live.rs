@@ -23,7 +23,8 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::datasource::{TableType, provider_as_source, source_as_provider};
 use datafusion::error::Result as DFResult;
 use datafusion::logical_expr::{
-    Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown, TableScan, TableScanBuilder, cast, col,
+    Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown, TableScan,
+    TableScanBuilder, cast, col,
 };
 use datafusion::physical_plan::ExecutionPlan;
 use minerva_catalog::{LiveTable, projection::Rule};
@@ -134,7 +135,10 @@ impl LiveProvider {
         let speed_plan_mapping = speed_plan.clone();
         let batch_schema = batch.schema();
         let mut columns = Vec::new();
-        for (field, speed_field) in batch_schema.fields().iter().zip(speed_plan.schema().fields())
+        for (field, speed_field) in batch_schema
+            .fields()
+            .iter()
+            .zip(speed_plan.schema().fields())
         {
             let from = speed_field.data_type();
             let expr = col(datafusion::common::Column::from_name(speed_field.name()));

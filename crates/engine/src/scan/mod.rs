@@ -5,9 +5,9 @@
 //! rules by which a file's columns read as the table's (`drift`).
 
 pub(crate) mod drift;
+mod live;
 mod naming;
 mod providers;
-mod live;
 mod pruning;
 pub(crate) mod side;
 pub(crate) mod snapshot;

@@ -89,7 +89,6 @@ impl Arrival {
         }
     }
 
-
     /// Filters on the arrival column that follow from `filters` on event time: `None` when
     /// they bound event time from below nowhere.
     pub(crate) fn filter(&self, filters: &[Expr]) -> Option<Expr> {
@@ -163,10 +162,9 @@ impl DayOf {
     /// Filters on the day column that follow from `filters` on event time.
     pub(crate) fn filters(&self, filters: &[Expr]) -> Vec<Expr> {
         let day = |t: NaiveDateTime| match self.ty {
-            ColumnType::Date => lit(ScalarValue::Date32(i32::try_from(
-                (t.date() - chrono::NaiveDate::default()).num_days(),
-            )
-            .ok())),
+            ColumnType::Date => lit(ScalarValue::Date32(
+                i32::try_from((t.date() - chrono::NaiveDate::default()).num_days()).ok(),
+            )),
             _ => lit(t.format("%Y-%m-%d").to_string()),
         };
         let column = || Expr::Column(Column::new_unqualified(&self.column));
@@ -224,9 +222,13 @@ fn upper_bound(filter: &Expr, column: &str) -> Option<NaiveDateTime> {
             high,
             ..
         }) if is_column(expr) => time(high),
-        Expr::InList(list) if !list.negated && is_column(&list.expr) => {
-            list.list.iter().map(time).collect::<Option<Vec<_>>>()?.into_iter().max()
-        }
+        Expr::InList(list) if !list.negated && is_column(&list.expr) => list
+            .list
+            .iter()
+            .map(time)
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .max(),
         _ => None,
     }
 }
@@ -250,9 +252,13 @@ fn lower_bound(filter: &Expr, column: &str) -> Option<NaiveDateTime> {
             low,
             ..
         }) if floors(expr, column) => time(low),
-        Expr::InList(list) if !list.negated && floors(&list.expr, column) => {
-            list.list.iter().map(time).collect::<Option<Vec<_>>>()?.into_iter().min()
-        }
+        Expr::InList(list) if !list.negated && floors(&list.expr, column) => list
+            .list
+            .iter()
+            .map(time)
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .min(),
         _ => None,
     }
 }
@@ -294,7 +300,9 @@ fn time(expr: &Expr) -> Option<NaiveDateTime> {
     let micros = |v: i64, per_second: i64| {
         DateTime::from_timestamp(v.div_euclid(per_second), 0).map(|t| {
             t.naive_utc()
-                + chrono::Duration::nanoseconds(v.rem_euclid(per_second) * (1_000_000_000 / per_second))
+                + chrono::Duration::nanoseconds(
+                    v.rem_euclid(per_second) * (1_000_000_000 / per_second),
+                )
         })
     };
     match value {
@@ -353,7 +361,10 @@ mod tests {
             Some("datehour >= Utf8(\"2024/02/06/09\")".to_string())
         );
         // An upper bound alone, or a bound on another column, prunes nothing.
-        assert_eq!(shown(&[col("event_time").lt(at("2024-02-06 11:00:00"))]), None);
+        assert_eq!(
+            shown(&[col("event_time").lt(at("2024-02-06 11:00:00"))]),
+            None
+        );
         assert_eq!(shown(&[col("price").gt_eq(lit(3))]), None);
         // OR keeps the earlier bound; a branch without one keeps everything.
         assert_eq!(
@@ -383,7 +394,10 @@ mod tests {
             shown(&[col("event_time")
                 .gt_eq(at("2024-02-06 10:00:00"))
                 .and(col("event_time").lt(at("2024-02-06 11:00:00")))]),
-            ["dt >= Date32(\"2024-02-06\")", "dt <= Date32(\"2024-02-06\")"]
+            [
+                "dt >= Date32(\"2024-02-06\")",
+                "dt <= Date32(\"2024-02-06\")"
+            ]
         );
         assert_eq!(
             shown(&[col("event_time").lt(at("2024-02-07 00:00:00"))]),

@@ -367,8 +367,7 @@ impl CatalogTable {
             .try_collect::<Vec<_>>()
             .await?;
         let compacted: usize = listed.iter().map(|(_, _, n)| n).sum();
-        let (files, skipped): (Vec<_>, Vec<_>) =
-            listed.into_iter().map(|(f, s, _)| (f, s)).unzip();
+        let (files, skipped): (Vec<_>, Vec<_>) = listed.into_iter().map(|(f, s, _)| (f, s)).unzip();
         let mut files: Vec<PartitionedFile> = files.into_iter().flatten().collect();
         let mut skipped: Vec<String> = skipped.into_iter().flatten().collect();
         if ignores_corrupt_files(&self.table) && self.table.format() == Format::Parquet {
@@ -577,7 +576,7 @@ impl CatalogTable {
         if let Some(stats) = &stats {
             let mut report = ScanReport::new(&self.table, &selection, &files).skipping(skipped);
             if let Some(side) = &self.side {
-                report = report.as_side(side.describe());
+                report = report.on_side(side.describe());
             }
             if let (Some(speed), Some(batch)) = (speed, &batch) {
                 report = report.compacted(

@@ -228,7 +228,11 @@ fn optimizer_rules(dense_aggregation: bool) -> Vec<Arc<dyn OptimizerRule + Send 
     // filters reached each branch; the dense rule sees the branches' aggregates next pass.
     let through_union: Option<Arc<dyn OptimizerRule + Send + Sync>> =
         dense_aggregation.then(|| Arc::new(AggregateThroughUnion) as _);
-    dense.into_iter().chain(rules).chain(through_union).collect()
+    dense
+        .into_iter()
+        .chain(rules)
+        .chain(through_union)
+        .collect()
 }
 
 /// Runs SQL over a catalog's tables.

@@ -15,4 +15,3 @@ pub(super) async fn lock_catalog(tables: &Tables) -> Result<minerva_catalog::Cat
     tables.reload()?;
     Ok(lock)
 }
-

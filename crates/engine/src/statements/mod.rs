@@ -20,11 +20,10 @@ mod views;
 use crate::error::{EngineError, PartitionProblem, Rejection, Result};
 use crate::scan::{CatalogTable, Tables};
 use crate::types::athena_name;
-pub(crate) use answer::{Values, batch};
 use answer::result;
+pub(crate) use answer::{Values, batch};
 use lock::lock_catalog;
 pub(crate) use views::run_view;
-
 
 fn partition_rows(names: Vec<String>, action: &str) -> RecordBatch {
     let actions = vec![Some(action.to_string()); names.len()];

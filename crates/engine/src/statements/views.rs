@@ -108,7 +108,10 @@ pub(crate) async fn run_view(tables: &Tables, statement: ViewStatement) -> Resul
             let names = catalog
                 .view_names(&database)
                 .into_iter()
-                .filter(|name| like.as_deref().is_none_or(|p| matches_athena_pattern(p, name)))
+                .filter(|name| {
+                    like.as_deref()
+                        .is_none_or(|p| matches_athena_pattern(p, name))
+                })
                 .map(|name| Some(name.to_string()))
                 .collect();
             Ok(batch(vec![("views", Values::Text(names))]))
