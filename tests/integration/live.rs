@@ -287,6 +287,13 @@ async fn explain(engine: &Engine, sql: &str) -> (String, String) {
 async fn explain_shows_both_sides_pruned_and_the_watermark() {
     let (lake, _) = lake();
     let engine = lake.engine();
+    // A live table's definition is its file.
+    let shown = rows(&engine, "SHOW CREATE TABLE views_live").await;
+    assert!(shown.iter().any(|l| l == "[live]"), "{shown:?}");
+    assert!(
+        shown.iter().any(|l| l.starts_with("batch = \"views\"")),
+        "{shown:?}"
+    );
     let hour = |h: u32| {
         format!(
             "SELECT count(*) FROM views_live WHERE event_time >= TIMESTAMP '2024-01-03 {h:02}:00:00' AND event_time < TIMESTAMP '2024-01-03 {h:02}:00:00' + INTERVAL '1' HOUR"

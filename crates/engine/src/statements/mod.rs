@@ -124,6 +124,15 @@ fn drop_table(
     if_exists: bool,
 ) -> Result<RecordBatch> {
     let catalog = tables.catalog();
+    if let Some(Ok(minerva_catalog::Entry::View(_))) = catalog.entry(database, table) {
+        return Err(Rejection::WrongKind {
+            name: format!("{database}.{table}"),
+            is: "a view",
+            expected: "a table",
+            instead: "use DROP VIEW",
+        }
+        .into());
+    }
     let removed = Catalog::remove_table(catalog.root(), database, table)?;
     if !removed && !if_exists {
         catalog.lookup(database, table)?;
@@ -139,7 +148,28 @@ fn drop_table(
 /// `SHOW CREATE TABLE`: the DDL that recreates the table. Only a table that declares no
 /// columns needs its files read.
 async fn show_create(tables: &Tables, database: &str, table: &str) -> Result<RecordBatch> {
-    let declared = tables.catalog().lookup(database, table)?;
+    let catalog = tables.catalog();
+    match catalog.find(database, table)? {
+        minerva_catalog::Entry::Table(_) => {}
+        // A live table has no DDL: its definition is its file.
+        minerva_catalog::Entry::Live(_) => {
+            let path = catalog.root().join(database).join(format!("{table}.toml"));
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| minerva_catalog::CatalogError::ReadTableFile { path, source })?;
+            let lines = text.lines().map(|l| Some(l.to_string())).collect();
+            return Ok(batch(vec![("createtab_stmt", Values::Text(lines))]));
+        }
+        minerva_catalog::Entry::View(_) => {
+            return Err(Rejection::WrongKind {
+                name: format!("{database}.{table}"),
+                is: "a view",
+                expected: "a table",
+                instead: "use SHOW CREATE VIEW",
+            }
+            .into());
+        }
+    }
+    let declared = catalog.lookup(database, table)?;
     let columns = match declared.columns() {
         Some(columns) => columns.to_vec(),
         None => read_columns(&*tables.open(database, table).await?),
