@@ -203,9 +203,19 @@ async fn the_live_table_counts_every_event_once_through_compactions_late_events_
     run(&engine, "COMPACT views_live").await;
     check(&engine, &events, "after a compaction with nothing to do").await;
 
-    // An object that lands a moment before the query is in its answer.
+    // An object that lands a moment before the query is in its answer, through a view too.
+    run(
+        &engine,
+        "CREATE VIEW per_day AS SELECT dt, count(*) AS n FROM views_live GROUP BY dt",
+    )
+    .await;
     land_late(&lake, &mut events, 2, 10, 23, "just-now.json.gz");
     check(&engine, &events, "an object landed just before the query").await;
+    assert_eq!(
+        count(&engine, "SELECT sum(n) FROM per_day").await,
+        events.count(),
+        "a view over the live table"
+    );
 }
 
 fn minerva(catalog: &Path) -> Command {
