@@ -108,6 +108,40 @@ async fn seed_queries_over_the_live_table_agree_and_its_batch_side_is_dense() {
     );
 }
 
+/// Aggregates split through a UNION ALL answer as DataFusion does unsplit: empty branches,
+/// nulls, strings, groups and no groups.
+#[tokio::test]
+async fn aggregates_through_a_union_agree_with_hash_aggregation() {
+    let lake = DemoLake::new(DemoSpec {
+        days: 3,
+        events_per_day: 800,
+        rows_per_file: 400,
+        ..Default::default()
+    });
+    let (dense, hash) = engines(&lake.catalog());
+    let both = "SELECT * FROM views WHERE dt = DATE '2024-01-01' UNION ALL SELECT * FROM views WHERE dt = DATE '2024-01-02' AND price IS NULL";
+    let none = "SELECT * FROM views WHERE dt = DATE '2030-01-01' UNION ALL SELECT * FROM views WHERE listing_id < 0";
+    for sql in [
+        format!(
+            "SELECT count(*), count(price), sum(price), min(region), max(event_time) FROM ({both})"
+        ),
+        format!("SELECT region, count(*), sum(price), max(price) FROM ({both}) GROUP BY region"),
+        format!("SELECT count(*), sum(price), min(price) FROM ({none})"),
+        format!("SELECT region, count(*) FROM ({none}) GROUP BY region"),
+        format!("SELECT dt, count(DISTINCT user_id) FROM ({both}) GROUP BY dt"),
+        format!("SELECT DISTINCT service FROM ({both})"),
+        format!("SELECT avg(price), count(*) FROM ({both})"),
+        format!("SELECT count(*) FROM ({both}) UNION ALL SELECT count(*) FROM ({none})"),
+    ] {
+        let expected = sorted_rows(&hash, &sql).await;
+        assert_eq!(sorted_rows(&dense, &sql).await, expected, "{sql}");
+    }
+    assert_eq!(
+        sorted_rows(&dense, &format!("SELECT count(*) FROM ({none})")).await,
+        ["0"]
+    );
+}
+
 /// A table with nulls in every kind of key, an Int32 column, ids spread over the whole i64
 /// range (beyond any array), and two days of which one has two files.
 fn odd_lake(root: &Path) -> std::path::PathBuf {

@@ -73,10 +73,12 @@ impl OptimizerRule for AggregateThroughUnion {
         if !fields.is_empty() && fields.iter().all(|f| f.name().starts_with(PARTIAL)) {
             return Ok(Transformed::no(plan));
         }
+        // Grouping sets, and volatile keys (random()), which would be drawn once per branch.
         if aggregate
             .group_expr
             .iter()
-            .any(|e| matches!(e, Expr::GroupingSet(_)))
+            .chain(&aggregate.aggr_expr)
+            .any(|e| matches!(e, Expr::GroupingSet(_)) || e.is_volatile())
         {
             return Ok(Transformed::no(plan));
         }
