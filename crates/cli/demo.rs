@@ -9,6 +9,21 @@ use minerva_demo::{DemoSpec, lake_is_current, write_lake};
 
 use crate::args::DemoArgs;
 
+/// Refuses to write a demo lake over a directory that holds something else.
+pub fn refuse_foreign(out: &std::path::Path) -> Result<()> {
+    let is_foreign = out
+        .read_dir()
+        .is_ok_and(|mut entries| entries.next().is_some())
+        && !out.join(minerva_demo::MARKER).exists();
+    if is_foreign {
+        bail!(
+            "'{}' exists and is not a demo lake: choose another --out",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 /// Makes sure the lake of `args` exists and returns its catalog directory.
 pub fn prepare(args: &DemoArgs) -> Result<PathBuf> {
     let spec = DemoSpec {
@@ -30,16 +45,7 @@ pub fn prepare(args: &DemoArgs) -> Result<PathBuf> {
         ));
         return Ok(catalog);
     }
-    let is_foreign = out
-        .read_dir()
-        .is_ok_and(|mut entries| entries.next().is_some())
-        && !out.join(minerva_demo::MARKER).exists();
-    if is_foreign {
-        bail!(
-            "'{}' exists and is not a demo lake: choose another --out",
-            out.display()
-        );
-    }
+    refuse_foreign(out)?;
 
     let progress = ProgressBar::new(spec.days.into()).with_style(
         ProgressStyle::with_template("writing the demo lake {bar:30} {pos}/{len} days, {elapsed}")

@@ -26,16 +26,7 @@ pub fn run(args: &DemoArgs, runtime: &Runtime) -> Result<()> {
         bail!("--every must be more than 0s");
     }
     let out = args.out_dir();
-    let is_foreign = out
-        .read_dir()
-        .is_ok_and(|mut entries| entries.next().is_some())
-        && !out.join(minerva_demo::MARKER).exists();
-    if is_foreign {
-        bail!(
-            "'{}' exists and is not a demo lake: choose another --out",
-            out.display()
-        );
-    }
+    crate::demo::refuse_foreign(&out)?;
     let now = Utc::now();
     let today = now.date_naive();
     let spec = DemoSpec {

@@ -603,40 +603,30 @@ fn load_entry(root: &Path, database: &str, name: &str, path: &Path) -> Result<En
         path: path.to_path_buf(),
         source,
     })?;
-    if !LiveTable::is_live_file(&text) {
-        return load_table(root, database, name, path, &text).map(|t| Entry::Table(Arc::new(t)));
-    }
-    if !valid_identifier(database) || !valid_identifier(name) {
+    // A file whose names are not valid is reported as a table file's would be.
+    if !LiveTable::is_live_file(&text) || !valid_identifier(database) || !valid_identifier(name) {
         return load_table(root, database, name, path, &text).map(|t| Entry::Table(Arc::new(t)));
     }
     LiveTable::parse(&text, database, name)
         .map(|live| Entry::Live(Arc::new(live)))
-        .map_err(|problem| {
-            let (line, column) = problem
-                .span
-                .map_or((1, 1), |span| line_and_column(&text, span.start));
-            CatalogError::TableFile {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: problem.message,
-            }
-        })
+        .map_err(|problem| placed(path, &text, problem))
+}
+
+/// A problem in the file at `path`, placed at its line and column in `text`.
+fn placed(path: &Path, text: &str, problem: FileProblem) -> CatalogError {
+    let (line, column) = problem
+        .span
+        .map_or((1, 1), |span| line_and_column(text, span.start));
+    CatalogError::TableFile {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: problem.message,
+    }
 }
 
 fn load_table(root: &Path, database: &str, name: &str, path: &Path, text: &str) -> Result<Table> {
-    let text = text.to_string();
-    let at = |problem: FileProblem| {
-        let (line, column) = problem
-            .span
-            .map_or((1, 1), |span| line_and_column(&text, span.start));
-        CatalogError::TableFile {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: problem.message,
-        }
-    };
+    let at = |problem: FileProblem| placed(path, text, problem);
     for (what, ident) in [("database directory", database), ("table file", name)] {
         if !valid_identifier(ident) {
             return Err(at(FileProblem {
