@@ -14,6 +14,7 @@
 //! event_time = "event_time"    # when each event happened (optional)
 //! arrival = "datehour"         # the speed table's partition column: the hour events landed
 //! skew = "0s"                  # how far event clocks may run ahead of arrival (default 0)
+//! listing_ttl = "0s"           # how long a listing of the speed side is reused (default 0)
 //!
 //! [live.set]                   # batch columns the speed table lacks, as COMPACT computes them
 //! dt = "date(event_time)"
@@ -46,6 +47,7 @@ pub struct LiveTable {
     event_time: Option<String>,
     arrival: Option<String>,
     skew: std::time::Duration,
+    listing_ttl: std::time::Duration,
     set: Vec<(String, String)>,
 }
 
@@ -94,6 +96,12 @@ impl LiveTable {
     /// arrivals by event time keeps this much earlier.
     pub fn skew(&self) -> std::time::Duration {
         self.skew
+    }
+
+    /// How long a listing of the speed side's partitions may be reused (default zero: every
+    /// query lists them, so an object is counted by the next query after it lands).
+    pub fn listing_ttl(&self) -> std::time::Duration {
+        self.listing_ttl
     }
 
     /// Batch columns the speed side computes: `(column, SQL expression over the speed
@@ -166,16 +174,18 @@ impl LiveTable {
                     .to_string(),
             });
         }
-        let skew = match &live.skew {
+        let duration = |field: &str, value: &Option<Spanned<String>>| match value {
             Some(text) => humantime::parse_duration(text.get_ref()).map_err(|e| FileProblem {
                 span: Some(text.span()),
                 message: format!(
-                    "field 'live.skew': '{}' is not a duration ({e}); write e.g. '5m'",
+                    "field 'live.{field}': '{}' is not a duration ({e}); write e.g. '5m'",
                     text.get_ref()
                 ),
-            })?,
-            None => std::time::Duration::ZERO,
+            }),
+            None => Ok(std::time::Duration::ZERO),
         };
+        let skew = duration("skew", &live.skew)?;
+        let listing_ttl = duration("listing_ttl", &live.listing_ttl)?;
         let mut set = Vec::new();
         for (column, expression) in live.set {
             if !identifier(&column) {
@@ -201,6 +211,7 @@ impl LiveTable {
             event_time,
             arrival,
             skew,
+            listing_ttl,
             set,
         })
     }
@@ -276,6 +287,8 @@ struct LiveSection {
     #[serde(default)]
     skew: Option<Spanned<String>>,
     #[serde(default)]
+    listing_ttl: Option<Spanned<String>>,
+    #[serde(default)]
     set: BTreeMap<String, Spanned<String>>,
 }
 
@@ -344,6 +357,10 @@ dt = "date(event_time)"
             (
                 "[live]\nbatch = \"a\"\nspeed = \"b\"\n[live.set]\ndt = \" \"\n",
                 "the expression is empty",
+            ),
+            (
+                "[live]\nbatch = \"a\"\nspeed = \"b\"\nlisting_ttl = \"soon\"\n",
+                "field 'live.listing_ttl': 'soon' is not a duration",
             ),
         ] {
             let problem = LiveTable::parse(text, "default", "v").unwrap_err();

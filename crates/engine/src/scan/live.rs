@@ -13,7 +13,6 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion::arrow::compute::can_cast_types;
@@ -103,7 +102,7 @@ impl LiveProvider {
             live: name.clone(),
             batch: Arc::clone(batch.table()),
             arrival,
-            listing_ttl: Duration::ZERO,
+            listing_ttl: live.listing_ttl(),
         }))));
         let speed_table = speed.table().qualified_name();
         let mut replaced = false;
