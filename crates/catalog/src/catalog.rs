@@ -637,7 +637,7 @@ fn load_table(root: &Path, database: &str, name: &str, path: &Path, text: &str) 
             }));
         }
     }
-    let table = TableFile::parse(&text)
+    let table = TableFile::parse(text)
         .and_then(|file| file.into_table(database, name, root))
         .map_err(at)?;
     let registry = registry_path(root, database, name);
