@@ -194,7 +194,7 @@ impl Manifest {
     }
 
     /// The objects of `source` compactions consumed, relative to its location, sorted.
-    pub fn consumed(&self, source: &str) -> impl Iterator<Item = &str> {
+    pub fn consumed(&self, source: &str) -> impl DoubleEndedIterator<Item = &str> {
         self.consumed
             .get(source)
             .into_iter()

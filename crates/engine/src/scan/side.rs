@@ -118,20 +118,17 @@ impl Arrival {
 /// The boundary as `EXPLAIN` shows it: what the batch table's manifest says it consumed of the
 /// speed table.
 pub(crate) fn watermark(batch_manifest: &Manifest, batch: &Table, speed: &Table) -> String {
+    // Every query files it: the count and the two ends only, not a walk of every line.
     let source = speed.qualified_name();
-    let consumed: Vec<&str> = batch_manifest.consumed(&source).collect();
-    let mut prefixes: Vec<&str> = consumed
-        .iter()
-        .map(|path| path.rsplit_once('/').map_or("", |(dir, _)| dir))
-        .collect();
-    prefixes.dedup();
+    let dir = |path: &str| path.rsplit_once('/').map_or("", |(dir, _)| dir).to_string();
+    let first = batch_manifest.consumed(&source).next().map(dir);
+    let last = batch_manifest.consumed(&source).next_back().map(dir);
     let version = batch_manifest.version();
-    match (prefixes.first(), prefixes.last()) {
+    match (first, last) {
         (Some(first), Some(last)) => format!(
-            "{} (manifest version {version}) consumed {} of {source} under {} ({first}/ … {last}/)",
+            "{} (manifest version {version}) consumed {} of {source} ({first}/ … {last}/)",
             batch.qualified_name(),
-            crate::report::words::plural(consumed.len() as u64, "object"),
-            crate::report::words::plural(prefixes.len() as u64, "prefix"),
+            crate::report::words::plural(batch_manifest.consumed_count(&source) as u64, "object"),
         ),
         _ => format!(
             "{} (manifest version {version}) consumed nothing of {source}",
