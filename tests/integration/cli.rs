@@ -398,3 +398,35 @@ fn a_memory_limit_makes_large_operators_spill_instead_of_failing() {
         .sum();
     assert!(spills > 0, "nothing spilled under the limit:\n{analyzed}");
 }
+
+/// Every statement the README's tour, its batch-layer and its right-now sections show runs on
+/// the demo lake, in order, as a newcomer would paste it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_statements_run_on_the_demo_lake() {
+    let lake = crate::support::DemoLake::new(minerva_demo::DemoSpec {
+        events_per_day: 300,
+        rows_per_file: 300,
+        ..Default::default()
+    });
+    let engine = lake.engine();
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let mut ran = 0;
+    for section in ["## A tour", "## Writing: the batch layer", "## Right now"] {
+        let start = readme
+            .find(section)
+            .unwrap_or_else(|| panic!("no {section}"));
+        let body = &readme[start + section.len()..];
+        let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+        for block in body.split("```sql\n").skip(1) {
+            let sql = &block[..block.find("```").unwrap()];
+            for statement in minerva_sql::split_statements(sql).all() {
+                let answer = engine.query(&statement).await;
+                assert!(answer.is_ok(), "{statement}: {}", answer.unwrap_err());
+                ran += 1;
+            }
+        }
+    }
+    assert!(ran >= 25, "{ran} statements");
+}
