@@ -263,6 +263,12 @@ pub enum TableProblem {
         /// What is wrong.
         message: String,
     },
+    /// One side of a live table cannot be opened or planned.
+    #[error("live table: {source}")]
+    LiveSide {
+        /// Why (the batch or speed table's own error, or its query's).
+        source: Box<EngineError>,
+    },
     /// The table's `.manifest` names a partition the table cannot have.
     #[error("its manifest is not valid: {message}")]
     Manifest {

@@ -130,8 +130,28 @@ impl LiveProvider {
                 "its speed side's query does not read the speed table".to_string(),
             ));
         }
+        // Batch columns the live table computes as the day of event time prune by it too.
+        let mut days = Vec::new();
+        if let (Some(event_time), LogicalPlan::Projection(mapping)) =
+            (live.event_time(), &speed_plan)
+        {
+            for (expr, field) in mapping.expr.iter().zip(batch.schema().fields()) {
+                let declared = batch
+                    .table()
+                    .columns()
+                    .into_iter()
+                    .flatten()
+                    .chain(batch.table().partition_columns())
+                    .find(|c| &c.name == field.name());
+                if let Some(column) = declared
+                    && is_day_of(expr, event_time)
+                    && let Some(day) = DayOf::new(field.name(), column.ty.clone(), event_time)
+                {
+                    days.push(day);
+                }
+            }
+        }
         // The speed side's columns, cast to the batch table's types.
-        let speed_plan_mapping = speed_plan.clone();
         let batch_schema = batch.schema();
         let mut columns = Vec::new();
         for (field, speed_field) in batch_schema
@@ -160,27 +180,6 @@ impl LiveProvider {
         let speed_plan = LogicalPlanBuilder::from(speed_plan)
             .project(columns)?
             .build()?;
-        // Batch columns the live table computes as the day of event time prune by it too.
-        let mut days = Vec::new();
-        if let (Some(event_time), LogicalPlan::Projection(mapping)) =
-            (live.event_time(), &speed_plan_mapping)
-        {
-            for (expr, field) in mapping.expr.iter().zip(batch_schema.fields()) {
-                let declared = batch
-                    .table()
-                    .columns()
-                    .into_iter()
-                    .flatten()
-                    .chain(batch.table().partition_columns())
-                    .find(|c| &c.name == field.name());
-                if let Some(column) = declared
-                    && is_day_of(expr, event_time)
-                    && let Some(day) = DayOf::new(field.name(), column.ty.clone(), event_time)
-                {
-                    days.push(day);
-                }
-            }
-        }
         let (bdb, bname) = live.batch();
         let batch_side = Arc::new(batch.as_side(Side::Batch {
             live: name.clone(),

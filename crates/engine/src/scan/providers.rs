@@ -122,9 +122,7 @@ impl Tables {
             .insert(key, Arc::clone(&opened));
         Ok(opened)
     }
-}
 
-impl Tables {
     /// What DataFusion reads for the name `database.name`: a table of files, a live table or
     /// a view.
     pub(crate) async fn provider(
@@ -159,9 +157,7 @@ impl Tables {
             }
         }
     }
-}
 
-impl Tables {
     /// The logical plan of `view`'s query; an error names the view, and a view that reads
     /// itself (directly or through others) is refused.
     pub(crate) async fn plan_view(&self, view: &minerva_catalog::View) -> Result<LogicalPlan> {
@@ -195,8 +191,8 @@ impl Tables {
 fn side(live: &minerva_catalog::LiveTable, error: EngineError) -> EngineError {
     EngineError::Table {
         table: live.qualified_name(),
-        problem: crate::error::TableProblem::Live {
-            message: error.to_string(),
+        problem: crate::error::TableProblem::LiveSide {
+            source: Box::new(error),
         },
     }
 }

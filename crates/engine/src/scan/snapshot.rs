@@ -67,12 +67,13 @@ impl Snapshot {
         ))
     }
 
-    /// Whether a scan of `table` must leave out the object at `location` (a compaction
-    /// consumed it already).
-    pub(crate) fn consumed(&self, table: &Table, location: &Path) -> bool {
-        self.consuming.as_ref().is_some_and(|c| {
-            c.source == table.qualified_name() && c.target.is_consumed(table, location)
-        })
+    /// For a compaction's scan of its source `table`: the target's manifest, whose consumed
+    /// objects the scan leaves out.
+    pub(crate) fn consumer(&self, table: &Table) -> Option<Arc<Manifest>> {
+        self.consuming
+            .as_ref()
+            .filter(|c| c.source == table.qualified_name())
+            .map(|c| Arc::clone(&c.target))
     }
 
     /// Records that a scan of `table` reads `locations` (kept only for a compaction's source).

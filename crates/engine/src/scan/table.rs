@@ -172,12 +172,17 @@ impl CatalogTable {
 
     /// The table's committed state as the query `session` sees it (read once per query).
     pub(crate) fn manifest(&self, session: &dyn Session) -> Result<Arc<Manifest>> {
+        self.manifest_of(session, &self.table)
+    }
+
+    /// The committed state of `table` (of this catalog) as the query `session` sees it.
+    fn manifest_of(&self, session: &dyn Session, table: &Table) -> Result<Arc<Manifest>> {
         match session.config().get_extension::<Snapshot>() {
-            Some(snapshot) => snapshot.manifest(&self.catalog_root, &self.table),
+            Some(snapshot) => snapshot.manifest(&self.catalog_root, table),
             None => Ok(Arc::new(Catalog::read_manifest(
                 &self.catalog_root,
-                self.table.database(),
-                self.table.name(),
+                table.database(),
+                table.name(),
             )?)),
         }
     }
@@ -291,8 +296,7 @@ impl CatalogTable {
         runtime: &RuntimeEnv,
         partitions: &[Partition],
         manifest: &Manifest,
-        snapshot: Option<&Snapshot>,
-        compacted: Option<&Manifest>,
+        consumer: Option<&Manifest>,
     ) -> Result<(Vec<PartitionedFile>, Vec<String>, usize)> {
         let listings: Vec<_> = partitions
             .iter()
@@ -311,19 +315,13 @@ impl CatalogTable {
                         .await
                         .map_err(|e| self.list_error(&partition.prefix, e))?,
                 };
-                let objects: Vec<ObjectMeta> = match snapshot {
-                    Some(snapshot) => objects
-                        .into_iter()
-                        .filter(|meta| !snapshot.consumed(&self.table, &meta.location))
-                        .collect(),
-                    None => objects,
-                };
-                // The speed side of a live table: what its batch table holds already is not read.
+                // What a compaction consumed already is not read again: by the compaction
+                // itself, or by the speed side of a live table (its batch table holds it).
                 let listed = objects.len();
-                let objects: Vec<ObjectMeta> = match compacted {
-                    Some(batch) => objects
+                let objects: Vec<ObjectMeta> = match consumer {
+                    Some(consumer) => objects
                         .into_iter()
-                        .filter(|meta| !batch.is_consumed(&self.table, &meta.location))
+                        .filter(|meta| !consumer.is_consumed(&self.table, &meta.location))
                         .collect(),
                     None => objects,
                 };
@@ -534,20 +532,12 @@ impl CatalogTable {
         let selection = self.partitions_in(state, filters, &manifest).await?;
         let store = self.session_store(state)?;
         let snapshot = state.config().get_extension::<Snapshot>();
-        // The batch table as this query sees it: the boundary between the two sides.
-        let batch = match speed {
-            Some(speed) => Some(match &snapshot {
-                Some(snapshot) => snapshot.manifest(&self.catalog_root, &speed.batch)?,
-                None => Arc::new(
-                    Catalog::read_manifest(
-                        &self.catalog_root,
-                        speed.batch.database(),
-                        speed.batch.name(),
-                    )
-                    .map_err(EngineError::from)?,
-                ),
-            }),
-            None => None,
+        // Whose consumption this scan leaves out: for a live table's speed side, the batch
+        // table as this query sees it (the boundary between the sides); for a compaction's
+        // source, the target's.
+        let consumer = match speed {
+            Some(speed) => Some(self.manifest_of(state, &speed.batch)?),
+            None => snapshot.as_ref().and_then(|s| s.consumer(&self.table)),
         };
         if let (Some(speed), Some(stats)) = (speed, &stats) {
             let store_url = self.table.location().store_url();
@@ -563,8 +553,7 @@ impl CatalogTable {
                 state.runtime_env(),
                 &selection.partitions,
                 &manifest,
-                snapshot.as_deref(),
-                batch.as_deref(),
+                consumer.as_deref(),
             )
             .await?;
         if let Some(snapshot) = &snapshot {
@@ -578,7 +567,7 @@ impl CatalogTable {
             if let Some(side) = &self.side {
                 report = report.on_side(side.describe());
             }
-            if let (Some(speed), Some(batch)) = (speed, &batch) {
+            if let (Some(speed), Some(batch)) = (speed, &consumer) {
                 report = report.compacted(
                     compacted,
                     super::side::watermark(batch, &speed.batch, &self.table),
