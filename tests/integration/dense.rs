@@ -4,8 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{
+    ArrayRef, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use chrono::NaiveDate;
 use minerva_catalog::Catalog;
 use minerva_demo::DemoSpec;
@@ -143,7 +146,8 @@ async fn aggregates_through_a_union_agree_with_hash_aggregation() {
 }
 
 /// A table with nulls in every kind of key, an Int32 column, ids spread over the whole i64
-/// range (beyond any array), and two days of which one has two files.
+/// range (beyond any array), decimals, floats and timestamps, and two days of which one has
+/// two files.
 fn odd_lake(root: &Path) -> std::path::PathBuf {
     let catalog = root.join("catalog");
     write_table_file(
@@ -157,49 +161,143 @@ columns = [
   { name = "n", type = "bigint" },
   { name = "k", type = "int" },
   { name = "wide", type = "bigint" },
+  { name = "amount", type = "decimal(10,2)" },
+  { name = "score", type = "double" },
+  { name = "at", type = "timestamp" },
 ]
 partition_columns = [{ name = "dt", type = "date" }]
 "#,
     );
-    let batch = |rows: &[(Option<&str>, Option<i64>, i32, i64)]| {
+    type Row<'a> = (
+        Option<&'a str>,
+        Option<i64>,
+        i32,
+        i64,
+        Option<i128>,
+        Option<f64>,
+        Option<i64>,
+    );
+    let batch = |rows: &[Row]| {
         let schema = Arc::new(Schema::new(vec![
             Field::new("s", DataType::Utf8, true),
             Field::new("n", DataType::Int64, true),
             Field::new("k", DataType::Int32, false),
             Field::new("wide", DataType::Int64, false),
+            Field::new("amount", DataType::Decimal128(10, 2), true),
+            Field::new("score", DataType::Float64, true),
+            Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, None), true),
         ]));
         let columns: Vec<ArrayRef> = vec![
             Arc::new(rows.iter().map(|r| r.0).collect::<StringArray>()),
             Arc::new(rows.iter().map(|r| r.1).collect::<Int64Array>()),
             Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.2))),
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3))),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.4)
+                    .collect::<Decimal128Array>()
+                    .with_precision_and_scale(10, 2)
+                    .unwrap(),
+            ),
+            Arc::new(rows.iter().map(|r| r.5).collect::<Float64Array>()),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.6)
+                    .collect::<TimestampMicrosecondArray>(),
+            ),
         ];
         RecordBatch::try_new(schema, columns).unwrap()
     };
+    const H: i64 = 3_600_000_000;
+    let day1 = 19_783 * 24 * H; // 2024-03-01
     let lake = root.join("lake/odd");
     write_parquet(
         &lake.join("dt=2024-03-01/a.parquet"),
         &batch(&[
-            (Some("apple"), Some(1), 7, i64::MIN + 1),
-            (Some("banana"), None, 7, 0),
-            (None, Some(2), -3, 1 << 40),
-            (Some("apple"), Some(1), 0, i64::MAX),
-            (None, None, 5, -(1 << 50)),
+            (
+                Some("apple"),
+                Some(1),
+                7,
+                i64::MIN + 1,
+                Some(1999),
+                Some(0.5),
+                Some(day1 + 5),
+            ),
+            (
+                Some("banana"),
+                None,
+                7,
+                0,
+                None,
+                Some(-2.25),
+                Some(day1 + H + 7),
+            ),
+            (None, Some(2), -3, 1 << 40, Some(-350), None, None),
+            (
+                Some("apple"),
+                Some(1),
+                0,
+                i64::MAX,
+                Some(0),
+                Some(1e10),
+                Some(day1 + 23 * H),
+            ),
+            (
+                None,
+                None,
+                5,
+                -(1 << 50),
+                Some(12),
+                Some(3.0),
+                Some(day1 + H),
+            ),
         ]),
     );
     write_parquet(
         &lake.join("dt=2024-03-01/b.parquet"),
         &batch(&[
-            (Some("cherry"), Some(1_000_000), 7, 3),
-            (Some("apple"), Some(-5), 2, 0),
+            (
+                Some("cherry"),
+                Some(1_000_000),
+                7,
+                3,
+                Some(99_999_999),
+                Some(1.0),
+                Some(day1 + 2 * H),
+            ),
+            (
+                Some("apple"),
+                Some(-5),
+                2,
+                0,
+                Some(-1),
+                None,
+                Some(day1 + H + 59),
+            ),
         ]),
     );
     write_parquet(
         &lake.join("dt=2024-03-02/a.parquet"),
         &batch(&[
-            (Some("banana"), Some(2), 1, 1 << 40),
-            (Some("apple"), None, 1, 42),
-            (Some("durian"), Some(1), 9, i64::MIN + 1),
+            (
+                Some("banana"),
+                Some(2),
+                1,
+                1 << 40,
+                Some(5),
+                Some(7.5),
+                Some(day1 + 24 * H + 1),
+            ),
+            (Some("apple"), None, 1, 42, None, None, Some(day1 + 30 * H)),
+            (
+                Some("durian"),
+                Some(1),
+                9,
+                i64::MIN + 1,
+                Some(250),
+                Some(-0.0),
+                Some(day1 + 47 * H),
+            ),
         ]),
     );
     catalog
@@ -229,6 +327,30 @@ async fn nulls_types_sparse_ids_and_empty_answers_agree_with_hash_aggregation() 
         "SELECT CAST(date_trunc('month', dt) AS DATE), s, count(*) FROM odd GROUP BY 1, 2",
         "SELECT count(*) FROM odd",
         "SELECT 'x' AS label, count(*) FROM odd GROUP BY 1",
+        // Sums, extremes and means of integers, decimals, floats; extremes of timestamps.
+        "SELECT s, sum(n), min(n), max(n), avg(n), sum(k), avg(k) FROM odd GROUP BY s",
+        "SELECT dt, sum(amount), min(amount), max(amount), count(amount) FROM odd GROUP BY dt",
+        "SELECT s, sum(score), min(score), max(score), avg(score) FROM odd GROUP BY s",
+        "SELECT dt, min(at), max(at), min(k), max(wide), min(wide) FROM odd GROUP BY dt",
+        "SELECT sum(n), max(amount), min(at) FROM odd WHERE s = 'nothing'",
+        "SELECT s, sum(n) FROM odd WHERE s = 'nothing' GROUP BY s",
+        "SELECT sum(1), sum(k) FROM odd",
+        // Conditional aggregates: per dictionary entry, per file, per row.
+        "SELECT dt, sum(CASE WHEN s = 'apple' THEN 1 ELSE 0 END), count_if(s LIKE '%an%'), count(*) FILTER (WHERE s IS NULL) FROM odd GROUP BY dt",
+        "SELECT s, sum(CASE WHEN n > 0 THEN n END), sum(CASE WHEN n > 0 THEN n ELSE 0 END), count(CASE WHEN k = 7 THEN 1 END) FROM odd GROUP BY s",
+        "SELECT s, count(*) FILTER (WHERE dt = DATE '2024-03-02'), sum(n) FILTER (WHERE dt = DATE '2024-03-01') FROM odd GROUP BY s",
+        "SELECT dt, count(CASE s WHEN 'apple' THEN 1 END), max(CASE WHEN s = 'apple' THEN amount END) FROM odd GROUP BY dt",
+        "SELECT count(DISTINCT CASE WHEN s = 'apple' THEN wide END), count(DISTINCT n) FILTER (WHERE k > 1) FROM odd",
+        "SELECT n, count(*), count(*) FILTER (WHERE s = 'apple'), count_if(k > 1) FROM odd GROUP BY n",
+        "SELECT s, avg(CASE WHEN score > 0 THEN score END), sum(CASE WHEN at IS NULL THEN 0 ELSE 1 END) FROM odd GROUP BY s",
+        // Keys computed from one column: per hour, per day, per entry, per row.
+        "SELECT hour(at), count(*), sum(n) FROM odd GROUP BY 1",
+        "SELECT date_trunc('hour', at), s, count(*) FROM odd GROUP BY 1, 2",
+        "SELECT CAST(at AS DATE), date_trunc('day', at), count(*) FROM odd GROUP BY 1, 2",
+        "SELECT day_of_week(at), count(*) FROM odd WHERE at IS NOT NULL GROUP BY 1",
+        "SELECT date_trunc('minute', at), count(*) FROM odd GROUP BY 1",
+        "SELECT upper(s), count(*) FROM odd GROUP BY 1",
+        "SELECT substr(s, 1, 1), coalesce(s, '?'), count(*), min(k) FROM odd GROUP BY 1, 2",
     ];
     for sql in queries {
         let expected = sorted_rows(&hash, sql).await;
@@ -248,14 +370,31 @@ async fn nulls_types_sparse_ids_and_empty_answers_agree_with_hash_aggregation() 
         ["0|0"]
     );
 
+    // A sum is exact or an error: DataFusion's hash aggregation wraps around.
+    let overflow = dense
+        .execute("SELECT sum(wide) FROM odd WHERE wide > 0")
+        .await;
+    let error = match overflow {
+        Ok(mut output) => loop {
+            match futures::StreamExt::next(&mut output.stream).await {
+                Some(Err(e)) => break e.to_string(),
+                Some(Ok(_)) => continue,
+                None => panic!("an overflowing sum answered"),
+            }
+        },
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("overflows"), "{error}");
+
     // Shapes the dense path does not answer fall back to DataFusion, with the same answers.
     let others = [
-        "SELECT s, sum(n) FROM odd GROUP BY s",
-        "SELECT upper(s), count(*) FROM odd GROUP BY 1",
         "SELECT s, count(DISTINCT wide + 1) FROM odd GROUP BY s",
         "SELECT n, count(DISTINCT k) FROM odd GROUP BY n",
+        "SELECT n, sum(k) FROM odd GROUP BY n",
         "SELECT count(*) FROM odd WHERE s = CAST(n AS VARCHAR)",
-        "SELECT count(*) FILTER (WHERE n > 1) FROM odd",
+        "SELECT sum(n * 2) FROM odd",
+        "SELECT sum(CASE WHEN s = 'apple' THEN 1 WHEN s = 'banana' THEN 2 ELSE 0 END) FROM odd",
+        "SELECT at, count(*) FROM odd GROUP BY at",
     ];
     for sql in others {
         let expected = sorted_rows(&hash, sql).await;

@@ -47,9 +47,11 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use parquet::file::statistics::Statistics;
 
 use super::cells::Budget;
+use super::derived::{DerivedCache, DerivedKey, Per};
 use super::groups::{
-    BatchInput, Combos, Count, EntryColumn, FAIL, Groups, Output, Range, same_dictionary,
+    BatchInput, Combos, EntryColumn, FAIL, Groups, Output, Range, same_dictionary,
 };
+use super::measures::{Aggregate, Input, Measure, Number, Operand, Values};
 use super::stats::row_groups_to_read;
 use crate::error::{EngineError, TableProblem};
 use crate::scan::drift::check_column;
@@ -86,6 +88,31 @@ pub(crate) struct RowFilter {
     pub schema: SchemaRef,
 }
 
+/// A key grouped on dictionary entries: a text column, or an expression of one column.
+#[derive(Debug)]
+pub(crate) struct EntryKey {
+    pub column: String,
+    pub derived: Option<Arc<DerivedKey>>,
+}
+
+/// When an aggregate takes its `then` value, planned.
+#[derive(Debug)]
+pub(crate) enum PlannedCondition {
+    /// Over the partition columns: evaluated once per file.
+    Partition(Arc<dyn PhysicalExpr>),
+    /// Over one text column: evaluated once per dictionary entry.
+    Text(TextFilter),
+    /// Evaluated per row.
+    Row(RowFilter),
+}
+
+/// One aggregate, planned.
+#[derive(Debug)]
+pub(crate) struct AggregatePlan {
+    pub aggregate: Aggregate,
+    pub condition: Option<PlannedCondition>,
+}
+
 /// Everything a dense aggregation needs at run time.
 #[derive(Debug)]
 pub(crate) struct DenseScan {
@@ -96,14 +123,13 @@ pub(crate) struct DenseScan {
     pub partition_schema: SchemaRef,
     /// Partition keys: expressions over the partition columns, constant within a file.
     pub partition_keys: Vec<Arc<dyn PhysicalExpr>>,
-    pub text_keys: Vec<String>,
+    pub text_keys: Vec<EntryKey>,
     pub integer_key: Option<String>,
     pub text_filters: Vec<TextFilter>,
     pub row_filter: Option<RowFilter>,
     /// The row filter over row group statistics: row groups it rules out are not read.
     pub pruning: Option<Arc<PruningPredicate>>,
-    /// Each aggregate, and the column it counts (`None`: rows).
-    pub aggregates: Vec<(Count, Option<String>)>,
+    pub aggregates: Vec<AggregatePlan>,
     pub outputs: Vec<Output>,
     pub schema: SchemaRef,
     /// The table's columns as it declares them: each file's columns must read as these.
@@ -115,21 +141,39 @@ pub(crate) struct DenseScan {
 }
 
 impl DenseScan {
-    /// The columns read for keys, text filters and counts, each flagged `true` if it is read
-    /// as text (a dictionary).
+    /// The columns read for keys, text filters and aggregates, each flagged `true` if it is
+    /// read as text (a dictionary).
     fn columns_besides_row_filter(&self) -> Vec<(String, bool)> {
         let mut columns: Vec<(String, bool)> = Vec::new();
-        let texts = self
-            .text_keys
-            .iter()
-            .chain(self.text_filters.iter().map(|f| &f.column));
-        let others = self
-            .integer_key
-            .iter()
-            .chain(self.aggregates.iter().filter_map(|(_, c)| c.as_ref()));
-        for (name, text) in texts.map(|c| (c, true)).chain(others.map(|c| (c, false))) {
-            if !columns.iter().any(|(c, _)| c == name) {
-                columns.push((name.clone(), text));
+        let mut add = |name: &String, text: bool| match columns.iter_mut().find(|(c, _)| c == name)
+        {
+            Some((_, flag)) => *flag |= text,
+            None => columns.push((name.clone(), text)),
+        };
+        for key in &self.text_keys {
+            match &key.derived {
+                None => add(&key.column, true),
+                Some(derived) => add(&derived.column, derived.per == Per::Entry),
+            }
+        }
+        for filter in &self.text_filters {
+            add(&filter.column, true);
+        }
+        if let Some(column) = &self.integer_key {
+            add(column, false);
+        }
+        for plan in &self.aggregates {
+            for column in plan.aggregate.operand_columns() {
+                add(column, false);
+            }
+            match &plan.condition {
+                Some(PlannedCondition::Text(filter)) => add(&filter.column, true),
+                Some(PlannedCondition::Row(filter)) => {
+                    for field in filter.schema.fields() {
+                        add(field.name(), false);
+                    }
+                }
+                _ => {}
             }
         }
         columns
@@ -152,10 +196,7 @@ impl DenseScan {
             && self.integer_key.is_none()
             && self.text_filters.is_empty()
             && self.row_filter.is_none()
-            && self
-                .aggregates
-                .iter()
-                .all(|(count, _)| *count == Count::Rows)
+            && self.aggregates.iter().all(|a| a.aggregate.counts_rows())
     }
 }
 
@@ -285,6 +326,8 @@ struct FilePlan {
     /// The columns the row filter reads.
     filter_mask: ProjectionMask,
     partition: Vec<ScalarValue>,
+    /// Per aggregate with a condition on partition columns, its answer for this file.
+    conditions: Vec<Option<bool>>,
     /// Leaf index of each column whose statistics hint integer ranges.
     leaves: HashMap<String, usize>,
 }
@@ -315,12 +358,16 @@ async fn run(
     // replace them past it.
     let arrays = limit.map_or(DENSE_BUDGET, |bytes| DENSE_BUDGET.min(bytes / 2));
     let budget = Arc::new(Budget::in_pool(arrays, reservation));
+    let aggregates: Vec<Aggregate> = scan
+        .aggregates
+        .iter()
+        .map(|a| a.aggregate.clone())
+        .collect();
     let new_groups = || {
-        let counts: Vec<Count> = scan.aggregates.iter().map(|(c, _)| *c).collect();
         Groups::new(
             scan.text_keys.len(),
             scan.integer_key.is_some(),
-            &counts,
+            &aggregates,
             Arc::clone(&budget),
         )
     };
@@ -368,6 +415,8 @@ async fn run(
                         metrics,
                         entry_columns: scan.entry_columns(),
                         entries: Vec::new(),
+                        derived: Vec::new(),
+                        masks: Vec::new(),
                         combos: Combos::default(),
                     };
                     while let Some(&(f, rg)) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
@@ -561,6 +610,7 @@ fn plan_file(
         .map(|(i, leaf)| (leaf.name().to_string(), i))
         .collect();
     let partition = partition_keys(scan, file)?;
+    let conditions = partition_conditions(scan, file)?;
     Ok(FilePlan {
         file: file.clone(),
         row_groups: row_groups_to_read(scan.pruning.as_deref(), &metadata, &schema),
@@ -568,27 +618,51 @@ fn plan_file(
         mask,
         filter_mask,
         partition,
+        conditions,
         leaves,
     })
 }
 
-/// The file's partition keys: each key expression over the file's partition values.
-fn partition_keys(scan: &DenseScan, file: &PartitionedFile) -> Result<Vec<ScalarValue>> {
+/// The file's partition values as a batch of one row.
+fn partition_batch(scan: &DenseScan, file: &PartitionedFile) -> Result<RecordBatch> {
     let columns = file
         .partition_values
         .iter()
         .map(|v| v.to_array_of_size(1))
         .collect::<Result<Vec<_>>>()?;
-    let batch = RecordBatch::try_new_with_options(
+    Ok(RecordBatch::try_new_with_options(
         Arc::clone(&scan.partition_schema),
         columns,
         &RecordBatchOptions::new().with_row_count(Some(1)),
-    )?;
+    )?)
+}
+
+/// The file's partition keys: each key expression over the file's partition values.
+fn partition_keys(scan: &DenseScan, file: &PartitionedFile) -> Result<Vec<ScalarValue>> {
+    let batch = partition_batch(scan, file)?;
     scan.partition_keys
         .iter()
         .map(|key| {
             let value = key.evaluate(&batch)?.into_array(1)?;
             ScalarValue::try_from_array(&value, 0)
+        })
+        .collect()
+}
+
+/// Each aggregate's condition on partition columns, answered for the file (null: false).
+fn partition_conditions(scan: &DenseScan, file: &PartitionedFile) -> Result<Vec<Option<bool>>> {
+    let batch = partition_batch(scan, file)?;
+    scan.aggregates
+        .iter()
+        .map(|plan| match &plan.condition {
+            Some(PlannedCondition::Partition(predicate)) => {
+                let value = predicate.evaluate(&batch)?.into_array(1)?;
+                let holds = value
+                    .as_boolean_opt()
+                    .is_some_and(|b| b.is_valid(0) && b.value(0));
+                Ok(Some(holds))
+            }
+            _ => Ok(None),
         })
         .collect()
 }
@@ -614,7 +688,14 @@ impl Hints {
         };
         Self {
             key: union(&scan.integer_key),
-            inputs: scan.aggregates.iter().map(|(_, c)| union(c)).collect(),
+            inputs: scan
+                .aggregates
+                .iter()
+                .map(|plan| match plan.aggregate.measure {
+                    Measure::Distinct => union(&plan.aggregate.then.column().cloned()),
+                    _ => None,
+                })
+                .collect(),
         }
     }
 }
@@ -644,6 +725,11 @@ struct Worker {
     /// Per entry column: the dictionary last seen and its entries' values (see
     /// [`entry_values`]).
     entries: Vec<Option<(ArrayRef, Vec<u32>)>>,
+    /// Per entry column, what its derived key keeps between batches.
+    derived: Vec<DerivedCache>,
+    /// Per aggregate with a text condition: the dictionary last seen and whether each entry
+    /// (the last: null) passes.
+    masks: Vec<Option<(ArrayRef, Vec<bool>)>>,
     combos: Combos,
 }
 
@@ -677,7 +763,7 @@ impl Worker {
         let mut stream = builder.build()?;
         let hints = Arc::clone(&self.hints);
         while let Some(batch) = stream.next().await.transpose()? {
-            self.count_batch(scan, &batch, partition, hints.key, &hints.inputs, groups)?;
+            self.count_batch(scan, plan, &batch, partition, &hints, groups)?;
         }
         Ok(())
     }
@@ -685,16 +771,26 @@ impl Worker {
     fn count_batch(
         &mut self,
         scan: &DenseScan,
+        plan: &FilePlan,
         batch: &RecordBatch,
         partition: u32,
-        key_hint: Option<(i64, i64)>,
-        input_hints: &[Option<(i64, i64)>],
+        hints: &Hints,
         groups: &mut Groups,
     ) -> Result<()> {
+        self.derived
+            .resize_with(self.entry_columns.len(), DerivedCache::default);
         let dictionaries: Vec<DictionaryArray<Int32Type>> = self
             .entry_columns
             .iter()
-            .map(|column| dictionary(batch, &column.name))
+            .zip(&mut self.derived)
+            .map(|(column, cache)| match &column.derived {
+                None => dictionary(batch, &column.name),
+                Some(derived) => {
+                    let declared = derived.schema.field(0).data_type();
+                    let values = column_or_nulls(batch, &derived.column, declared);
+                    derived.dictionary(&values, cache)
+                }
+            })
             .collect::<Result<_>>()?;
         self.entries.resize_with(self.entry_columns.len(), || None);
         for ((column, dict), cache) in self
@@ -715,17 +811,75 @@ impl Worker {
             Some(c) => Some(integers(batch, c)?),
             None => None,
         };
-        let inputs: Vec<Option<ArrayRef>> = scan
+        let rows = batch.num_rows();
+        // Each aggregate's operands, read in its domain, and the rows its condition matches.
+        let mut operands: Vec<(Option<ArrayRef>, Option<ArrayRef>)> = Vec::new();
+        let mut matched: Vec<Option<BooleanBuffer>> = Vec::new();
+        self.masks.resize_with(scan.aggregates.len(), || None);
+        for (a, agg) in scan.aggregates.iter().enumerate() {
+            let read = |operand: &Operand| -> Result<Option<ArrayRef>> {
+                let Operand::Column(name) = operand else {
+                    return Ok(None);
+                };
+                if agg.aggregate.measure == Measure::Count {
+                    // Only nulls count: the column as it is.
+                    return Ok(Some(column_or_nulls(batch, name, &DataType::Null)));
+                }
+                let ty = agg.aggregate.domain.read_type();
+                Ok(Some(strict_cast(&column_or_nulls(batch, name, &ty), &ty)?))
+            };
+            operands.push((read(&agg.aggregate.then)?, read(&agg.aggregate.otherwise)?));
+            matched.push(match &agg.condition {
+                None => None,
+                Some(PlannedCondition::Partition(_)) => match plan.conditions[a] {
+                    Some(true) => None,
+                    _ => Some(BooleanBuffer::new_unset(rows)),
+                },
+                Some(PlannedCondition::Text(filter)) => {
+                    let dict = dictionary(batch, &filter.column)?;
+                    let cache = &mut self.masks[a];
+                    if cache
+                        .as_ref()
+                        .is_none_or(|(values, _)| !same_dictionary(values, dict.values()))
+                    {
+                        *cache = Some((Arc::clone(dict.values()), entry_mask(filter, &dict)?));
+                    }
+                    let mask = &cache.as_ref().expect("just filled").1;
+                    let null = mask.len() - 1;
+                    let keys = dict.keys();
+                    Some(match keys.nulls() {
+                        None => {
+                            BooleanBuffer::collect_bool(rows, |i| mask[keys.values()[i] as usize])
+                        }
+                        Some(nulls) => BooleanBuffer::collect_bool(rows, |i| {
+                            mask[if nulls.is_null(i) {
+                                null
+                            } else {
+                                keys.values()[i] as usize
+                            }]
+                        }),
+                    })
+                }
+                Some(PlannedCondition::Row(filter)) => Some(row_filter(filter, batch)?),
+            });
+        }
+        let inputs: Vec<Option<Input<'_>>> = scan
             .aggregates
             .iter()
-            .map(|(count, column)| match (count, column) {
-                (_, None) => Ok(None),
-                (Count::Distinct, Some(c)) => Ok(Some(Arc::new(integers(batch, c)?) as ArrayRef)),
-                (_, Some(c)) => Ok(Some(column_or_nulls(batch, c, &DataType::Null))),
+            .zip(operands.iter().zip(matched))
+            .zip(&hints.inputs)
+            .map(|((agg, ((then, otherwise), matched)), hint)| {
+                let count = agg.aggregate.measure == Measure::Count;
+                (!agg.aggregate.counts_rows()).then(|| Input {
+                    matched,
+                    then: values_of(&agg.aggregate.then, then.as_ref(), count),
+                    otherwise: values_of(&agg.aggregate.otherwise, otherwise.as_ref(), count),
+                    hint: *hint,
+                })
             })
-            .collect::<Result<_>>()?;
+            .collect();
         let input = BatchInput {
-            rows: batch.num_rows(),
+            rows,
             // The reader applied the row filter.
             keep: None,
             partition,
@@ -739,15 +893,27 @@ impl Worker {
                     key: column.key,
                 })
                 .collect(),
-            integer: integer.as_ref().map(|keys| (keys, key_hint)),
-            inputs: inputs
-                .iter()
-                .zip(input_hints)
-                .map(|(column, hint)| column.as_ref().map(|c| (c, *hint)))
-                .collect(),
+            integer: integer.as_ref().map(|keys| (keys, hints.key)),
+            inputs,
         };
         groups.update(&input, &mut self.combos);
         Ok(())
+    }
+}
+
+/// An operand's values in a batch, from its column as read (if it reads one).
+fn values_of<'a>(operand: &Operand, column: Option<&'a ArrayRef>, count: bool) -> Values<'a> {
+    match (operand, column) {
+        (Operand::Column(_), Some(array)) if count => Values::Any(array.as_ref()),
+        (Operand::Constant(Number::Int(v)), _) => Values::Int(*v),
+        (Operand::Constant(Number::Float(v)), _) => Values::Float(*v),
+        (Operand::Column(_), Some(array)) => match array.data_type() {
+            DataType::Int64 => Values::Ints(array.as_primitive()),
+            DataType::Decimal128(..) => Values::Decimals(array.as_primitive()),
+            DataType::Float64 => Values::Floats(array.as_primitive()),
+            _ => Values::Null,
+        },
+        _ => Values::Null,
     }
 }
 
@@ -756,6 +922,8 @@ struct EntryColumnPlan {
     name: String,
     /// Which text key it is, if any.
     key: Option<usize>,
+    /// How its dictionary is computed, if it is a derived key.
+    derived: Option<Arc<DerivedKey>>,
     /// The text filters on it.
     filters: Vec<usize>,
 }
@@ -767,18 +935,23 @@ impl DenseScan {
             .text_keys
             .iter()
             .enumerate()
-            .map(|(k, name)| EntryColumnPlan {
-                name: name.clone(),
+            .map(|(k, key)| EntryColumnPlan {
+                name: key.column.clone(),
                 key: Some(k),
+                derived: key.derived.clone(),
                 filters: Vec::new(),
             })
             .collect();
         for (f, filter) in self.text_filters.iter().enumerate() {
-            match columns.iter_mut().find(|c| c.name == filter.column) {
+            match columns
+                .iter_mut()
+                .find(|c| c.derived.is_none() && c.name == filter.column)
+            {
                 Some(column) => column.filters.push(f),
                 None => columns.push(EntryColumnPlan {
                     name: filter.column.clone(),
                     key: None,
+                    derived: None,
                     filters: vec![f],
                 }),
             }
@@ -799,10 +972,17 @@ fn entry_values(
         Some(key) => {
             let budget = Arc::clone(groups.budget());
             let interner = &mut groups.texts[key];
-            let values = arrow::compute::cast(dict.values(), &DataType::Utf8)?;
-            let values = values.as_string::<i32>();
-            let mut codes: Vec<u32> = values.iter().map(|v| interner.code(v, &budget)).collect();
-            codes.push(interner.code(None, &budget));
+            let (values, null) = match &column.derived {
+                Some(derived) => (Arc::clone(dict.values()), derived.null.clone()),
+                None => (
+                    arrow::compute::cast(dict.values(), &DataType::Utf8)?,
+                    ScalarValue::Utf8(None),
+                ),
+            };
+            let mut codes = (0..values.len())
+                .map(|i| Ok(interner.code(ScalarValue::try_from_array(&values, i)?, &budget)))
+                .collect::<Result<Vec<u32>>>()?;
+            codes.push(interner.code(null, &budget));
             codes
         }
         None => vec![0; dict.values().len() + 1],

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, DictionaryArray, Int64Array, StringViewBuilder};
+use arrow::array::{Array, ArrayRef, DictionaryArray, Int64Array};
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{Int32Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -15,17 +15,7 @@ use datafusion::common::{HashMap, ScalarValue};
 use datafusion::error::Result;
 
 use super::cells::{Budget, Counter, IntSet};
-
-/// What one aggregate counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd)]
-pub(crate) enum Count {
-    /// `count(*)`: rows.
-    Rows,
-    /// `count(x)`: rows where input `x` is not null.
-    Values,
-    /// `count(DISTINCT x)` of an integer input `x`.
-    Distinct,
-}
+use super::measures::{self, Aggregate, EachRow, Gathered as Answer, Input, Measure, Numbers};
 
 /// Where each output column comes from, in output order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd)]
@@ -63,8 +53,8 @@ pub(crate) struct BatchInput<'a> {
     pub columns: Vec<EntryColumn<'a>>,
     /// The integer key, and the range its file's statistics promise.
     pub integer: Option<(&'a Int64Array, Option<(i64, i64)>)>,
-    /// Each aggregate's input (`None` for `count(*)`), with its statistics range.
-    pub inputs: Vec<Option<(&'a ArrayRef, Range)>>,
+    /// Each aggregate's input (`None` for `count(*)`).
+    pub inputs: Vec<Option<Input<'a>>>,
 }
 
 /// The range of an integer column's values in a row group, if its statistics say.
@@ -80,7 +70,7 @@ enum Rows<'a> {
     Grouped(&'a [u32]),
 }
 
-impl Rows<'_> {
+impl EachRow for Rows<'_> {
     /// Calls `f(row, group)` for every row counted. Generic, so each caller's loop is compiled
     /// on its own with `f` inlined.
     #[inline(always)]
@@ -106,26 +96,26 @@ enum Counts {
     Values(Vec<u64>),
     ValuesByKey(Vec<Counter>),
     Distinct(Vec<IntSet>),
+    Numbers(Numbers),
 }
 
-/// Strings seen in one text key, each with its code.
+/// The values seen in one dictionary key (a text column, or an expression computed per
+/// dictionary entry), each with its code.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    codes: HashMap<Option<String>, u32>,
-    values: Vec<Option<String>>,
+    codes: HashMap<ScalarValue, u32>,
+    values: Vec<ScalarValue>,
 }
 
 impl Interner {
-    /// The code of `value` (`None`: null), new if it was not seen before. Called once per
-    /// dictionary entry, not per row.
-    pub(crate) fn code(&mut self, value: Option<&str>, budget: &Budget) -> u32 {
-        let value = value.map(str::to_string);
+    /// The code of `value`, new if it was not seen before. Called once per dictionary entry,
+    /// not per row.
+    pub(crate) fn code(&mut self, value: ScalarValue, budget: &Budget) -> u32 {
         if let Some(&code) = self.codes.get(&value) {
             return code;
         }
         // Held twice (the map's key and the list), each with its map or list slot.
-        let text = value.as_ref().map_or(0, String::len);
-        budget.grow(2 * (text + std::mem::size_of::<Option<String>>()) + 8);
+        budget.grow(2 * value.size() + 8);
         let code = self.values.len() as u32;
         self.values.push(value.clone());
         self.codes.insert(value, code);
@@ -161,16 +151,17 @@ impl Groups {
     pub(crate) fn new(
         text_keys: usize,
         integer_key: bool,
-        aggregates: &[Count],
+        aggregates: &[Aggregate],
         budget: Arc<Budget>,
     ) -> Self {
         let counts = aggregates
             .iter()
-            .map(|count| match (count, integer_key) {
-                (Count::Rows, _) => Counts::Rows,
-                (Count::Values, false) => Counts::Values(Vec::new()),
-                (Count::Values, true) => Counts::ValuesByKey(Vec::new()),
-                (Count::Distinct, _) => Counts::Distinct(Vec::new()),
+            .map(|aggregate| match (aggregate.measure, integer_key) {
+                _ if aggregate.counts_rows() => Counts::Rows,
+                (Measure::Count, false) => Counts::Values(Vec::new()),
+                (Measure::Count, true) => Counts::ValuesByKey(Vec::new()),
+                (Measure::Distinct, _) => Counts::Distinct(Vec::new()),
+                (measure, _) => Counts::Numbers(Numbers::new(measure, &aggregate.domain)),
             })
             .collect();
         Self {
@@ -220,6 +211,7 @@ impl Groups {
                 Counts::Values(v) => v.push(0),
                 Counts::ValuesByKey(v) => v.push(Counter::default()),
                 Counts::Distinct(v) => v.push(IntSet::default()),
+                Counts::Numbers(n) => n.push(),
             }
         }
         id
@@ -233,6 +225,7 @@ impl Groups {
             Counts::Values(_) => 8,
             Counts::ValuesByKey(_) => std::mem::size_of::<Counter>(),
             Counts::Distinct(_) => std::mem::size_of::<IntSet>(),
+            Counts::Numbers(_) => Numbers::group_bytes(),
         };
         let rows = if self.integer_key {
             std::mem::size_of::<Counter>()
@@ -282,6 +275,7 @@ impl Groups {
         };
 
         let budget = Arc::clone(&self.budget);
+        let integer = input.integer;
         match input.integer {
             Some((keys, hint)) => {
                 let values = keys.values();
@@ -306,19 +300,25 @@ impl Groups {
                 }
             },
         }
-        for (counts, input_column) in self.counts.iter_mut().zip(&input.inputs) {
-            let Some((column, hint)) = input_column else {
+        for (counts, input) in self.counts.iter_mut().zip(&input.inputs) {
+            let Some(input) = input else {
                 continue;
             };
             match counts {
                 Counts::Rows => {}
-                Counts::Values(values) => {
-                    rows.each(|i, g| values[g] += u64::from(column.is_valid(i)))
-                }
+                Counts::Values(values) => match (&input.matched, &input.then) {
+                    // count(*) FILTER (WHERE …), count_if(…): the matched rows.
+                    (Some(matched), measures::Values::Int(_) | measures::Values::Float(_))
+                        if matches!(input.otherwise, measures::Values::Null) =>
+                    {
+                        rows.each(|i, g| values[g] += u64::from(matched.value(i)))
+                    }
+                    _ => rows.each(|i, g| values[g] += u64::from(input.counts(i))),
+                },
                 Counts::ValuesByKey(values) => {
-                    let (keys, key_hint) = input.integer.expect("counted by an integer key");
+                    let (keys, key_hint) = integer.expect("counted by an integer key");
                     rows.each(|i, g| {
-                        if column.is_valid(i) {
+                        if input.counts(i) {
                             if keys.is_null(i) {
                                 values[g].nulls += 1;
                             } else {
@@ -327,21 +327,12 @@ impl Groups {
                         }
                     });
                 }
-                Counts::Distinct(sets) => {
-                    let ints = column
-                        .as_any()
-                        .downcast_ref::<Int64Array>()
-                        .expect("distinct inputs are read as Int64");
-                    let values = ints.values();
-                    match ints.nulls() {
-                        None => rows.each(|i, g| sets[g].insert(values[i], *hint, &budget)),
-                        Some(nulls) => rows.each(|i, g| {
-                            if nulls.is_valid(i) {
-                                sets[g].insert(values[i], *hint, &budget);
-                            }
-                        }),
+                Counts::Distinct(sets) => rows.each(|i, g| {
+                    if let Some(value) = input.distinct_value(i) {
+                        sets[g].insert(value, input.hint, &budget);
                     }
-                }
+                }),
+                Counts::Numbers(numbers) => numbers.update(input, &rows),
             }
         }
         if !gids.is_empty() {
@@ -431,15 +422,15 @@ impl Groups {
     pub(crate) fn absorb(&mut self, mut other: Groups) {
         let budget = Arc::clone(&self.budget);
         let mut by_key = std::mem::take(&mut other.by_key).into_iter();
-        let mut other_counts: Vec<_> = std::mem::take(&mut other.counts)
+        let mut other_counts: Vec<Absorbed> = std::mem::take(&mut other.counts)
             .into_iter()
             .map(|counts| match counts {
-                Counts::Rows => (Vec::new(), Vec::new(), Vec::new()),
-                Counts::Values(v) => (v, Vec::new(), Vec::new()),
-                Counts::ValuesByKey(v) => (Vec::new(), v, Vec::new()),
-                Counts::Distinct(v) => (Vec::new(), Vec::new(), v),
+                Counts::Rows => Absorbed::Rows,
+                Counts::Values(v) => Absorbed::Values(v.into_iter()),
+                Counts::ValuesByKey(v) => Absorbed::ValuesByKey(v.into_iter()),
+                Counts::Distinct(v) => Absorbed::Distinct(v.into_iter()),
+                Counts::Numbers(n) => Absorbed::Numbers(n),
             })
-            .map(|(a, b, c)| (a.into_iter(), b.into_iter(), c.into_iter()))
             .collect();
         for (g, (partition, codes)) in other.keys.iter().enumerate() {
             let partition = self.partition_id(other.partitions[*partition as usize].clone());
@@ -448,7 +439,7 @@ impl Groups {
                 .zip(&other.texts)
                 .zip(&mut self.texts)
                 .map(|((&code, theirs), ours)| {
-                    ours.code(theirs.values[code as usize].as_deref(), &budget)
+                    ours.code(theirs.values[code as usize].clone(), &budget)
                 })
                 .collect();
             let ours = self.group(partition, &codes) as usize;
@@ -458,19 +449,40 @@ impl Groups {
             } else {
                 self.rows[ours] += other.rows[g];
             }
-            for (counts, (values, by_key_values, sets)) in
-                self.counts.iter_mut().zip(&mut other_counts)
-            {
-                match counts {
-                    Counts::Rows => {}
-                    Counts::Values(v) => v[ours] += values.next().unwrap_or(0),
-                    Counts::ValuesByKey(v) => {
-                        v[ours].absorb(by_key_values.next().unwrap_or_default(), &budget)
+            for (counts, theirs) in self.counts.iter_mut().zip(&mut other_counts) {
+                match (counts, theirs) {
+                    (Counts::Rows, Absorbed::Rows) => {}
+                    (Counts::Values(v), Absorbed::Values(values)) => {
+                        v[ours] += values.next().unwrap_or(0)
                     }
-                    Counts::Distinct(v) => v[ours].absorb(sets.next().unwrap_or_default(), &budget),
+                    (Counts::ValuesByKey(v), Absorbed::ValuesByKey(values)) => {
+                        v[ours].absorb(values.next().unwrap_or_default(), &budget)
+                    }
+                    (Counts::Distinct(v), Absorbed::Distinct(sets)) => {
+                        v[ours].absorb(sets.next().unwrap_or_default(), &budget)
+                    }
+                    (Counts::Numbers(n), Absorbed::Numbers(theirs)) => n.absorb(ours, theirs, g),
+                    _ => unreachable!("workers count the same aggregates"),
                 }
             }
         }
+    }
+
+    /// Fails if an exact sum passed even `i128`.
+    fn check_overflow(&self, schema: &SchemaRef, outputs: &[Output]) -> Result<()> {
+        for (output, field) in outputs.iter().zip(schema.fields()) {
+            if let Output::Aggregate(a) = output
+                && let Counts::Numbers(numbers) = &self.counts[*a]
+                && numbers.overflowed()
+            {
+                return Err(arrow::error::ArrowError::ArithmeticOverflow(format!(
+                    "{} overflows: the exact sum passes 128 bits",
+                    field.name()
+                ))
+                .into());
+            }
+        }
+        Ok(())
     }
 
     /// The answer rows, in batches of at most `batch_size` rows, groups in key order.
@@ -482,6 +494,7 @@ impl Groups {
         batch_size: usize,
         global: bool,
     ) -> Result<Vec<RecordBatch>> {
+        self.check_overflow(schema, outputs)?;
         if global && self.keys.is_empty() {
             self.group(0, &[]);
             self.partitions.push(Vec::new());
@@ -489,7 +502,7 @@ impl Groups {
         let mut order: Vec<usize> = (0..self.keys.len()).collect();
         let key_of = |g: usize| {
             let (partition, codes) = &self.keys[g];
-            let texts: Vec<&Option<String>> = codes
+            let texts: Vec<&ScalarValue> = codes
                 .iter()
                 .zip(&self.texts)
                 .map(|(&code, interner)| &interner.values[code as usize])
@@ -500,7 +513,7 @@ impl Groups {
             let (ka, kb) = (key_of(a), key_of(b));
             ka.0.partial_cmp(kb.0)
                 .unwrap_or(std::cmp::Ordering::Equal)
-                .then_with(|| ka.1.cmp(&kb.1))
+                .then_with(|| ka.1.partial_cmp(&kb.1).unwrap_or(std::cmp::Ordering::Equal))
         });
         let mut batches = Vec::new();
         let mut rows = Gathered::new(outputs);
@@ -539,47 +552,55 @@ impl Groups {
         let n = counts.len();
         let (partition, codes) = &self.keys[g];
         for (column, output) in rows.columns.iter_mut().zip(outputs) {
-            match (*output, column) {
-                (Output::Partition(i), GatheredColumn::Scalars(values)) => {
+            match *output {
+                Output::Partition(i) => {
                     let value = &self.partitions[*partition as usize][i];
-                    values.extend(std::iter::repeat_n(value.clone(), n));
+                    column.extend(std::iter::repeat_n(value.clone(), n));
                 }
-                (Output::Text(i), GatheredColumn::Texts(builder)) => {
-                    let value = self.texts[i].values[codes[i] as usize].as_deref();
-                    for _ in 0..n {
-                        builder.append_option(value);
-                    }
+                Output::Text(i) => {
+                    let value = &self.texts[i].values[codes[i] as usize];
+                    column.extend(std::iter::repeat_n(value.clone(), n));
                 }
-                (Output::Integer, GatheredColumn::Integers(values)) => {
-                    values.extend(keys.iter().copied());
-                }
-                (Output::Aggregate(a), GatheredColumn::Integers(values)) => {
+                Output::Integer => column.extend(keys.iter().map(|&k| ScalarValue::Int64(k))),
+                Output::Aggregate(a) => {
+                    let count = |c: i64| ScalarValue::Int64(Some(c));
                     match &mut self.counts[a] {
-                        Counts::Rows => values.extend(counts.iter().map(|&c| Some(c))),
+                        Counts::Rows => column.extend(counts.iter().map(|&c| count(c))),
                         Counts::Values(v) => {
-                            values.extend(std::iter::repeat_n(Some(v[g] as i64), n))
+                            column.extend(std::iter::repeat_n(count(v[g] as i64), n))
                         }
                         Counts::Distinct(sets) => {
-                            values.extend(std::iter::repeat_n(Some(sets[g].len() as i64), n))
+                            column.extend(std::iter::repeat_n(count(sets[g].len() as i64), n))
                         }
                         Counts::ValuesByKey(counters) => {
                             let counter = std::mem::take(&mut counters[g]);
                             let by_value: HashMap<i64, u64> =
                                 counter.entries().into_iter().collect();
-                            values.extend(keys.iter().map(|key| {
-                                Some(match key {
+                            column.extend(keys.iter().map(|key| {
+                                count(match key {
                                     Some(v) => by_value.get(v).copied().unwrap_or(0) as i64,
                                     None => counter.nulls as i64,
                                 })
                             }));
                         }
+                        Counts::Numbers(numbers) => column
+                            .answers
+                            .extend(std::iter::repeat_n(numbers.value(g), n)),
                     }
                 }
-                _ => unreachable!("gathered columns are made from the outputs"),
             }
         }
         rows.len += n;
     }
+}
+
+/// Another worker's counts, taken apart group by group as they merge.
+enum Absorbed {
+    Rows,
+    Values(std::vec::IntoIter<u64>),
+    ValuesByKey(std::vec::IntoIter<Counter>),
+    Distinct(std::vec::IntoIter<IntSet>),
+    Numbers(Numbers),
 }
 
 /// Output rows being gathered into a batch, column by column.
@@ -588,10 +609,38 @@ struct Gathered {
     len: usize,
 }
 
-enum GatheredColumn {
-    Scalars(Vec<ScalarValue>),
-    Texts(StringViewBuilder),
-    Integers(Vec<Option<i64>>),
+/// One output column's values: keys and counts as scalars (most are few: one per group), or
+/// the answers of a sum, minimum, maximum or mean.
+#[derive(Default)]
+struct GatheredColumn {
+    scalars: Vec<ScalarValue>,
+    /// Counts, integer keys: plain integers, the common bulk of a grouped answer.
+    integers: Vec<Option<i64>>,
+    answers: Vec<Answer>,
+}
+
+impl GatheredColumn {
+    fn extend(&mut self, values: impl Iterator<Item = ScalarValue>) {
+        for value in values {
+            match value {
+                ScalarValue::Int64(v) => self.integers.push(v),
+                other => self.scalars.push(other),
+            }
+        }
+    }
+
+    fn into_array(self, field: &arrow::datatypes::Field) -> Result<ArrayRef> {
+        if !self.answers.is_empty() {
+            return measures::column_of(&self.answers, field);
+        }
+        if !self.integers.is_empty() {
+            return Ok(Arc::new(Int64Array::from(self.integers)));
+        }
+        if self.scalars.is_empty() {
+            return Ok(arrow::array::new_null_array(field.data_type(), 0));
+        }
+        Ok(ScalarValue::iter_to_array(self.scalars)?)
+    }
 }
 
 impl Gathered {
@@ -612,14 +661,7 @@ impl Gathered {
             .into_iter()
             .zip(schema.fields())
             .map(|(column, field)| {
-                let array: ArrayRef = match column {
-                    GatheredColumn::Scalars(values) if values.is_empty() => {
-                        arrow::array::new_null_array(field.data_type(), 0)
-                    }
-                    GatheredColumn::Scalars(values) => ScalarValue::iter_to_array(values)?,
-                    GatheredColumn::Texts(mut builder) => Arc::new(builder.finish()),
-                    GatheredColumn::Integers(values) => Arc::new(Int64Array::from(values)),
-                };
+                let array = column.into_array(field)?;
                 Ok(if array.data_type() == field.data_type() {
                     array
                 } else {
@@ -636,14 +678,7 @@ impl Gathered {
     }
 
     fn reset(&mut self, outputs: &[Output]) {
-        self.columns = outputs
-            .iter()
-            .map(|output| match output {
-                Output::Partition(_) => GatheredColumn::Scalars(Vec::new()),
-                Output::Text(_) => GatheredColumn::Texts(StringViewBuilder::new()),
-                Output::Integer | Output::Aggregate(_) => GatheredColumn::Integers(Vec::new()),
-            })
-            .collect();
+        self.columns = outputs.iter().map(|_| GatheredColumn::default()).collect();
     }
 }
 

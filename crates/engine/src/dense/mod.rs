@@ -27,8 +27,10 @@
 //! apply as to any scan).
 
 mod cells;
+mod derived;
 mod exec;
 mod groups;
+mod measures;
 mod stats;
 mod union;
 
@@ -41,6 +43,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, DFSchemaRef};
 use datafusion::datasource::source_as_provider;
@@ -51,8 +54,8 @@ use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext
 use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 use datafusion::logical_expr::{
-    Distinct, Expr, Extension, LogicalPlan, TableScan, UserDefinedLogicalNode,
-    UserDefinedLogicalNodeCore,
+    Distinct, Expr, ExprSchemable, Extension, LogicalPlan, TableScan, UserDefinedLogicalNode,
+    UserDefinedLogicalNodeCore, lit,
 };
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
@@ -63,8 +66,11 @@ use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, Phy
 use minerva_catalog::Format;
 
 use crate::scan::CatalogTable;
-use exec::{DenseAggregateExec, DenseScan, RowFilter, TextFilter};
-use groups::{Count, Output};
+use exec::{
+    AggregatePlan, DenseAggregateExec, DenseScan, EntryKey, PlannedCondition, RowFilter, TextFilter,
+};
+use groups::Output;
+use measures::{Aggregate, Condition, Domain, Measure, Number, Operand};
 pub(crate) use union::AggregateThroughUnion;
 
 /// A group key, by how it is computed.
@@ -76,6 +82,8 @@ enum Key {
     Text(String),
     /// An integer column.
     Integer(String),
+    /// An expression of one text, date or timestamp column (see [`derived`]).
+    Derived(Expr, String),
 }
 
 /// A query the dense path answers: one table, its filters, keys and counts.
@@ -90,7 +98,7 @@ pub(crate) struct DenseAggregate {
     /// Filters on non-string columns.
     row_filters: Vec<Expr>,
     keys: Vec<Key>,
-    aggregates: Vec<(Count, Option<String>)>,
+    aggregates: Vec<Aggregate>,
     schema: DFSchemaRef,
 }
 
@@ -100,19 +108,11 @@ impl DenseAggregate {
             .keys
             .iter()
             .map(|k| match k {
-                Key::Partition(e) => e.to_string(),
+                Key::Partition(e) | Key::Derived(e, _) => e.to_string(),
                 Key::Text(c) | Key::Integer(c) => c.clone(),
             })
             .collect();
-        let counts: Vec<String> = self
-            .aggregates
-            .iter()
-            .map(|(count, column)| match (count, column) {
-                (Count::Distinct, Some(c)) => format!("count(DISTINCT {c})"),
-                (_, Some(c)) => format!("count({c})"),
-                (_, None) => "count(*)".to_string(),
-            })
-            .collect();
+        let aggregates: Vec<String> = self.aggregates.iter().map(ToString::to_string).collect();
         let filters: Vec<String> = self
             .partition_filters
             .iter()
@@ -121,10 +121,10 @@ impl DenseAggregate {
             .map(ToString::to_string)
             .collect();
         format!(
-            "table={}, keys=[{}], counts=[{}], filters=[{}]",
+            "table={}, keys=[{}], aggregates=[{}], filters=[{}]",
             self.table_name,
             keys.join(", "),
-            counts.join(", "),
+            aggregates.join(", "),
             filters.join(", ")
         )
     }
@@ -245,7 +245,12 @@ fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<D
         }
     }
     for expr in &group_exprs {
-        node.keys.push(key_of(columns.plain(expr)?, &columns)?);
+        node.keys.push(key_of(
+            columns.plain(expr)?,
+            &columns,
+            catalog_table,
+            &simplifier,
+        )?);
     }
     let integer_keys = node
         .keys
@@ -255,9 +260,14 @@ fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<D
     if integer_keys > 1 {
         return None;
     }
+    let df_schema = DFSchema::try_from(catalog_table.schema()).ok()?;
     for expr in &aggr_exprs {
-        node.aggregates
-            .push(count_of(columns.plain(expr)?, &columns, integer_keys)?);
+        let aggregate = aggregate_of(columns.plain(expr)?, &columns, &simplifier, &df_schema)?;
+        // With an integer key, counts are kept per key value: only counts of rows.
+        if integer_keys > 0 && aggregate.measure != Measure::Count {
+            return None;
+        }
+        node.aggregates.push(aggregate);
     }
     Some(node)
 }
@@ -333,43 +343,175 @@ impl DenseAggregate {
     }
 }
 
-/// A group key: a text column, an integer column, or an expression of partition columns.
-fn key_of(expr: Expr, columns: &TableColumns) -> Option<Key> {
+/// A group key: a text column, an integer column, an expression of partition columns, or an
+/// expression of one text, date or timestamp column.
+fn key_of(
+    expr: Expr,
+    columns: &TableColumns,
+    table: &CatalogTable,
+    simplifier: &ExprSimplifier,
+) -> Option<Key> {
     let refs = columns.refs(&expr)?;
-    match &expr {
-        Expr::Column(c) if columns.is_text(&c.name) => Some(Key::Text(c.name.clone())),
-        Expr::Column(c) if columns.is_integer(&c.name) => Some(Key::Integer(c.name.clone())),
+    match (&expr, refs.as_slice()) {
+        (Expr::Column(c), _) if columns.is_text(&c.name) => Some(Key::Text(c.name.clone())),
+        (Expr::Column(c), _) if columns.is_integer(&c.name) => Some(Key::Integer(c.name.clone())),
+        // Constants too: one value for every file.
         _ if refs.iter().all(|c| columns.is_partition(c)) => Some(Key::Partition(expr)),
+        (_, [column]) if columns.is_file(column) => {
+            // Simplified as DataFusion would before planning it (`coalesce` becomes a CASE).
+            let expr = simplifier.simplify(expr.clone()).ok()?;
+            let schema = derived::column_schema(&table.schema(), column).ok()?;
+            let ty = schema.field(0).data_type().clone();
+            let result = expr.get_type(&DFSchema::try_from(schema).ok()?).ok()?;
+            derived::per(&expr, column, &ty, &result)?;
+            Some(Key::Derived(expr, column.clone()))
+        }
         _ => None,
     }
 }
 
-/// An aggregate the dense path counts: `count(*)`, `count(col)`, or `count(DISTINCT int)`
-/// when no integer column is a key.
-fn count_of(
+/// An aggregate the dense path computes (see [`measures`]): `count`, `count_if`, `sum`, `min`,
+/// `max`, `avg` of a column or a constant, optionally under `FILTER (WHERE …)` or as
+/// `CASE WHEN <condition> THEN <column or constant> [ELSE <constant>] END`, and
+/// `count(DISTINCT <integer column or such a CASE>)`.
+fn aggregate_of(
     expr: Expr,
     columns: &TableColumns,
-    integer_keys: usize,
-) -> Option<(Count, Option<String>)> {
+    simplifier: &ExprSimplifier,
+    schema: &DFSchema,
+) -> Option<Aggregate> {
     let Expr::AggregateFunction(AggregateFunction { func, params }) = expr else {
         return None;
     };
-    if func.name() != "count"
-        || params.filter.is_some()
-        || !params.order_by.is_empty()
-        || params.args.len() != 1
+    if !params.order_by.is_empty() || params.args.len() != 1 {
+        return None;
+    }
+    let measure = match (func.name(), params.distinct) {
+        ("count" | "count_if", false) => Measure::Count,
+        ("count", true) => Measure::Distinct,
+        ("sum", false) => Measure::Sum,
+        ("min", _) => Measure::Min,
+        ("max", _) => Measure::Max,
+        ("avg" | "mean", false) => Measure::Avg,
+        _ => return None,
+    };
+    let arg = params.args.into_iter().next()?;
+    let (condition, then, otherwise) = if func.name() == "count_if" {
+        (Some(arg), lit(1i64), lit(ScalarValue::Null))
+    } else {
+        case_parts(arg)?
+    };
+    let condition = match (condition, params.filter) {
+        (None, None) => None,
+        (Some(c), None) => Some(c),
+        // Rows the FILTER rejects take no value at all.
+        (None, Some(filter)) => {
+            if !matches!(otherwise, Expr::Literal(ScalarValue::Null, _)) {
+                return None;
+            }
+            Some(*filter)
+        }
+        (Some(_), Some(_)) => return None,
+    };
+    // The operands' type decides how values are read; dates and timestamps only order.
+    let ty = then.get_type(schema).ok()?;
+    let domain = match measure {
+        Measure::Count => Domain::Integer,
+        Measure::Distinct => {
+            (then.get_type(schema).ok()?.is_integer()).then_some(Domain::Integer)?
+        }
+        _ => Domain::of(&ty, measure)?,
+    };
+    let then = operand(then, columns, simplifier, &domain, measure)?;
+    let otherwise = operand(otherwise, columns, simplifier, &domain, measure)?;
+    if measure == Measure::Distinct
+        && (!matches!(then, Operand::Column(_)) || otherwise != Operand::Null)
     {
         return None;
     }
-    match (&params.args[0], params.distinct) {
-        (Expr::Literal(value, _), false) if !value.is_null() => Some((Count::Rows, None)),
-        (Expr::Column(c), false) if columns.is_file(&c.name) => {
-            Some((Count::Values, Some(c.name.clone())))
+    let condition = match condition {
+        None => None,
+        Some(c) => Some(condition_of(simplifier.simplify(c).ok()?, columns)?),
+    };
+    Some(Aggregate {
+        measure,
+        domain,
+        then,
+        otherwise,
+        condition,
+    })
+}
+
+/// `CASE WHEN c THEN a [ELSE b] END` (or `CASE x WHEN v THEN …`) as `(c, a, b)`; any other
+/// argument as `(None, arg, NULL)`.
+fn case_parts(arg: Expr) -> Option<(Option<Expr>, Expr, Expr)> {
+    let null = || lit(ScalarValue::Null);
+    match arg {
+        Expr::Case(case) => {
+            let [(when, then)] = <[_; 1]>::try_from(case.when_then_expr).ok()?;
+            let condition = match case.expr {
+                Some(subject) => Expr::eq(*subject, *when),
+                None => *when,
+            };
+            let otherwise = case.else_expr.map_or_else(null, |e| *e);
+            Some((Some(condition), *then, otherwise))
         }
-        (Expr::Column(c), true) if columns.is_integer(&c.name) && integer_keys == 0 => {
-            Some((Count::Distinct, Some(c.name.clone())))
+        other => Some((None, other, null())),
+    }
+}
+
+/// An aggregate's operand: NULL, a constant of its domain, or a column whose values read as
+/// the domain without changing (widening integer and float casts are looked through).
+fn operand(
+    expr: Expr,
+    columns: &TableColumns,
+    simplifier: &ExprSimplifier,
+    domain: &Domain,
+    measure: Measure,
+) -> Option<Operand> {
+    let expr = simplifier.simplify(expr).ok()?;
+    match expr {
+        Expr::Literal(value, _) if value.is_null() => Some(Operand::Null),
+        Expr::Literal(value, _) => Some(Operand::Constant(Number::of(&value, domain)?)),
+        Expr::Column(c) if columns.is_file(&c.name) => {
+            let ty = columns.field(&c.name)?.data_type();
+            let same = Domain::of(ty, measure).as_ref() == Some(domain)
+                || (measure == Measure::Count && columns.field(&c.name).is_some())
+                || (*domain == Domain::Float
+                    && Domain::of(ty, measure) == Some(Domain::Integer)
+                    && ty.is_integer());
+            same.then_some(Operand::Column(c.name))
+        }
+        Expr::Cast(cast) => {
+            let inner = operand(*cast.expr, columns, simplifier, domain, measure)?;
+            let Operand::Column(name) = &inner else {
+                return None;
+            };
+            let from = columns.field(name)?.data_type();
+            let to = cast.field.data_type();
+            // Casts that keep every value: to 64-bit integers or floats.
+            let widening = (from.is_integer() && matches!(to, DataType::Int64 | DataType::Float64))
+                || (from.is_floating() && to == &DataType::Float64)
+                || (matches!(from, DataType::Decimal128(..)) && from == to);
+            widening.then_some(inner)
         }
         _ => None,
+    }
+}
+
+/// A condition, by what it reads.
+fn condition_of(expr: Expr, columns: &TableColumns) -> Option<Condition> {
+    let refs = columns.refs(&expr)?;
+    if !refs.is_empty() && refs.iter().all(|c| columns.is_partition(c)) {
+        Some(Condition::Partition(expr))
+    } else if let [column] = refs.as_slice()
+        && columns.is_text(column)
+    {
+        Some(Condition::Text(column.clone(), expr))
+    } else if refs.iter().all(|c| columns.is_file(c)) {
+        Some(Condition::Row(expr))
+    } else {
+        None
     }
 }
 
@@ -511,7 +653,7 @@ impl ExtensionPlanner for DensePlanner {
             .collect();
         let partition_schema = fields_of(&partition_names)?;
         let partition_df = DFSchema::try_from(Arc::clone(&partition_schema))?;
-        let keys = PlannedKeys::of(node, session, &partition_df)?;
+        let keys = PlannedKeys::of(node, session, &partition_df, &schema)?;
 
         let text_filters = node
             .text_filters
@@ -540,6 +682,41 @@ impl ExtensionPlanner for DensePlanner {
             }
             None => (None, None),
         };
+        let aggregates = node
+            .aggregates
+            .iter()
+            .map(|aggregate| {
+                let condition = match &aggregate.condition {
+                    None => None,
+                    Some(Condition::Partition(expr)) => Some(PlannedCondition::Partition(
+                        session.create_physical_expr(expr.clone(), &partition_df)?,
+                    )),
+                    Some(Condition::Text(column, expr)) => {
+                        let schema = fields_of(&[column.as_str()])?;
+                        let df = DFSchema::try_from(Arc::clone(&schema))?;
+                        Some(PlannedCondition::Text(TextFilter {
+                            column: column.clone(),
+                            predicate: session.create_physical_expr(expr.clone(), &df)?,
+                            schema,
+                        }))
+                    }
+                    Some(Condition::Row(expr)) => {
+                        let names = column_names(expr);
+                        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                        let schema = fields_of(&names)?;
+                        let df = DFSchema::try_from(Arc::clone(&schema))?;
+                        Some(PlannedCondition::Row(RowFilter {
+                            predicate: session.create_physical_expr(expr.clone(), &df)?,
+                            schema,
+                        }))
+                    }
+                };
+                Ok(AggregatePlan {
+                    aggregate: aggregate.clone(),
+                    condition,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let scan = DenseScan {
             table: node.table_name.clone(),
             store_url: table.store_url().clone(),
@@ -551,7 +728,7 @@ impl ExtensionPlanner for DensePlanner {
             text_filters,
             row_filter,
             pruning,
-            aggregates: node.aggregates.clone(),
+            aggregates,
             outputs: keys.outputs,
             schema: Arc::new(node.schema.as_arrow().clone()),
             declared: schema,
@@ -576,13 +753,18 @@ fn fields_of(schema: &Schema, names: &[&str]) -> Result<Arc<Schema>> {
 /// output column comes from.
 struct PlannedKeys {
     partition: Vec<Arc<dyn PhysicalExpr>>,
-    text: Vec<String>,
+    text: Vec<EntryKey>,
     integer: Option<String>,
     outputs: Vec<Output>,
 }
 
 impl PlannedKeys {
-    fn of(node: &DenseAggregate, session: &dyn Session, partitions: &DFSchema) -> Result<Self> {
+    fn of(
+        node: &DenseAggregate,
+        session: &dyn Session,
+        partitions: &DFSchema,
+        table: &Schema,
+    ) -> Result<Self> {
         let mut keys = Self {
             partition: Vec::new(),
             text: Vec::new(),
@@ -597,7 +779,32 @@ impl PlannedKeys {
                     Output::Partition(keys.partition.len() - 1)
                 }
                 Key::Text(column) => {
-                    keys.text.push(column.clone());
+                    keys.text.push(EntryKey {
+                        column: column.clone(),
+                        derived: None,
+                    });
+                    Output::Text(keys.text.len() - 1)
+                }
+                Key::Derived(expr, column) => {
+                    let schema = derived::column_schema(table, column)?;
+                    let df = DFSchema::try_from(Arc::clone(&schema))?;
+                    let result = expr.get_type(&df)?;
+                    let per = derived::per(expr, column, schema.field(0).data_type(), &result)
+                        .ok_or_else(|| {
+                            datafusion::error::DataFusionError::Internal(format!(
+                                "no dense plan for key {expr}"
+                            ))
+                        })?;
+                    let physical = session.create_physical_expr(expr.clone(), &df)?;
+                    keys.text.push(EntryKey {
+                        column: column.clone(),
+                        derived: Some(Arc::new(derived::DerivedKey::new(
+                            column.clone(),
+                            physical,
+                            schema,
+                            per,
+                        )?)),
+                    });
                     Output::Text(keys.text.len() - 1)
                 }
                 Key::Integer(column) => {

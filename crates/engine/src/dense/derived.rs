@@ -1,0 +1,371 @@
+//! Group keys that are expressions of one column: `hour(event_time)`,
+//! `date_trunc('day', event_time)`, `lower(region)`, `substr(session_id, 1, 2)`.
+//!
+//! Each becomes a dictionary the dense path groups on like a text column's, computed as
+//! rarely as the expression allows:
+//! - of a text column, once per dictionary entry;
+//! - of a date or timestamp column, through a function whose value cannot change within a UTC
+//!   hour (`hour`, `day`, `date`, `date_trunc('day', …)`, `CAST(… AS DATE)`, …), once per hour
+//!   a batch covers (a day's batch: at most 24 evaluations);
+//! - else once per row, the results then dictionary-encoded.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, DictionaryArray, Int32Array, Int64Array, RecordBatch,
+};
+use arrow::datatypes::{DataType, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit};
+use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::error::Result;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::PhysicalExpr;
+
+/// Functions of a date or timestamp whose value is the same for every instant of a UTC hour
+/// (Trino's and DataFusion's names), given their other arguments are literals.
+const HOURLY: &[&str] = &[
+    "year",
+    "quarter",
+    "month",
+    "week",
+    "week_of_year",
+    "year_of_week",
+    "yow",
+    "day",
+    "day_of_month",
+    "day_of_week",
+    "dow",
+    "day_of_year",
+    "doy",
+    "hour",
+    "date",
+    "to_date",
+    "last_day_of_month",
+];
+
+/// `date_trunc` units and `date_part` fields that are constant within an hour.
+const HOURLY_UNITS: &[&str] = &[
+    "hour",
+    "day",
+    "week",
+    "month",
+    "quarter",
+    "year",
+    "dow",
+    "isodow",
+    "doy",
+    "isoyear",
+    "millennium",
+    "century",
+    "decade",
+    "day_of_week",
+    "day_of_year",
+];
+
+/// How often a derived key is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Per {
+    /// Once per dictionary entry of a text column.
+    Entry,
+    /// Once per bucket of the column's values: an hour of a timestamp (in its unit), a day of a
+    /// date.
+    Bucket(i64),
+    /// Once per row.
+    Row,
+}
+
+/// How a derived key of `column` (of type `ty`) is evaluated, or `None` if the dense path
+/// cannot group on it: the expression must be deterministic, read only `column`, and give a
+/// type that dictionary-encodes.
+pub(crate) fn per(expr: &Expr, column: &str, ty: &DataType, result: &DataType) -> Option<Per> {
+    let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(result.clone()));
+    if matches!(expr, Expr::Column(_)) || !arrow::compute::can_cast_types(result, &dictionary) {
+        return None;
+    }
+    Some(match ty {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Per::Entry,
+        DataType::Timestamp(unit, zone) if zone.as_deref().is_none_or(is_utc) => {
+            let per_hour = match unit {
+                TimeUnit::Second => 3_600,
+                TimeUnit::Millisecond => 3_600_000,
+                TimeUnit::Microsecond => 3_600_000_000,
+                TimeUnit::Nanosecond => 3_600_000_000_000,
+            };
+            if hourly(expr, column) {
+                Per::Bucket(per_hour)
+            } else {
+                Per::Row
+            }
+        }
+        // Any function of a date is one per day.
+        DataType::Date32 => Per::Bucket(1),
+        DataType::Timestamp(..) => Per::Row,
+        _ => return None,
+    })
+}
+
+fn is_utc(zone: &str) -> bool {
+    matches!(zone, "UTC" | "utc" | "+00:00" | "Z" | "Etc/UTC")
+}
+
+/// Whether every use of `column` in `expr` is the argument of a function constant within an
+/// hour (the rest of the expression may be anything deterministic).
+pub(crate) fn hourly(expr: &Expr, column: &str) -> bool {
+    let mut bare = false;
+    let _ = expr.apply(|e| {
+        match e {
+            Expr::ScalarFunction(f) if hourly_call(f.name(), &f.args, column) => {
+                return Ok(TreeNodeRecursion::Jump);
+            }
+            Expr::Cast(c) if is_date(c.field.data_type()) && is_column(&c.expr, column) => {
+                return Ok(TreeNodeRecursion::Jump);
+            }
+            Expr::TryCast(c) if is_date(c.field.data_type()) && is_column(&c.expr, column) => {
+                return Ok(TreeNodeRecursion::Jump);
+            }
+            Expr::Column(c) if c.name == column => bare = true,
+            _ => {}
+        }
+        Ok(if bare {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    !bare
+}
+
+fn is_date(ty: &DataType) -> bool {
+    matches!(ty, DataType::Date32 | DataType::Date64)
+}
+
+fn is_column(expr: &Expr, column: &str) -> bool {
+    match expr {
+        Expr::Column(c) => c.name == column,
+        Expr::Cast(c) if matches!(c.field.data_type(), DataType::Timestamp(..)) => {
+            is_column(&c.expr, column)
+        }
+        _ => false,
+    }
+}
+
+/// A call whose value is constant within an hour: a function of [`HOURLY`] over the column, or
+/// `date_trunc`/`date_part` with an hourly unit literal.
+fn hourly_call(name: &str, args: &[Expr], column: &str) -> bool {
+    let literal_unit = |e: &Expr| match e {
+        Expr::Literal(ScalarValue::Utf8(Some(u)) | ScalarValue::Utf8View(Some(u)), _) => {
+            HOURLY_UNITS.contains(&u.to_ascii_lowercase().as_str())
+        }
+        _ => false,
+    };
+    match (name, args) {
+        ("date_trunc" | "datetrunc" | "date_part" | "datepart", [unit, value]) => {
+            literal_unit(unit) && is_column(value, column)
+        }
+        (name, [value, rest @ ..]) if HOURLY.contains(&name) => {
+            is_column(value, column) && rest.iter().all(|e| matches!(e, Expr::Literal(..)))
+        }
+        _ => false,
+    }
+}
+
+/// A derived group key, planned.
+#[derive(Debug)]
+pub(crate) struct DerivedKey {
+    /// The column it reads.
+    pub column: String,
+    /// Over a batch of `column` alone, typed as the table declares it.
+    pub expr: Arc<dyn PhysicalExpr>,
+    pub schema: SchemaRef,
+    pub per: Per,
+    /// Its value where the column is null.
+    pub null: ScalarValue,
+}
+
+impl DerivedKey {
+    pub(crate) fn new(
+        column: String,
+        expr: Arc<dyn PhysicalExpr>,
+        schema: SchemaRef,
+        per: Per,
+    ) -> Result<Self> {
+        let nulls = arrow::array::new_null_array(schema.field(0).data_type(), 1);
+        let value = evaluate(&expr, &schema, nulls)?;
+        let null = ScalarValue::try_from_array(&value, 0)?;
+        Ok(Self {
+            column,
+            expr,
+            schema,
+            per,
+            null,
+        })
+    }
+}
+
+fn evaluate(
+    expr: &Arc<dyn PhysicalExpr>,
+    schema: &SchemaRef,
+    column: ArrayRef,
+) -> Result<ArrayRef> {
+    let rows = column.len();
+    let batch = RecordBatch::try_new(Arc::clone(schema), vec![column])?;
+    expr.evaluate(&batch)?.into_array(rows)
+}
+
+/// What a worker keeps of a derived key between batches, so that a batch like the last one
+/// reuses its dictionary values (and the dense path its codes).
+#[derive(Debug, Default)]
+pub(crate) struct DerivedCache {
+    /// The source dictionary's values (per entry) or the buckets' range, and the values.
+    source: Option<(Source, ArrayRef)>,
+}
+
+#[derive(Debug)]
+enum Source {
+    Entries(ArrayRef),
+    Buckets(i64, i64),
+}
+
+/// The most buckets one batch is evaluated over before rows are evaluated one by one.
+const MAX_BUCKETS: i64 = 4_096;
+
+impl DerivedKey {
+    /// The key's dictionary for a batch, given the column as read: a dictionary for a text
+    /// column, the declared type otherwise.
+    pub(crate) fn dictionary(
+        &self,
+        column: &ArrayRef,
+        cache: &mut DerivedCache,
+    ) -> Result<DictionaryArray<Int32Type>> {
+        let declared = self.schema.field(0).data_type();
+        match self.per {
+            Per::Entry => {
+                let dict_type =
+                    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+                let dict = if column.data_type() == &dict_type {
+                    column.as_dictionary::<Int32Type>().clone()
+                } else {
+                    arrow::compute::cast(column, &dict_type)?
+                        .as_dictionary::<Int32Type>()
+                        .clone()
+                };
+                let values = match &cache.source {
+                    Some((Source::Entries(seen), values))
+                        if super::groups::same_dictionary(seen, dict.values()) =>
+                    {
+                        Arc::clone(values)
+                    }
+                    _ => {
+                        let input = arrow::compute::cast(dict.values(), declared)?;
+                        let values = evaluate(&self.expr, &self.schema, input)?;
+                        cache.source = Some((
+                            Source::Entries(Arc::clone(dict.values())),
+                            Arc::clone(&values),
+                        ));
+                        values
+                    }
+                };
+                Ok(DictionaryArray::try_new(dict.keys().clone(), values)?)
+            }
+            Per::Bucket(width) => match self.buckets(column, width, cache)? {
+                Some(dict) => Ok(dict),
+                None => self.per_row(column),
+            },
+            Per::Row => self.per_row(column),
+        }
+    }
+
+    /// Rows keyed by bucket, and the expression evaluated once per bucket; `None` if the batch
+    /// spans too many buckets.
+    fn buckets(
+        &self,
+        column: &ArrayRef,
+        width: i64,
+        cache: &mut DerivedCache,
+    ) -> Result<Option<DictionaryArray<Int32Type>>> {
+        let declared = self.schema.field(0).data_type();
+        let raw = arrow::compute::cast(column, &DataType::Int64)?;
+        let raw = raw.as_primitive::<Int64Type>();
+        let buckets: Int64Array =
+            arrow::compute::kernels::arity::unary(raw, |v: i64| v.div_euclid(width));
+        let (Some(lo), Some(hi)) = (arrow::compute::min(&buckets), arrow::compute::max(&buckets))
+        else {
+            // Every row null: all keys are the null slot.
+            let keys = Int32Array::new_null(column.len());
+            let values = arrow::array::new_null_array(&self.expr.data_type(&self.schema)?, 0);
+            return Ok(Some(DictionaryArray::try_new(keys, values)?));
+        };
+        if hi - lo >= MAX_BUCKETS {
+            return Ok(None);
+        }
+        let values = match &cache.source {
+            Some((Source::Buckets(l, h), values)) if (*l, *h) == (lo, hi) => Arc::clone(values),
+            _ => {
+                let starts = Int64Array::from_iter_values((lo..=hi).map(|b| b * width));
+                let starts: ArrayRef = match declared {
+                    DataType::Date32 => {
+                        let days = arrow::compute::cast(&starts, &DataType::Int32)?;
+                        arrow::compute::cast(&days, declared)?
+                    }
+                    _ => arrow::compute::cast(&starts, declared)?,
+                };
+                let values = evaluate(&self.expr, &self.schema, starts)?;
+                cache.source = Some((Source::Buckets(lo, hi), Arc::clone(&values)));
+                values
+            }
+        };
+        let keys = Int32Array::new(
+            buckets.values().iter().map(|&b| (b - lo) as i32).collect(),
+            buckets.nulls().cloned(),
+        );
+        Ok(Some(DictionaryArray::try_new(keys, values)?))
+    }
+
+    fn per_row(&self, column: &ArrayRef) -> Result<DictionaryArray<Int32Type>> {
+        let declared = self.schema.field(0).data_type();
+        let input = if column.data_type() == declared {
+            Arc::clone(column)
+        } else {
+            arrow::compute::cast(column, declared)?
+        };
+        let values = evaluate(&self.expr, &self.schema, input)?;
+        let dict_type = DataType::Dictionary(
+            Box::new(DataType::Int32),
+            Box::new(values.data_type().clone()),
+        );
+        Ok(arrow::compute::cast(&values, &dict_type)?
+            .as_dictionary::<Int32Type>()
+            .clone())
+    }
+}
+
+/// The schema of one column alone.
+pub(crate) fn column_schema(schema: &Schema, column: &str) -> Result<SchemaRef> {
+    Ok(Arc::new(Schema::new(vec![
+        schema.field_with_name(column)?.clone(),
+    ])))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::logical_expr::{cast, col, lit};
+    use datafusion::prelude::date_trunc;
+
+    use super::*;
+
+    #[test]
+    fn functions_constant_within_an_hour_are_told_from_others() {
+        let t = || col("t");
+        assert!(hourly(&date_trunc(lit("hour"), t()), "t"));
+        assert!(hourly(&date_trunc(lit("day"), t()), "t"));
+        assert!(!hourly(&date_trunc(lit("minute"), t()), "t"));
+        assert!(hourly(&cast(t(), DataType::Date32), "t"));
+        assert!(!hourly(&t(), "t"));
+        // The column outside an hourly call spoils it.
+        let mixed = datafusion::prelude::concat(vec![
+            cast(date_trunc(lit("day"), t()), DataType::Utf8),
+            cast(t(), DataType::Utf8),
+        ]);
+        assert!(!hourly(&mixed, "t"));
+    }
+}
