@@ -118,6 +118,12 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 2_500_000, value_name = "N")]
     pub rows_per_file: usize,
 
+    /// How each day's rows are ordered in its files: by listing then time (as the compaction
+    /// job writes them) or by time alone (as events happen, the way a plain Firehose-to-Parquet
+    /// conversion leaves them).
+    #[arg(long, value_enum, default_value_t = DemoOrder::Listing)]
+    pub order: DemoOrder,
+
     /// Only write the lake; do not open the shell.
     #[arg(long)]
     pub no_shell: bool,
@@ -179,4 +185,13 @@ pub enum OutputFormat {
 
 fn parse_size(text: &str) -> Result<u64, minerva_catalog::ValueError> {
     minerva_catalog::parse_byte_size(text)
+}
+
+/// How `minerva demo` orders a day's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoOrder {
+    /// By listing, then time.
+    Listing,
+    /// By time.
+    Time,
 }

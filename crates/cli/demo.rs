@@ -32,6 +32,10 @@ pub fn prepare(args: &DemoArgs) -> Result<PathBuf> {
         events_per_day: args.events_per_day,
         seed: args.seed,
         rows_per_file: args.rows_per_file,
+        order: match args.order {
+            crate::args::DemoOrder::Listing => minerva_demo::RowOrder::Listing,
+            crate::args::DemoOrder::Time => minerva_demo::RowOrder::Time,
+        },
     };
     if spec.days == 0 || spec.events_per_day == 0 || spec.rows_per_file == 0 {
         bail!("--days, --events-per-day and --rows-per-file must be at least 1");

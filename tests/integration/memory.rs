@@ -120,6 +120,7 @@ fn every_seed_distinct_query_answers_or_fails_clearly_within_the_memory_limit() 
         events_per_day: 8_000,
         rows_per_file: 8_000,
         seed: 11,
+        ..Default::default()
     });
     let mut failed = 0;
     for sql in QUERIES {

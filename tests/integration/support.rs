@@ -20,6 +20,7 @@ pub fn seed_spec() -> DemoSpec {
         events_per_day: 2_000,
         rows_per_file: 800,
         seed: 7,
+        ..Default::default()
     }
 }
 

@@ -54,6 +54,19 @@ pub struct DemoSpec {
     pub seed: u64,
     /// At most this many rows in one Parquet file; a day holds one or more files.
     pub rows_per_file: usize,
+    /// How each day's rows are ordered in its files.
+    pub order: RowOrder,
+}
+
+/// How a day's rows are laid out in its files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RowOrder {
+    /// By listing, then time: what the compaction job writes (see [`compacted_day`]).
+    #[default]
+    Listing,
+    /// By time, as the events happened: what a plain `INSERT … SELECT` or a Firehose-to-Parquet
+    /// conversion writes. Row group statistics on `listing_id` then rule nothing out.
+    Time,
 }
 
 impl Default for DemoSpec {
@@ -64,6 +77,7 @@ impl Default for DemoSpec {
             events_per_day: 50_000,
             seed: 42,
             rows_per_file: 2_500_000,
+            order: RowOrder::Listing,
         }
     }
 }
@@ -75,7 +89,11 @@ impl std::fmt::Display for DemoSpec {
             f,
             "start={} days={} events_per_day={} seed={} rows_per_file={}",
             self.start, self.days, self.events_per_day, self.seed, self.rows_per_file
-        )
+        )?;
+        match self.order {
+            RowOrder::Listing => Ok(()),
+            RowOrder::Time => write!(f, " order=time"),
+        }
     }
 }
 
@@ -486,19 +504,24 @@ pub struct LakeSummary {
 }
 
 /// The writer settings of the lake: what a compaction job would use.
-fn writer_properties() -> WriterProperties {
+fn writer_properties(order: RowOrder) -> WriterProperties {
+    let sorted_by: &[usize] = match order {
+        RowOrder::Listing => &[4, 0], // listing_id, event_time: see `compacted_day`
+        RowOrder::Time => &[0],
+    };
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("a valid level"),
         ))
         .set_sorting_columns(Some(
-            [4, 0] // listing_id, event_time: see `compacted_day`
-                .map(|column_idx| SortingColumn {
-                    column_idx,
+            sorted_by
+                .iter()
+                .map(|&column_idx| SortingColumn {
+                    column_idx: column_idx as i32,
                     descending: false,
                     nulls_first: false,
                 })
-                .to_vec(),
+                .collect(),
         ))
         .build()
 }
@@ -537,7 +560,11 @@ fn write_day(spec: &DemoSpec, day: u32, views: &Path) -> Result<(u64, u64, u64),
     let dir = views.join(format!("dt={}", spec.date(day).format("%Y-%m-%d")));
     std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
     let (mut rows, mut files, mut bytes) = (0, 0, 0);
-    for (i, batch) in compacted_day(spec, day).into_iter().enumerate() {
+    let batches = match spec.order {
+        RowOrder::Listing => compacted_day(spec, day),
+        RowOrder::Time => generate_day(spec, day),
+    };
+    for (i, batch) in batches.into_iter().enumerate() {
         let path = dir.join(format!("part-{i:05}.zstd.parquet"));
         let hidden = dir.join(format!(".part-{i:05}.zstd.parquet.tmp"));
         let file = File::create(&hidden).map_err(io_error(&hidden))?;
@@ -545,8 +572,9 @@ fn write_day(spec: &DemoSpec, day: u32, views: &Path) -> Result<(u64, u64, u64),
             path: path.clone(),
             source,
         };
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))
-            .map_err(parquet_error)?;
+        let mut writer =
+            ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(spec.order)))
+                .map_err(parquet_error)?;
         writer.write(&batch).map_err(parquet_error)?;
         let file = writer.into_inner().map_err(parquet_error)?;
         file.sync_all().map_err(io_error(&hidden))?;

@@ -30,6 +30,7 @@ mod cells;
 mod derived;
 mod exec;
 mod groups;
+mod join;
 mod measures;
 mod stats;
 mod union;
@@ -72,6 +73,17 @@ use exec::{
 use groups::Output;
 use measures::{Aggregate, Condition, Domain, Measure, Number, Operand};
 pub(crate) use union::AggregateThroughUnion;
+
+/// Aggregation below joins, wherever the large side's partial aggregate is dense.
+pub(crate) fn aggregate_below_join() -> join::AggregateBelowJoin {
+    join::AggregateBelowJoin::new(|plan, config| {
+        dense_aggregate(plan, config).map(|node| {
+            LogicalPlan::Extension(Extension {
+                node: Arc::new(node),
+            })
+        })
+    })
+}
 
 /// A group key, by how it is computed.
 #[derive(Debug, Clone, PartialEq)]
@@ -241,7 +253,10 @@ fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<D
     for predicate in &predicates {
         for conjunct in split_conjunction(predicate) {
             let conjunct = simplifier.simplify(columns.plain(conjunct)?).ok()?;
-            node.add_filter(conjunct, &columns)?;
+            // A filter DataFusion both kept and pushed into the scan is applied once.
+            if !node.has_filter(&conjunct) {
+                node.add_filter(conjunct, &columns)?;
+            }
         }
     }
     for expr in &group_exprs {
@@ -309,6 +324,12 @@ fn scan_below(input: &LogicalPlan) -> Option<(&TableScan, Vec<Expr>)> {
                 node = filter.input.as_ref();
             }
             LogicalPlan::SubqueryAlias(alias) => node = alias.input.as_ref(),
+            // Projections that only choose columns (as DataFusion pushes them down).
+            LogicalPlan::Projection(projection)
+                if projection.expr.iter().all(|e| matches!(e, Expr::Column(_))) =>
+            {
+                node = projection.input.as_ref()
+            }
             LogicalPlan::TableScan(scan) => break scan,
             _ => return None,
         }
@@ -321,6 +342,14 @@ fn scan_below(input: &LogicalPlan) -> Option<(&TableScan, Vec<Expr>)> {
 }
 
 impl DenseAggregate {
+    fn has_filter(&self, conjunct: &Expr) -> bool {
+        self.partition_filters
+            .iter()
+            .chain(self.text_filters.iter().map(|(_, e)| e))
+            .chain(&self.row_filters)
+            .any(|e| e == conjunct)
+    }
+
     /// Files `conjunct` by what it reads: partition columns only, one text column, or other
     /// file columns; `None` for a mix the dense path cannot evaluate.
     fn add_filter(&mut self, conjunct: Expr, columns: &TableColumns) -> Option<()> {
@@ -432,6 +461,20 @@ fn aggregate_of(
     let condition = match condition {
         None => None,
         Some(c) => Some(condition_of(simplifier.simplify(c).ok()?, columns)?),
+    };
+    // `sum(CASE WHEN c THEN 1 ELSE 0 END)` counts where `c` holds (a group has rows, so the
+    // sum is never NULL): counted as such, also per integer key.
+    let one = Operand::Constant(Number::Int(1));
+    let zero = Operand::Constant(Number::Int(0));
+    let (measure, otherwise) = if measure == Measure::Sum
+        && domain == Domain::Integer
+        && condition.is_some()
+        && then == one
+        && otherwise == zero
+    {
+        (Measure::Count, Operand::Null)
+    } else {
+        (measure, otherwise)
     };
     Some(Aggregate {
         measure,

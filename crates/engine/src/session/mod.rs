@@ -34,7 +34,9 @@ use minerva_sql::{parse_command, parse_ddl, parse_maintenance, parse_view, strip
 use object_store::ObjectStore;
 use url::Url;
 
-use crate::dense::{AggregateThroughUnion, DenseAggregation, MinervaQueryPlanner};
+use crate::dense::{
+    AggregateThroughUnion, DenseAggregation, MinervaQueryPlanner, aggregate_below_join,
+};
 use crate::error::{EngineError, Result};
 use crate::report::QueryStats;
 use crate::report::words::plural;
@@ -228,9 +230,14 @@ fn optimizer_rules(dense_aggregation: bool) -> Vec<Arc<dyn OptimizerRule + Send 
     // filters reached each branch; the dense rule sees the branches' aggregates next pass.
     let through_union: Option<Arc<dyn OptimizerRule + Send + Sync>> =
         dense_aggregation.then(|| Arc::new(AggregateThroughUnion) as _);
+    // Aggregation below joins also comes after DataFusion's rules: filters have reached the
+    // large side's scan, and `count(DISTINCT)` is split into its halves.
+    let below_join: Option<Arc<dyn OptimizerRule + Send + Sync>> =
+        dense_aggregation.then(|| Arc::new(aggregate_below_join()) as _);
     dense
         .into_iter()
         .chain(rules)
+        .chain(below_join)
         .chain(through_union)
         .collect()
 }
