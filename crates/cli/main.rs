@@ -4,6 +4,7 @@
 //! opened), 2 for usage errors. Errors go to stderr as one line; results go to stdout.
 
 mod args;
+mod csv;
 mod demo;
 mod live;
 mod output;

@@ -83,21 +83,17 @@ impl<W: Write> Printer<W> {
                 } else {
                     b'\t'
                 };
-                let mut writer = arrow::csv::WriterBuilder::new()
-                    .with_delimiter(delimiter)
-                    .with_header(true)
-                    .with_null("".to_string())
-                    .with_timestamp_format(TIMESTAMP_FORMAT.to_string())
-                    .build(&mut self.out);
+                let mut encoder = crate::csv::Encoder::new(delimiter);
                 // A statement that fails before its first row prints nothing, not a lone header.
                 let first = stream.try_next().await?;
-                // An empty batch first, so that an empty result still prints its header.
-                writer.write(&textual(&RecordBatch::new_empty(schema))?)?;
+                encoder.write_header(&schema, &mut self.out)?;
+                let out = &mut self.out;
                 if let Some(batch) = first {
                     rows = batch.num_rows() as u64;
-                    writer.write(&textual(&batch)?)?;
+                    encoder.write(&textual(&batch)?, out)?;
                 }
-                rows += write_batches(&mut stream, |batch| writer.write(&textual(batch)?)).await?;
+                rows += write_batches(&mut stream, |batch| encoder.write(&textual(batch)?, out))
+                    .await?;
             }
             OutputFormat::Json => {
                 let mut writer = arrow::json::WriterBuilder::new()
