@@ -102,7 +102,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=35)
     parser.add_argument("--events-per-day", type=int, default=200_000)
-    parser.add_argument("--lake", type=Path, help="where the lake is (default: target/peers-lake-<events>)")
+    parser.add_argument("--lake", type=Path, help="where the lake is (default: target/peers-lake-<days>x<events>[-time])")
+    parser.add_argument("--order", choices=["listing", "time"], default="listing",
+                        help="rows of a day by listing then time (as compacted) or by time (as events happen)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--only", help="run only queries whose file name contains this")
@@ -112,11 +114,12 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     minerva = str(target / "release" / "minerva")
-    lake = args.lake or target / f"peers-lake-{args.days}x{args.events_per_day}"
+    suffix = "-time" if args.order == "time" else ""
+    lake = args.lake or target / f"peers-lake-{args.days}x{args.events_per_day}{suffix}"
     started = time.perf_counter()
     subprocess.run(
         [minerva, "demo", "--out", str(lake), "--days", str(args.days),
-         "--events-per-day", str(args.events_per_day), "--no-shell"],
+         "--events-per-day", str(args.events_per_day), "--order", args.order, "--no-shell"],
         check=True,
     )
     print(f"lake ready in {time.perf_counter() - started:.1f} s: {lake}", file=sys.stderr)
@@ -152,8 +155,10 @@ def main():
         f"One run of `{command}` on {time.strftime('%Y-%m-%d')}. Ratios below 1 favour Minerva; "
         "Minerva's times include its process start.",
         "",
-        f"Seed queries over {args.days} days x {args.events_per_day:,} events "
-        f"(`minerva demo`, zstd Parquet), {args.threads} threads, median of {args.runs} warm runs.",
+        f"Queries over {args.days} days x {args.events_per_day:,} events "
+        f"(`minerva demo --order {args.order}`: a day's rows "
+        f"{'by listing, then time' if args.order == 'listing' else 'in time order'}; zstd Parquet), "
+        f"{args.threads} threads, median of {args.runs} warm runs.",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; DuckDB {duckdb.__version__}.",
         "",
         "| query | Minerva (s) | DuckDB (s) | Minerva / DuckDB | Minerva RSS (MiB) | DuckDB RSS (MiB) | equal answers |",

@@ -29,9 +29,12 @@ pub struct Encoder {
     day: Option<(i64, [u8; 10])>,
 }
 
+/// Writes row `usize` of an integer column.
+type WriteInt<'a> = Box<dyn Fn(usize, &mut Vec<u8>) + 'a>;
+
 /// One column, ready to encode row by row.
 enum Column<'a> {
-    Int(Box<dyn Fn(usize, &mut Vec<u8>) + 'a>),
+    Int(WriteInt<'a>),
     Text(TextColumn<'a>),
     /// Seconds and nanoseconds since the epoch of each row.
     Timestamp(Box<dyn Fn(usize) -> (i64, u32) + 'a>),
@@ -228,9 +231,9 @@ impl Encoder {
         if nanos == 0 {
             return Ok(());
         }
-        let (value, width) = if nanos % 1_000_000 == 0 {
+        let (value, width) = if nanos.is_multiple_of(1_000_000) {
             (nanos / 1_000_000, 3)
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             (nanos / 1_000, 6)
         } else {
             (nanos, 9)

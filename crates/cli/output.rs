@@ -13,7 +13,7 @@ use minerva_engine::{EngineError, QueryOutput};
 
 use crate::args::OutputFormat;
 
-use minerva_engine::display::{TIMESTAMP_FORMAT, format_options, textual};
+use minerva_engine::display::{format_options, textual};
 
 /// Writes query results to `out` in one format.
 pub struct Printer<W: Write> {

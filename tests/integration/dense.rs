@@ -107,9 +107,7 @@ async fn aggregates_below_joins_agree_with_hash_aggregation() {
         format!(
             "SELECT d.segment, count(DISTINCT v.user_id) FROM {dimension} JOIN views v ON d.service = v.service WHERE v.event_type = 'view' GROUP BY 1"
         ),
-        format!(
-            "WITH top AS (SELECT * FROM (VALUES (1000000), (1000001), (1000002)) AS t(id)) SELECT count(*), sum(CASE WHEN v.event_type = 'view' THEN 1 ELSE 0 END) FROM views v JOIN top ON v.listing_id = top.id"
-        ),
+        "WITH top AS (SELECT * FROM (VALUES (1000000), (1000001), (1000002)) AS t(id)) SELECT count(*), sum(CASE WHEN v.event_type = 'view' THEN 1 ELSE 0 END) FROM views v JOIN top ON v.listing_id = top.id".to_string(),
     ];
     for sql in &queries {
         let expected = sorted_rows(&hash, sql).await;

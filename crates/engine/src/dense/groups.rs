@@ -639,7 +639,7 @@ impl GatheredColumn {
         if self.scalars.is_empty() {
             return Ok(arrow::array::new_null_array(field.data_type(), 0));
         }
-        Ok(ScalarValue::iter_to_array(self.scalars)?)
+        ScalarValue::iter_to_array(self.scalars)
     }
 }
 

@@ -58,7 +58,7 @@ enum Merge {
     Max,
     /// `count(DISTINCT x)`: `x` joins the partial aggregate's keys, and the aggregate is
     /// computed again over the joined groups.
-    Again(Expr, Column),
+    Again(Box<Expr>, Column),
 }
 
 impl OptimizerRule for AggregateBelowJoin {
@@ -226,7 +226,7 @@ impl AggregateBelowJoin {
                         Merge::Count | Merge::Sum => sum(partial),
                         Merge::Min => min(partial),
                         Merge::Max => max(partial),
-                        Merge::Again(aggregate, _) => aggregate.clone(),
+                        Merge::Again(aggregate, _) => aggregate.as_ref().clone(),
                     }
                     .alias(name)
                 })
@@ -296,11 +296,10 @@ fn merge_of(expr: &Expr) -> Option<Merge> {
     if params.filter.is_some() || !params.order_by.is_empty() {
         return None;
     }
-    match (func.name(), params.distinct, params.args.as_slice()) {
-        ("count", true, [Expr::Column(c)]) => {
-            return Some(Merge::Again(aggregate.clone(), c.clone()));
-        }
-        _ => {}
+    if let ("count", true, [Expr::Column(c)]) =
+        (func.name(), params.distinct, params.args.as_slice())
+    {
+        return Some(Merge::Again(Box::new(aggregate.clone()), c.clone()));
     }
     match (func.name(), params.distinct) {
         ("count" | "count_if", false) => Some(Merge::Count),
