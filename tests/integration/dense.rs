@@ -455,6 +455,65 @@ async fn nulls_types_sparse_ids_and_empty_answers_agree_with_hash_aggregation() 
     }
 }
 
+/// A text key whose files gave up on a dictionary (ids, URLs) is answered by DataFusion's hash
+/// aggregation instead, with the same answer.
+#[tokio::test]
+async fn text_keys_without_dictionaries_fall_back_to_hash_aggregation() {
+    let root = tempfile::tempdir().unwrap();
+    let catalog = root.path().join("catalog");
+    write_table_file(
+        &catalog,
+        "default",
+        "sessions",
+        r#"
+location = "../lake/sessions"
+columns = [{ name = "user_id", type = "bigint" }, { name = "session", type = "string" }]
+partition_columns = [{ name = "dt", type = "date" }]
+"#,
+    );
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Int64, false),
+        Field::new("session", DataType::Utf8, true),
+    ]));
+    for (day, dictionary) in [("2024-03-01", false), ("2024-03-02", true)] {
+        let users = Int64Array::from_iter_values((0..3_000).map(|i| i % 700));
+        let sessions: StringArray = (0..3_000)
+            .map(|i| (i % 11 != 0).then(|| format!("s{:05}", i % 1_900)))
+            .collect();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(users), Arc::new(sessions)],
+        )
+        .unwrap();
+        let path = root
+            .path()
+            .join(format!("lake/sessions/dt={day}/a.parquet"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let properties = parquet::file::properties::WriterProperties::builder()
+            .set_dictionary_enabled(dictionary)
+            .build();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            Arc::clone(&schema),
+            Some(properties),
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+    let (dense, hash) = engines(&catalog);
+    for sql in [
+        "SELECT count(*) FROM (SELECT DISTINCT user_id, session FROM sessions)",
+        "SELECT session, count(*), sum(user_id) FROM sessions GROUP BY session",
+        "SELECT dt, session, count(DISTINCT user_id) FROM sessions WHERE dt = DATE '2024-03-01' GROUP BY 1, 2",
+        "SELECT dt, session, count(*) FROM sessions WHERE dt = DATE '2024-03-02' GROUP BY 1, 2",
+    ] {
+        let expected = sorted_rows(&hash, sql).await;
+        assert!(!expected.is_empty());
+        assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+    }
+}
+
 /// The dense path goes through the query's accounting like any scan: it reads only the chosen
 /// partition's files and reports them.
 #[tokio::test]

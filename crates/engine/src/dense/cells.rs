@@ -151,20 +151,32 @@ fn put(set: &mut HashSet<i64>, value: i64, budget: &Budget) {
     set.insert(value);
 }
 
-/// The span `[lo, hi]` an array should cover to hold `value` and what it already holds, widened
-/// to the file's statistics so one file grows it at most once. `None` if too wide.
+/// The span `[lo, hi]` an array should cover to hold `value` and what it already holds: at
+/// least twice as wide as before (so scattered values copy the array a logarithmic number of
+/// times), toward `value`, within the file's statistics when they include it. A group that
+/// sees a few values keeps a small array; one that sees many reaches the statistics' range in
+/// a few steps. `None` if too wide.
 fn span(current: Option<(i64, i64)>, value: i64, hint: Option<(i64, i64)>) -> Option<(i64, i64)> {
-    let (mut lo, mut hi) = current.map_or((value, value), |(l, h)| (l.min(value), h.max(value)));
+    let (lo, hi) = current.map_or((value, value), |(l, h)| (l.min(value), h.max(value)));
+    let (mut lo, mut hi) = (i128::from(lo), i128::from(hi));
+    let before = current.map_or(0, |(l, h)| i128::from(h) - i128::from(l) + 1);
+    let width = (hi - lo + 1).max(2 * before).max(64);
+    if i128::from(value) < lo + (hi - lo) / 2 || current.is_none() {
+        lo = hi - width + 1;
+    } else {
+        hi = lo + width - 1;
+    }
     if let Some((hint_lo, hint_hi)) = hint
         && hint_lo <= value
         && value <= hint_hi
     {
-        let (wide_lo, wide_hi) = (lo.min(hint_lo), hi.max(hint_hi));
-        if (wide_hi as i128 - wide_lo as i128) < MAX_SPAN as i128 {
-            (lo, hi) = (wide_lo, wide_hi);
-        }
+        let needed = current.map_or((value, value), |(l, h)| (l.min(value), h.max(value)));
+        lo = lo.max(i128::from(hint_lo)).min(i128::from(needed.0));
+        hi = hi.min(i128::from(hint_hi)).max(i128::from(needed.1));
     }
-    ((hi as i128 - lo as i128) < MAX_SPAN as i128).then_some((lo, hi))
+    let lo = lo.max(i128::from(i64::MIN));
+    let hi = hi.min(i128::from(i64::MAX));
+    ((hi - lo) < MAX_SPAN as i128).then_some((lo as i64, hi as i64))
 }
 
 /// How many rows had each integer key (and how many had none).
@@ -512,6 +524,14 @@ mod tests {
             counter.add(v, Some((10, 19)), &budget);
         }
         assert_eq!(counter.cells.len(), 10);
+        // Far from the hint's range, arrays grow geometrically, not to the whole range at once.
+        let mut small = Counter::default();
+        small.add(500, Some((0, 1 << 26)), &budget);
+        assert!(small.cells.len() <= 64, "{}", small.cells.len());
+        for v in (0..100_000).step_by(97) {
+            small.add(v, None, &budget);
+        }
+        assert!(small.cells.len() < 400_000);
         assert_eq!(counter.entries(), [(10, 2), (12, 1), (19, 1)]);
     }
 

@@ -26,6 +26,7 @@ use datafusion::execution::cache::cache_manager::FileMetadataCache;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning};
 use datafusion::physical_plan::execution_plan::{
     Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
@@ -138,6 +139,115 @@ pub(crate) struct DenseScan {
     pub global: bool,
     /// What EXPLAIN shows.
     pub description: String,
+    /// DataFusion's plan for the same answer, where a text key may hold too many values.
+    pub fallback: Option<Fallback>,
+}
+
+/// The aggregation as DataFusion's hash aggregation would answer it: taken instead when a text
+/// key's column chunks are not all dictionary-encoded (the writer gave up on a dictionary:
+/// session ids, URLs), where a group per value costs more than a hash table.
+#[derive(Debug)]
+pub(crate) struct Fallback {
+    plan: datafusion::logical_expr::LogicalPlan,
+    state: Box<datafusion::execution::SessionState>,
+    /// The columns whose encoding decides.
+    columns: Vec<String>,
+}
+
+impl Fallback {
+    /// The fallback of an aggregation of `table` (`written`: its group keys and aggregates,
+    /// as `schema` names them), decided by the encoding of `columns` (its text keys).
+    pub(crate) fn of(
+        table: &Arc<dyn datafusion::catalog::TableProvider>,
+        table_name: &str,
+        filters: Vec<Expr>,
+        written: &(Vec<Expr>, Vec<Expr>),
+        schema: &datafusion::common::DFSchemaRef,
+        columns: Vec<String>,
+        session: &dyn datafusion::catalog::Session,
+    ) -> Result<Option<Self>> {
+        use datafusion::logical_expr::{LogicalPlanBuilder, utils::conjunction};
+        let Some(state) = session
+            .as_any()
+            .downcast_ref::<datafusion::execution::SessionState>()
+        else {
+            return Ok(None);
+        };
+        if columns.is_empty() {
+            return Ok(None);
+        }
+        let source = datafusion::datasource::provider_as_source(Arc::clone(table));
+        let mut builder =
+            LogicalPlanBuilder::scan_with_filters(table_name, source, None, filters.clone())?;
+        if let Some(predicate) = conjunction(filters) {
+            builder = builder.filter(predicate)?;
+        }
+        let (groups, aggregates) = written;
+        let plan = builder
+            .aggregate(groups.clone(), aggregates.clone())?
+            .build()?;
+        // Named as the dense node's output, column by column.
+        let names = schema.fields().iter().map(|f| f.name().clone());
+        let renamed: Vec<Expr> = plan
+            .schema()
+            .columns()
+            .into_iter()
+            .zip(names)
+            .map(|(column, name)| Expr::Column(column).alias(name))
+            .collect();
+        let plan = LogicalPlanBuilder::from(plan).project(renamed)?.build()?;
+        // Without Minerva's aggregation rules: DataFusion's own plan, all the way down.
+        let rules: Vec<_> = state
+            .optimizers()
+            .iter()
+            .filter(|rule| {
+                !matches!(
+                    rule.name(),
+                    "dense_aggregation"
+                        | "minerva_aggregate_below_join"
+                        | "minerva_aggregate_through_union"
+                )
+            })
+            .cloned()
+            .collect();
+        let state = datafusion::execution::session_state::SessionStateBuilder::new_from_existing(
+            state.clone(),
+        )
+        .with_optimizer_rules(rules)
+        .build();
+        Ok(Some(Self {
+            plan,
+            state: Box::new(state),
+            columns,
+        }))
+    }
+
+    /// Whether the chosen files make the fallback the better plan: a text key's column chunk
+    /// whose data pages are not all dictionary-encoded.
+    fn applies(&self, files: &[FilePlan]) -> bool {
+        use parquet::basic::Encoding;
+        files.iter().any(|plan| {
+            let metadata = plan.reader.metadata();
+            self.columns.iter().any(|name| {
+                let Some(&leaf) = plan.leaves.get(name) else {
+                    return false;
+                };
+                plan.row_groups.iter().any(|&rg| {
+                    let chunk = metadata.row_group(rg).column(leaf);
+                    chunk.dictionary_page_offset().is_none()
+                        || chunk.page_encoding_stats_mask().is_some_and(|mask| {
+                            !(mask.is_only(Encoding::PLAIN_DICTIONARY)
+                                || mask.is_only(Encoding::RLE_DICTIONARY))
+                        })
+                })
+            })
+        })
+    }
+
+    async fn run(&self, context: Arc<TaskContext>) -> Result<Vec<RecordBatch>> {
+        let physical = self.state.create_physical_plan(&self.plan).await?;
+        datafusion::physical_plan::collect(physical, context).await
+    }
 }
 
 impl DenseScan {
@@ -343,6 +453,11 @@ async fn run(
     // DataFusion's reader: its byte-range requests and metrics, under our accounting store.
     let readers = Arc::new(DefaultParquetFileReaderFactory::new(Arc::clone(&store)));
     let files = plan_files(&scan, &store, &context).await?;
+    if let Some(fallback) = &scan.fallback
+        && fallback.applies(&files)
+    {
+        return fallback.run(context).await;
+    }
     let units: Vec<(usize, usize)> = files
         .iter()
         .enumerate()

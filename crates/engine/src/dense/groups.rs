@@ -313,6 +313,11 @@ impl Groups {
                     {
                         rows.each(|i, g| values[g] += u64::from(matched.value(i)))
                     }
+                    // count(x): the rows where x is not null.
+                    (None, measures::Values::Any(array)) => match array.nulls() {
+                        None => rows.each(|_, g| values[g] += 1),
+                        Some(nulls) => rows.each(|i, g| values[g] += u64::from(nulls.is_valid(i))),
+                    },
                     _ => rows.each(|i, g| values[g] += u64::from(input.counts(i))),
                 },
                 Counts::ValuesByKey(values) => {
@@ -553,41 +558,31 @@ impl Groups {
         let (partition, codes) = &self.keys[g];
         for (column, output) in rows.columns.iter_mut().zip(outputs) {
             match *output {
-                Output::Partition(i) => {
-                    let value = &self.partitions[*partition as usize][i];
-                    column.extend(std::iter::repeat_n(value.clone(), n));
-                }
-                Output::Text(i) => {
-                    let value = &self.texts[i].values[codes[i] as usize];
-                    column.extend(std::iter::repeat_n(value.clone(), n));
-                }
-                Output::Integer => column.extend(keys.iter().map(|&k| ScalarValue::Int64(k))),
-                Output::Aggregate(a) => {
-                    let count = |c: i64| ScalarValue::Int64(Some(c));
-                    match &mut self.counts[a] {
-                        Counts::Rows => column.extend(counts.iter().map(|&c| count(c))),
-                        Counts::Values(v) => {
-                            column.extend(std::iter::repeat_n(count(v[g] as i64), n))
-                        }
-                        Counts::Distinct(sets) => {
-                            column.extend(std::iter::repeat_n(count(sets[g].len() as i64), n))
-                        }
-                        Counts::ValuesByKey(counters) => {
-                            let counter = std::mem::take(&mut counters[g]);
-                            let by_value: HashMap<i64, u64> =
-                                counter.entries().into_iter().collect();
-                            column.extend(keys.iter().map(|key| {
-                                count(match key {
-                                    Some(v) => by_value.get(v).copied().unwrap_or(0) as i64,
-                                    None => counter.nulls as i64,
-                                })
-                            }));
-                        }
-                        Counts::Numbers(numbers) => column
-                            .answers
-                            .extend(std::iter::repeat_n(numbers.value(g), n)),
+                Output::Partition(i) => column.repeat(&self.partitions[*partition as usize][i], n),
+                Output::Text(i) => column.repeat(&self.texts[i].values[codes[i] as usize], n),
+                Output::Integer => column.integers.extend_from_slice(&keys),
+                Output::Aggregate(a) => match &mut self.counts[a] {
+                    Counts::Rows => column.integers.extend(counts.iter().map(|&c| Some(c))),
+                    Counts::Values(v) => column
+                        .integers
+                        .extend(std::iter::repeat_n(Some(v[g] as i64), n)),
+                    Counts::Distinct(sets) => column
+                        .integers
+                        .extend(std::iter::repeat_n(Some(sets[g].len() as i64), n)),
+                    Counts::ValuesByKey(counters) => {
+                        let counter = std::mem::take(&mut counters[g]);
+                        let by_value: HashMap<i64, u64> = counter.entries().into_iter().collect();
+                        column.integers.extend(keys.iter().map(|key| {
+                            Some(match key {
+                                Some(v) => by_value.get(v).copied().unwrap_or(0) as i64,
+                                None => counter.nulls as i64,
+                            })
+                        }));
                     }
-                }
+                    Counts::Numbers(numbers) => column
+                        .answers
+                        .extend(std::iter::repeat_n(numbers.value(g), n)),
+                },
             }
         }
         rows.len += n;
@@ -609,23 +604,21 @@ struct Gathered {
     len: usize,
 }
 
-/// One output column's values: keys and counts as scalars (most are few: one per group), or
-/// the answers of a sum, minimum, maximum or mean.
+/// One output column's values: keys as runs of one value (a group's key repeats for each of
+/// its integer key's rows), counts and integer keys as plain integers, or the answers of a sum,
+/// minimum, maximum or mean.
 #[derive(Default)]
 struct GatheredColumn {
-    scalars: Vec<ScalarValue>,
-    /// Counts, integer keys: plain integers, the common bulk of a grouped answer.
+    runs: Vec<(ScalarValue, usize)>,
     integers: Vec<Option<i64>>,
     answers: Vec<Answer>,
 }
 
 impl GatheredColumn {
-    fn extend(&mut self, values: impl Iterator<Item = ScalarValue>) {
-        for value in values {
-            match value {
-                ScalarValue::Int64(v) => self.integers.push(v),
-                other => self.scalars.push(other),
-            }
+    fn repeat(&mut self, value: &ScalarValue, n: usize) {
+        match self.runs.last_mut() {
+            Some((last, count)) if last == value => *count += n,
+            _ => self.runs.push((value.clone(), n)),
         }
     }
 
@@ -636,10 +629,16 @@ impl GatheredColumn {
         if !self.integers.is_empty() {
             return Ok(Arc::new(Int64Array::from(self.integers)));
         }
-        if self.scalars.is_empty() {
+        if self.runs.is_empty() {
             return Ok(arrow::array::new_null_array(field.data_type(), 0));
         }
-        ScalarValue::iter_to_array(self.scalars)
+        let arrays = self
+            .runs
+            .iter()
+            .map(|(value, n)| value.to_array_of_size(*n))
+            .collect::<Result<Vec<_>>>()?;
+        let arrays: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+        Ok(arrow::compute::concat(&arrays)?)
     }
 }
 

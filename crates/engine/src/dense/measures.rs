@@ -384,6 +384,55 @@ impl Numbers {
 
     /// Adds the value of each row `rows` visits to its group.
     pub(crate) fn update(&mut self, input: &Input<'_>, rows: &impl EachRow) {
+        // The common case, a column without a condition, in loops of its own.
+        if let (
+            None,
+            Values::Ints(array),
+            Numbers::Ints {
+                measure, acc, n, ..
+            },
+        ) = (&input.matched, &input.then, &mut *self)
+            && matches!(measure, Measure::Min | Measure::Max)
+        {
+            let values = array.values();
+            let nulls = array.nulls();
+            let max = *measure == Measure::Max;
+            rows.each(|i, g| {
+                if nulls.is_none_or(|b| b.is_valid(i)) {
+                    let v = i128::from(values[i]);
+                    if n[g] == 0 || (max && v > acc[g]) || (!max && v < acc[g]) {
+                        acc[g] = v;
+                    }
+                    n[g] += 1;
+                }
+            });
+            return;
+        }
+        if let (
+            None,
+            Values::Ints(array),
+            Numbers::Ints {
+                measure, acc, n, ..
+            },
+        ) = (&input.matched, &input.then, &mut *self)
+            && matches!(measure, Measure::Sum | Measure::Avg)
+        {
+            // i64 values: an i128 sum cannot overflow before 2^64 rows.
+            let values = array.values();
+            match array.nulls() {
+                None => rows.each(|i, g| {
+                    acc[g] += i128::from(values[i]);
+                    n[g] += 1;
+                }),
+                Some(nulls) => rows.each(|i, g| {
+                    if nulls.is_valid(i) {
+                        acc[g] += i128::from(values[i]);
+                        n[g] += 1;
+                    }
+                }),
+            }
+            return;
+        }
         match self {
             Numbers::Ints {
                 measure,

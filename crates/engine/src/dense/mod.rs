@@ -111,6 +111,9 @@ pub(crate) struct DenseAggregate {
     row_filters: Vec<Expr>,
     keys: Vec<Key>,
     aggregates: Vec<Aggregate>,
+    /// The aggregation as written (columns unqualified), for DataFusion to answer instead
+    /// when a text key turns out to hold too many values (see [`exec::Fallback`]).
+    written: (Vec<Expr>, Vec<Expr>),
     schema: DFSchemaRef,
 }
 
@@ -248,6 +251,7 @@ fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<D
         row_filters: Vec::new(),
         keys: Vec::new(),
         aggregates: Vec::new(),
+        written: (Vec::new(), Vec::new()),
         schema,
     };
     for predicate in &predicates {
@@ -260,12 +264,10 @@ fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<D
         }
     }
     for expr in &group_exprs {
-        node.keys.push(key_of(
-            columns.plain(expr)?,
-            &columns,
-            catalog_table,
-            &simplifier,
-        )?);
+        let plain = columns.plain(expr)?;
+        node.written.0.push(plain.clone());
+        node.keys
+            .push(key_of(plain, &columns, catalog_table, &simplifier)?);
     }
     let integer_keys = node
         .keys
@@ -277,7 +279,9 @@ fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<D
     }
     let df_schema = DFSchema::try_from(catalog_table.schema()).ok()?;
     for expr in &aggr_exprs {
-        let aggregate = aggregate_of(columns.plain(expr)?, &columns, &simplifier, &df_schema)?;
+        let plain = columns.plain(expr)?;
+        node.written.1.push(plain.clone());
+        let aggregate = aggregate_of(plain, &columns, &simplifier, &df_schema)?;
         // With an integer key, counts are kept per key value: only counts of rows.
         if integer_keys > 0 && aggregate.measure != Measure::Count {
             return None;
@@ -760,6 +764,34 @@ impl ExtensionPlanner for DensePlanner {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        // Text keys whose files may hold too many values for a group each.
+        let text_columns: Vec<String> = node
+            .keys
+            .iter()
+            .filter_map(|key| match key {
+                Key::Text(c) => Some(c.clone()),
+                Key::Derived(_, c)
+                    if schema
+                        .field_with_name(c)
+                        .is_ok_and(|f| !f.data_type().is_temporal()) =>
+                {
+                    Some(c.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        let fallback = exec::Fallback::of(
+            &node.table,
+            &node.table_name,
+            filters.clone(),
+            &node.written,
+            &node.schema,
+            text_columns,
+            session,
+        )
+        // A plan DataFusion cannot make is no reason to fail: the dense path answers.
+        .ok()
+        .flatten();
         let scan = DenseScan {
             table: node.table_name.clone(),
             store_url: table.store_url().clone(),
@@ -777,6 +809,7 @@ impl ExtensionPlanner for DensePlanner {
             declared: schema,
             global: node.keys.is_empty(),
             description: node.description(),
+            fallback,
         };
         Ok(Some(Arc::new(DenseAggregateExec::new(scan))))
     }
