@@ -171,6 +171,11 @@ fn span(current: Option<(i64, i64)>, value: i64, hint: Option<(i64, i64)>) -> Op
         && value <= hint_hi
     {
         let needed = current.map_or((value, value), |(l, h)| (l.min(value), h.max(value)));
+        let hinted = i128::from(hint_hi) - i128::from(hint_lo) + 1;
+        if width * 16 >= hinted {
+            // Already a sixteenth of the file's range: the whole range at once.
+            (lo, hi) = (i128::from(hint_lo), i128::from(hint_hi));
+        }
         lo = lo.max(i128::from(hint_lo)).min(i128::from(needed.0));
         hi = hi.min(i128::from(hint_hi)).max(i128::from(needed.1));
     }
@@ -557,13 +562,15 @@ mod tests {
         let budget = budget();
         let mut counter = Counter::default();
         counter.add(5, None, &budget);
-        counter.cells[0] = u32::MAX;
+        let at = (5 - counter.base) as usize;
+        counter.cells[at] = u32::MAX;
         counter.add(5, None, &budget);
         counter.add(5, None, &budget);
         assert_eq!(counter.entries(), [(5, (1 << 32) + 1)]);
         let mut other = Counter::default();
         other.add(5, None, &budget);
-        other.cells[0] = u32::MAX;
+        let at = (5 - other.base) as usize;
+        other.cells[at] = u32::MAX;
         counter.absorb(other, &budget);
         assert_eq!(
             counter.entries(),

@@ -433,6 +433,46 @@ impl Numbers {
             }
             return;
         }
+        // A column where a condition holds, a constant (or nothing) elsewhere:
+        // `sum(CASE WHEN c THEN x ELSE 0 END)`, `max(CASE WHEN c THEN x END)`.
+        if let (
+            Some(matched),
+            Values::Ints(array),
+            Numbers::Ints {
+                measure, acc, n, ..
+            },
+        ) = (&input.matched, &input.then, &mut *self)
+            && let Values::Null | Values::Int(_) = input.otherwise
+        {
+            let values = array.values();
+            let nulls = array.nulls();
+            let otherwise = match input.otherwise {
+                Values::Int(v) => Some(v),
+                _ => None,
+            };
+            let measure = *measure;
+            rows.each(|i, g| {
+                let v = if matched.value(i) {
+                    if nulls.is_some_and(|b| b.is_null(i)) {
+                        return;
+                    }
+                    i128::from(values[i])
+                } else {
+                    match otherwise {
+                        Some(v) => v,
+                        None => return,
+                    }
+                };
+                match measure {
+                    Measure::Sum | Measure::Avg => acc[g] += v,
+                    Measure::Max if n[g] == 0 || v > acc[g] => acc[g] = v,
+                    Measure::Min if n[g] == 0 || v < acc[g] => acc[g] = v,
+                    _ => {}
+                }
+                n[g] += 1;
+            });
+            return;
+        }
         match self {
             Numbers::Ints {
                 measure,
