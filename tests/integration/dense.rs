@@ -384,6 +384,14 @@ async fn nulls_types_sparse_ids_and_empty_answers_agree_with_hash_aggregation() 
         "SELECT sum(n), max(amount), min(at) FROM odd WHERE s = 'nothing'",
         "SELECT s, sum(n) FROM odd WHERE s = 'nothing' GROUP BY s",
         "SELECT sum(1), sum(k) FROM odd",
+        // One stream of values answers every aggregate of it; integers cast to floats add up
+        // as integers, a fractional constant keeps them floats (issue #17).
+        "SELECT dt, avg(amount), sum(amount), count(amount), max(amount), min(amount) FROM odd GROUP BY dt",
+        "SELECT s, count(n), avg(k), sum(CAST(k AS DOUBLE)), min(CAST(n AS DOUBLE)), max(n), avg(n) FROM odd GROUP BY s",
+        "SELECT s, sum(CASE WHEN n > 0 THEN CAST(n AS DOUBLE) ELSE 0.5 END), avg(CASE WHEN n > 0 THEN n ELSE 0 END) FROM odd GROUP BY s",
+        // Without count(*), a group is there only if a row of it passed the filters.
+        "SELECT s, sum(n), max(k) FROM odd WHERE k > 1 GROUP BY s",
+        "SELECT dt, s, min(score) FROM odd WHERE n < 3 AND s <> 'apple' GROUP BY dt, s",
         // Conditional aggregates: per dictionary entry, per file, per row.
         "SELECT dt, sum(CASE WHEN s = 'apple' THEN 1 ELSE 0 END), count_if(s LIKE '%an%'), count(*) FILTER (WHERE s IS NULL) FROM odd GROUP BY dt",
         "SELECT s, sum(CASE WHEN n > 0 THEN n END), sum(CASE WHEN n > 0 THEN n ELSE 0 END), count(CASE WHEN k = 7 THEN 1 END) FROM odd GROUP BY s",
@@ -512,6 +520,24 @@ partition_columns = [{ name = "dt", type = "date" }]
         assert!(!expected.is_empty());
         assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
     }
+    // The day written without dictionaries takes the fallback; the other stays dense.
+    let analyze = |day: &str| {
+        format!(
+            "EXPLAIN ANALYZE SELECT session, count(*) FROM sessions WHERE dt = DATE '{day}' GROUP BY 1"
+        )
+    };
+    assert!(
+        rows(&dense, &analyze("2024-03-01"))
+            .await
+            .join("\n")
+            .contains("hash_fallback=1")
+    );
+    assert!(
+        !rows(&dense, &analyze("2024-03-02"))
+            .await
+            .join("\n")
+            .contains("hash_fallback")
+    );
 }
 
 /// The dense path goes through the query's accounting like any scan: it reads only the chosen

@@ -196,28 +196,9 @@ impl Fallback {
             .map(|(column, name)| Expr::Column(column).alias(name))
             .collect();
         let plan = LogicalPlanBuilder::from(plan).project(renamed)?.build()?;
-        // Without Minerva's aggregation rules: DataFusion's own plan, all the way down.
-        let rules: Vec<_> = state
-            .optimizers()
-            .iter()
-            .filter(|rule| {
-                !matches!(
-                    rule.name(),
-                    "dense_aggregation"
-                        | "minerva_aggregate_below_join"
-                        | "minerva_aggregate_through_union"
-                )
-            })
-            .cloned()
-            .collect();
-        let state = datafusion::execution::session_state::SessionStateBuilder::new_from_existing(
-            state.clone(),
-        )
-        .with_optimizer_rules(rules)
-        .build();
         Ok(Some(Self {
             plan,
-            state: Box::new(state),
+            state: Box::new(state.clone()),
             columns,
         }))
     }
@@ -244,8 +225,29 @@ impl Fallback {
         })
     }
 
+    /// Plans and runs the fallback: only when it applies, so other queries pay nothing for it.
     async fn run(&self, context: Arc<TaskContext>) -> Result<Vec<RecordBatch>> {
-        let physical = self.state.create_physical_plan(&self.plan).await?;
+        // Without Minerva's aggregation rules: DataFusion's own plan, all the way down.
+        let rules: Vec<_> = self
+            .state
+            .optimizers()
+            .iter()
+            .filter(|rule| {
+                !matches!(
+                    rule.name(),
+                    "dense_aggregation"
+                        | "minerva_aggregate_below_join"
+                        | "minerva_aggregate_through_union"
+                )
+            })
+            .cloned()
+            .collect();
+        let state = datafusion::execution::session_state::SessionStateBuilder::new_from_existing(
+            self.state.as_ref().clone(),
+        )
+        .with_optimizer_rules(rules)
+        .build();
+        let physical = state.create_physical_plan(&self.plan).await?;
         datafusion::physical_plan::collect(physical, context).await
     }
 }
@@ -456,6 +458,10 @@ async fn run(
     if let Some(fallback) = &scan.fallback
         && fallback.applies(&files)
     {
+        // EXPLAIN ANALYZE says so: `hash_fallback=1`.
+        datafusion::physical_plan::metrics::MetricBuilder::new(&metrics)
+            .global_counter("hash_fallback")
+            .add(1);
         return fallback.run(context).await;
     }
     let units: Vec<(usize, usize)> = files
@@ -932,6 +938,11 @@ impl Worker {
         let mut matched: Vec<Option<BooleanBuffer>> = Vec::new();
         self.masks.resize_with(scan.aggregates.len(), || None);
         for (a, agg) in scan.aggregates.iter().enumerate() {
+            if groups.is_shared(a) {
+                operands.push((None, None));
+                matched.push(None);
+                continue;
+            }
             let read = |operand: &Operand| -> Result<Option<ArrayRef>> {
                 let Operand::Column(name) = operand else {
                     return Ok(None);
@@ -983,9 +994,11 @@ impl Worker {
             .iter()
             .zip(operands.iter().zip(matched))
             .zip(&hints.inputs)
-            .map(|((agg, ((then, otherwise), matched)), hint)| {
+            .enumerate()
+            .map(|(a, ((agg, ((then, otherwise), matched)), hint))| {
                 let count = agg.aggregate.measure == Measure::Count;
-                (!agg.aggregate.counts_rows()).then(|| Input {
+                let own = !agg.aggregate.counts_rows() && !groups.is_shared(a);
+                own.then(|| Input {
                     matched,
                     then: values_of(&agg.aggregate.then, then.as_ref(), count),
                     otherwise: values_of(&agg.aggregate.otherwise, otherwise.as_ref(), count),

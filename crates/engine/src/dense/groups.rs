@@ -96,7 +96,10 @@ enum Counts {
     Values(Vec<u64>),
     ValuesByKey(Vec<Counter>),
     Distinct(Vec<IntSet>),
-    Numbers(Numbers),
+    /// A stream of values, and the measure this aggregate takes of it.
+    Numbers(Numbers, Measure),
+    /// Answered by the stream of an earlier aggregate (see [`measures::shared_streams`]).
+    Shared(usize, Measure),
 }
 
 /// The values seen in one dictionary key (a text column, or an expression computed per
@@ -133,8 +136,11 @@ pub(crate) struct Groups {
     pub(crate) texts: Vec<Interner>,
     keys: Vec<GroupKey>,
     ids: HashMap<GroupKey, u32>,
-    /// Rows of each group (without an integer key).
+    /// Rows of each group (without an integer key), counted only where an aggregate asks
+    /// for them (`count(*)`): a group exists only once a row of it was counted, so its rows
+    /// are not needed to tell that it has some.
     rows: Vec<u64>,
+    counts_rows: bool,
     /// Rows of each group per integer key value (with one).
     by_key: Vec<Counter>,
     counts: Vec<Counts>,
@@ -154,16 +160,32 @@ impl Groups {
         aggregates: &[Aggregate],
         budget: Arc<Budget>,
     ) -> Self {
-        let counts = aggregates
-            .iter()
-            .map(|aggregate| match (aggregate.measure, integer_key) {
+        let mut counts: Vec<Counts> = Vec::with_capacity(aggregates.len());
+        let shared = if integer_key {
+            vec![None; aggregates.len()]
+        } else {
+            measures::shared_streams(aggregates)
+        };
+        for (aggregate, leader) in aggregates.iter().zip(shared) {
+            let measure = aggregate.measure;
+            if let Some(leader) = leader
+                && let Counts::Numbers(numbers, _) = &mut counts[leader]
+            {
+                numbers.answer(measure);
+            }
+            counts.push(match (measure, integer_key, leader) {
+                (_, _, Some(leader)) => Counts::Shared(leader, measure),
                 _ if aggregate.counts_rows() => Counts::Rows,
-                (Measure::Count, false) => Counts::Values(Vec::new()),
-                (Measure::Count, true) => Counts::ValuesByKey(Vec::new()),
-                (Measure::Distinct, _) => Counts::Distinct(Vec::new()),
-                (measure, _) => Counts::Numbers(Numbers::new(measure, &aggregate.domain)),
-            })
-            .collect();
+                (Measure::Count, false, _) => Counts::Values(Vec::new()),
+                (Measure::Count, true, _) => Counts::ValuesByKey(Vec::new()),
+                (Measure::Distinct, ..) => Counts::Distinct(Vec::new()),
+                _ => {
+                    let mut numbers = Numbers::new(&aggregate.domain);
+                    numbers.answer(measure);
+                    Counts::Numbers(numbers, measure)
+                }
+            });
+        }
         Self {
             partitions: Vec::new(),
             partition_ids: HashMap::default(),
@@ -174,6 +196,7 @@ impl Groups {
             by_key: Vec::new(),
             counts,
             integer_key,
+            counts_rows: integer_key || aggregates.iter().any(Aggregate::counts_rows),
             budget,
         }
     }
@@ -207,11 +230,11 @@ impl Groups {
         }
         for counts in &mut self.counts {
             match counts {
-                Counts::Rows => {}
+                Counts::Rows | Counts::Shared(..) => {}
                 Counts::Values(v) => v.push(0),
                 Counts::ValuesByKey(v) => v.push(Counter::default()),
                 Counts::Distinct(v) => v.push(IntSet::default()),
-                Counts::Numbers(n) => n.push(),
+                Counts::Numbers(n, _) => n.push(),
             }
         }
         id
@@ -221,11 +244,11 @@ impl Groups {
     fn group_bytes(&self, codes: usize) -> usize {
         let key = std::mem::size_of::<GroupKey>() + 4 * codes;
         let count = |counts: &Counts| match counts {
-            Counts::Rows => 0,
+            Counts::Rows | Counts::Shared(..) => 0,
             Counts::Values(_) => 8,
             Counts::ValuesByKey(_) => std::mem::size_of::<Counter>(),
             Counts::Distinct(_) => std::mem::size_of::<IntSet>(),
-            Counts::Numbers(_) => Numbers::group_bytes(),
+            Counts::Numbers(..) => Numbers::group_bytes(),
         };
         let rows = if self.integer_key {
             std::mem::size_of::<Counter>()
@@ -281,22 +304,32 @@ impl Groups {
                 let values = keys.values();
                 let by_key = &mut self.by_key;
                 match keys.nulls() {
-                    None => rows.each(|i, g| by_key[g].add(values[i], hint, &budget)),
-                    Some(nulls) => rows.each(|i, g| {
-                        if nulls.is_null(i) {
-                            by_key[g].nulls += 1;
-                        } else {
-                            by_key[g].add(values[i], hint, &budget);
-                        }
-                    }),
+                    None => rows.each(
+                        #[inline(always)]
+                        |i, g| by_key[g].add(values[i], hint, &budget),
+                    ),
+                    Some(nulls) => rows.each(
+                        #[inline(always)]
+                        |i, g| {
+                            if nulls.is_null(i) {
+                                by_key[g].nulls += 1;
+                            } else {
+                                by_key[g].add(values[i], hint, &budget);
+                            }
+                        },
+                    ),
                 }
             }
             None => match rows {
                 Rows::All(n, g) => self.rows[g] += n as u64,
                 Rows::Kept(keep, g) => self.rows[g] += keep.count_set_bits() as u64,
+                Rows::Grouped(_) if !self.counts_rows => {}
                 Rows::Grouped(_) => {
                     let counts = &mut self.rows;
-                    rows.each(|_, g| counts[g] += 1);
+                    rows.each(
+                        #[inline(always)]
+                        |_, g| counts[g] += 1,
+                    );
                 }
             },
         }
@@ -305,39 +338,57 @@ impl Groups {
                 continue;
             };
             match counts {
-                Counts::Rows => {}
+                Counts::Rows | Counts::Shared(..) => {}
                 Counts::Values(values) => match (&input.matched, &input.then) {
                     // count(*) FILTER (WHERE …), count_if(…): the matched rows.
                     (Some(matched), measures::Values::Int(_) | measures::Values::Float(_))
                         if matches!(input.otherwise, measures::Values::Null) =>
                     {
-                        rows.each(|i, g| values[g] += u64::from(matched.value(i)))
+                        rows.each(
+                            #[inline(always)]
+                            |i, g| values[g] += u64::from(matched.value(i)),
+                        )
                     }
                     // count(x): the rows where x is not null.
                     (None, measures::Values::Any(array)) => match array.nulls() {
-                        None => rows.each(|_, g| values[g] += 1),
-                        Some(nulls) => rows.each(|i, g| values[g] += u64::from(nulls.is_valid(i))),
+                        None => rows.each(
+                            #[inline(always)]
+                            |_, g| values[g] += 1,
+                        ),
+                        Some(nulls) => rows.each(
+                            #[inline(always)]
+                            |i, g| values[g] += u64::from(nulls.is_valid(i)),
+                        ),
                     },
-                    _ => rows.each(|i, g| values[g] += u64::from(input.counts(i))),
+                    _ => rows.each(
+                        #[inline(always)]
+                        |i, g| values[g] += u64::from(input.counts(i)),
+                    ),
                 },
                 Counts::ValuesByKey(values) => {
                     let (keys, key_hint) = integer.expect("counted by an integer key");
-                    rows.each(|i, g| {
-                        if input.counts(i) {
-                            if keys.is_null(i) {
-                                values[g].nulls += 1;
-                            } else {
-                                values[g].add(keys.value(i), key_hint, &budget);
+                    rows.each(
+                        #[inline(always)]
+                        |i, g| {
+                            if input.counts(i) {
+                                if keys.is_null(i) {
+                                    values[g].nulls += 1;
+                                } else {
+                                    values[g].add(keys.value(i), key_hint, &budget);
+                                }
                             }
-                        }
-                    });
+                        },
+                    );
                 }
-                Counts::Distinct(sets) => rows.each(|i, g| {
-                    if let Some(value) = input.distinct_value(i) {
-                        sets[g].insert(value, input.hint, &budget);
-                    }
-                }),
-                Counts::Numbers(numbers) => numbers.update(input, &rows),
+                Counts::Distinct(sets) => rows.each(
+                    #[inline(always)]
+                    |i, g| {
+                        if let Some(value) = input.distinct_value(i) {
+                            sets[g].insert(value, input.hint, &budget);
+                        }
+                    },
+                ),
+                Counts::Numbers(numbers, _) => numbers.update(input, &rows),
             }
         }
         if !gids.is_empty() {
@@ -400,23 +451,22 @@ impl Groups {
         };
         let mut gids = std::mem::take(&mut combos.gids);
         gids.clear();
+        // Rows the row filter drops never make a group: every group has a row.
+        let kept = |i: usize| input.keep.as_ref().is_none_or(|keep| keep.value(i));
         if combos.table.is_empty() {
-            gids.extend((0..n).map(|i| resolve(i, self)));
+            gids.extend((0..n).map(|i| if kept(i) { resolve(i, self) } else { FILTERED }));
         } else {
             for (i, &slot) in slots.iter().enumerate() {
+                if !kept(i) {
+                    gids.push(FILTERED);
+                    continue;
+                }
                 let mut g = combos.table[slot as usize];
                 if g == NONE {
                     g = resolve(i, self);
                     combos.table[slot as usize] = g;
                 }
                 gids.push(g);
-            }
-        }
-        if let Some(keep) = &input.keep {
-            for (g, kept) in gids.iter_mut().zip(keep.iter()) {
-                if !kept {
-                    *g = FILTERED;
-                }
             }
         }
         combos.slots = slots;
@@ -430,11 +480,11 @@ impl Groups {
         let mut other_counts: Vec<Absorbed> = std::mem::take(&mut other.counts)
             .into_iter()
             .map(|counts| match counts {
-                Counts::Rows => Absorbed::Rows,
+                Counts::Rows | Counts::Shared(..) => Absorbed::Rows,
                 Counts::Values(v) => Absorbed::Values(v.into_iter()),
                 Counts::ValuesByKey(v) => Absorbed::ValuesByKey(v.into_iter()),
                 Counts::Distinct(v) => Absorbed::Distinct(v.into_iter()),
-                Counts::Numbers(n) => Absorbed::Numbers(n),
+                Counts::Numbers(n, _) => Absorbed::Numbers(n),
             })
             .collect();
         for (g, (partition, codes)) in other.keys.iter().enumerate() {
@@ -456,7 +506,7 @@ impl Groups {
             }
             for (counts, theirs) in self.counts.iter_mut().zip(&mut other_counts) {
                 match (counts, theirs) {
-                    (Counts::Rows, Absorbed::Rows) => {}
+                    (Counts::Rows | Counts::Shared(..), Absorbed::Rows) => {}
                     (Counts::Values(v), Absorbed::Values(values)) => {
                         v[ours] += values.next().unwrap_or(0)
                     }
@@ -466,10 +516,27 @@ impl Groups {
                     (Counts::Distinct(v), Absorbed::Distinct(sets)) => {
                         v[ours].absorb(sets.next().unwrap_or_default(), &budget)
                     }
-                    (Counts::Numbers(n), Absorbed::Numbers(theirs)) => n.absorb(ours, theirs, g),
+                    (Counts::Numbers(n, _), Absorbed::Numbers(theirs)) => n.absorb(ours, theirs, g),
                     _ => unreachable!("workers count the same aggregates"),
                 }
             }
+        }
+    }
+
+    /// Whether aggregate `a` is answered by an earlier one's stream: nothing to read for it.
+    pub(crate) fn is_shared(&self, a: usize) -> bool {
+        matches!(self.counts[a], Counts::Shared(..))
+    }
+
+    /// The stream of values aggregate `a` takes its answer from, and its measure.
+    fn numbers(&self, a: usize) -> Option<(&Numbers, Measure)> {
+        match &self.counts[a] {
+            Counts::Numbers(numbers, measure) => Some((numbers, *measure)),
+            Counts::Shared(leader, measure) => match &self.counts[*leader] {
+                Counts::Numbers(numbers, _) => Some((numbers, *measure)),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -477,7 +544,7 @@ impl Groups {
     fn check_overflow(&self, schema: &SchemaRef, outputs: &[Output]) -> Result<()> {
         for (output, field) in outputs.iter().zip(schema.fields()) {
             if let Output::Aggregate(a) = output
-                && let Counts::Numbers(numbers) = &self.counts[*a]
+                && let Some((numbers, _)) = self.numbers(*a)
                 && numbers.overflowed()
             {
                 return Err(arrow::error::ArrowError::ArithmeticOverflow(format!(
@@ -546,7 +613,7 @@ impl Groups {
                 counts.push(counter.nulls as i64);
             }
             (keys, counts)
-        } else if self.rows[g] > 0 || global {
+        } else if self.rows[g] > 0 || global || !self.counts_rows {
             (Vec::new(), vec![self.rows[g] as i64])
         } else {
             (Vec::new(), Vec::new())
@@ -561,6 +628,15 @@ impl Groups {
                 Output::Partition(i) => column.repeat(&self.partitions[*partition as usize][i], n),
                 Output::Text(i) => column.repeat(&self.texts[i].values[codes[i] as usize], n),
                 Output::Integer => column.integers.extend_from_slice(&keys),
+                Output::Aggregate(a) if let Some((numbers, measure)) = self.numbers(a) => {
+                    let value = numbers.value(g, measure);
+                    match (measure, value) {
+                        (Measure::Count, Answer::Int(count)) => column
+                            .integers
+                            .extend(std::iter::repeat_n(Some(count as i64), n)),
+                        _ => column.answers.extend(std::iter::repeat_n(value, n)),
+                    }
+                }
                 Output::Aggregate(a) => match &mut self.counts[a] {
                     Counts::Rows => column.integers.extend(counts.iter().map(|&c| Some(c))),
                     Counts::Values(v) => column
@@ -579,9 +655,9 @@ impl Groups {
                             })
                         }));
                     }
-                    Counts::Numbers(numbers) => column
-                        .answers
-                        .extend(std::iter::repeat_n(numbers.value(g), n)),
+                    Counts::Numbers(..) | Counts::Shared(..) => {
+                        unreachable!("answered by its stream above")
+                    }
                 },
             }
         }
@@ -729,4 +805,83 @@ impl Combos {
 /// dictionary in a new array for every batch, over the same buffers.
 pub(crate) fn same_dictionary(a: &ArrayRef, b: &ArrayRef) -> bool {
     Arc::ptr_eq(a, b) || a.to_data().ptr_eq(&b.to_data())
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{AsArray, StringArray};
+    use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+
+    use super::*;
+    use crate::dense::measures::{Domain, Operand, Values};
+
+    /// `SELECT s, sum(x) … GROUP BY s` over one batch whose rows `keep` passes.
+    fn sums_by_text(s: &[&str], x: &[i64], keep: Option<Vec<bool>>) -> Vec<(String, i64)> {
+        let aggregates = [Aggregate {
+            measure: Measure::Sum,
+            domain: Domain::Integer,
+            then: Operand::Column("x".to_string()),
+            otherwise: Operand::Null,
+            condition: None,
+        }];
+        let budget = Arc::new(Budget::new(1 << 20));
+        let mut groups = Groups::new(1, false, &aggregates, Arc::clone(&budget));
+        let dict: DictionaryArray<Int32Type> = s.iter().copied().collect();
+        let mut entries: Vec<u32> = (0..dict.values().len())
+            .map(|i| {
+                let value = dict.values().as_string::<i32>().value(i).to_string();
+                groups.texts[0].code(ScalarValue::Utf8(Some(value)), &budget)
+            })
+            .collect();
+        entries.push(groups.texts[0].code(ScalarValue::Utf8(None), &budget));
+        let x = Int64Array::from(x.to_vec());
+        let input = BatchInput {
+            rows: s.len(),
+            keep: keep.map(BooleanBuffer::from),
+            partition: groups.partition_id(Vec::new()),
+            columns: vec![EntryColumn {
+                dict: &dict,
+                entries: &entries,
+                key: Some(0),
+            }],
+            integer: None,
+            inputs: vec![Some(Input {
+                matched: None,
+                then: Values::Ints(&x),
+                otherwise: Values::Null,
+                hint: None,
+            })],
+        };
+        groups.update(&input, &mut Combos::default());
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("sum", DataType::Int64, true),
+        ]));
+        let outputs = [Output::Text(0), Output::Aggregate(0)];
+        let batches = groups.into_batches(&outputs, &schema, 1024, false).unwrap();
+        batches
+            .iter()
+            .flat_map(|b| {
+                let s: &StringArray = b.column(0).as_string();
+                let sum = b.column(1).as_primitive::<Int64Type>();
+                (0..b.num_rows())
+                    .map(|i| (s.value(i).to_string(), sum.value(i)))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn groups_without_a_row_count_are_those_rows_reached() {
+        let all = sums_by_text(&["a", "b", "a", "c"], &[1, 2, 3, 4], None);
+        let expected = [("a", 4), ("b", 2), ("c", 4)].map(|(s, n)| (s.to_string(), n));
+        assert_eq!(all, expected);
+        // Rows the row filter drops make no group, though no count(*) tells which have rows.
+        let kept = sums_by_text(
+            &["a", "b", "a", "c"],
+            &[1, 2, 3, 4],
+            Some(vec![true, false, true, false]),
+        );
+        assert_eq!(kept, [("a".to_string(), 4)]);
+    }
 }

@@ -328,213 +328,207 @@ impl Input<'_> {
     }
 }
 
-/// Sums, minima, maxima or means of each group, and how many values each took.
+/// Which aggregates share one stream of values: per aggregate, the earlier aggregate whose
+/// per-group state answers it too (`None`: it keeps its own). `sum(price)`, `min(price)`,
+/// `max(price)`, `avg(price)` and `count(price)` read the same values under the same
+/// condition, so one pass keeps one [`IntCell`] per group for all five.
+pub(crate) fn shared_streams(aggregates: &[Aggregate]) -> Vec<Option<usize>> {
+    let numeric = |a: &Aggregate| {
+        matches!(
+            a.measure,
+            Measure::Sum | Measure::Min | Measure::Max | Measure::Avg
+        )
+    };
+    let mut leaders: Vec<Option<usize>> = Vec::with_capacity(aggregates.len());
+    for (i, aggregate) in aggregates.iter().enumerate() {
+        let joins = |leader: &Aggregate| {
+            numeric(leader)
+                && leader.then == aggregate.then
+                && leader.otherwise == aggregate.otherwise
+                && leader.condition == aggregate.condition
+                // A count only asks which values are null, whatever they read as.
+                && ((numeric(aggregate) && leader.domain == aggregate.domain)
+                    || (aggregate.measure == Measure::Count && !aggregate.counts_rows()))
+        };
+        let leader = (0..i).find(|&l| leaders[l].is_none() && joins(&aggregates[l]));
+        leaders.push(leader);
+    }
+    leaders
+}
+
+/// Per group, what a stream of integers or decimals (unscaled) added up to: exact.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct IntCell {
+    /// How many values (not nulls) the group took.
+    n: u64,
+    sum: i128,
+    /// `i128::MAX` and `i128::MIN` until the first value: no branch per row.
+    min: i128,
+    max: i128,
+}
+
+impl Default for IntCell {
+    fn default() -> Self {
+        Self {
+            n: 0,
+            sum: 0,
+            min: i128::MAX,
+            max: i128::MIN,
+        }
+    }
+}
+
+impl IntCell {
+    /// Adds `v`; the sum only where `EXTREMES` is false.
+    #[inline(always)]
+    fn add<const EXTREMES: bool>(&mut self, v: i128, wrapped: &mut bool) {
+        let (sum, o) = self.sum.overflowing_add(v);
+        self.sum = sum;
+        *wrapped |= o;
+        if EXTREMES {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+        self.n += 1;
+    }
+
+    /// Adds `v`, an `i64`: its sum cannot pass `i128` before 2^64 values.
+    #[inline(always)]
+    fn add_i64<const EXTREMES: bool>(&mut self, v: i64) {
+        let v = i128::from(v);
+        self.sum += v;
+        if EXTREMES {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+        self.n += 1;
+    }
+}
+
+/// Per group, what a stream of floats added up to.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct FloatCell {
+    n: u64,
+    sum: f64,
+    /// Ordered as `f64::total_cmp` orders them; meaningless while `n` is 0.
+    min: f64,
+    max: f64,
+}
+
+impl FloatCell {
+    #[inline(always)]
+    fn add(&mut self, v: f64) {
+        self.sum += v;
+        if self.n == 0 {
+            (self.min, self.max) = (v, v);
+        } else {
+            if v.total_cmp(&self.min).is_lt() {
+                self.min = v;
+            }
+            if v.total_cmp(&self.max).is_gt() {
+                self.max = v;
+            }
+        }
+        self.n += 1;
+    }
+
+    fn absorb(&mut self, other: &FloatCell) {
+        if other.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            *self = *other;
+            return;
+        }
+        self.sum += other.sum;
+        if other.min.total_cmp(&self.min).is_lt() {
+            self.min = other.min;
+        }
+        if other.max.total_cmp(&self.max).is_gt() {
+            self.max = other.max;
+        }
+        self.n += other.n;
+    }
+}
+
+/// One stream of values per group: how many, their sum, minimum and maximum, kept in one
+/// cell so that every aggregate of the stream (see [`shared_streams`]) is one pass.
 #[derive(Debug)]
 pub(crate) enum Numbers {
     /// Integers and decimals (unscaled): exact.
     Ints {
-        measure: Measure,
-        acc: Vec<i128>,
-        n: Vec<u64>,
+        /// The scale of the values (decimals), 0 for integers.
+        scale: i8,
+        /// Whether minima and maxima are asked for (sums and counts always are kept).
+        extremes: bool,
+        cells: Vec<IntCell>,
         /// Set once a sum passed `i128`.
         overflow: bool,
     },
     Floats {
-        measure: Measure,
-        acc: Vec<f64>,
-        n: Vec<u64>,
+        cells: Vec<FloatCell>,
     },
 }
 
 impl Numbers {
-    pub(crate) fn new(measure: Measure, domain: &Domain) -> Self {
+    pub(crate) fn new(domain: &Domain) -> Self {
         match domain {
-            Domain::Float => Numbers::Floats {
-                measure,
-                acc: Vec::new(),
-                n: Vec::new(),
-            },
-            _ => Numbers::Ints {
-                measure,
-                acc: Vec::new(),
-                n: Vec::new(),
+            Domain::Float => Numbers::Floats { cells: Vec::new() },
+            Domain::Integer | Domain::Decimal(..) => Numbers::Ints {
+                scale: match domain {
+                    Domain::Decimal(_, scale) => *scale,
+                    _ => 0,
+                },
+                extremes: false,
+                cells: Vec::new(),
                 overflow: false,
             },
+        }
+    }
+
+    /// Keeps what `measure` needs too.
+    pub(crate) fn answer(&mut self, measure: Measure) {
+        if let Numbers::Ints { extremes, .. } = self {
+            *extremes |= matches!(measure, Measure::Min | Measure::Max);
         }
     }
 
     /// Room for one more group.
     pub(crate) fn push(&mut self) {
         match self {
-            Numbers::Ints { acc, n, .. } => {
-                acc.push(0);
-                n.push(0);
-            }
-            Numbers::Floats { acc, n, .. } => {
-                acc.push(0.0);
-                n.push(0);
-            }
+            Numbers::Ints { cells, .. } => cells.push(IntCell::default()),
+            Numbers::Floats { cells } => cells.push(FloatCell::default()),
         }
     }
 
     /// Bytes one group takes.
     pub(crate) const fn group_bytes() -> usize {
-        16 + 8
+        std::mem::size_of::<IntCell>()
     }
 
     /// Adds the value of each row `rows` visits to its group.
     pub(crate) fn update(&mut self, input: &Input<'_>, rows: &impl EachRow) {
-        // The common case, a column without a condition, in loops of its own.
-        if let (
-            None,
-            Values::Ints(array),
-            Numbers::Ints {
-                measure, acc, n, ..
-            },
-        ) = (&input.matched, &input.then, &mut *self)
-            && matches!(measure, Measure::Min | Measure::Max)
-        {
-            let values = array.values();
-            let nulls = array.nulls();
-            let max = *measure == Measure::Max;
-            rows.each(|i, g| {
-                if nulls.is_none_or(|b| b.is_valid(i)) {
-                    let v = i128::from(values[i]);
-                    if n[g] == 0 || (max && v > acc[g]) || (!max && v < acc[g]) {
-                        acc[g] = v;
-                    }
-                    n[g] += 1;
-                }
-            });
-            return;
-        }
-        if let (
-            None,
-            Values::Ints(array),
-            Numbers::Ints {
-                measure, acc, n, ..
-            },
-        ) = (&input.matched, &input.then, &mut *self)
-            && matches!(measure, Measure::Sum | Measure::Avg)
-        {
-            // i64 values: an i128 sum cannot overflow before 2^64 rows.
-            let values = array.values();
-            match array.nulls() {
-                None => rows.each(|i, g| {
-                    acc[g] += i128::from(values[i]);
-                    n[g] += 1;
-                }),
-                Some(nulls) => rows.each(|i, g| {
-                    if nulls.is_valid(i) {
-                        acc[g] += i128::from(values[i]);
-                        n[g] += 1;
-                    }
-                }),
-            }
-            return;
-        }
-        // A column where a condition holds, a constant (or nothing) elsewhere:
-        // `sum(CASE WHEN c THEN x ELSE 0 END)`, `max(CASE WHEN c THEN x END)`.
-        if let (
-            Some(matched),
-            Values::Ints(array),
-            Numbers::Ints {
-                measure, acc, n, ..
-            },
-        ) = (&input.matched, &input.then, &mut *self)
-            && let Values::Null | Values::Int(_) = input.otherwise
-        {
-            let values = array.values();
-            let nulls = array.nulls();
-            let otherwise = match input.otherwise {
-                Values::Int(v) => Some(v),
-                _ => None,
-            };
-            let measure = *measure;
-            rows.each(|i, g| {
-                let v = if matched.value(i) {
-                    if nulls.is_some_and(|b| b.is_null(i)) {
-                        return;
-                    }
-                    i128::from(values[i])
-                } else {
-                    match otherwise {
-                        Some(v) => v,
-                        None => return,
-                    }
-                };
-                match measure {
-                    Measure::Sum | Measure::Avg => acc[g] += v,
-                    Measure::Max if n[g] == 0 || v > acc[g] => acc[g] = v,
-                    Measure::Min if n[g] == 0 || v < acc[g] => acc[g] = v,
-                    _ => {}
-                }
-                n[g] += 1;
-            });
-            return;
-        }
         match self {
             Numbers::Ints {
-                measure,
-                acc,
-                n,
+                extremes: true,
+                cells,
                 overflow,
-            } => {
-                let mut wrapped = false;
-                match measure {
-                    Measure::Sum | Measure::Avg => rows.each(|i, g| {
-                        if let Some(v) = input.int(i) {
-                            let (sum, o) = acc[g].overflowing_add(v);
-                            acc[g] = sum;
-                            wrapped |= o;
-                            n[g] += 1;
-                        }
-                    }),
-                    Measure::Min => rows.each(|i, g| {
-                        if let Some(v) = input.int(i) {
-                            if n[g] == 0 || v < acc[g] {
-                                acc[g] = v;
-                            }
-                            n[g] += 1;
-                        }
-                    }),
-                    Measure::Max => rows.each(|i, g| {
-                        if let Some(v) = input.int(i) {
-                            if n[g] == 0 || v > acc[g] {
-                                acc[g] = v;
-                            }
-                            n[g] += 1;
-                        }
-                    }),
-                    Measure::Count | Measure::Distinct => unreachable!("counts are not numbers"),
-                }
-                *overflow |= wrapped;
-            }
-            Numbers::Floats { measure, acc, n } => match measure {
-                Measure::Sum | Measure::Avg => rows.each(|i, g| {
+                ..
+            } => *overflow |= fold_ints::<true>(cells, input, rows),
+            Numbers::Ints {
+                extremes: false,
+                cells,
+                overflow,
+                ..
+            } => *overflow |= fold_ints::<false>(cells, input, rows),
+            Numbers::Floats { cells } => rows.each(
+                #[inline(always)]
+                |i, g| {
                     if let Some(v) = input.float(i) {
-                        acc[g] += v;
-                        n[g] += 1;
+                        cells[g].add(v);
                     }
-                }),
-                Measure::Min => rows.each(|i, g| {
-                    if let Some(v) = input.float(i) {
-                        if n[g] == 0 || v.total_cmp(&acc[g]).is_lt() {
-                            acc[g] = v;
-                        }
-                        n[g] += 1;
-                    }
-                }),
-                Measure::Max => rows.each(|i, g| {
-                    if let Some(v) = input.float(i) {
-                        if n[g] == 0 || v.total_cmp(&acc[g]).is_gt() {
-                            acc[g] = v;
-                        }
-                        n[g] += 1;
-                    }
-                }),
-                Measure::Count | Measure::Distinct => unreachable!("counts are not numbers"),
-            },
+                },
+            ),
         }
     }
 
@@ -543,78 +537,62 @@ impl Numbers {
         match (self, other) {
             (
                 Numbers::Ints {
-                    measure,
-                    acc,
-                    n,
-                    overflow,
+                    cells, overflow, ..
                 },
                 Numbers::Ints {
-                    acc: other_acc,
-                    n: other_n,
+                    cells: other_cells,
                     overflow: other_overflow,
                     ..
                 },
             ) => {
-                *overflow |= *other_overflow;
-                let (v, m) = (other_acc[theirs], other_n[theirs]);
-                if m == 0 {
-                    return;
-                }
-                match measure {
-                    Measure::Sum | Measure::Avg => {
-                        let (sum, o) = acc[ours].overflowing_add(v);
-                        acc[ours] = sum;
-                        *overflow |= o;
-                    }
-                    Measure::Min if n[ours] == 0 || v < acc[ours] => acc[ours] = v,
-                    Measure::Max if n[ours] == 0 || v > acc[ours] => acc[ours] = v,
-                    _ => {}
-                }
-                n[ours] += m;
+                let (cell, other) = (&mut cells[ours], &other_cells[theirs]);
+                let (sum, o) = cell.sum.overflowing_add(other.sum);
+                cell.sum = sum;
+                cell.min = cell.min.min(other.min);
+                cell.max = cell.max.max(other.max);
+                cell.n += other.n;
+                *overflow |= o || *other_overflow;
             }
             (
-                Numbers::Floats { measure, acc, n },
+                Numbers::Floats { cells },
                 Numbers::Floats {
-                    acc: other_acc,
-                    n: other_n,
-                    ..
+                    cells: other_cells, ..
                 },
-            ) => {
-                let (v, m) = (other_acc[theirs], other_n[theirs]);
-                if m == 0 {
-                    return;
-                }
-                match measure {
-                    Measure::Sum | Measure::Avg => acc[ours] += v,
-                    Measure::Min if n[ours] == 0 || v.total_cmp(&acc[ours]).is_lt() => {
-                        acc[ours] = v
-                    }
-                    Measure::Max if n[ours] == 0 || v.total_cmp(&acc[ours]).is_gt() => {
-                        acc[ours] = v
-                    }
-                    _ => {}
-                }
-                n[ours] += m;
-            }
+            ) => cells[ours].absorb(&other_cells[theirs]),
             _ => unreachable!("workers keep the same kinds of numbers"),
         }
     }
 
-    /// Group `g`'s answer, as gathered (`None`: no values, SQL's NULL).
-    pub(crate) fn value(&self, g: usize) -> Gathered {
-        match self {
-            Numbers::Ints {
-                measure, acc, n, ..
-            } => match (n[g], measure) {
-                (0, _) => Gathered::Null,
-                (count, Measure::Avg) => Gathered::Float(acc[g] as f64 / count as f64),
-                _ => Gathered::Int(acc[g]),
-            },
-            Numbers::Floats { measure, acc, n } => match (n[g], measure) {
-                (0, _) => Gathered::Null,
-                (count, Measure::Avg) => Gathered::Float(acc[g] / count as f64),
-                _ => Gathered::Float(acc[g]),
-            },
+    /// Group `g`'s answer to `measure`, as gathered (`None`: no values, SQL's NULL; a count
+    /// is never NULL).
+    pub(crate) fn value(&self, g: usize, measure: Measure) -> Gathered {
+        let (n, sum, min, max) = match self {
+            Numbers::Ints { cells, scale, .. } => {
+                let c = &cells[g];
+                if measure == Measure::Avg && c.n > 0 {
+                    return Gathered::Mean {
+                        sum: c.sum,
+                        n: c.n,
+                        scale: *scale,
+                    };
+                }
+                let int = Gathered::Int;
+                (c.n, int(c.sum), int(c.min), int(c.max))
+            }
+            Numbers::Floats { cells } => {
+                let c = &cells[g];
+                let float = Gathered::Float;
+                (c.n, float(c.sum), float(c.min), float(c.max))
+            }
+        };
+        match (n, measure, sum) {
+            (_, Measure::Count | Measure::Distinct, _) => Gathered::Int(i128::from(n)),
+            (0, ..) => Gathered::Null,
+            (_, Measure::Sum, _) => sum,
+            (_, Measure::Min, _) => min,
+            (_, Measure::Max, _) => max,
+            (_, Measure::Avg, Gathered::Float(s)) => Gathered::Float(s / n as f64),
+            (_, Measure::Avg, _) => unreachable!("integer means are answered above"),
         }
     }
 
@@ -624,12 +602,76 @@ impl Numbers {
     }
 }
 
+/// Adds a batch of integers or decimals to their groups' cells; true if a sum wrapped.
+///
+/// The common cases get loops of their own: an `i64` column, without a condition or with one
+/// and a constant (or nothing) elsewhere (`sum(CASE WHEN c THEN x ELSE 0 END)`,
+/// `max(CASE WHEN c THEN x END)`).
+fn fold_ints<const EXTREMES: bool>(
+    cells: &mut [IntCell],
+    input: &Input<'_>,
+    rows: &impl EachRow,
+) -> bool {
+    let mut wrapped = false;
+    match (&input.matched, &input.then, &input.otherwise) {
+        (None, Values::Ints(array), _) => {
+            let values = array.values();
+            match array.nulls() {
+                None => rows.each(
+                    #[inline(always)]
+                    |i, g| cells[g].add_i64::<EXTREMES>(values[i]),
+                ),
+                Some(nulls) => rows.each(
+                    #[inline(always)]
+                    |i, g| {
+                        if nulls.is_valid(i) {
+                            cells[g].add_i64::<EXTREMES>(values[i]);
+                        }
+                    },
+                ),
+            }
+        }
+        (Some(matched), Values::Ints(array), Values::Null | Values::Int(_)) => {
+            let values = array.values();
+            let nulls = array.nulls();
+            let otherwise = match input.otherwise {
+                Values::Int(v) => Some(v),
+                _ => None,
+            };
+            rows.each(
+                #[inline(always)]
+                |i, g| {
+                    if matched.value(i) {
+                        if nulls.is_none_or(|b| b.is_valid(i)) {
+                            cells[g].add_i64::<EXTREMES>(values[i]);
+                        }
+                    } else if let Some(v) = otherwise {
+                        cells[g].add::<EXTREMES>(v, &mut wrapped);
+                    }
+                },
+            );
+        }
+        _ => rows.each(
+            #[inline(always)]
+            |i, g| {
+                if let Some(v) = input.int(i) {
+                    cells[g].add::<EXTREMES>(v, &mut wrapped);
+                }
+            },
+        ),
+    }
+    wrapped
+}
+
 /// One group's answer to one aggregate, before it becomes a column.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Gathered {
     Null,
     Int(i128),
     Float(f64),
+    /// The mean of `n` integers or decimals of `scale` adding up to `sum`: a float, or a
+    /// decimal of the result's scale (truncated, as DataFusion's decimal `avg`).
+    Mean { sum: i128, n: u64, scale: i8 },
 }
 
 /// The column of `field`'s type holding `values`; a sum that does not fit the type is an
@@ -655,6 +697,10 @@ pub(crate) fn column_of(values: &[Gathered], field: &Field) -> Result<ArrayRef> 
                 .map(|v| match v {
                     Gathered::Float(f) => Some(*f),
                     Gathered::Int(i) => Some(*i as f64),
+                    Gathered::Mean { sum, n, scale: 0 } => Some(*sum as f64 / *n as f64),
+                    Gathered::Mean { sum, n, scale } => {
+                        Some(*sum as f64 / 10f64.powi(i32::from(*scale)) / *n as f64)
+                    }
                     Gathered::Null => None,
                 })
                 .collect();
@@ -662,11 +708,24 @@ pub(crate) fn column_of(values: &[Gathered], field: &Field) -> Result<ArrayRef> 
         }
         DataType::Decimal128(p, s) => {
             let max = 10i128.checked_pow(u32::from(*p)).unwrap_or(i128::MAX);
-            let decimals = ints()
-                .map(|v| match v {
-                    Some(v) if v.unsigned_abs() >= max.unsigned_abs() => Err(overflow()),
-                    v => Ok(v),
-                })
+            let decimal = |v: &Gathered| -> std::result::Result<Option<i128>, ArrowError> {
+                let v = match *v {
+                    Gathered::Null => return Ok(None),
+                    Gathered::Int(v) => Some(v),
+                    Gathered::Mean { sum, n, scale } => u32::try_from(*s - scale)
+                        .ok()
+                        .and_then(|up| sum.checked_mul(10i128.checked_pow(up)?))
+                        .map(|scaled| scaled / i128::from(n)),
+                    Gathered::Float(_) => None,
+                };
+                match v {
+                    Some(v) if v.unsigned_abs() < max.unsigned_abs() => Ok(Some(v)),
+                    _ => Err(overflow()),
+                }
+            };
+            let decimals = values
+                .iter()
+                .map(decimal)
                 .collect::<std::result::Result<Decimal128Array, _>>()?;
             std::sync::Arc::new(decimals.with_precision_and_scale(*p, *s)?)
         }
@@ -718,7 +777,8 @@ mod tests {
     }
 
     fn run(measure: Measure, input: &Input<'_>, groups: &[usize]) -> Numbers {
-        let mut numbers = Numbers::new(measure, &Domain::Integer);
+        let mut numbers = Numbers::new(&Domain::Integer);
+        numbers.answer(measure);
         for _ in 0..=*groups.iter().max().unwrap() {
             numbers.push();
         }
@@ -736,16 +796,19 @@ mod tests {
             hint: None,
         };
         let numbers = run(Measure::Sum, &input, &[0, 0, 0, 1]);
-        assert!(matches!(numbers.value(0), Gathered::Int(5)));
-        assert!(matches!(numbers.value(1), Gathered::Int(0)));
+        assert!(matches!(numbers.value(0, Measure::Sum), Gathered::Int(5)));
+        assert!(matches!(numbers.value(1, Measure::Sum), Gathered::Int(0)));
+        // The null in the matched rows is not a value; both `otherwise` zeros are.
+        assert!(matches!(numbers.value(0, Measure::Count), Gathered::Int(2)));
         // Without ELSE, a group of unmatched rows has no value: NULL.
         let input = Input {
             otherwise: Values::Null,
             ..input
         };
         let numbers = run(Measure::Max, &input, &[0, 0, 0, 1]);
-        assert!(matches!(numbers.value(0), Gathered::Int(5)));
-        assert!(matches!(numbers.value(1), Gathered::Null));
+        assert!(matches!(numbers.value(0, Measure::Max), Gathered::Int(5)));
+        assert!(matches!(numbers.value(1, Measure::Max), Gathered::Null));
+        assert!(matches!(numbers.value(1, Measure::Count), Gathered::Int(0)));
     }
 
     #[test]
@@ -778,12 +841,101 @@ mod tests {
             // Worker a's group 0 holds the first two rows, worker b's group 0 the others.
             let a = run(measure, &input, &[0, 0, 1, 1, 1]);
             let b = run(measure, &input, &[1, 1, 0, 0, 0]);
-            let mut c = Numbers::new(measure, &Domain::Integer);
+            let mut c = Numbers::new(&Domain::Integer);
+            c.answer(measure);
             c.push();
             c.absorb(0, &a, 0);
             c.absorb(0, &b, 0);
-            let (w, m) = (whole.value(0), c.value(0));
+            let (w, m) = (whole.value(0, measure), c.value(0, measure));
             assert_eq!(format!("{w:?}"), format!("{m:?}"), "{measure:?}");
         }
+    }
+
+    fn aggregate(measure: Measure, then: &str, condition: Option<&str>) -> Aggregate {
+        Aggregate {
+            measure,
+            domain: Domain::Integer,
+            then: Operand::Column(then.to_string()),
+            otherwise: Operand::Null,
+            condition: condition.map(|c| Condition::Row(datafusion::logical_expr::col(c))),
+        }
+    }
+
+    #[test]
+    fn aggregates_of_one_stream_share_it_and_others_keep_their_own() {
+        let count_rows = Aggregate {
+            then: Operand::Constant(Number::Int(1)),
+            ..aggregate(Measure::Count, "x", None)
+        };
+        let aggregates = [
+            aggregate(Measure::Count, "x", None), // before any sum: its own count
+            aggregate(Measure::Sum, "x", None),
+            aggregate(Measure::Max, "x", None),
+            aggregate(Measure::Sum, "y", None),
+            aggregate(Measure::Avg, "x", Some("c")), // another condition
+            aggregate(Measure::Count, "x", None),
+            aggregate(Measure::Min, "y", None),
+            aggregate(Measure::Distinct, "x", None),
+            count_rows,
+            Aggregate {
+                domain: Domain::Float,
+                ..aggregate(Measure::Min, "x", None)
+            },
+        ];
+        assert_eq!(
+            shared_streams(&aggregates),
+            [
+                None,
+                None,
+                Some(1),
+                None,
+                None,
+                Some(1),
+                Some(3),
+                None,
+                None,
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn one_stream_answers_every_measure_in_one_pass() {
+        let x = ints(&[Some(3), Some(-2), None, Some(i64::MAX), Some(i64::MAX)]);
+        let input = Input {
+            matched: None,
+            then: Values::Ints(&x),
+            otherwise: Values::Null,
+            hint: None,
+        };
+        let numbers = run(Measure::Min, &input, &[0, 0, 0, 1, 1]);
+        let answers: Vec<String> = [
+            Measure::Count,
+            Measure::Sum,
+            Measure::Min,
+            Measure::Max,
+            Measure::Avg,
+        ]
+        .into_iter()
+        .flat_map(|m| [numbers.value(0, m), numbers.value(1, m)])
+        .map(|v| format!("{v:?}"))
+        .collect();
+        // Group 1's sum passes i64 and stays exact in i128 (the result type then refuses it).
+        let max2 = 2 * i128::from(i64::MAX);
+        assert_eq!(
+            answers,
+            [
+                "Int(2)".to_string(),
+                "Int(2)".to_string(),
+                "Int(1)".to_string(),
+                format!("Int({max2})"),
+                "Int(-2)".to_string(),
+                format!("Int({})", i64::MAX),
+                "Int(3)".to_string(),
+                format!("Int({})", i64::MAX),
+                "Float(0.5)".to_string(),
+                format!("Float({:?})", max2 as f64 / 2.0),
+            ]
+        );
     }
 }

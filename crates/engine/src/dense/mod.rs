@@ -453,6 +453,15 @@ fn aggregate_of(
         Measure::Distinct => {
             (then.get_type(schema).ok()?.is_integer()).then_some(Domain::Integer)?
         }
+        // Integers cast to floats (as `avg` coerces its input) add up exactly as integers: as
+        // Trino's `avg(bigint)` does, and as the floats would below 2^53, one pass with the
+        // column's other sums and extremes.
+        _ if ty.is_floating()
+            && integer_valued(&then, columns)
+            && integer_valued(&otherwise, columns) =>
+        {
+            Domain::Integer
+        }
         _ => Domain::of(&ty, measure)?,
     };
     let then = operand(then, columns, simplifier, &domain, measure)?;
@@ -489,6 +498,23 @@ fn aggregate_of(
     })
 }
 
+/// Whether every value of `expr` is an integer: NULL, an integral constant, or an integer
+/// column (cast to any number type).
+fn integer_valued(expr: &Expr, columns: &TableColumns) -> bool {
+    match expr {
+        Expr::Literal(value, _) if value.is_null() => true,
+        Expr::Literal(value, _) => match value.cast_to(&DataType::Float64) {
+            Ok(ScalarValue::Float64(Some(v))) => {
+                v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 // 2^53
+            }
+            _ => false,
+        },
+        Expr::Column(c) => columns.is_integer(&c.name),
+        Expr::Cast(cast) => integer_valued(&cast.expr, columns),
+        _ => false,
+    }
+}
+
 /// `CASE WHEN c THEN a [ELSE b] END` (or `CASE x WHEN v THEN …`) as `(c, a, b)`; any other
 /// argument as `(None, arg, NULL)`.
 fn case_parts(arg: Expr) -> Option<(Option<Expr>, Expr, Expr)> {
@@ -502,6 +528,13 @@ fn case_parts(arg: Expr) -> Option<(Option<Expr>, Expr, Expr)> {
             };
             let otherwise = case.else_expr.map_or_else(null, |e| *e);
             Some((Some(condition), *then, otherwise))
+        }
+        // A CASE cast as a whole (`avg` coerces its input): each branch cast.
+        Expr::Cast(cast) if matches!(cast.expr.as_ref(), Expr::Case(_)) => {
+            let ty = cast.field.data_type().clone();
+            let (condition, then, otherwise) = case_parts(*cast.expr)?;
+            let cast = |e: Expr| datafusion::logical_expr::cast(e, ty.clone());
+            Some((condition, cast(then), cast(otherwise)))
         }
         other => Some((None, other, null())),
     }
