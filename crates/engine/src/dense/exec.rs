@@ -970,21 +970,8 @@ impl Worker {
                     {
                         *cache = Some((Arc::clone(dict.values()), entry_mask(filter, &dict)?));
                     }
-                    let mask = &cache.as_ref().expect("just filled").1;
-                    let null = mask.len() - 1;
-                    let keys = dict.keys();
-                    Some(match keys.nulls() {
-                        None => {
-                            BooleanBuffer::collect_bool(rows, |i| mask[keys.values()[i] as usize])
-                        }
-                        Some(nulls) => BooleanBuffer::collect_bool(rows, |i| {
-                            mask[if nulls.is_null(i) {
-                                null
-                            } else {
-                                keys.values()[i] as usize
-                            }]
-                        }),
-                    })
+                    // Given per entry of the column's dictionary (an entry column).
+                    None
                 }
                 Some(PlannedCondition::Row(filter)) => Some(row_filter(filter, batch)?),
             });
@@ -998,8 +985,21 @@ impl Worker {
             .map(|(a, ((agg, ((then, otherwise), matched)), hint))| {
                 let count = agg.aggregate.measure == Measure::Count;
                 let own = !agg.aggregate.counts_rows() && !groups.is_shared(a);
+                let entries = match &agg.condition {
+                    Some(PlannedCondition::Text(filter)) => {
+                        let column = self
+                            .entry_columns
+                            .iter()
+                            .position(|c| c.derived.is_none() && c.name == filter.column)
+                            .expect("text conditions' columns are entry columns");
+                        let mask = &self.masks[a].as_ref().expect("filled above").1;
+                        Some((column, mask.as_slice()))
+                    }
+                    _ => None,
+                };
                 own.then(|| Input {
                     matched,
+                    entries,
                     then: values_of(&agg.aggregate.then, then.as_ref(), count),
                     otherwise: values_of(&agg.aggregate.otherwise, otherwise.as_ref(), count),
                     hint: *hint,
@@ -1057,7 +1057,8 @@ struct EntryColumnPlan {
 }
 
 impl DenseScan {
-    /// The text keys, then the other text-filtered columns.
+    /// The text keys, then the other text-filtered columns, then the other columns of text
+    /// conditions.
     fn entry_columns(&self) -> Vec<EntryColumnPlan> {
         let mut columns: Vec<EntryColumnPlan> = self
             .text_keys
@@ -1070,19 +1071,32 @@ impl DenseScan {
                 filters: Vec::new(),
             })
             .collect();
-        for (f, filter) in self.text_filters.iter().enumerate() {
-            match columns
-                .iter_mut()
-                .find(|c| c.derived.is_none() && c.name == filter.column)
-            {
-                Some(column) => column.filters.push(f),
-                None => columns.push(EntryColumnPlan {
-                    name: filter.column.clone(),
+        let mut entry_column = |name: &String| match columns
+            .iter()
+            .position(|c| c.derived.is_none() && &c.name == name)
+        {
+            Some(c) => c,
+            None => {
+                columns.push(EntryColumnPlan {
+                    name: name.clone(),
                     key: None,
                     derived: None,
-                    filters: vec![f],
-                }),
+                    filters: Vec::new(),
+                });
+                columns.len() - 1
             }
+        };
+        let filtered: Vec<(usize, usize)> = (self.text_filters.iter().enumerate())
+            .map(|(f, filter)| (entry_column(&filter.column), f))
+            .collect();
+        // Text conditions are decided per entry too (see `Groups::update_by_slot`).
+        for plan in &self.aggregates {
+            if let Some(PlannedCondition::Text(filter)) = &plan.condition {
+                entry_column(&filter.column);
+            }
+        }
+        for (c, f) in filtered {
+            columns[c].filters.push(f);
         }
         columns
     }

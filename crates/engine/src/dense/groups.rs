@@ -15,7 +15,9 @@ use datafusion::common::{HashMap, ScalarValue};
 use datafusion::error::Result;
 
 use super::cells::{Budget, Counter, IntSet};
-use super::measures::{self, Aggregate, EachRow, Gathered as Answer, Input, Measure, Numbers};
+use super::measures::{
+    self, Aggregate, EachRow, Gathered as Answer, Input, Measure, Numbers, Values,
+};
 
 /// Where each output column comes from, in output order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd)]
@@ -277,6 +279,12 @@ impl Groups {
     /// Long by design: the dense path's per-row loop, in one body so that each key kind gets
     /// a loop of its own without a call per row.
     pub(crate) fn update(&mut self, input: &BatchInput<'_>, combos: &mut Combos) {
+        if !input.columns.is_empty() {
+            combos.prepare(input);
+            if self.update_by_slot(input, combos) {
+                return;
+            }
+        }
         let mut gids: Vec<u32> = Vec::new();
         let rows = if input.columns.is_empty() {
             let kept = input
@@ -333,9 +341,25 @@ impl Groups {
                 }
             },
         }
+        let columns = &input.columns;
         for (counts, input) in self.counts.iter_mut().zip(&input.inputs) {
             let Some(input) = input else {
                 continue;
+            };
+            // A condition per dictionary entry, here taken row by row.
+            let by_row;
+            let input = match input.entries {
+                None => input,
+                Some((column, mask)) => {
+                    by_row = Input {
+                        matched: Some(entry_rows(&columns[column], mask)),
+                        entries: None,
+                        then: input.then,
+                        otherwise: input.otherwise,
+                        hint: input.hint,
+                    };
+                    &by_row
+                }
             };
             match counts {
                 Counts::Rows | Counts::Shared(..) => {}
@@ -400,36 +424,8 @@ impl Groups {
     /// combination of the row's dictionary entries: strings are looked up and filters
     /// evaluated once per combination, not per row.
     fn group_ids(&mut self, input: &BatchInput<'_>, combos: &mut Combos) -> Vec<u32> {
-        combos.prepare(input);
         let n = input.rows;
-        // Slot of each row: its entries in mixed radix, nulls in each column's last slot.
-        // Buffers kept across batches: fresh ones of this size would be fresh pages each time.
-        let mut slots = std::mem::take(&mut combos.slots);
-        slots.clear();
-        slots.resize(n, 0);
-        for column in &input.columns {
-            let radix = column.entries.len() as u32;
-            let keys = column.dict.keys().values();
-            match column.dict.keys().nulls() {
-                None => slots.iter_mut().zip(keys.iter()).for_each(|(slot, &key)| {
-                    *slot = slot.wrapping_mul(radix).wrapping_add(key as u32)
-                }),
-                Some(nulls) => {
-                    slots
-                        .iter_mut()
-                        .zip(keys.iter())
-                        .enumerate()
-                        .for_each(|(i, (slot, &key))| {
-                            let entry = if nulls.is_null(i) {
-                                radix - 1
-                            } else {
-                                key as u32
-                            };
-                            *slot = slot.wrapping_mul(radix).wrapping_add(entry);
-                        })
-                }
-            }
-        }
+        let slots = slots_of(input, std::mem::take(&mut combos.slots));
         let mut codes = vec![0u32; self.texts.len()];
         // The first row of a combination looks its strings up and checks its filters.
         let mut resolve = |i: usize, groups: &mut Self| {
@@ -471,6 +467,156 @@ impl Groups {
         }
         combos.slots = slots;
         gids
+    }
+
+    /// Counts one batch slot by slot, if every aggregate allows: rows and each stream's values
+    /// are added up per combination of dictionary entries (a few thousand at most), then each
+    /// combination is folded into its group once, its conditions per entry decided then. The
+    /// rows cost a slot and an addition each, whatever the number of conditional aggregates
+    /// (`sum(CASE WHEN event_type = 'view' THEN 1 ELSE 0 END)`, …). False: not counted.
+    fn update_by_slot(&mut self, input: &BatchInput<'_>, combos: &mut Combos) -> bool {
+        let space = combos.table.len();
+        if space == 0 || space > MAX_SLOTS || self.integer_key || input.keep.is_some() {
+            return false;
+        }
+        let foldable = self
+            .counts
+            .iter()
+            .zip(&input.inputs)
+            .all(|(counts, input)| match (counts, input) {
+                (_, None) | (Counts::Rows | Counts::Shared(..), _) => true,
+                (_, Some(input)) if input.matched.is_some() => false,
+                (Counts::Values(_), Some(input)) => {
+                    matches!(input.then, Values::Int(_) | Values::Float(_))
+                        && matches!(input.otherwise, Values::Null)
+                }
+                // Floats would add up in another order than row by row.
+                (Counts::Numbers(numbers, _), Some(input)) => {
+                    numbers.is_exact()
+                        && matches!(
+                            input.then,
+                            Values::Ints(_) | Values::Decimals(_) | Values::Int(_)
+                        )
+                        && matches!(input.otherwise, Values::Null | Values::Int(_))
+                }
+                _ => false,
+            });
+        if !foldable {
+            return false;
+        }
+        let slots = slots_of(input, std::mem::take(&mut combos.slots));
+        let by_slot = &mut combos.by_slot;
+        by_slot.rows.resize(space, 0);
+        for &slot in &slots {
+            by_slot.rows[slot as usize] += 1;
+        }
+        // Each stream's values per slot, whatever the conditions.
+        by_slot.numbers.resize_with(self.counts.len(), || None);
+        for ((counts, input), cells) in self
+            .counts
+            .iter()
+            .zip(&input.inputs)
+            .zip(&mut by_slot.numbers)
+        {
+            if let (Counts::Numbers(numbers, _), Some(input)) = (counts, input)
+                && matches!(input.then, Values::Ints(_) | Values::Decimals(_))
+            {
+                if cells.as_ref().is_none_or(|c| c.len() != space) {
+                    *cells = Some(numbers.empty_like(space));
+                }
+                let unconditional = Input {
+                    matched: None,
+                    entries: None,
+                    then: input.then,
+                    otherwise: Values::Null,
+                    hint: None,
+                };
+                let cells = cells.as_mut().expect("just made");
+                cells.update(&unconditional, &Rows::Grouped(&slots));
+            }
+        }
+        // Place values of each column's digit in a slot.
+        let mut strides = vec![1usize; input.columns.len()];
+        for c in (0..input.columns.len().saturating_sub(1)).rev() {
+            strides[c] = strides[c + 1] * input.columns[c + 1].entries.len();
+        }
+        let entry = |slot: usize, c: usize| (slot / strides[c]) % input.columns[c].entries.len();
+        for slot in 0..space {
+            let rows = std::mem::take(&mut by_slot.rows[slot]);
+            if rows == 0 {
+                continue;
+            }
+            let g = self.slot_group(input, &mut combos.table, slot, &entry);
+            for (a, (counts, input)) in self.counts.iter_mut().zip(&input.inputs).enumerate() {
+                let cells = by_slot.numbers[a].as_mut();
+                if g == FILTERED {
+                    if let Some(cells) = cells {
+                        cells.clear(slot);
+                    }
+                    continue;
+                }
+                let Some(input) = input else {
+                    continue;
+                };
+                let matched = input
+                    .entries
+                    .is_none_or(|(column, mask)| mask[entry(slot, column)]);
+                let value = if matched { input.then } else { input.otherwise };
+                match (counts, value) {
+                    (Counts::Values(values), Values::Int(_) | Values::Float(_)) => {
+                        values[g as usize] += rows
+                    }
+                    (Counts::Numbers(numbers, _), Values::Int(v)) => {
+                        numbers.add_times(g as usize, v, rows)
+                    }
+                    (Counts::Numbers(numbers, _), Values::Ints(_) | Values::Decimals(_)) => {
+                        if let Some(cells) = &cells {
+                            numbers.absorb(g as usize, cells, slot);
+                        }
+                    }
+                    _ => {}
+                }
+                if let Some(cells) = cells {
+                    cells.clear(slot);
+                }
+            }
+            if g != FILTERED && self.counts_rows {
+                self.rows[g as usize] += rows;
+            }
+        }
+        combos.slots = slots;
+        true
+    }
+
+    /// The group of a slot (see [`Groups::update_by_slot`]), looked up once per combination
+    /// of entries as [`Groups::group_ids`] looks up a row's.
+    fn slot_group(
+        &mut self,
+        input: &BatchInput<'_>,
+        table: &mut [u32],
+        slot: usize,
+        entry: &impl Fn(usize, usize) -> usize,
+    ) -> u32 {
+        if table[slot] != NONE {
+            return table[slot];
+        }
+        let mut codes = vec![0u32; self.texts.len()];
+        let mut g = NONE;
+        for (c, column) in input.columns.iter().enumerate() {
+            let value = column.entries[entry(slot, c)];
+            if value == FAIL {
+                g = FILTERED;
+                break;
+            }
+            if let Some(key) = column.key {
+                codes[key] = value;
+            }
+        }
+        if g == NONE {
+            g = self.group(input.partition, &codes);
+        }
+        table[slot] = g;
+        g
     }
 
     /// Adds another worker's groups to these.
@@ -665,6 +811,56 @@ impl Groups {
     }
 }
 
+/// Each row's slot: the combination of its entries in every entry column, in mixed radix
+/// (the last column the least significant digit; nulls in each column's last entry).
+/// `slots` is a buffer kept across batches: a fresh one of this size would be fresh pages each
+/// time.
+fn slots_of(input: &BatchInput<'_>, mut slots: Vec<u32>) -> Vec<u32> {
+    slots.clear();
+    slots.resize(input.rows, 0);
+    for column in &input.columns {
+            let radix = column.entries.len() as u32;
+            let keys = column.dict.keys().values();
+            match column.dict.keys().nulls() {
+                None => slots.iter_mut().zip(keys.iter()).for_each(|(slot, &key)| {
+                    *slot = slot.wrapping_mul(radix).wrapping_add(key as u32)
+                }),
+                Some(nulls) => {
+                    slots
+                        .iter_mut()
+                        .zip(keys.iter())
+                        .enumerate()
+                        .for_each(|(i, (slot, &key))| {
+                            let entry = if nulls.is_null(i) {
+                                radix - 1
+                            } else {
+                                key as u32
+                            };
+                            *slot = slot.wrapping_mul(radix).wrapping_add(entry);
+                        })
+                }
+            }
+        }
+    slots
+}
+
+/// The rows of a batch whose entry in `column` passes `mask` (the last slot: null).
+fn entry_rows(column: &EntryColumn<'_>, mask: &[bool]) -> BooleanBuffer {
+    let keys = column.dict.keys();
+    let null = mask.len() - 1;
+    let values = keys.values();
+    match keys.nulls() {
+        None => BooleanBuffer::collect_bool(keys.len(), |i| mask[values[i] as usize]),
+        Some(nulls) => BooleanBuffer::collect_bool(keys.len(), |i| {
+            mask[if nulls.is_null(i) {
+                null
+            } else {
+                values[i] as usize
+            }]
+        }),
+    }
+}
+
 /// Another worker's counts, taken apart group by group as they merge.
 enum Absorbed {
     Rows,
@@ -760,6 +956,10 @@ impl Gathered {
 /// The most combinations of dictionary entries tabulated (4 MiB of group ids).
 const MAX_COMBOS: usize = 1 << 20;
 
+/// The most combinations of dictionary entries a batch is counted by before its groups (see
+/// [`Groups::update_by_slot`]): folding them costs a fraction of a batch's rows.
+const MAX_SLOTS: usize = 1 << 14;
+
 /// Per worker: the group of each combination of text-key dictionary entries, valid while the
 /// file and the dictionaries stay the same (a column chunk keeps one dictionary).
 #[derive(Debug, Default)]
@@ -769,6 +969,15 @@ pub(crate) struct Combos {
     table: Vec<u32>,
     slots: Vec<u32>,
     gids: Vec<u32>,
+    by_slot: BySlot,
+}
+
+/// A batch's rows and values per slot, emptied as they are folded into groups.
+#[derive(Debug, Default)]
+struct BySlot {
+    rows: Vec<u64>,
+    /// Per aggregate with its own stream of column values.
+    numbers: Vec<Option<Numbers>>,
 }
 
 impl Combos {
@@ -847,6 +1056,7 @@ mod tests {
             integer: None,
             inputs: vec![Some(Input {
                 matched: None,
+                entries: None,
                 then: Values::Ints(&x),
                 otherwise: Values::Null,
                 hint: None,
@@ -883,5 +1093,207 @@ mod tests {
             Some(vec![true, false, true, false]),
         );
         assert_eq!(kept, [("a".to_string(), 4)]);
+    }
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use arrow::array::{AsArray, StringArray};
+    use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use datafusion::logical_expr::col;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::dense::measures::{Condition, Domain, Number, Operand, Values};
+
+    /// A row: its key, its condition column's value, and `x` (None: NULL).
+    type Row = (Option<u8>, Option<u8>, Option<i64>);
+
+    /// Per key: count_if(c passes), sum(CASE WHEN c THEN x ELSE 0 END),
+    /// max(CASE WHEN c THEN x END), sum(x), count(*), as text.
+    type Answer = Vec<(Option<String>, Vec<Option<i64>>)>;
+
+    fn aggregates() -> Vec<Aggregate> {
+        let text = || Some(Condition::Text("c".to_string(), col("c")));
+        let x = || Operand::Column("x".to_string());
+        let of = |measure, then, otherwise, condition| Aggregate {
+            measure,
+            domain: Domain::Integer,
+            then,
+            otherwise,
+            condition,
+        };
+        vec![
+            of(
+                Measure::Count,
+                Operand::Constant(Number::Int(1)),
+                Operand::Null,
+                text(),
+            ),
+            of(
+                Measure::Sum,
+                x(),
+                Operand::Constant(Number::Int(0)),
+                text(),
+            ),
+            of(Measure::Max, x(), Operand::Null, text()),
+            of(Measure::Sum, x(), Operand::Null, None),
+            of(
+                Measure::Count,
+                Operand::Constant(Number::Int(1)),
+                Operand::Null,
+                None,
+            ),
+        ]
+    }
+
+    /// The answer as the dense path counts it, in batches of `batch` rows, slot by slot or
+    /// (`by_row`) row by row.
+    fn dense(rows: &[Row], mask: &[bool; 4], batch: usize, by_row: bool) -> Answer {
+        let budget = Arc::new(Budget::new(1 << 20));
+        let aggregates = aggregates();
+        let mut groups = Groups::new(1, false, &aggregates, Arc::clone(&budget));
+        let mut combos = Combos::default();
+        let partition = groups.partition_id(Vec::new());
+        let name = |v: Option<u8>, prefix: &str| v.map(|v| format!("{prefix}{v}"));
+        for chunk in rows.chunks(batch.max(1)) {
+            let keys: Vec<Option<String>> = chunk.iter().map(|r| name(r.0, "k")).collect();
+            let keys: DictionaryArray<Int32Type> = keys.iter().map(Option::as_deref).collect();
+            let conds: Vec<Option<String>> = chunk.iter().map(|r| name(r.1, "c")).collect();
+            let conds: DictionaryArray<Int32Type> = conds.iter().map(Option::as_deref).collect();
+            let mut key_entries: Vec<u32> = (0..keys.values().len())
+                .map(|i| {
+                    let value = keys.values().as_string::<i32>().value(i).to_string();
+                    groups.texts[0].code(ScalarValue::Utf8(Some(value)), &budget)
+                })
+                .collect();
+            key_entries.push(groups.texts[0].code(ScalarValue::Utf8(None), &budget));
+            // Whether each entry of the condition column passes: "c<i>" by mask[i], null by
+            // mask[3].
+            let mut cond_mask: Vec<bool> = (0..conds.values().len())
+                .map(|i| {
+                    let value = conds.values().as_string::<i32>().value(i);
+                    mask[value[1..].parse::<usize>().unwrap()]
+                })
+                .collect();
+            cond_mask.push(mask[3]);
+            let cond_entries = vec![0u32; cond_mask.len()];
+            let x = Int64Array::from(chunk.iter().map(|r| r.2).collect::<Vec<_>>());
+            let conditional = |then, otherwise| {
+                Some(Input {
+                    matched: None,
+                    entries: Some((1, cond_mask.as_slice())),
+                    then,
+                    otherwise,
+                    hint: None,
+                })
+            };
+            let input = BatchInput {
+                rows: chunk.len(),
+                // Row mode: a row filter that keeps every row.
+                keep: by_row.then(|| BooleanBuffer::new_set(chunk.len())),
+                partition,
+                columns: vec![
+                    EntryColumn {
+                        dict: &keys,
+                        entries: &key_entries,
+                        key: Some(0),
+                    },
+                    EntryColumn {
+                        dict: &conds,
+                        entries: &cond_entries,
+                        key: None,
+                    },
+                ],
+                integer: None,
+                inputs: vec![
+                    conditional(Values::Int(1), Values::Null),
+                    conditional(Values::Ints(&x), Values::Int(0)),
+                    conditional(Values::Ints(&x), Values::Null),
+                    Some(Input {
+                        matched: None,
+                        entries: None,
+                        then: Values::Ints(&x),
+                        otherwise: Values::Null,
+                        hint: None,
+                    }),
+                    None,
+                ],
+            };
+            groups.update(&input, &mut combos);
+        }
+        let mut fields = vec![Field::new("k", DataType::Utf8, true)];
+        fields.extend((0..5).map(|a| Field::new(format!("a{a}"), DataType::Int64, true)));
+        let schema = Arc::new(Schema::new(fields));
+        let mut outputs = vec![Output::Text(0)];
+        outputs.extend((0..5).map(Output::Aggregate));
+        let batches = groups.into_batches(&outputs, &schema, 1024, false).unwrap();
+        let mut answer: Answer = Vec::new();
+        for b in &batches {
+            let keys: &StringArray = b.column(0).as_string();
+            for i in 0..b.num_rows() {
+                let values = (1..6)
+                    .map(|c| {
+                        let column = b.column(c).as_primitive::<Int64Type>();
+                        column.is_valid(i).then(|| column.value(i))
+                    })
+                    .collect();
+                answer.push((keys.is_valid(i).then(|| keys.value(i).to_string()), values));
+            }
+        }
+        answer.sort();
+        answer
+    }
+
+    /// The same answer, counted plainly.
+    fn expected(rows: &[Row], mask: &[bool; 4]) -> Answer {
+        let mut keys: Vec<Option<u8>> = rows.iter().map(|r| r.0).collect();
+        keys.sort();
+        keys.dedup();
+        let mut answer: Answer = keys
+            .into_iter()
+            .map(|key| {
+                let rows: Vec<&Row> = rows.iter().filter(|r| r.0 == key).collect();
+                let passes = |r: &&&Row| mask[r.1.map_or(3, usize::from)];
+                let matched: Vec<&&Row> = rows.iter().filter(passes).collect();
+                let sum = |values: Vec<i64>| (!values.is_empty()).then(|| values.iter().sum());
+                let case_sum: Vec<i64> = rows
+                    .iter()
+                    .filter_map(|r| if passes(&r) { r.2 } else { Some(0) })
+                    .collect();
+                let values = vec![
+                    Some(matched.len() as i64),
+                    sum(case_sum),
+                    matched.iter().filter_map(|r| r.2).max(),
+                    sum(rows.iter().filter_map(|r| r.2).collect()),
+                    Some(rows.len() as i64),
+                ];
+                (key.map(|k| format!("k{k}")), values)
+            })
+            .collect();
+        answer.sort();
+        answer
+    }
+
+    proptest! {
+        /// Counting by slot and by row agree with a plain count, across batches whose
+        /// dictionaries differ, with nulls in keys, conditions and values.
+        #[test]
+        fn slots_and_rows_count_alike(
+            rows in proptest::collection::vec(
+                (
+                    proptest::option::of(0u8..4),
+                    proptest::option::of(0u8..3),
+                    proptest::option::of(-1000i64..1000),
+                ),
+                1..60,
+            ),
+            mask in any::<[bool; 4]>(),
+            batch in 1usize..25,
+        ) {
+            let expected = expected(&rows, &mask);
+            prop_assert_eq!(dense(&rows, &mask, batch, false), expected.clone());
+            prop_assert_eq!(dense(&rows, &mask, batch, true), expected);
+        }
     }
 }

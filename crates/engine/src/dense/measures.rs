@@ -227,6 +227,7 @@ impl fmt::Display for Aggregate {
 }
 
 /// One operand's values in one batch.
+#[derive(Clone, Copy)]
 pub(crate) enum Values<'a> {
     Null,
     /// A column of any type, of which only nulls matter (for counts).
@@ -278,8 +279,12 @@ pub(crate) trait EachRow {
 
 /// One aggregate's inputs in one batch.
 pub(crate) struct Input<'a> {
-    /// Rows where the condition holds (`None`: every row, or no condition).
+    /// Rows where the condition holds (`None`: every row, or no condition, or a condition
+    /// given per dictionary entry in `entries`).
     pub matched: Option<BooleanBuffer>,
+    /// A condition on one text column, per dictionary entry: the column (an index into the
+    /// batch's entry columns) and whether each entry (the last: null) passes.
+    pub entries: Option<(usize, &'a [bool])>,
     pub then: Values<'a>,
     pub otherwise: Values<'a>,
     /// The range the statistics promise for a `count(DISTINCT)` input.
@@ -392,6 +397,22 @@ impl IntCell {
         self.n += 1;
     }
 
+    /// Adds `v` `times` times at once.
+    #[inline(always)]
+    fn add_times(&mut self, v: i128, times: u64, wrapped: &mut bool) {
+        match v.checked_mul(i128::from(times)) {
+            Some(total) => {
+                let (sum, o) = self.sum.overflowing_add(total);
+                self.sum = sum;
+                *wrapped |= o;
+            }
+            None => *wrapped = true,
+        }
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.n += times;
+    }
+
     /// Adds `v`, an `i64`: its sum cannot pass `i128` before 2^64 values.
     #[inline(always)]
     fn add_i64<const EXTREMES: bool>(&mut self, v: i64) {
@@ -498,6 +519,54 @@ impl Numbers {
         match self {
             Numbers::Ints { cells, .. } => cells.push(IntCell::default()),
             Numbers::Floats { cells } => cells.push(FloatCell::default()),
+        }
+    }
+
+    /// Whether integers or decimals are added up (exactly, in any order).
+    pub(crate) fn is_exact(&self) -> bool {
+        matches!(self, Numbers::Ints { .. })
+    }
+
+    /// `len` empty cells, kept as `self` keeps them.
+    pub(crate) fn empty_like(&self, len: usize) -> Self {
+        match self {
+            Numbers::Ints {
+                scale, extremes, ..
+            } => Numbers::Ints {
+                scale: *scale,
+                extremes: *extremes,
+                cells: vec![IntCell::default(); len],
+                overflow: false,
+            },
+            Numbers::Floats { .. } => Numbers::Floats {
+                cells: vec![FloatCell::default(); len],
+            },
+        }
+    }
+
+    /// How many groups it has cells for.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Numbers::Ints { cells, .. } => cells.len(),
+            Numbers::Floats { cells } => cells.len(),
+        }
+    }
+
+    /// Empties cell `g`.
+    pub(crate) fn clear(&mut self, g: usize) {
+        match self {
+            Numbers::Ints { cells, .. } => cells[g] = IntCell::default(),
+            Numbers::Floats { cells } => cells[g] = FloatCell::default(),
+        }
+    }
+
+    /// Adds the integer `v` to group `g` `times` times (rows whose value is a constant).
+    pub(crate) fn add_times(&mut self, g: usize, v: i128, times: u64) {
+        if let Numbers::Ints {
+            cells, overflow, ..
+        } = self
+        {
+            cells[g].add_times(v, times, overflow);
         }
     }
 
@@ -791,6 +860,7 @@ mod tests {
         let x = ints(&[Some(5), None, Some(7), Some(100)]);
         let input = Input {
             matched: Some(BooleanBuffer::from(vec![true, true, false, false])),
+            entries: None,
             then: Values::Ints(&x),
             otherwise: Values::Int(0),
             hint: None,
@@ -832,6 +902,7 @@ mod tests {
         let x = ints(&[Some(3), Some(-2), Some(9), None, Some(4)]);
         let input = Input {
             matched: None,
+            entries: None,
             then: Values::Ints(&x),
             otherwise: Values::Null,
             hint: None,
@@ -904,6 +975,7 @@ mod tests {
         let x = ints(&[Some(3), Some(-2), None, Some(i64::MAX), Some(i64::MAX)]);
         let input = Input {
             matched: None,
+            entries: None,
             then: Values::Ints(&x),
             otherwise: Values::Null,
             hint: None,
@@ -933,8 +1005,8 @@ mod tests {
                 format!("Int({})", i64::MAX),
                 "Int(3)".to_string(),
                 format!("Int({})", i64::MAX),
-                "Float(0.5)".to_string(),
-                format!("Float({:?})", max2 as f64 / 2.0),
+                "Mean { sum: 1, n: 2, scale: 0 }".to_string(),
+                format!("Mean {{ sum: {max2}, n: 2, scale: 0 }}"),
             ]
         );
     }
