@@ -119,6 +119,70 @@ async fn aggregates_below_joins_agree_with_hash_aggregation() {
     }
 }
 
+/// A join with a few literal rows on a unique key is read as a lookup (issue #17): no hash join,
+/// the small side's columns become `CASE`s of the key that the dense path groups per entry.
+/// Duplicate keys, NULL keys, keys of other types, expressions of the key and small columns
+/// inside aggregates agree with DataFusion's own plan.
+#[tokio::test]
+async fn joins_with_literal_rows_are_lookups_and_agree_with_hash_aggregation() {
+    let lake = DemoLake::new(DemoSpec {
+        start: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+        days: 3,
+        events_per_day: 3_000,
+        rows_per_file: 1_000,
+        seed: 8,
+        ..Default::default()
+    });
+    let (dense, hash) = engines(&lake.catalog());
+    let segments = "(VALUES ('oneroom', 'rent', 1), ('officetel', 'rent', 2), ('villa', 'rent', 3), ('apt', 'sale', 4), (NULL, 'none', 5), ('nothing', 'none', 6)) AS d(service, segment, rank)";
+    let lookups = [
+        format!(
+            "SELECT d.segment, count(*), count(DISTINCT v.user_id), sum(v.price) FROM views v JOIN {segments} ON v.service = d.service WHERE v.event_type = 'view' GROUP BY d.segment"
+        ),
+        format!(
+            "SELECT d.segment, d.rank, v.platform, count(*) FROM {segments} JOIN views v ON d.service = v.service GROUP BY 1, 2, 3"
+        ),
+        format!(
+            "SELECT d.segment, min(v.event_time) FROM views v JOIN {segments} ON upper(v.service) = upper(d.service) GROUP BY 1"
+        ),
+        "SELECT p.label, count(*) FROM views v JOIN (VALUES ('ios', 'phone'), ('android', 'phone'), ('web', 'desktop')) AS p(platform, label) ON v.platform = p.platform GROUP BY 1".to_string(),
+    ];
+    for sql in &lookups {
+        let expected = sorted_rows(&hash, sql).await;
+        assert!(!expected.is_empty(), "{sql}");
+        assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+        let plan = explain(&dense, sql).await;
+        assert!(
+            plan.contains("DenseAggregateExec") && !plan.contains("HashJoinExec"),
+            "{sql} reads the small side as a lookup:\n{plan}"
+        );
+    }
+    // Aggregates of the small side's columns read them as CASEs too, and an integer key's
+    // CASE is one per row: DataFusion aggregates, still without a join.
+    let of_small_side = [
+        "WITH dims AS (SELECT * FROM (VALUES (1000000, 'first'), (1000001, 'second'), (CAST(1000002 AS INT), 'third')) AS t(id, name)) SELECT dims.name, count(*) FROM views v JOIN dims ON v.listing_id = dims.id GROUP BY 1".to_string(),
+        format!(
+            "SELECT d.segment, max(d.rank), min(v.event_time) FROM views v JOIN {segments} ON upper(v.service) = upper(d.service) GROUP BY 1"
+        ),
+        format!(
+            "SELECT count(*), sum(d.rank) FROM views v JOIN {segments} ON v.service = d.service WHERE v.dt = DATE '2024-01-02'"
+        ),
+    ];
+    for sql in &of_small_side {
+        let expected = sorted_rows(&hash, sql).await;
+        assert!(!expected.is_empty(), "{sql}");
+        assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+        assert!(!explain(&dense, sql).await.contains("HashJoinExec"), "{sql}");
+    }
+    // A key that repeats is no lookup: each row meets both of its small rows.
+    let twice = "SELECT d.segment, count(*) FROM views v JOIN (VALUES ('apt', 'sale'), ('apt', 'any')) AS d(service, segment) ON v.service = d.service GROUP BY 1";
+    assert_eq!(
+        sorted_rows(&dense, twice).await,
+        sorted_rows(&hash, twice).await
+    );
+    assert!(explain(&dense, twice).await.contains("HashJoinExec"));
+}
+
 /// The seed queries over the live table (part of its raw day compacted): each side aggregates
 /// on its own, the batch side through the dense path, and the answers equal DataFusion's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

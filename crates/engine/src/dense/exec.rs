@@ -238,6 +238,7 @@ impl Fallback {
                     "dense_aggregation"
                         | "minerva_aggregate_below_join"
                         | "minerva_aggregate_through_union"
+                        | "minerva_join_as_lookup"
                 )
             })
             .cloned()

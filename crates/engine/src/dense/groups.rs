@@ -70,6 +70,10 @@ enum Rows<'a> {
     Kept(&'a BooleanBuffer, usize),
     /// Per row, its group, or [`NONE`] / [`FILTERED`].
     Grouped(&'a [u32]),
+    /// Per row, its slot (see [`Groups::update_by_slot`]), each slot in two lanes: an even
+    /// row's cell is `2 * slot`, an odd row's `2 * slot + 1`, so that runs of rows in one slot
+    /// add up in two independent chains, not one.
+    Laned(&'a [u32]),
 }
 
 impl EachRow for Rows<'_> {
@@ -80,13 +84,40 @@ impl EachRow for Rows<'_> {
         match self {
             Rows::All(n, g) => (0..*n).for_each(|i| f(i, *g)),
             Rows::Kept(keep, g) => keep.set_indices().for_each(|i| f(i, *g)),
+            Rows::Grouped(_) | Rows::Laned(_) => self.each_in(0, self.len(), f),
+        }
+    }
+
+    #[inline(always)]
+    fn each_in(&self, start: usize, end: usize, mut f: impl FnMut(usize, usize)) {
+        match self {
+            Rows::All(_, g) => (start..end).for_each(|i| f(i, *g)),
+            Rows::Kept(keep, g) => (start..end)
+                .filter(|&i| keep.value(i))
+                .for_each(|i| f(i, *g)),
             Rows::Grouped(gids) => {
-                for (i, &g) in gids.iter().enumerate() {
+                for (i, &g) in gids[start..end].iter().enumerate() {
                     if g < FILTERED {
-                        f(i, g as usize);
+                        f(start + i, g as usize);
                     }
                 }
             }
+            Rows::Laned(slots) => {
+                for (i, &slot) in slots[start..end].iter().enumerate() {
+                    let i = start + i;
+                    f(i, 2 * slot as usize + (i & 1));
+                }
+            }
+        }
+    }
+}
+
+impl Rows<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Rows::All(n, _) => *n,
+            Rows::Kept(keep, _) => keep.len(),
+            Rows::Grouped(ids) | Rows::Laned(ids) => ids.len(),
         }
     }
 }
@@ -331,8 +362,8 @@ impl Groups {
             None => match rows {
                 Rows::All(n, g) => self.rows[g] += n as u64,
                 Rows::Kept(keep, g) => self.rows[g] += keep.count_set_bits() as u64,
-                Rows::Grouped(_) if !self.counts_rows => {}
-                Rows::Grouped(_) => {
+                Rows::Grouped(_) | Rows::Laned(_) if !self.counts_rows => {}
+                Rows::Grouped(_) | Rows::Laned(_) => {
                     let counts = &mut self.rows;
                     rows.each(
                         #[inline(always)]
@@ -521,8 +552,8 @@ impl Groups {
             if let (Counts::Numbers(numbers, _), Some(input)) = (counts, input)
                 && matches!(input.then, Values::Ints(_) | Values::Decimals(_))
             {
-                if cells.as_ref().is_none_or(|c| c.len() != space) {
-                    *cells = Some(numbers.empty_like(space));
+                if cells.as_ref().is_none_or(|c| c.len() != 2 * space) {
+                    *cells = Some(numbers.empty_like(2 * space));
                 }
                 let unconditional = Input {
                     matched: None,
@@ -532,7 +563,7 @@ impl Groups {
                     hint: None,
                 };
                 let cells = cells.as_mut().expect("just made");
-                cells.update(&unconditional, &Rows::Grouped(&slots));
+                cells.update(&unconditional, &Rows::Laned(&slots));
             }
         }
         // Place values of each column's digit in a slot.
@@ -551,7 +582,8 @@ impl Groups {
                 let cells = by_slot.numbers[a].as_mut();
                 if g == FILTERED {
                     if let Some(cells) = cells {
-                        cells.clear(slot);
+                        cells.clear(2 * slot);
+                        cells.clear(2 * slot + 1);
                     }
                     continue;
                 }
@@ -571,13 +603,15 @@ impl Groups {
                     }
                     (Counts::Numbers(numbers, _), Values::Ints(_) | Values::Decimals(_)) => {
                         if let Some(cells) = &cells {
-                            numbers.absorb(g as usize, cells, slot);
+                            numbers.absorb(g as usize, cells, 2 * slot);
+                            numbers.absorb(g as usize, cells, 2 * slot + 1);
                         }
                     }
                     _ => {}
                 }
                 if let Some(cells) = cells {
-                    cells.clear(slot);
+                    cells.clear(2 * slot);
+                    cells.clear(2 * slot + 1);
                 }
             }
             if g != FILTERED && self.counts_rows {
@@ -819,28 +853,29 @@ fn slots_of(input: &BatchInput<'_>, mut slots: Vec<u32>) -> Vec<u32> {
     slots.clear();
     slots.resize(input.rows, 0);
     for column in &input.columns {
-            let radix = column.entries.len() as u32;
-            let keys = column.dict.keys().values();
-            match column.dict.keys().nulls() {
-                None => slots.iter_mut().zip(keys.iter()).for_each(|(slot, &key)| {
-                    *slot = slot.wrapping_mul(radix).wrapping_add(key as u32)
-                }),
-                Some(nulls) => {
-                    slots
-                        .iter_mut()
-                        .zip(keys.iter())
-                        .enumerate()
-                        .for_each(|(i, (slot, &key))| {
-                            let entry = if nulls.is_null(i) {
-                                radix - 1
-                            } else {
-                                key as u32
-                            };
-                            *slot = slot.wrapping_mul(radix).wrapping_add(entry);
-                        })
-                }
+        let radix = column.entries.len() as u32;
+        let keys = column.dict.keys().values();
+        match column.dict.keys().nulls() {
+            None => slots
+                .iter_mut()
+                .zip(keys.iter())
+                .for_each(|(slot, &key)| *slot = slot.wrapping_mul(radix).wrapping_add(key as u32)),
+            Some(nulls) => {
+                slots
+                    .iter_mut()
+                    .zip(keys.iter())
+                    .enumerate()
+                    .for_each(|(i, (slot, &key))| {
+                        let entry = if nulls.is_null(i) {
+                            radix - 1
+                        } else {
+                            key as u32
+                        };
+                        *slot = slot.wrapping_mul(radix).wrapping_add(entry);
+                    })
             }
         }
+    }
     slots
 }
 
@@ -1130,12 +1165,7 @@ mod slot_tests {
                 Operand::Null,
                 text(),
             ),
-            of(
-                Measure::Sum,
-                x(),
-                Operand::Constant(Number::Int(0)),
-                text(),
-            ),
+            of(Measure::Sum, x(), Operand::Constant(Number::Int(0)), text()),
             of(Measure::Max, x(), Operand::Null, text()),
             of(Measure::Sum, x(), Operand::Null, None),
             of(

@@ -275,6 +275,9 @@ impl Values<'_> {
 /// Visits the rows of a batch that are counted, each with its group.
 pub(crate) trait EachRow {
     fn each(&self, f: impl FnMut(usize, usize));
+
+    /// As `each`, for the rows in `start..end` only.
+    fn each_in(&self, start: usize, end: usize, f: impl FnMut(usize, usize));
 }
 
 /// One aggregate's inputs in one batch.
@@ -690,14 +693,17 @@ fn fold_ints<const EXTREMES: bool>(
                     #[inline(always)]
                     |i, g| cells[g].add_i64::<EXTREMES>(values[i]),
                 ),
-                Some(nulls) => rows.each(
-                    #[inline(always)]
-                    |i, g| {
-                        if nulls.is_valid(i) {
-                            cells[g].add_i64::<EXTREMES>(values[i]);
-                        }
-                    },
-                ),
+                // Runs of values between the nulls, with no test per row.
+                Some(nulls) => {
+                    for (start, end) in nulls.inner().set_slices() {
+                        rows.each_in(
+                            start,
+                            end,
+                            #[inline(always)]
+                            |i, g| cells[g].add_i64::<EXTREMES>(values[i]),
+                        );
+                    }
+                }
             }
         }
         (Some(matched), Values::Ints(array), Values::Null | Values::Int(_)) => {
@@ -740,7 +746,11 @@ pub(crate) enum Gathered {
     Float(f64),
     /// The mean of `n` integers or decimals of `scale` adding up to `sum`: a float, or a
     /// decimal of the result's scale (truncated, as DataFusion's decimal `avg`).
-    Mean { sum: i128, n: u64, scale: i8 },
+    Mean {
+        sum: i128,
+        n: u64,
+        scale: i8,
+    },
 }
 
 /// The column of `field`'s type holding `values`; a sum that does not fit the type is an
@@ -838,8 +848,12 @@ mod tests {
     struct Visits<'a>(&'a [usize]);
 
     impl EachRow for Visits<'_> {
-        fn each(&self, mut f: impl FnMut(usize, usize)) {
-            for (i, &g) in self.0.iter().enumerate() {
+        fn each(&self, f: impl FnMut(usize, usize)) {
+            self.each_in(0, self.0.len(), f)
+        }
+
+        fn each_in(&self, start: usize, end: usize, mut f: impl FnMut(usize, usize)) {
+            for (i, &g) in self.0.iter().enumerate().take(end).skip(start) {
                 f(i, g)
             }
         }

@@ -31,6 +31,7 @@ mod derived;
 mod exec;
 mod groups;
 mod join;
+mod lookup;
 mod measures;
 mod stats;
 mod union;
@@ -71,6 +72,7 @@ use exec::{
     AggregatePlan, DenseAggregateExec, DenseScan, EntryKey, PlannedCondition, RowFilter, TextFilter,
 };
 use groups::Output;
+pub(crate) use lookup::JoinAsLookup;
 use measures::{Aggregate, Condition, Domain, Measure, Number, Operand};
 pub(crate) use union::AggregateThroughUnion;
 

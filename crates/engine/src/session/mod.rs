@@ -35,7 +35,8 @@ use object_store::ObjectStore;
 use url::Url;
 
 use crate::dense::{
-    AggregateThroughUnion, DenseAggregation, MinervaQueryPlanner, aggregate_below_join,
+    AggregateThroughUnion, DenseAggregation, JoinAsLookup, MinervaQueryPlanner,
+    aggregate_below_join,
 };
 use crate::error::{EngineError, Result};
 use crate::report::QueryStats;
@@ -234,9 +235,14 @@ fn optimizer_rules(dense_aggregation: bool) -> Vec<Arc<dyn OptimizerRule + Send 
     // large side's scan, and `count(DISTINCT)` is split into its halves.
     let below_join: Option<Arc<dyn OptimizerRule + Send + Sync>> =
         dense_aggregation.then(|| Arc::new(aggregate_below_join()) as _);
+    // A join with a few literal rows is read as a lookup first, where its key is unique: the
+    // aggregation then reads one table (the dense rule takes it next pass).
+    let lookup: Option<Arc<dyn OptimizerRule + Send + Sync>> =
+        dense_aggregation.then(|| Arc::new(JoinAsLookup) as _);
     dense
         .into_iter()
         .chain(rules)
+        .chain(lookup)
         .chain(below_join)
         .chain(through_union)
         .collect()
