@@ -226,6 +226,22 @@ enum Source {
     Buckets(i64, i64),
 }
 
+/// `offset / width` for offsets below 2^63, without a division per row: the high half of
+/// `offset` times `reciprocal(width)` is the quotient or one less, corrected by one
+/// multiplication.
+#[inline(always)]
+fn bucket(offset: u64, width: u64, reciprocal: u64) -> u64 {
+    let q = ((u128::from(offset) * u128::from(reciprocal)) >> 64) as u64;
+    q + u64::from(q.wrapping_add(1).wrapping_mul(width) <= offset)
+}
+
+/// `floor(2^64 / width)` (for `width` 1: `2^64 - 1`, whose estimates the correction completes).
+fn reciprocal(width: u64) -> u64 {
+    (u128::from(u64::MAX) + 1)
+        .checked_div(u128::from(width))
+        .map_or(u64::MAX, |r| u64::try_from(r).unwrap_or(u64::MAX))
+}
+
 /// The most buckets one batch is evaluated over before rows are evaluated one by one.
 const MAX_BUCKETS: i64 = 4_096;
 
@@ -286,14 +302,15 @@ impl DerivedKey {
         let declared = self.schema.field(0).data_type();
         let raw = arrow::compute::cast(column, &DataType::Int64)?;
         let raw = raw.as_primitive::<Int64Type>();
-        let buckets: Int64Array =
-            arrow::compute::kernels::arity::unary(raw, |v: i64| v.div_euclid(width));
-        let (Some(lo), Some(hi)) = (arrow::compute::min(&buckets), arrow::compute::max(&buckets))
-        else {
+        let (Some(min), Some(max)) = (arrow::compute::min(raw), arrow::compute::max(raw)) else {
             // Every row null: all keys are the null slot.
             let keys = Int32Array::new_null(column.len());
             let values = arrow::array::new_null_array(&self.expr.data_type(&self.schema)?, 0);
             return Ok(Some(DictionaryArray::try_new(keys, values)?));
+        };
+        let (lo, hi) = (min.div_euclid(width), max.div_euclid(width));
+        let Some(base) = lo.checked_mul(width) else {
+            return Ok(None);
         };
         if hi - lo >= MAX_BUCKETS {
             return Ok(None);
@@ -314,11 +331,18 @@ impl DerivedKey {
                 values
             }
         };
-        let keys = Int32Array::new(
-            buckets.values().iter().map(|&b| (b - lo) as i32).collect(),
-            buckets.nulls().cloned(),
-        );
-        Ok(Some(DictionaryArray::try_new(keys, values)?))
+        let last = (hi - lo) as u64;
+        let (width, reciprocal) = (width as u64, reciprocal(width as u64));
+        // Null rows' values are anything: their keys are kept in range.
+        let keys: Vec<i32> = raw
+            .values()
+            .iter()
+            .map(|&v| bucket(v.wrapping_sub(base) as u64, width, reciprocal).min(last) as i32)
+            .collect();
+        Ok(Some(DictionaryArray::try_new(
+            Int32Array::new(keys.into(), raw.nulls().cloned()),
+            values,
+        )?))
     }
 
     fn per_row(&self, column: &ArrayRef) -> Result<DictionaryArray<Int32Type>> {
@@ -367,5 +391,23 @@ mod tests {
             cast(t(), DataType::Utf8),
         ]);
         assert!(!hourly(&mixed, "t"));
+    }
+
+    proptest::proptest! {
+        /// The bucket of an offset is its quotient, at every multiple of an hour in each unit
+        /// and around it, up to the most buckets a batch spans.
+        #[test]
+        fn buckets_are_quotients(
+            unit in proptest::sample::select(vec![1u64, 3_600, 3_600_000, 3_600_000_000, 3_600_000_000_000]),
+            bucket_index in 0..MAX_BUCKETS as u64,
+            within in proptest::prop_oneof![0u64..3, proptest::num::u64::ANY],
+        ) {
+            let offset = bucket_index * unit + within % unit;
+            let r = reciprocal(unit);
+            proptest::prop_assert_eq!(bucket(offset, unit, r), offset / unit);
+            if offset > 0 {
+                proptest::prop_assert_eq!(bucket(offset - 1, unit, r), (offset - 1) / unit);
+            }
+        }
     }
 }
