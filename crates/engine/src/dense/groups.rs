@@ -770,10 +770,15 @@ impl Groups {
         let mut batches = Vec::new();
         let mut rows = Gathered::new(outputs);
         for g in order {
-            self.gather(g, outputs, global, &mut rows);
-            if rows.len >= batch_size {
-                batches.push(rows.finish(outputs, schema)?);
-            }
+            self.gather(
+                g,
+                outputs,
+                schema,
+                batch_size,
+                global,
+                &mut rows,
+                &mut batches,
+            )?;
         }
         if rows.len > 0 {
             batches.push(rows.finish(outputs, schema)?);
@@ -781,67 +786,106 @@ impl Groups {
         Ok(batches)
     }
 
-    /// Appends the rows of group `g` to `rows`: one, or one per integer key value.
-    fn gather(&mut self, g: usize, outputs: &[Output], global: bool, rows: &mut Gathered) {
-        // The integer key of each output row (if there is a key) and its rows.
-        let (keys, counts): (Vec<Option<i64>>, Vec<i64>) = if self.integer_key {
+    /// Appends the rows of group `g` to `rows` (one, or one per integer key value), and each
+    /// batch of `batch_size` rows, once full, to `batches`: a group of millions of integer keys
+    /// becomes many batches, never one array of millions of rows.
+    #[allow(clippy::too_many_arguments)]
+    fn gather(
+        &mut self,
+        g: usize,
+        outputs: &[Output],
+        schema: &SchemaRef,
+        batch_size: usize,
+        global: bool,
+        rows: &mut Gathered,
+        batches: &mut Vec<RecordBatch>,
+    ) -> Result<()> {
+        // The integer key of each output row (if there is a key; a null key last) and its rows.
+        let (keys, null_key, counts): (Vec<i64>, bool, Vec<i64>) = if self.integer_key {
             let counter = std::mem::take(&mut self.by_key[g]);
             let (keys, mut counts) = counter.columns();
-            let mut keys: Vec<Option<i64>> = keys.into_iter().map(Some).collect();
-            if counter.nulls > 0 {
-                keys.push(None);
+            let null_key = counter.nulls > 0;
+            if null_key {
                 counts.push(counter.nulls as i64);
             }
-            (keys, counts)
+            (keys, null_key, counts)
         } else if self.rows[g] > 0 || global || !self.counts_rows {
-            (Vec::new(), vec![self.rows[g] as i64])
+            (Vec::new(), false, vec![self.rows[g] as i64])
         } else {
-            (Vec::new(), Vec::new())
+            (Vec::new(), false, Vec::new())
         };
-        if counts.is_empty() {
-            return;
-        }
-        let n = counts.len();
-        let (partition, codes) = &self.keys[g];
-        for (column, output) in rows.columns.iter_mut().zip(outputs) {
-            match *output {
-                Output::Partition(i) => column.repeat(&self.partitions[*partition as usize][i], n),
-                Output::Text(i) => column.repeat(&self.texts[i].values[codes[i] as usize], n),
-                Output::Integer => column.integers.extend_from_slice(&keys),
-                Output::Aggregate(a) if let Some((numbers, measure)) = self.numbers(a) => {
-                    let value = numbers.value(g, measure);
-                    match (measure, value) {
-                        (Measure::Count, Answer::Int(count)) => column
-                            .integers
-                            .extend(std::iter::repeat_n(Some(count as i64), n)),
-                        _ => column.answers.extend(std::iter::repeat_n(value, n)),
-                    }
-                }
-                Output::Aggregate(a) => match &mut self.counts[a] {
-                    Counts::Rows => column.integers.extend(counts.iter().map(|&c| Some(c))),
-                    Counts::Values(v) => column
-                        .integers
-                        .extend(std::iter::repeat_n(Some(v[g] as i64), n)),
-                    Counts::Distinct(sets) => column
-                        .integers
-                        .extend(std::iter::repeat_n(Some(sets[g].len() as i64), n)),
+        let key = |i: usize| keys.get(i).copied();
+        // Counts of a column per integer key: taken once for the group, read chunk by chunk.
+        let by_value: Vec<Option<(HashMap<i64, u64>, u64)>> = outputs
+            .iter()
+            .map(|output| match output {
+                Output::Aggregate(a) => match &mut self.counts[*a] {
                     Counts::ValuesByKey(counters) => {
                         let counter = std::mem::take(&mut counters[g]);
-                        let by_value: HashMap<i64, u64> = counter.entries().into_iter().collect();
-                        column.integers.extend(keys.iter().map(|key| {
-                            Some(match key {
-                                Some(v) => by_value.get(v).copied().unwrap_or(0) as i64,
-                                None => counter.nulls as i64,
-                            })
-                        }));
+                        Some((counter.entries().into_iter().collect(), counter.nulls))
                     }
-                    Counts::Numbers(..) | Counts::Shared(..) => {
-                        unreachable!("answered by its stream above")
-                    }
+                    _ => None,
                 },
+                _ => None,
+            })
+            .collect();
+        let total = counts.len();
+        let mut start = 0;
+        while start < total {
+            let end = total.min(start + batch_size.saturating_sub(rows.len).max(1));
+            let n = end - start;
+            let (partition, codes) = &self.keys[g];
+            for ((column, output), by_value) in rows.columns.iter_mut().zip(outputs).zip(&by_value)
+            {
+                match *output {
+                    Output::Partition(i) => {
+                        column.repeat(&self.partitions[*partition as usize][i], n)
+                    }
+                    Output::Text(i) => column.repeat(&self.texts[i].values[codes[i] as usize], n),
+                    Output::Integer => column.integers.extend((start..end).map(key)),
+                    Output::Aggregate(a) if let Some((numbers, measure)) = self.numbers(a) => {
+                        let value = numbers.value(g, measure);
+                        match (measure, value) {
+                            (Measure::Count, Answer::Int(count)) => column
+                                .integers
+                                .extend(std::iter::repeat_n(Some(count as i64), n)),
+                            _ => column.answers.extend(std::iter::repeat_n(value, n)),
+                        }
+                    }
+                    Output::Aggregate(a) => match &self.counts[a] {
+                        Counts::Rows => column
+                            .integers
+                            .extend(counts[start..end].iter().map(|&c| Some(c))),
+                        Counts::Values(v) => column
+                            .integers
+                            .extend(std::iter::repeat_n(Some(v[g] as i64), n)),
+                        Counts::Distinct(sets) => column
+                            .integers
+                            .extend(std::iter::repeat_n(Some(sets[g].len() as i64), n)),
+                        Counts::ValuesByKey(_) => {
+                            let (by_value, nulls) =
+                                by_value.as_ref().expect("taken above for this output");
+                            column.integers.extend((start..end).map(|i| {
+                                Some(match key(i) {
+                                    Some(v) => by_value.get(&v).copied().unwrap_or(0) as i64,
+                                    None => *nulls as i64,
+                                })
+                            }));
+                        }
+                        Counts::Numbers(..) | Counts::Shared(..) => {
+                            unreachable!("answered by its stream above")
+                        }
+                    },
+                }
             }
+            rows.len += n;
+            if rows.len >= batch_size {
+                batches.push(rows.finish(outputs, schema)?);
+            }
+            start = end;
         }
-        rows.len += n;
+        debug_assert!(!null_key || key(total - 1).is_none());
+        Ok(())
     }
 }
 
@@ -851,29 +895,37 @@ impl Groups {
 /// time.
 fn slots_of(input: &BatchInput<'_>, mut slots: Vec<u32>) -> Vec<u32> {
     slots.clear();
-    slots.resize(input.rows, 0);
-    for column in &input.columns {
+    if input.columns.is_empty() {
+        // One combination: no entry column.
+        slots.resize(input.rows, 0);
+    }
+    for (c, column) in input.columns.iter().enumerate() {
         let radix = column.entries.len() as u32;
-        let keys = column.dict.keys().values();
-        match column.dict.keys().nulls() {
-            None => slots
-                .iter_mut()
-                .zip(keys.iter())
-                .for_each(|(slot, &key)| *slot = slot.wrapping_mul(radix).wrapping_add(key as u32)),
-            Some(nulls) => {
-                slots
-                    .iter_mut()
-                    .zip(keys.iter())
-                    .enumerate()
-                    .for_each(|(i, (slot, &key))| {
-                        let entry = if nulls.is_null(i) {
-                            radix - 1
-                        } else {
-                            key as u32
-                        };
-                        *slot = slot.wrapping_mul(radix).wrapping_add(entry);
-                    })
+        let keys = column.dict.keys();
+        let entry = |i: usize, key: i32| {
+            if keys.is_null(i) {
+                radix - 1
+            } else {
+                key as u32
             }
+        };
+        // The first column writes the slots (no buffer to zero first), the others add a digit.
+        match (c, keys.nulls()) {
+            (0, None) => slots.extend(keys.values().iter().map(|&key| key as u32)),
+            (0, Some(_)) => {
+                slots.extend((keys.values().iter().enumerate()).map(|(i, &key)| entry(i, key)))
+            }
+            (_, None) => slots
+                .iter_mut()
+                .zip(keys.values().iter())
+                .for_each(|(slot, &key)| *slot = slot.wrapping_mul(radix).wrapping_add(key as u32)),
+            (_, Some(_)) => slots
+                .iter_mut()
+                .zip(keys.values().iter())
+                .enumerate()
+                .for_each(|(i, (slot, &key))| {
+                    *slot = slot.wrapping_mul(radix).wrapping_add(entry(i, key))
+                }),
         }
     }
     slots
@@ -1057,7 +1109,7 @@ mod tests {
     use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 
     use super::*;
-    use crate::dense::measures::{Domain, Operand, Values};
+    use crate::dense::measures::{Domain, Number, Operand, Values};
 
     /// `SELECT s, sum(x) … GROUP BY s` over one batch whose rows `keep` passes.
     fn sums_by_text(s: &[&str], x: &[i64], keep: Option<Vec<bool>>) -> Vec<(String, i64)> {
@@ -1128,6 +1180,83 @@ mod tests {
             Some(vec![true, false, true, false]),
         );
         assert_eq!(kept, [("a".to_string(), 4)]);
+    }
+
+    /// `SELECT k, count(*), count(x) … GROUP BY k` for an integer key with more values than a
+    /// batch holds: the answer comes in batches of at most the batch size, every key once,
+    /// the null key too.
+    #[test]
+    fn integer_keys_answer_in_batches_of_the_batch_size() {
+        let count = |then| Aggregate {
+            measure: Measure::Count,
+            domain: Domain::Integer,
+            then,
+            otherwise: Operand::Null,
+            condition: None,
+        };
+        let aggregates = [
+            count(Operand::Constant(Number::Int(1))),
+            count(Operand::Column("x".to_string())),
+        ];
+        let budget = Arc::new(Budget::new(1 << 24));
+        let mut groups = Groups::new(0, true, &aggregates, Arc::clone(&budget));
+        let n = 5_000;
+        let key = |i: usize| (i % 7 != 0).then_some((i % 2_500) as i64 * 3);
+        let x = |i: usize| (i % 2 == 0).then_some(i as i64);
+        let keys = Int64Array::from_iter((0..n).map(key));
+        let xs = Int64Array::from_iter((0..n).map(x));
+        let input = BatchInput {
+            rows: n,
+            keep: None,
+            partition: groups.partition_id(Vec::new()),
+            columns: Vec::new(),
+            integer: Some((&keys, None)),
+            inputs: vec![
+                None,
+                Some(Input {
+                    matched: None,
+                    entries: None,
+                    then: Values::Any(&xs),
+                    otherwise: Values::Null,
+                    hint: None,
+                }),
+            ],
+        };
+        groups.update(&input, &mut Combos::default());
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("rows", DataType::Int64, true),
+            Field::new("xs", DataType::Int64, true),
+        ]));
+        let outputs = [Output::Integer, Output::Aggregate(0), Output::Aggregate(1)];
+        let batches = groups
+            .into_batches(&outputs, &schema, 1_000, false)
+            .unwrap();
+        assert!(batches.len() > 2);
+        assert!(batches.iter().all(|b| b.num_rows() <= 1_000));
+        let mut answer: Vec<(Option<i64>, i64, i64)> = Vec::new();
+        for b in &batches {
+            let column = |c: usize| b.column(c).as_primitive::<Int64Type>().clone();
+            let (k, rows, xs) = (column(0), column(1), column(2));
+            for i in 0..b.num_rows() {
+                answer.push((
+                    k.is_valid(i).then(|| k.value(i)),
+                    rows.value(i),
+                    xs.value(i),
+                ));
+            }
+        }
+        let mut expected: HashMap<Option<i64>, (i64, i64)> = HashMap::default();
+        for i in 0..n {
+            let cell = expected.entry(key(i)).or_default();
+            cell.0 += 1;
+            cell.1 += i64::from(x(i).is_some());
+        }
+        let mut expected: Vec<(Option<i64>, i64, i64)> =
+            expected.into_iter().map(|(k, (r, x))| (k, r, x)).collect();
+        expected.sort();
+        answer.sort();
+        assert_eq!(answer, expected);
     }
 }
 
