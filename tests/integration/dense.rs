@@ -172,7 +172,10 @@ async fn joins_with_literal_rows_are_lookups_and_agree_with_hash_aggregation() {
         let expected = sorted_rows(&hash, sql).await;
         assert!(!expected.is_empty(), "{sql}");
         assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
-        assert!(!explain(&dense, sql).await.contains("HashJoinExec"), "{sql}");
+        assert!(
+            !explain(&dense, sql).await.contains("HashJoinExec"),
+            "{sql}"
+        );
     }
     // A key that repeats is no lookup: each row meets both of its small rows.
     let twice = "SELECT d.segment, count(*) FROM views v JOIN (VALUES ('apt', 'sale'), ('apt', 'any')) AS d(service, segment) ON v.service = d.service GROUP BY 1";
@@ -590,11 +593,13 @@ partition_columns = [{ name = "dt", type = "date" }]
             "EXPLAIN ANALYZE SELECT session, count(*) FROM sessions WHERE dt = DATE '{day}' GROUP BY 1"
         )
     };
-    assert!(
-        rows(&dense, &analyze("2024-03-01"))
-            .await
-            .join("\n")
-            .contains("hash_fallback=1")
+    let fallback = rows(&dense, &analyze("2024-03-01")).await.join("\n");
+    assert!(fallback.contains("hash_fallback=1"), "{fallback}");
+    // The fallback reads the files the scan chose: its partition is chosen and reported once.
+    assert_eq!(
+        fallback.matches("default.sessions: 1 partition").count(),
+        1,
+        "{fallback}"
     );
     assert!(
         !rows(&dense, &analyze("2024-03-02"))

@@ -226,7 +226,7 @@ impl Fallback {
     }
 
     /// Plans and runs the fallback: only when it applies, so other queries pay nothing for it.
-    async fn run(&self, context: Arc<TaskContext>) -> Result<Vec<RecordBatch>> {
+    async fn run(&self, scan: &DenseScan, context: Arc<TaskContext>) -> Result<Vec<RecordBatch>> {
         // Without Minerva's aggregation rules: DataFusion's own plan, all the way down.
         let rules: Vec<_> = self
             .state
@@ -243,9 +243,19 @@ impl Fallback {
             })
             .cloned()
             .collect();
+        // The files this scan chose: chosen, counted and checked against the guardrails once.
+        let config =
+            self.state
+                .config()
+                .clone()
+                .with_extension(Arc::new(crate::scan::ChosenFiles::new(
+                    scan.table.clone(),
+                    scan.files.clone(),
+                )));
         let state = datafusion::execution::session_state::SessionStateBuilder::new_from_existing(
             self.state.as_ref().clone(),
         )
+        .with_config(config)
         .with_optimizer_rules(rules)
         .build();
         let physical = state.create_physical_plan(&self.plan).await?;
@@ -463,7 +473,7 @@ async fn run(
         datafusion::physical_plan::metrics::MetricBuilder::new(&metrics)
             .global_counter("hash_fallback")
             .add(1);
-        return fallback.run(context).await;
+        return fallback.run(&scan, context).await;
     }
     let units: Vec<(usize, usize)> = files
         .iter()

@@ -15,4 +15,4 @@ mod table;
 
 pub(crate) use providers::{CATALOG_NAME, MinervaCatalog, Planner, Tables};
 pub use table::CatalogTable;
-pub(crate) use table::is_data_file;
+pub(crate) use table::{ChosenFiles, is_data_file};

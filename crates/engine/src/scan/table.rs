@@ -67,6 +67,25 @@ pub struct CatalogTable {
     side: Option<Side>,
 }
 
+/// The files a scan of one table already chose, in force for a re-plan of that scan (the
+/// dense path's hash fallback): the table reads them instead of choosing again, so the
+/// query's partitions and guardrails are counted once.
+#[derive(Debug)]
+pub(crate) struct ChosenFiles {
+    table: String,
+    files: Vec<PartitionedFile>,
+}
+
+impl ChosenFiles {
+    /// `files`, chosen for the table named `table` (qualified: `database.table`).
+    pub(crate) fn new(table: impl Into<String>, files: Vec<PartitionedFile>) -> Self {
+        Self {
+            table: table.into(),
+            files,
+        }
+    }
+}
+
 impl CatalogTable {
     /// Resolves the table's object store and its columns (read from one data file when the
     /// table file declares none).
@@ -435,7 +454,10 @@ impl TableProvider for CatalogTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let files = self.plan_files(state, filters).await?;
+        let files = match state.config().get_extension::<ChosenFiles>() {
+            Some(chosen) if chosen.table == self.table.qualified_name() => chosen.files.clone(),
+            _ => self.plan_files(state, filters).await?,
+        };
         if files.is_empty() {
             return Ok(Arc::new(EmptyExec::new(project_schema(
                 &self.schema,
