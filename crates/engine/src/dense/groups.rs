@@ -1201,8 +1201,8 @@ mod tests {
         let budget = Arc::new(Budget::new(1 << 24));
         let mut groups = Groups::new(0, true, &aggregates, Arc::clone(&budget));
         let n = 5_000;
-        let key = |i: usize| (i % 7 != 0).then_some((i % 2_500) as i64 * 3);
-        let x = |i: usize| (i % 2 == 0).then_some(i as i64);
+        let key = |i: usize| (!i.is_multiple_of(7)).then_some((i % 2_500) as i64 * 3);
+        let x = |i: usize| i.is_multiple_of(2).then_some(i as i64);
         let keys = Int64Array::from_iter((0..n).map(key));
         let xs = Int64Array::from_iter((0..n).map(x));
         let input = BatchInput {
