@@ -456,6 +456,17 @@ impl IntSet {
         i64::try_from(last).unwrap_or(i64::MAX)
     }
 
+    /// Every member, ascending.
+    pub(crate) fn members(&self) -> Vec<i64> {
+        let mut members = Vec::with_capacity(self.len() as usize);
+        self.for_each_dense(|value| members.push(value));
+        if let Some(sparse) = &self.sparse {
+            members.extend(sparse.iter().copied());
+            members.sort_unstable();
+        }
+        members
+    }
+
     /// How many members.
     pub(crate) fn len(&self) -> u64 {
         let dense: u64 = self.words.iter().map(|w| u64::from(w.count_ones())).sum();
@@ -500,16 +511,6 @@ impl IntSet {
             self.insert(value, None, budget);
         }
         budget.release(other_set);
-    }
-
-    /// Every member, ascending.
-    #[cfg(test)]
-    pub(crate) fn members(&self) -> Vec<i64> {
-        let mut members = Vec::with_capacity(self.len() as usize);
-        self.for_each_dense(|value| members.push(value));
-        members.extend(self.sparse.iter().flatten().copied());
-        members.sort_unstable();
-        members
     }
 }
 

@@ -174,8 +174,12 @@ pub(crate) struct Groups {
     /// are not needed to tell that it has some.
     rows: Vec<u64>,
     counts_rows: bool,
-    /// Rows of each group per integer key value (with one).
+    /// Rows of each group per integer key value (with one and an aggregate).
     by_key: Vec<Counter>,
+    /// With an integer key and no aggregate (`SELECT DISTINCT …, id`): only which key values
+    /// each group has, and whether a null one, as a bitmap (a 32nd of a counter's memory).
+    present: Vec<(IntSet, bool)>,
+    keys_only: bool,
     counts: Vec<Counts>,
     integer_key: bool,
     budget: Arc<Budget>,
@@ -227,6 +231,8 @@ impl Groups {
             ids: HashMap::default(),
             rows: Vec::new(),
             by_key: Vec::new(),
+            present: Vec::new(),
+            keys_only: integer_key && aggregates.is_empty(),
             counts,
             integer_key,
             counts_rows: integer_key || aggregates.iter().any(Aggregate::counts_rows),
@@ -256,7 +262,9 @@ impl Groups {
         let key: GroupKey = (partition, codes.into());
         self.keys.push(key.clone());
         self.ids.insert(key, id);
-        if self.integer_key {
+        if self.keys_only {
+            self.present.push(Default::default());
+        } else if self.integer_key {
             self.by_key.push(Counter::default());
         } else {
             self.rows.push(0);
@@ -283,7 +291,9 @@ impl Groups {
             Counts::Distinct(_) => std::mem::size_of::<IntSet>(),
             Counts::Numbers(..) => Numbers::group_bytes(),
         };
-        let rows = if self.integer_key {
+        let rows = if self.keys_only {
+            std::mem::size_of::<(IntSet, bool)>()
+        } else if self.integer_key {
             std::mem::size_of::<Counter>()
         } else {
             8
@@ -339,6 +349,26 @@ impl Groups {
         let budget = Arc::clone(&self.budget);
         let integer = input.integer;
         match input.integer {
+            Some((keys, hint)) if self.keys_only => {
+                let values = keys.values();
+                let present = &mut self.present;
+                match keys.nulls() {
+                    None => rows.each(
+                        #[inline(always)]
+                        |i, g| present[g].0.insert(values[i], hint, &budget),
+                    ),
+                    Some(nulls) => rows.each(
+                        #[inline(always)]
+                        |i, g| {
+                            if nulls.is_null(i) {
+                                present[g].1 = true;
+                            } else {
+                                present[g].0.insert(values[i], hint, &budget);
+                            }
+                        },
+                    ),
+                }
+            }
             Some((keys, hint)) => {
                 let values = keys.values();
                 let by_key = &mut self.by_key;
@@ -657,6 +687,7 @@ impl Groups {
     pub(crate) fn absorb(&mut self, mut other: Groups) {
         let budget = Arc::clone(&self.budget);
         let mut by_key = std::mem::take(&mut other.by_key).into_iter();
+        let mut present = std::mem::take(&mut other.present).into_iter();
         let mut other_counts: Vec<Absorbed> = std::mem::take(&mut other.counts)
             .into_iter()
             .map(|counts| match counts {
@@ -678,7 +709,11 @@ impl Groups {
                 })
                 .collect();
             let ours = self.group(partition, &codes) as usize;
-            if self.integer_key {
+            if self.keys_only {
+                let (set, null) = present.next().expect("one set per group");
+                self.present[ours].0.absorb(set, &budget);
+                self.present[ours].1 |= null;
+            } else if self.integer_key {
                 let counter = by_key.next().expect("one counter per group");
                 self.by_key[ours].absorb(counter, &budget);
             } else {
@@ -801,7 +836,13 @@ impl Groups {
         batches: &mut Vec<RecordBatch>,
     ) -> Result<()> {
         // The integer key of each output row (if there is a key; a null key last) and its rows.
-        let (keys, null_key, counts): (Vec<i64>, bool, Vec<i64>) = if self.integer_key {
+        let (keys, null_key, counts): (Vec<i64>, bool, Vec<i64>) = if self.keys_only {
+            // No aggregate reads a count: one row per key value.
+            let (set, null_key) = std::mem::take(&mut self.present[g]);
+            let keys = set.members();
+            let counts = vec![1; keys.len() + usize::from(null_key)];
+            (keys, null_key, counts)
+        } else if self.integer_key {
             let counter = std::mem::take(&mut self.by_key[g]);
             let (keys, mut counts) = counter.columns();
             let null_key = counter.nulls > 0;
