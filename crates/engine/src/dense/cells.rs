@@ -110,6 +110,12 @@ impl Budget {
         })
     }
 
+    /// Bytes of arrays still to take.
+    #[cfg(test)]
+    pub(crate) fn arrays_left(&self) -> i64 {
+        self.arrays.load(Ordering::Relaxed)
+    }
+
     /// The size of a reservation the pool refused, if it refused one.
     pub(crate) fn refused(&self) -> Option<usize> {
         match self.refused.load(Ordering::Relaxed) {
