@@ -579,6 +579,13 @@ partition_columns = [{ name = "dt", type = "date" }]
     let (dense, hash) = engines(&catalog);
     for sql in [
         "SELECT count(*) FROM (SELECT DISTINCT user_id, session FROM sessions)",
+        "SELECT DISTINCT user_id, session FROM sessions WHERE dt = DATE '2024-03-01'",
+        "SELECT DISTINCT dt, session FROM sessions",
+        "SELECT session, count(*) AS n, count(1) AS m FROM sessions GROUP BY session",
+        "SELECT session, count(*) FROM sessions WHERE session LIKE 's01%' AND user_id > 20 GROUP BY 1",
+        "SELECT substr(session, 1, 4) AS prefix, user_id % 3 AS r, count(*) FROM sessions GROUP BY 1, 2",
+        "SELECT session, count(*) FROM sessions GROUP BY 1 HAVING count(*) > 2",
+        "SELECT user_id, session, count(*) FROM sessions GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 5",
         "SELECT session, count(*), sum(user_id) FROM sessions GROUP BY session",
         "SELECT dt, session, count(DISTINCT user_id) FROM sessions WHERE dt = DATE '2024-03-01' GROUP BY 1, 2",
         "SELECT dt, session, count(*) FROM sessions WHERE dt = DATE '2024-03-02' GROUP BY 1, 2",
@@ -595,6 +602,20 @@ partition_columns = [{ name = "dt", type = "date" }]
     };
     let fallback = rows(&dense, &analyze("2024-03-01")).await.join("\n");
     assert!(fallback.contains("hash_fallback=1"), "{fallback}");
+    // A count per group is answered by the partitioned distinct rows, not a two-phase
+    // aggregation.
+    assert!(
+        fallback.contains("partitioned_distinct_rows="),
+        "{fallback}"
+    );
+    let sums = rows(
+        &dense,
+        "EXPLAIN ANALYZE SELECT session, sum(user_id) FROM sessions WHERE dt = DATE '2024-03-01' GROUP BY 1",
+    )
+    .await
+    .join("\n");
+    assert!(sums.contains("hash_fallback=1"), "{sums}");
+    assert!(!sums.contains("partitioned_distinct_rows"), "{sums}");
     // The fallback reads the files the scan chose: its partition is chosen and reported once.
     assert_eq!(
         fallback.matches("default.sessions: 1 partition").count(),

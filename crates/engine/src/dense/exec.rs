@@ -149,6 +149,10 @@ pub(crate) struct DenseScan {
 #[derive(Debug)]
 pub(crate) struct Fallback {
     plan: datafusion::logical_expr::LogicalPlan,
+    /// When the aggregates are all `count(*)` (or there are none: `SELECT DISTINCT`): the
+    /// filtered rows' group keys, whose distinct rows [`super::distinct::distinct_rows`]
+    /// counts without DataFusion's two-phase aggregation.
+    keys: Option<datafusion::logical_expr::LogicalPlan>,
     state: Box<datafusion::execution::SessionState>,
     /// The columns whose encoding decides.
     columns: Vec<String>,
@@ -183,6 +187,15 @@ impl Fallback {
             builder = builder.filter(predicate)?;
         }
         let (groups, aggregates) = written;
+        let keys = if !groups.is_empty() && aggregates.iter().all(counts_rows) {
+            let named = groups
+                .iter()
+                .enumerate()
+                .map(|(i, key)| key.clone().alias(format!("__key{i}")));
+            Some(builder.clone().project(named)?.build()?)
+        } else {
+            None
+        };
         let plan = builder
             .aggregate(groups.clone(), aggregates.clone())?
             .build()?;
@@ -198,6 +211,7 @@ impl Fallback {
         let plan = LogicalPlanBuilder::from(plan).project(renamed)?.build()?;
         Ok(Some(Self {
             plan,
+            keys,
             state: Box::new(state.clone()),
             columns,
         }))
@@ -226,7 +240,12 @@ impl Fallback {
     }
 
     /// Plans and runs the fallback: only when it applies, so other queries pay nothing for it.
-    async fn run(&self, scan: &DenseScan, context: Arc<TaskContext>) -> Result<Vec<RecordBatch>> {
+    async fn run(
+        &self,
+        scan: &DenseScan,
+        context: Arc<TaskContext>,
+        metrics: &ExecutionPlanMetricsSet,
+    ) -> Result<Vec<RecordBatch>> {
         // Without Minerva's aggregation rules: DataFusion's own plan, all the way down.
         let rules: Vec<_> = self
             .state
@@ -258,8 +277,41 @@ impl Fallback {
         .with_config(config)
         .with_optimizer_rules(rules)
         .build();
+        if let Some(keys) = &self.keys {
+            let input = state.create_physical_plan(keys).await?;
+            let schema = Arc::clone(&scan.schema);
+            if let Some(batches) =
+                super::distinct::distinct_rows(input, &schema, Arc::clone(&context)).await?
+            {
+                // EXPLAIN ANALYZE says so: `partitioned_distinct_rows=N`.
+                let rows = batches.iter().map(RecordBatch::num_rows).sum();
+                datafusion::physical_plan::metrics::MetricBuilder::new(metrics)
+                    .global_counter("partitioned_distinct_rows")
+                    .add(rows);
+                return Ok(batches);
+            }
+            // The memory pool refused the distinct rows: DataFusion's aggregation spills.
+        }
         let physical = state.create_physical_plan(&self.plan).await?;
         datafusion::physical_plan::collect(physical, context).await
+    }
+}
+
+/// Whether `expr` is `count(*)` (or `count` of a non-null literal), unfiltered: a count of
+/// rows per group.
+fn counts_rows(expr: &Expr) -> bool {
+    match expr {
+        Expr::Alias(alias) => counts_rows(&alias.expr),
+        Expr::AggregateFunction(f) => {
+            f.func.name() == "count"
+                && !f.params.distinct
+                && f.params.filter.is_none()
+                && matches!(
+                    f.params.args.as_slice(),
+                    [Expr::Literal(value, _)] if !value.is_null()
+                )
+        }
+        _ => false,
     }
 }
 
@@ -473,7 +525,7 @@ async fn run(
         datafusion::physical_plan::metrics::MetricBuilder::new(&metrics)
             .global_counter("hash_fallback")
             .add(1);
-        return fallback.run(&scan, context).await;
+        return fallback.run(&scan, context, &metrics).await;
     }
     let units: Vec<(usize, usize)> = files
         .iter()

@@ -28,6 +28,7 @@
 
 mod cells;
 mod derived;
+mod distinct;
 mod exec;
 mod groups;
 mod join;
