@@ -64,31 +64,43 @@ const FRONT: FrontRule = FrontRule {
 const BLOCK: usize = 64 << 10;
 
 /// Encoded rows in arrival order, appended to blocks (never moved once written): each entry
-/// is its hash, its length, its count if the answer counts, then the row.
+/// is its length (one byte below [`LONG`], else `LONG` and four bytes), its count if the
+/// answer counts, then the row. Hashes are not kept: folding computes them again, cheaper
+/// than the memory they would take.
 #[derive(Debug, Default)]
 struct Bucket {
     blocks: Vec<Vec<u8>>,
 }
 
-const HASH: usize = size_of::<u64>();
-const LEN: usize = size_of::<u32>();
+/// The length byte of a row of `LONG` bytes or more, whose length follows in four bytes.
+const LONG: u8 = u8::MAX;
 const COUNT: usize = size_of::<u64>();
 
-fn read_u64(bytes: &[u8], at: usize) -> u64 {
-    let mut word = [0; 8];
-    word.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(word)
-}
-
 impl Bucket {
-    fn push(&mut self, hash: u64, row: &[u8], count: Option<u64>) -> Result<()> {
+    fn push(&mut self, row: &[u8], count: Option<u64>) -> Result<()> {
         let len = u32::try_from(row.len()).map_err(|_| {
             DataFusionError::ResourcesExhausted(format!(
                 "a group key of {} bytes in a hash aggregation",
                 row.len()
             ))
         })?;
-        let need = HASH + LEN + count.map_or(0, |_| COUNT) + row.len();
+        let mut head = [0u8; 5 + COUNT];
+        let mut at = match u8::try_from(len) {
+            Ok(short) if short < LONG => {
+                head[0] = short;
+                1
+            }
+            _ => {
+                head[0] = LONG;
+                head[1..5].copy_from_slice(&len.to_le_bytes());
+                5
+            }
+        };
+        if let Some(count) = count {
+            head[at..at + COUNT].copy_from_slice(&count.to_le_bytes());
+            at += COUNT;
+        }
+        let need = at + row.len();
         let block = match self.blocks.last_mut() {
             Some(block) if block.capacity() - block.len() >= need => block,
             _ => {
@@ -97,42 +109,45 @@ impl Bucket {
                 self.blocks.last_mut().expect("just pushed")
             }
         };
-        let mut head = [0u8; HASH + LEN + COUNT];
-        head[..HASH].copy_from_slice(&hash.to_le_bytes());
-        head[HASH..HASH + LEN].copy_from_slice(&len.to_le_bytes());
-        let head = match count {
-            Some(count) => {
-                head[HASH + LEN..].copy_from_slice(&count.to_le_bytes());
-                &head[..]
-            }
-            None => &head[..HASH + LEN],
-        };
-        block.extend_from_slice(head);
+        block.extend_from_slice(&head[..at]);
         block.extend_from_slice(row);
         Ok(())
     }
 
-    /// Each entry's hash, row and count (1 where the answer does not count).
-    fn entries(&self, counting: bool) -> impl Iterator<Item = Entry<'_>> {
+    /// Each entry's row and count (1 where the answer does not count), hashed by `hasher`.
+    fn entries<'a>(
+        &'a self,
+        counting: bool,
+        hasher: &'a hashbrown::DefaultHashBuilder,
+    ) -> impl Iterator<Item = Entry<'a>> {
         self.blocks.iter().flat_map(move |block| {
             let mut at = 0;
             std::iter::from_fn(move || {
-                if at == block.len() {
-                    return None;
-                }
-                let hash = read_u64(block, at);
-                let mut len = [0; LEN];
-                len.copy_from_slice(&block[at + HASH..at + HASH + LEN]);
-                at += HASH + LEN;
+                let &first = block.get(at)?;
+                let len = if first == LONG {
+                    let mut word = [0; 4];
+                    word.copy_from_slice(&block[at + 1..at + 5]);
+                    at += 5;
+                    u32::from_le_bytes(word) as usize
+                } else {
+                    at += 1;
+                    usize::from(first)
+                };
                 let count = if counting {
+                    let mut word = [0; COUNT];
+                    word.copy_from_slice(&block[at..at + COUNT]);
                     at += COUNT;
-                    read_u64(block, at - COUNT)
+                    u64::from_le_bytes(word)
                 } else {
                     1
                 };
-                let row = &block[at..at + u32::from_le_bytes(len) as usize];
-                at += row.len();
-                Some(Entry { hash, row, count })
+                let row = &block[at..at + len];
+                at += len;
+                Some(Entry {
+                    hash: hasher.hash_one(row),
+                    row,
+                    count,
+                })
             })
         })
     }
@@ -230,7 +245,7 @@ impl Front {
         for i in 0..self.len() {
             let hash = self.hashes[i];
             let count = counting.then_some(self.counts[i]);
-            buckets[part_of(hash)].push(hash, self.row(i), count)?;
+            buckets[part_of(hash)].push(self.row(i), count)?;
         }
         self.slots.clear();
         self.hashes.clear();
@@ -279,7 +294,7 @@ impl Worker {
         let once = self.counting.then_some(1);
         let Some(front) = &mut self.front else {
             for (i, &hash) in self.hashes.iter().enumerate() {
-                self.buckets[part_of(hash)].push(hash, rows.row(i).as_ref(), once)?;
+                self.buckets[part_of(hash)].push(rows.row(i).as_ref(), once)?;
             }
             return Ok(());
         };
@@ -417,12 +432,15 @@ async fn distinct_rows_by(
         .map(|share| {
             let converter = Arc::clone(&converter);
             let schema = Arc::clone(schema);
+            let hasher = hasher.clone();
             SpawnedTask::spawn_blocking(move || {
                 let mut answer = BatchCoalescer::new(Arc::clone(&schema), batch_size);
                 let mut batches = Vec::new();
                 for buckets in share {
-                    let entries: Vec<Entry<'_>> =
-                        buckets.iter().flat_map(|b| b.entries(counting)).collect();
+                    let entries: Vec<Entry<'_>> = buckets
+                        .iter()
+                        .flat_map(|b| b.entries(counting, &hasher))
+                        .collect();
                     let (firsts, totals) = fold(&entries)?;
                     let distinct: Vec<Entry<'_>> = firsts
                         .iter()
@@ -515,19 +533,21 @@ mod tests {
     fn a_bucket_gives_back_what_it_took_across_blocks() {
         let mut bucket = Bucket::default();
         let long = vec![7u8; 5000];
-        let rows: Vec<&[u8]> = vec![b"x", &long, b"", b"yz", &long];
+        let (below, at) = (vec![1u8; 254], vec![2u8; 255]);
+        let rows: Vec<&[u8]> = vec![b"x", &long, b"", &below, b"yz", &at, &long];
         for (i, row) in rows.iter().enumerate() {
-            bucket.push(i as u64, row, Some(10 + i as u64)).unwrap();
+            bucket.push(row, Some(10 + i as u64)).unwrap();
         }
         assert!(bucket.blocks.len() > 1);
+        let hasher = hashbrown::DefaultHashBuilder::default();
         let back: Vec<(u64, Vec<u8>, u64)> = bucket
-            .entries(true)
+            .entries(true, &hasher)
             .map(|e| (e.hash, e.row.to_vec(), e.count))
             .collect();
         let expected: Vec<(u64, Vec<u8>, u64)> = rows
             .iter()
             .enumerate()
-            .map(|(i, row)| (i as u64, row.to_vec(), 10 + i as u64))
+            .map(|(i, row)| (hasher.hash_one(row), row.to_vec(), 10 + i as u64))
             .collect();
         assert_eq!(back, expected);
     }
