@@ -108,6 +108,8 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--only", help="run only queries whose file name contains this")
+    parser.add_argument("--queries", type=Path, default=QUERIES,
+                        help="a directory of .sql files to run instead of benches/queries/")
     parser.add_argument("--out", type=Path, help="also write the table here (e.g. benches/RESULTS.md)")
     args = parser.parse_args()
 
@@ -125,7 +127,7 @@ def main():
     print(f"lake ready in {time.perf_counter() - started:.1f} s: {lake}", file=sys.stderr)
 
     results = []
-    for query in sorted(QUERIES.glob("*.sql")):
+    for query in sorted(args.queries.glob("*.sql")):
         if args.only and args.only not in query.name:
             continue
         sql = query.read_text()

@@ -153,6 +153,7 @@ slt_files!(
     trino_datetime,
     trino_json,
     trino_math,
+    trino_order,
     trino_pruning,
     trino_string,
     views,

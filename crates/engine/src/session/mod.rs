@@ -161,6 +161,9 @@ impl EngineBuilder {
         if let Some(n) = self.target_partitions {
             config = config.with_target_partitions(n);
         }
+        // Trino's (Athena's) rule: NULLs sort last in either direction unless NULLS FIRST is
+        // written (DataFusion's default is Postgres's, first in descending order).
+        config.options_mut().sql_parser.default_null_ordering = "nulls_last".to_string();
         let stores = Stores::new(self.catalog.storage().cloned(), self.aws_profile);
         for (url, store) in self.stores {
             stores.register(&url, store);
