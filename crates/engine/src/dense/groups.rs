@@ -16,7 +16,7 @@ use datafusion::error::Result;
 
 use super::cells::{Budget, Counter, IntSet};
 use super::measures::{
-    self, Aggregate, EachRow, Gathered as Answer, Input, Measure, Numbers, Values,
+    self, Aggregate, EachRow, Gathered as Answer, Input, Measure, NarrowInts, Numbers, Values,
 };
 
 /// Where each output column comes from, in output order.
@@ -70,11 +70,15 @@ enum Rows<'a> {
     Kept(&'a BooleanBuffer, usize),
     /// Per row, its group, or [`NONE`] / [`FILTERED`].
     Grouped(&'a [u32]),
-    /// Per row, its slot (see [`Groups::update_by_slot`]), each slot in two lanes: an even
-    /// row's cell is `2 * slot`, an odd row's `2 * slot + 1`, so that runs of rows in one slot
-    /// add up in two independent chains, not one.
+    /// Per row, its slot (see [`Groups::update_by_slot`]), each slot in [`LANES`] lanes: row
+    /// `i`'s cell is `LANES * slot + i % LANES`, so that runs of rows in one slot add up in
+    /// independent chains, not one.
     Laned(&'a [u32]),
 }
+
+/// Cells per slot: consecutive rows of one slot go to different cells, so that a row's
+/// addition does not wait for the previous row's to be stored.
+const LANES: usize = 2;
 
 impl EachRow for Rows<'_> {
     /// Calls `f(row, group)` for every row counted. Generic, so each caller's loop is compiled
@@ -105,7 +109,7 @@ impl EachRow for Rows<'_> {
             Rows::Laned(slots) => {
                 for (i, &slot) in slots[start..end].iter().enumerate() {
                     let i = start + i;
-                    f(i, 2 * slot as usize + (i & 1));
+                    f(i, LANES * slot as usize + (i % LANES));
                 }
             }
         }
@@ -573,17 +577,32 @@ impl Groups {
         }
         // Each stream's values per slot, whatever the conditions.
         by_slot.numbers.resize_with(self.counts.len(), || None);
-        for ((counts, input), cells) in self
+        by_slot.narrow.resize_with(self.counts.len(), || None);
+        by_slot.narrowed.clear();
+        by_slot.narrowed.resize(self.counts.len(), false);
+        for ((((counts, input), cells), narrow), narrowed) in self
             .counts
             .iter()
             .zip(&input.inputs)
             .zip(&mut by_slot.numbers)
+            .zip(&mut by_slot.narrow)
+            .zip(&mut by_slot.narrowed)
         {
             if let (Counts::Numbers(numbers, _), Some(input)) = (counts, input)
                 && matches!(input.then, Values::Ints(_) | Values::Decimals(_))
             {
-                if cells.as_ref().is_none_or(|c| c.len() != 2 * space) {
-                    *cells = Some(numbers.empty_like(2 * space));
+                // Bigints close enough together add up in 64 bits, else in 128.
+                if let Values::Ints(array) = input.then {
+                    let lanes = narrow.get_or_insert_with(NarrowInts::default);
+                    if lanes.prepare(numbers, LANES * space)
+                        && lanes.update(array, &Rows::Laned(&slots))
+                    {
+                        *narrowed = true;
+                        continue;
+                    }
+                }
+                if cells.as_ref().is_none_or(|c| c.len() != LANES * space) {
+                    *cells = Some(numbers.empty_like(LANES * space));
                 }
                 let unconditional = Input {
                     matched: None,
@@ -609,11 +628,18 @@ impl Groups {
             }
             let g = self.slot_group(input, &mut combos.table, slot, &entry);
             for (a, (counts, input)) in self.counts.iter_mut().zip(&input.inputs).enumerate() {
-                let cells = by_slot.numbers[a].as_mut();
+                // This batch's values are in the narrow lanes or in the wide cells, not both
+                // (the other may be sized for another batch).
+                let (cells, lanes) = match by_slot.narrowed[a] {
+                    true => (None, by_slot.narrow[a].as_mut()),
+                    false => (by_slot.numbers[a].as_mut(), None),
+                };
                 if g == FILTERED {
                     if let Some(cells) = cells {
-                        cells.clear(2 * slot);
-                        cells.clear(2 * slot + 1);
+                        (LANES * slot..LANES * (slot + 1)).for_each(|l| cells.clear(l));
+                    }
+                    if let Some(lanes) = lanes {
+                        (LANES * slot..LANES * (slot + 1)).for_each(|l| lanes.clear(l));
                     }
                     continue;
                 }
@@ -632,16 +658,23 @@ impl Groups {
                         numbers.add_times(g as usize, v, rows)
                     }
                     (Counts::Numbers(numbers, _), Values::Ints(_) | Values::Decimals(_)) => {
-                        if let Some(cells) = &cells {
-                            numbers.absorb(g as usize, cells, 2 * slot);
-                            numbers.absorb(g as usize, cells, 2 * slot + 1);
+                        if let Some(lanes) = &lanes {
+                            for lane in LANES * slot..LANES * (slot + 1) {
+                                numbers.absorb_narrow(g as usize, lanes, lane);
+                            }
+                        } else if let Some(cells) = &cells {
+                            for lane in LANES * slot..LANES * (slot + 1) {
+                                numbers.absorb(g as usize, cells, lane);
+                            }
                         }
                     }
                     _ => {}
                 }
                 if let Some(cells) = cells {
-                    cells.clear(2 * slot);
-                    cells.clear(2 * slot + 1);
+                    (LANES * slot..LANES * (slot + 1)).for_each(|l| cells.clear(l));
+                }
+                if let Some(lanes) = lanes {
+                    (LANES * slot..LANES * (slot + 1)).for_each(|l| lanes.clear(l));
                 }
             }
             if g != FILTERED && self.counts_rows {
@@ -1105,6 +1138,10 @@ struct BySlot {
     rows: Vec<u64>,
     /// Per aggregate with its own stream of column values.
     numbers: Vec<Option<Numbers>>,
+    /// The same in 64 bits, for bigints close enough together ([`NarrowInts`]), and whether
+    /// each aggregate's values of this batch went there.
+    narrow: Vec<Option<NarrowInts>>,
+    narrowed: Vec<bool>,
 }
 
 impl Combos {

@@ -475,6 +475,100 @@ impl FloatCell {
     }
 }
 
+/// One batch's `bigint` values per slot lane, added up in 64 bits: no carry chain per row
+/// and half the bytes of an [`IntCell`]. A lane's true sum lies between `n * min` and
+/// `n * max`; where that range is narrower than 2^64 the wrapped sum tells it exactly
+/// ([`Numbers::absorb_narrow`]), and a batch with a wider lane is added again in 128 bits.
+#[derive(Debug, Default)]
+pub(crate) struct NarrowInts {
+    extremes: bool,
+    cells: Vec<NarrowCell>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct NarrowCell {
+    n: u64,
+    /// The sum, wrapped at 64 bits.
+    sum: i64,
+    min: i64,
+    max: i64,
+}
+
+impl Default for NarrowCell {
+    fn default() -> Self {
+        Self {
+            n: 0,
+            sum: 0,
+            min: i64::MAX,
+            max: i64::MIN,
+        }
+    }
+}
+
+impl NarrowCell {
+    #[inline(always)]
+    fn add(&mut self, v: i64) {
+        self.n += 1;
+        self.sum = self.sum.wrapping_add(v);
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+    }
+
+    /// Whether the wrapped sum tells the true one (see [`NarrowInts`]).
+    fn exact(&self) -> bool {
+        self.n == 0
+            || (i128::from(self.max) - i128::from(self.min)) * i128::from(self.n) < (1i128 << 64)
+    }
+}
+
+impl NarrowInts {
+    /// Prepares `lanes` empty lanes for `numbers`' values; false if they are not `bigint`s.
+    pub(crate) fn prepare(&mut self, numbers: &Numbers, lanes: usize) -> bool {
+        let Numbers::Ints {
+            scale: 0, extremes, ..
+        } = numbers
+        else {
+            return false;
+        };
+        self.extremes = *extremes;
+        if self.cells.len() != lanes {
+            self.cells = vec![NarrowCell::default(); lanes];
+        }
+        true
+    }
+
+    /// Adds the value of each row `rows` visits to its lane; false (and the lanes emptied) if
+    /// a lane's values lie too far apart for its 64-bit sum to be exact.
+    pub(crate) fn update(&mut self, array: &Int64Array, rows: &impl EachRow) -> bool {
+        let (values, cells) = (array.values(), &mut self.cells);
+        match array.nulls() {
+            None => rows.each(
+                #[inline(always)]
+                |i, g| cells[g].add(values[i]),
+            ),
+            Some(nulls) => {
+                for (start, end) in nulls.inner().set_slices() {
+                    rows.each_in(
+                        start,
+                        end,
+                        #[inline(always)]
+                        |i, g| cells[g].add(values[i]),
+                    );
+                }
+            }
+        }
+        if self.cells.iter().all(NarrowCell::exact) {
+            return true;
+        }
+        self.cells.fill(NarrowCell::default());
+        false
+    }
+
+    pub(crate) fn clear(&mut self, lane: usize) {
+        self.cells[lane] = NarrowCell::default();
+    }
+}
+
 /// One stream of values per group: how many, their sum, minimum and maximum, kept in one
 /// cell so that every aggregate of the stream (see [`shared_streams`]) is one pass.
 #[derive(Debug)]
@@ -601,6 +695,32 @@ impl Numbers {
                     }
                 },
             ),
+        }
+    }
+
+    /// Merges lane `lane` of `narrow` (one batch's values) into group `g`.
+    pub(crate) fn absorb_narrow(&mut self, g: usize, narrow: &NarrowInts, lane: usize) {
+        let c = narrow.cells[lane];
+        let Numbers::Ints {
+            cells, overflow, ..
+        } = self
+        else {
+            unreachable!("narrow cells are taken for integers only")
+        };
+        if c.n == 0 {
+            return;
+        }
+        // The true sum is in [min * n, min * n + 2^64): the wrapped difference is exact.
+        let low = i128::from(c.min) * i128::from(c.n);
+        let above = c.sum.wrapping_sub(low as i64) as u64;
+        let cell = &mut cells[g];
+        let (sum, o) = cell.sum.overflowing_add(low + i128::from(above));
+        cell.sum = sum;
+        *overflow |= o;
+        cell.n += c.n;
+        if narrow.extremes {
+            cell.min = cell.min.min(i128::from(c.min));
+            cell.max = cell.max.max(i128::from(c.max));
         }
     }
 
@@ -855,6 +975,89 @@ mod tests {
         fn each_in(&self, start: usize, end: usize, mut f: impl FnMut(usize, usize)) {
             for (i, &g) in self.0.iter().enumerate().take(end).skip(start) {
                 f(i, g)
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Narrow lanes absorbed into groups answer what 128-bit cells answer, wherever the
+        /// values lie (near the ends of `bigint` too: the 64-bit sums wrap many times), or
+        /// decline the batch when its values are too far apart for 64 bits.
+        #[test]
+        fn narrow_lanes_agree_with_wide_cells(
+            base in proptest::prop_oneof![
+                proptest::num::i64::ANY,
+                proptest::strategy::Just(i64::MAX - 1_000),
+                proptest::strategy::Just(i64::MIN),
+                -10i64..10,
+            ],
+            offsets in proptest::collection::vec(
+                proptest::option::of(proptest::prop_oneof![0i64..1_000, proptest::num::i64::ANY]),
+                1..300,
+            ),
+            lanes in proptest::collection::vec(0usize..6, 300),
+            extremes: bool,
+        ) {
+            let values: Vec<Option<i64>> = offsets
+                .iter()
+                .map(|o| o.map(|o| base.saturating_add(o)))
+                .collect();
+            let array = ints(&values);
+            let visits = &lanes[..values.len()];
+            let measure = if extremes { Measure::Max } else { Measure::Sum };
+            let mut wide = Numbers::new(&Domain::Integer);
+            wide.answer(measure);
+            let mut narrow = Numbers::new(&Domain::Integer);
+            narrow.answer(measure);
+            for _ in 0..3 {
+                wide.push();
+                narrow.push();
+            }
+            let input = Input {
+                matched: None,
+                entries: None,
+                then: Values::Ints(&array),
+                otherwise: Values::Null,
+                hint: None,
+            };
+            let mut cells = wide.empty_like(6);
+            cells.update(&input, &Visits(visits));
+            let mut lanes_of = NarrowInts::default();
+            proptest::prop_assert!(lanes_of.prepare(&narrow, 6));
+            let fits = lanes_of.update(&array, &Visits(visits));
+            let exact = (0..6).all(|lane| {
+                let lane: Vec<i64> = visits
+                    .iter()
+                    .zip(&values)
+                    .filter(|(g, _)| **g == lane)
+                    .filter_map(|(_, v)| *v)
+                    .collect();
+                match (lane.iter().min(), lane.iter().max()) {
+                    (Some(lo), Some(hi)) => {
+                        (i128::from(*hi) - i128::from(*lo)) * (lane.len() as i128) < (1i128 << 64)
+                    }
+                    _ => true,
+                }
+            });
+            proptest::prop_assert_eq!(fits, exact);
+            for lane in 0..6 {
+                wide.absorb(lane / 2, &cells, lane);
+                if fits {
+                    narrow.absorb_narrow(lane / 2, &lanes_of, lane);
+                } else {
+                    narrow.absorb(lane / 2, &cells, lane);
+                }
+            }
+            for g in 0..3 {
+                for m in [Measure::Sum, Measure::Count, Measure::Max, Measure::Min] {
+                    if !extremes && matches!(m, Measure::Max | Measure::Min) {
+                        continue;
+                    }
+                    proptest::prop_assert_eq!(
+                        format!("{:?}", narrow.value(g, m)),
+                        format!("{:?}", wide.value(g, m))
+                    );
+                }
             }
         }
     }
