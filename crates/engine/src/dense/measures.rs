@@ -540,23 +540,13 @@ impl NarrowInts {
     /// Adds the value of each row `rows` visits to its lane; false (and the lanes emptied) if
     /// a lane's values lie too far apart for its 64-bit sum to be exact.
     pub(crate) fn update(&mut self, array: &Int64Array, rows: &impl EachRow) -> bool {
-        let (values, cells) = (array.values(), &mut self.cells);
-        match array.nulls() {
-            None => rows.each(
-                #[inline(always)]
-                |i, g| cells[g].add(values[i]),
-            ),
-            Some(nulls) => {
-                for (start, end) in nulls.inner().set_slices() {
-                    rows.each_in(
-                        start,
-                        end,
-                        #[inline(always)]
-                        |i, g| cells[g].add(values[i]),
-                    );
-                }
-            }
-        }
+        let cells = &mut self.cells;
+        each_value(
+            array,
+            rows,
+            #[inline(always)]
+            |v, g| cells[g].add(v),
+        );
         if self.cells.iter().all(NarrowCell::exact) {
             return true;
         }
@@ -794,6 +784,29 @@ impl Numbers {
     }
 }
 
+/// Calls `f(value, group)` for each value (not null) of `array` at a row `rows` visits: runs of
+/// values between the nulls, with no test per row.
+#[inline(always)]
+fn each_value(array: &Int64Array, rows: &impl EachRow, mut f: impl FnMut(i64, usize)) {
+    let values = array.values();
+    match array.nulls() {
+        None => rows.each(
+            #[inline(always)]
+            |i, g| f(values[i], g),
+        ),
+        Some(nulls) => {
+            for (start, end) in nulls.inner().set_slices() {
+                rows.each_in(
+                    start,
+                    end,
+                    #[inline(always)]
+                    |i, g| f(values[i], g),
+                );
+            }
+        }
+    }
+}
+
 /// Adds a batch of integers or decimals to their groups' cells; true if a sum wrapped.
 ///
 /// The common cases get loops of their own: an `i64` column, without a condition or with one
@@ -807,24 +820,12 @@ fn fold_ints<const EXTREMES: bool>(
     let mut wrapped = false;
     match (&input.matched, &input.then, &input.otherwise) {
         (None, Values::Ints(array), _) => {
-            let values = array.values();
-            match array.nulls() {
-                None => rows.each(
-                    #[inline(always)]
-                    |i, g| cells[g].add_i64::<EXTREMES>(values[i]),
-                ),
-                // Runs of values between the nulls, with no test per row.
-                Some(nulls) => {
-                    for (start, end) in nulls.inner().set_slices() {
-                        rows.each_in(
-                            start,
-                            end,
-                            #[inline(always)]
-                            |i, g| cells[g].add_i64::<EXTREMES>(values[i]),
-                        );
-                    }
-                }
-            }
+            each_value(
+                array,
+                rows,
+                #[inline(always)]
+                |v, g| cells[g].add_i64::<EXTREMES>(v),
+            );
         }
         (Some(matched), Values::Ints(array), Values::Null | Values::Int(_)) => {
             let values = array.values();
