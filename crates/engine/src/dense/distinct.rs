@@ -37,7 +37,7 @@ use hashbrown::HashTable;
 
 /// Buckets per worker, chosen by bits of the hash that the tables do not use (hashbrown takes
 /// the low bits for the slot and the top seven for the tag).
-pub(crate) const PARTS: usize = 256;
+const PARTS: usize = 256;
 
 fn part_of(hash: u64) -> usize {
     (hash >> 48) as usize % PARTS
@@ -70,6 +70,8 @@ const BLOCK: usize = 64 << 10;
 #[derive(Debug, Default)]
 struct Bucket {
     blocks: Vec<Vec<u8>>,
+    /// The blocks' bytes, as allocated: kept as they are allocated, not summed per batch.
+    held: usize,
 }
 
 /// The length byte of a row of `LONG` bytes or more, whose length follows in four bytes.
@@ -106,6 +108,7 @@ impl Bucket {
             _ => {
                 let size = (4096 << self.blocks.len().min(4)).min(BLOCK).max(need);
                 self.blocks.push(Vec::with_capacity(size));
+                self.held += size;
                 self.blocks.last_mut().expect("just pushed")
             }
         };
@@ -153,8 +156,7 @@ impl Bucket {
     }
 
     fn size(&self) -> usize {
-        self.blocks.iter().map(Vec::capacity).sum::<usize>()
-            + self.blocks.capacity() * size_of::<Vec<u8>>()
+        self.held + self.blocks.capacity() * size_of::<Vec<u8>>()
     }
 }
 
@@ -539,6 +541,11 @@ mod tests {
             bucket.push(row, Some(10 + i as u64)).unwrap();
         }
         assert!(bucket.blocks.len() > 1);
+        let allocated: usize = bucket.blocks.iter().map(Vec::capacity).sum();
+        assert_eq!(
+            bucket.held, allocated,
+            "the bytes held are the blocks' capacities"
+        );
         let hasher = hashbrown::DefaultHashBuilder::default();
         let back: Vec<(u64, Vec<u8>, u64)> = bucket
             .entries(true, &hasher)
