@@ -78,6 +78,11 @@ pub struct Args {
     #[arg(long, global = true)]
     pub hash_aggregation: bool,
 
+    /// Do not keep remote stores' Parquet footers and listings on disk for the next run (by
+    /// default they are kept in $MINERVA_CACHE_DIR, else ~/.cache/minerva, at most 512 MiB).
+    #[arg(long, global = true)]
+    pub no_disk_cache: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -117,6 +122,10 @@ pub struct DemoArgs {
     /// At most this many rows per Parquet file.
     #[arg(long, default_value_t = 2_500_000, value_name = "N")]
     pub rows_per_file: usize,
+
+    /// At most this many rows per row group of a file.
+    #[arg(long, default_value_t = minerva_demo::DEFAULT_ROWS_PER_ROW_GROUP, value_name = "N")]
+    pub rows_per_row_group: usize,
 
     /// How each day's rows are ordered in its files: by listing then time (as the compaction
     /// job writes them) or by time alone (as events happen, the way a plain Firehose-to-Parquet

@@ -32,13 +32,20 @@ pub fn prepare(args: &DemoArgs) -> Result<PathBuf> {
         events_per_day: args.events_per_day,
         seed: args.seed,
         rows_per_file: args.rows_per_file,
+        rows_per_row_group: args.rows_per_row_group,
         order: match args.order {
             crate::args::DemoOrder::Listing => minerva_demo::RowOrder::Listing,
             crate::args::DemoOrder::Time => minerva_demo::RowOrder::Time,
         },
     };
-    if spec.days == 0 || spec.events_per_day == 0 || spec.rows_per_file == 0 {
-        bail!("--days, --events-per-day and --rows-per-file must be at least 1");
+    if spec.days == 0
+        || spec.events_per_day == 0
+        || spec.rows_per_file == 0
+        || spec.rows_per_row_group == 0
+    {
+        bail!(
+            "--days, --events-per-day, --rows-per-file and --rows-per-row-group must be at least 1"
+        );
     }
     let out = &args.out_dir();
     let catalog = out.join("catalog");

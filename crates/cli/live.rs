@@ -35,6 +35,7 @@ pub fn run(args: &DemoArgs, runtime: &Runtime) -> Result<()> {
         events_per_day: args.events_per_day,
         seed: args.seed,
         rows_per_file: args.rows_per_file,
+        rows_per_row_group: args.rows_per_row_group,
         ..Default::default()
     };
     // Always written afresh: the raw zone is today's, and views must hold none of it yet.

@@ -145,5 +145,10 @@ fn open_engine(catalog_dir: &Path, args: &Args) -> Result<Engine> {
     if let Some(after) = args.timeout {
         builder = builder.timeout(after);
     }
+    if !args.no_disk_cache
+        && let Some(dir) = minerva_store::DiskCache::default_dir()
+    {
+        builder = builder.disk_cache(dir);
+    }
     Ok(builder.build())
 }

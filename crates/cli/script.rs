@@ -37,6 +37,9 @@ pub fn run<W: Write>(
             if stats {
                 crate::stderr::report(&read.summary().to_string());
             }
+            for warning in engine.take_warnings() {
+                crate::stderr::report(&format!("warning: {warning}"));
+            }
             printed
         });
         if let Err(error) = result {

@@ -338,6 +338,9 @@ fn run_statement<W: Write>(
         Some(Err(error)) => crate::stderr::report(&format!("error: {error}")),
         None => crate::stderr::report("query cancelled"),
     }
+    for warning in engine.take_warnings() {
+        crate::stderr::report(&format!("warning: {warning}"));
+    }
     Ok(())
 }
 

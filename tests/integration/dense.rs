@@ -48,6 +48,8 @@ async fn seed_queries_agree_with_hash_aggregation() {
             days: 35,
             events_per_day: 1_500,
             rows_per_file: 600,
+            // Several row groups a file: read ahead across them.
+            rows_per_row_group: 250,
             seed: 11,
             order,
         });

@@ -38,6 +38,9 @@ pub enum Plan {
     EveryFirstAttempt,
     /// Every LIST response is cut mid-body, however often it is asked.
     CutEveryList,
+    /// No faults: every answer arrives this long after it was asked, as over a distant
+    /// network (requests in flight wait together).
+    Latency(Duration),
 }
 
 /// A running proxy; it stops with the test process.
@@ -180,6 +183,9 @@ async fn serve(mut client: TcpStream, state: &State) -> std::io::Result<()> {
             _ => {}
         }
         let (head, body) = forward(&request, state.upstream).await?;
+        if let Plan::Latency(latency) = state.plan {
+            tokio::time::sleep(latency).await;
+        }
         if fault == Fault::Delay {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }

@@ -13,6 +13,7 @@ mod fault_proxy;
 mod live;
 mod memory;
 mod pruning;
+mod remote_reads;
 mod s3;
 mod s3_faults;
 mod s3_server;

@@ -25,6 +25,8 @@ fn seed_lake() -> DemoLake {
         days: 35,
         events_per_day: 200,
         rows_per_file: 1_000,
+        // Several row groups a file: the remote scans fetch them ahead, many at once.
+        rows_per_row_group: 64,
         ..Default::default()
     })
 }

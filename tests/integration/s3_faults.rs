@@ -100,3 +100,60 @@ fn a_listing_cut_every_time_says_how_far_it_got_and_how_often_it_was_tried() {
         .stderr(contains("raise 'retries' in storage.toml"))
         .stderr(contains("cannot connect").not());
 }
+
+/// Behind a proxy that answers every request 50 ms late, a week of a lake still goes out many
+/// requests at a time (two cores or not), answers as without latency, and a second process
+/// finds the footers and listings on disk.
+#[test]
+fn behind_latency_requests_go_out_together_and_a_new_process_uses_the_disk_cache() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some((server, _lake, catalog)) = runtime.block_on(S3Lake::start("latency")) else {
+        return;
+    };
+    let proxy = FaultProxy::start(
+        &server.endpoint,
+        Plan::Latency(std::time::Duration::from_millis(50)),
+    );
+    let slow = through(&catalog, &proxy.endpoint, "", "catalog-slow");
+    let week = "SELECT region, count(*) AS n FROM views \
+        WHERE dt BETWEEN DATE '2024-01-08' AND DATE '2024-01-14' GROUP BY region";
+    assert_eq!(
+        answer(&server, &slow, week),
+        answer(&server, &catalog, week)
+    );
+    let cache = crate::support::fresh_cache_dir();
+    let explain = |sql: &str| {
+        let output = server
+            .minerva()
+            .env("MINERVA_CACHE_DIR", &cache)
+            .args([
+                "--catalog",
+                slow.to_str().unwrap(),
+                "--format",
+                "csv",
+                "--threads",
+                "2",
+            ])
+            .args(["-c", &format!("EXPLAIN ANALYZE {sql}")])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let in_flight = |text: &str| -> u64 {
+        let store = text
+            .lines()
+            .find(|l| l.starts_with("store,"))
+            .expect("a store row");
+        let (before, _) = store.split_once(" at most in flight").expect("in flight");
+        before.rsplit('(').next().unwrap().parse().unwrap()
+    };
+    let cold = explain(week);
+    assert!(in_flight(&cold) >= 7, "{cold}");
+    let warm = explain(week);
+    assert!(warm.contains("7 footers from the disk cache"), "{warm}");
+    assert!(
+        !warm.contains(" LIST"),
+        "listings came from the disk cache: {warm}"
+    );
+}

@@ -163,6 +163,7 @@ pub fn minerva_without_aws() -> assert_cmd::Command {
         }
     }
     command
+        .env("MINERVA_CACHE_DIR", crate::support::fresh_cache_dir())
         .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
         .env(
             "AWS_SHARED_CREDENTIALS_FILE",

@@ -12,6 +12,12 @@ use minerva_engine::Engine;
 use parquet::arrow::ArrowWriter;
 use tempfile::TempDir;
 
+/// A cache directory of this command's own (`MINERVA_CACHE_DIR`), kept until the test process
+/// ends: tests that share bucket names on one S3 server must not see each other's listings.
+pub fn fresh_cache_dir() -> PathBuf {
+    tempfile::tempdir().unwrap().keep()
+}
+
 /// The generated lake the seed-question tests use: three ISO weeks across two months.
 pub fn seed_spec() -> DemoSpec {
     DemoSpec {

@@ -298,6 +298,7 @@ fn minerva(binary: impl Into<Binary>) -> Command {
     command
         .env_remove("MINERVA_CATALOG")
         .env_remove("MINERVA_FAILPOINT")
+        .env("MINERVA_CACHE_DIR", crate::support::fresh_cache_dir())
         .envs(binary.env.iter().copied())
         .arg("--catalog")
         .arg(&binary.catalog);

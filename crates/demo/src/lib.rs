@@ -54,6 +54,8 @@ pub struct DemoSpec {
     pub seed: u64,
     /// At most this many rows in one Parquet file; a day holds one or more files.
     pub rows_per_file: usize,
+    /// At most this many rows in one row group of a file.
+    pub rows_per_row_group: usize,
     /// How each day's rows are ordered in its files.
     pub order: RowOrder,
 }
@@ -77,10 +79,14 @@ impl Default for DemoSpec {
             events_per_day: 50_000,
             seed: 42,
             rows_per_file: 2_500_000,
+            rows_per_row_group: DEFAULT_ROWS_PER_ROW_GROUP,
             order: RowOrder::Listing,
         }
     }
 }
+
+/// Parquet's default row group size, which the demo lake keeps unless told otherwise.
+pub const DEFAULT_ROWS_PER_ROW_GROUP: usize = 1024 * 1024;
 
 /// The spec as one line: what the lake's marker file holds.
 impl std::fmt::Display for DemoSpec {
@@ -90,6 +96,9 @@ impl std::fmt::Display for DemoSpec {
             "start={} days={} events_per_day={} seed={} rows_per_file={}",
             self.start, self.days, self.events_per_day, self.seed, self.rows_per_file
         )?;
+        if self.rows_per_row_group != DEFAULT_ROWS_PER_ROW_GROUP {
+            write!(f, " rows_per_row_group={}", self.rows_per_row_group)?;
+        }
         match self.order {
             RowOrder::Listing => Ok(()),
             RowOrder::Time => write!(f, " order=time"),
@@ -504,12 +513,13 @@ pub struct LakeSummary {
 }
 
 /// The writer settings of the lake: what a compaction job would use.
-fn writer_properties(order: RowOrder) -> WriterProperties {
-    let sorted_by: &[usize] = match order {
+fn writer_properties(spec: &DemoSpec) -> WriterProperties {
+    let sorted_by: &[usize] = match spec.order {
         RowOrder::Listing => &[4, 0], // listing_id, event_time: see `compacted_day`
         RowOrder::Time => &[0],
     };
     WriterProperties::builder()
+        .set_max_row_group_row_count(Some(spec.rows_per_row_group.max(1)))
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("a valid level"),
         ))
@@ -572,9 +582,8 @@ fn write_day(spec: &DemoSpec, day: u32, views: &Path) -> Result<(u64, u64, u64),
             path: path.clone(),
             source,
         };
-        let mut writer =
-            ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(spec.order)))
-                .map_err(parquet_error)?;
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(spec)))
+            .map_err(parquet_error)?;
         writer.write(&batch).map_err(parquet_error)?;
         let file = writer.into_inner().map_err(parquet_error)?;
         file.sync_all().map_err(io_error(&hidden))?;

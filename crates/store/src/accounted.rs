@@ -15,13 +15,13 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetRange, GetResult, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+    CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload,
+    ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
 };
 use url::Url;
 
 use crate::listings::{Listing, ListingCache, ListingKey};
-use crate::meter::{Meter, ScanLimitExceeded};
+use crate::meter::{InFlight, Meter, ScanLimitExceeded};
 
 /// How many keys one S3 LIST request returns at most: a longer listing is several requests.
 const LIST_PAGE: u64 = 1000;
@@ -107,6 +107,45 @@ impl AccountedStore {
     }
 }
 
+/// `result`, its request counted in flight until its body has been read (or dropped).
+fn in_flight_until_read(mut result: GetResult, request: InFlight) -> GetResult {
+    if let GetResultPayload::Stream(stream) = result.payload {
+        result.payload = GetResultPayload::Stream(InFlightStream::new(stream, request).boxed());
+    }
+    result
+}
+
+/// A response's stream, its request in flight until the stream ends, fails or is dropped.
+struct InFlightStream<T> {
+    inner: BoxStream<'static, object_store::Result<T>>,
+    request: Option<InFlight>,
+}
+
+impl<T> InFlightStream<T> {
+    fn new(inner: BoxStream<'static, object_store::Result<T>>, request: InFlight) -> Self {
+        Self {
+            inner,
+            request: Some(request),
+        }
+    }
+}
+
+impl<T> futures::Stream for InFlightStream<T> {
+    type Item = object_store::Result<T>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let polled = this.inner.poll_next_unpin(cx);
+        if let std::task::Poll::Ready(None | Some(Err(_))) = &polled {
+            this.request = None;
+        }
+        polled
+    }
+}
+
 /// A multipart upload whose end, too, forgets the store's listings.
 struct Upload<F> {
     inner: Box<dyn MultipartUpload>,
@@ -142,6 +181,8 @@ impl<F: Fn() + Send + Sync + 'static> MultipartUpload for Upload<F> {
 struct Listed {
     inner: BoxStream<'static, object_store::Result<ObjectMeta>>,
     meter: Arc<Meter>,
+    /// In flight until the listing ends (its pages follow one another).
+    request: Option<InFlight>,
     seen: u64,
     keep: Option<Keep>,
 }
@@ -170,9 +211,11 @@ impl Listed {
             }
             Some(Err(error)) => {
                 self.keep = None;
+                self.request = None;
                 Some(Err(error))
             }
             None => {
+                self.request = None;
                 if let Some(keep) = self.keep.take() {
                     let listing = Listing {
                         at: Instant::now(),
@@ -217,6 +260,7 @@ impl ObjectStore for AccountedStore {
         location: &Path,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
+        let request = self.meter.begin();
         if options.head {
             self.meter.headed();
             return self.inner.get_opts(location, options).await;
@@ -241,7 +285,7 @@ impl ObjectStore for AccountedStore {
             // A suffix or open-ended read: its size is known only now.
             self.meter.admit(bytes - known).map_err(Self::limit_error)?;
         }
-        Ok(result)
+        Ok(in_flight_until_read(result, request))
     }
 
     /// A remote store is asked for each merged range here, as object_store would ask it, so
@@ -264,6 +308,7 @@ impl ObjectStore for AccountedStore {
         }
         let bytes = ranges.iter().map(|r| r.end - r.start).sum();
         self.meter.admit(bytes).map_err(Self::limit_error)?;
+        let _request = self.meter.begin();
         let fetched = self
             .inner
             .get_ranges(location, ranges)
@@ -296,6 +341,7 @@ impl ObjectStore for AccountedStore {
         self.meter.listed(1);
         let listing = Listed {
             inner: self.inner.list(prefix),
+            request: Some(self.meter.begin()),
             meter: Arc::clone(&self.meter),
             seen: 0,
             // Collected while it streams; kept only if the listing runs to its end.
@@ -319,7 +365,8 @@ impl ObjectStore for AccountedStore {
         offset: &Path,
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.meter.listed(1);
-        self.inner.list_with_offset(prefix, offset)
+        let request = self.meter.begin();
+        InFlightStream::new(self.inner.list_with_offset(prefix, offset), request).boxed()
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
@@ -334,7 +381,9 @@ impl ObjectStore for AccountedStore {
             });
         }
         let writes = self.listings.as_ref().map(|c| c.writes(&self.store));
+        let request = self.meter.begin();
         let result = self.inner.list_with_delimiter(prefix).await?;
+        drop(request);
         let keys = (result.objects.len() + result.common_prefixes.len()) as u64;
         self.meter.listed(keys.div_ceil(LIST_PAGE).max(1));
         if let (Some(cache), Some(writes)) = (&self.listings, writes) {

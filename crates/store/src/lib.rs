@@ -36,8 +36,10 @@
 //! object_store and HTTP; it never plans a query and does not depend on DataFusion.
 
 mod accounted;
+mod disk_cache;
 mod error;
 mod failure;
+mod latency;
 mod listings;
 mod meter;
 mod profile;
@@ -47,8 +49,10 @@ mod resume;
 mod s3;
 
 pub use accounted::AccountedStore;
+pub use disk_cache::{CacheKind, CacheWarning, DiskCache};
 pub use error::StoreError;
 pub use failure::Failure;
+pub use latency::LatencyStore;
 pub use listings::ListingCache;
 pub use meter::{Meter, ScanLimit, ScanLimitExceeded, Usage};
 pub use recording::{RecordingStore, Request, RequestKind};

@@ -1,8 +1,9 @@
 //! What one query fetched, counted where the bytes arrive, and the limit it may not pass.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use object_store::path::Path;
 
@@ -42,6 +43,48 @@ pub struct Usage {
     pub head_requests: u64,
     /// Distinct objects read from.
     pub objects: usize,
+    /// The most requests that were in flight at once.
+    pub most_in_flight: u64,
+    /// Parquet footers served from a cache on disk instead of the store.
+    pub footers_cached: u64,
+    /// Wall time during which at least one request was in flight: what the query waited on
+    /// its stores, unless it had other work meanwhile.
+    pub waiting: Duration,
+}
+
+/// Requests in flight, and how long there have been any.
+#[derive(Debug, Default)]
+struct Flight {
+    now: u64,
+    most: u64,
+    /// Since when `now` has been above zero.
+    busy_since: Option<Instant>,
+    /// Busy time before `busy_since`.
+    waited: Duration,
+}
+
+impl Flight {
+    fn waiting(&self) -> Duration {
+        self.waited + self.busy_since.map_or(Duration::ZERO, |t| t.elapsed())
+    }
+}
+
+/// One request in flight: counted from [`Meter::begin`] until it is dropped.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    meter: Arc<Meter>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut flight = self.meter.flight.lock().expect("meter lock poisoned");
+        flight.now -= 1;
+        if flight.now == 0
+            && let Some(since) = flight.busy_since.take()
+        {
+            flight.waited += since.elapsed();
+        }
+    }
 }
 
 /// Counters for one query, filled in by its [`AccountedStore`](crate::AccountedStore)s.
@@ -51,6 +94,7 @@ pub struct Meter {
     gets: AtomicU64,
     lists: AtomicU64,
     heads: AtomicU64,
+    footers_cached: AtomicU64,
     objects: Mutex<HashSet<String>>,
     limit: Mutex<Option<ScanLimit>>,
     exceeded: Mutex<Option<ScanLimitExceeded>>,
@@ -58,6 +102,7 @@ pub struct Meter {
     /// Listings under these `(store, prefix)`es may be reused only if younger than the age
     /// given: a live table's speed side wants what landed a second ago.
     fresh: Mutex<Vec<(String, String, std::time::Duration)>>,
+    flight: Mutex<Flight>,
 }
 
 impl Meter {
@@ -105,12 +150,29 @@ impl Meter {
 
     /// The figures so far.
     pub fn usage(&self) -> Usage {
+        let flight = self.flight.lock().expect("meter lock poisoned");
         Usage {
             bytes: self.bytes.load(Ordering::Relaxed),
             get_requests: self.gets.load(Ordering::Relaxed),
             list_requests: self.lists.load(Ordering::Relaxed),
             head_requests: self.heads.load(Ordering::Relaxed),
             objects: self.objects.lock().expect("meter lock poisoned").len(),
+            most_in_flight: flight.most,
+            footers_cached: self.footers_cached.load(Ordering::Relaxed),
+            waiting: flight.waiting(),
+        }
+    }
+
+    /// A request starts; it ends when the returned guard is dropped.
+    pub(crate) fn begin(self: &Arc<Self>) -> InFlight {
+        let mut flight = self.flight.lock().expect("meter lock poisoned");
+        flight.now += 1;
+        flight.most = flight.most.max(flight.now);
+        if flight.busy_since.is_none() {
+            flight.busy_since = Some(Instant::now());
+        }
+        InFlight {
+            meter: Arc::clone(self),
         }
     }
 
@@ -159,6 +221,11 @@ impl Meter {
         self.lists.fetch_add(requests, Ordering::Relaxed);
     }
 
+    /// Counts a Parquet footer that a cache on disk served instead of the store.
+    pub fn footer_from_cache(&self) {
+        self.footers_cached.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn headed(&self) {
         self.heads.fetch_add(1, Ordering::Relaxed);
     }
@@ -167,6 +234,28 @@ impl Meter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_in_flight_count_at_their_most_and_waiting_is_busy_time() {
+        let meter = Arc::new(Meter::new(None));
+        assert_eq!(meter.usage().most_in_flight, 0);
+        let first = meter.begin();
+        let second = meter.begin();
+        std::thread::sleep(Duration::from_millis(20));
+        drop(first);
+        let third = meter.begin();
+        drop(second);
+        drop(third);
+        let usage = meter.usage();
+        assert_eq!(usage.most_in_flight, 2);
+        assert!(usage.waiting >= Duration::from_millis(20));
+        // Idle time is not waiting.
+        std::thread::sleep(Duration::from_millis(30));
+        let idle = meter.usage().waiting;
+        assert_eq!(idle, usage.waiting);
+        let _fourth = meter.begin();
+        assert!(meter.usage().waiting >= idle);
+    }
 
     #[test]
     fn a_fresh_prefix_caps_the_age_of_listings_under_it() {

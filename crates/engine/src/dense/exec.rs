@@ -20,9 +20,7 @@ use datafusion::common::{DataFusionError, HashMap, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::ParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::parquet::DefaultParquetFileReaderFactory;
-use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::error::Result;
-use datafusion::execution::cache::cache_manager::FileMetadataCache;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -55,7 +53,12 @@ use super::groups::{
 use super::measures::{Aggregate, Input, Measure, Number, Operand, Values};
 use super::stats::row_groups_to_read;
 use crate::error::{EngineError, TableProblem};
+use crate::report::QueryStats;
 use crate::scan::drift::check_column;
+use crate::scan::footers::{DiskFooters, FooterFetch};
+use crate::scan::readahead::{Chunks, FetchedReader, ReadAhead, Wanted, chunk_ranges};
+use crate::scan::{FOOTER_HINT, FOOTER_ROUND};
+use crate::session::MinervaOptions;
 use datafusion::physical_optimizer::pruning::PruningPredicate;
 use minerva_catalog::display_byte_size;
 
@@ -63,10 +66,7 @@ use minerva_catalog::display_byte_size;
 /// vanishes, small enough that a batch's columns stay in cache.
 const BATCH_ROWS: usize = 65_536;
 
-/// Bytes read from a file's end to get its footer in one request, in most cases.
-const FOOTER_HINT: usize = 64 << 10;
-
-/// Footers fetched at once.
+/// Footers fetched at once from a local store (a remote one: the I/O concurrency).
 const FOOTER_CONCURRENCY: usize = 16;
 
 /// Bytes of dense arrays a query may hold across its workers; beyond it, hash maps.
@@ -316,6 +316,10 @@ fn counts_rows(expr: &Expr) -> bool {
 }
 
 impl DenseScan {
+    /// Whether its files are in a remote store (every request waits a round trip).
+    fn is_remote(&self) -> bool {
+        !self.store_url.as_str().starts_with("file:")
+    }
     /// The columns read for keys, text filters and aggregates, each flagged `true` if it is
     /// read as text (a dictionary).
     fn columns_besides_row_filter(&self) -> Vec<(String, bool)> {
@@ -571,6 +575,27 @@ async fn run(
         }
     } else {
         let hints = Arc::new(Hints::of(&scan, &files));
+        // Over a remote store, row groups are fetched ahead of the workers, many at once.
+        let ahead = scan.is_remote().then(|| {
+            let options = MinervaOptions::of(context.session_config().options());
+            let wanted = units
+                .iter()
+                .map(|&(f, rg)| Wanted {
+                    location: files[f].file.object_meta.location.clone(),
+                    ranges: chunk_ranges(
+                        files[f].reader.metadata(),
+                        rg,
+                        &[&files[f].mask, &files[f].filter_mask],
+                    ),
+                })
+                .collect();
+            Arc::new(ReadAhead::start(
+                Arc::clone(&store),
+                wanted,
+                options.io_concurrency,
+                options.read_ahead_bytes as u64,
+            ))
+        });
         let files = Arc::new(files);
         let units = Arc::new(units);
         let next = Arc::new(AtomicUsize::new(0));
@@ -580,11 +605,12 @@ async fn run(
             .clamp(1, units.len().max(1));
         let tasks: Vec<SpawnedTask<Result<Groups>>> = (0..workers)
             .map(|_| {
-                let (scan, files, units, next) = (
+                let (scan, files, units, next, ahead) = (
                     Arc::clone(&scan),
                     Arc::clone(&files),
                     Arc::clone(&units),
                     Arc::clone(&next),
+                    ahead.clone(),
                 );
                 let (readers, metrics, hints, mut groups) = (
                     Arc::clone(&readers),
@@ -603,13 +629,39 @@ async fn run(
                         masks: Vec::new(),
                         combos: Combos::default(),
                     };
-                    while let Some(&(f, rg)) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    loop {
+                        // The next row group: fetched ahead, or read now.
+                        let (unit, fetched) = match &ahead {
+                            Some(ahead) => match ahead.next().await {
+                                Some((unit, fetched)) => (unit, Some(fetched)),
+                                None => break,
+                            },
+                            None => match next.fetch_add(1, Ordering::Relaxed) {
+                                unit if unit < units.len() => (unit, None),
+                                _ => break,
+                            },
+                        };
+                        let (f, rg) = units[unit];
+                        let read_error = |e: DataFusionError| {
+                            read_error(&scan, &files[f].file, Some(rg), e).into_datafusion()
+                        };
+                        let chunks = match fetched {
+                            Some(Ok(fetched)) => Some(fetched),
+                            Some(Err(e)) => return Err(read_error(e.into())),
+                            None => None,
+                        };
                         worker
-                            .read_row_group(&scan, &files[f], rg, &mut groups)
+                            .read_row_group(
+                                &scan,
+                                &files[f],
+                                rg,
+                                chunks.as_ref().map(|c| Arc::clone(&c.chunks)),
+                                &mut groups,
+                            )
                             .await
-                            .map_err(|e| {
-                                read_error(&scan, &files[f].file, Some(rg), e).into_datafusion()
-                            })?;
+                            .map_err(read_error)?;
+                        // Its share of the read-ahead budget is free once it is counted.
+                        drop(chunks);
                         within_memory(&scan, groups.budget(), limit)?;
                     }
                     Ok(groups)
@@ -661,40 +713,48 @@ async fn plan_files(
         .parquet
         .metadata_size_hint
         .map(|hint| hint.min(FOOTER_HINT));
-    let cache = context
-        .runtime_env()
-        .cache_manager
-        .get_file_metadata_cache();
+    let concurrency = match scan.is_remote() {
+        true => FOOTER_ROUND.max(MinervaOptions::of(options).io_concurrency),
+        false => FOOTER_CONCURRENCY,
+    };
+    let stats = context.session_config().get_extension::<QueryStats>();
+    let disk = match scan.is_remote() {
+        true => context.session_config().get_extension::<DiskFooters>(),
+        false => None,
+    };
+    let footers = FooterFetch {
+        store: store.as_ref(),
+        store_url: &scan.store_url,
+        memory: context
+            .runtime_env()
+            .cache_manager
+            .get_file_metadata_cache(),
+        disk: disk.as_deref(),
+        stats: stats.as_deref(),
+        size_hint,
+        // Row groups are chosen by partition, never by page: the page index is not read.
+        page_index: Some(PageIndexPolicy::Skip),
+    };
     let plans = scan
         .files
         .iter()
         .map(|file| {
-            fetch_footer(scan, file, store, Arc::clone(&cache), size_hint, &columns).boxed()
+            let footers = &footers;
+            let columns = &columns;
+            async move {
+                let metadata = footers
+                    .fetch(&file.object_meta)
+                    .await
+                    .map_err(|e| read_error(scan, file, None, e).into_datafusion())?;
+                plan_file(scan, file, metadata, columns)
+            }
+            .boxed()
         })
         .collect::<Vec<BoxFuture<'_, Result<FilePlan>>>>();
     futures::stream::iter(plans)
-        .buffered(FOOTER_CONCURRENCY)
+        .buffered(concurrency)
         .try_collect()
         .await
-}
-
-async fn fetch_footer(
-    scan: &DenseScan,
-    file: &PartitionedFile,
-    store: &Arc<dyn ObjectStore>,
-    cache: Arc<FileMetadataCache>,
-    size_hint: Option<usize>,
-    columns: &[(String, bool)],
-) -> Result<FilePlan> {
-    let metadata = DFParquetMetadata::new(store.as_ref(), &file.object_meta)
-        .with_metadata_size_hint(size_hint)
-        .with_file_metadata_cache(Some(cache))
-        // Row groups are chosen by partition, never by page: the page index is not read.
-        .with_page_index_policy(Some(PageIndexPolicy::Skip))
-        .fetch_metadata()
-        .await
-        .map_err(|e| read_error(scan, file, None, e).into_datafusion())?;
-    plan_file(scan, file, metadata, columns)
 }
 
 /// An error reading `file` (at `row_group`, if known), naming the table and the object.
@@ -923,12 +983,16 @@ impl Worker {
         scan: &Arc<DenseScan>,
         plan: &FilePlan,
         rg: usize,
+        fetched: Option<Chunks>,
         groups: &mut Groups,
     ) -> Result<()> {
         let partition = groups.partition_id(plan.partition.clone());
-        let reader: Box<dyn AsyncFileReader> =
+        let mut reader: Box<dyn AsyncFileReader> =
             self.readers
                 .create_reader(0, plan.file.clone(), None, &self.metrics)?;
+        if let Some(chunks) = fetched {
+            reader = Box::new(FetchedReader::new(chunks, reader));
+        }
         let mut builder =
             ParquetRecordBatchStreamBuilder::new_with_metadata(reader, plan.reader.clone())
                 .with_projection(plan.mask.clone())

@@ -105,6 +105,9 @@ impl QueryStats {
             list_requests: usage.list_requests,
             head_requests: usage.head_requests,
             objects: usage.objects,
+            most_in_flight: usage.most_in_flight,
+            store_wait: usage.waiting,
+            footers_cached: usage.footers_cached,
             partitions_read,
             partitions_total,
             tables: scans.len(),
@@ -133,6 +136,12 @@ pub struct ScanSummary {
     pub head_requests: u64,
     /// Distinct objects read from.
     pub objects: usize,
+    /// The most requests that were in flight at once.
+    pub most_in_flight: u64,
+    /// Wall time during which at least one request was in flight.
+    pub store_wait: Duration,
+    /// Parquet footers served from the footer cache on disk instead of the store.
+    pub footers_cached: u64,
     /// Partitions read, over all catalog tables scanned.
     pub partitions_read: usize,
     /// The scanned tables' partitions in all, when known without listing everything.
@@ -163,6 +172,25 @@ impl ScanSummary {
 }
 
 impl ScanSummary {
+    /// `EXPLAIN ANALYZE`'s `store` row: how long the query waited on its stores, and how many
+    /// requests it kept in flight.
+    pub fn describe_store(&self) -> String {
+        let requests = self.get_requests + self.list_requests + self.head_requests;
+        let mut text = format!(
+            "waited {:.3} s on {} ({} at most in flight)",
+            self.store_wait.as_secs_f64(),
+            plural(requests, "request"),
+            self.most_in_flight
+        );
+        if self.footers_cached > 0 {
+            text.push_str(&format!(
+                "; {} from the disk cache",
+                plural(self.footers_cached, "footer")
+            ));
+        }
+        text
+    }
+
     /// The summary without the row count: `EXPLAIN ANALYZE`'s rows are the plan's, not the
     /// query's.
     pub fn describe_scan(&self) -> String {
@@ -212,6 +240,12 @@ impl ScanSummary {
         if !requests.is_empty() {
             details.push(requests.join(", "));
         }
+        if self.footers_cached > 0 {
+            details.push(format!(
+                "{} from the disk cache",
+                plural(self.footers_cached, "footer")
+            ));
+        }
         if !details.is_empty() {
             text.push_str(&format!(" ({})", details.join("; ")));
         }
@@ -241,6 +275,9 @@ mod tests {
             list_requests: 0,
             head_requests: 0,
             objects: 0,
+            most_in_flight: 0,
+            store_wait: Duration::ZERO,
+            footers_cached: 0,
             partitions_read: 0,
             partitions_total: None,
             tables: 0,

@@ -5,14 +5,16 @@
 //! rules by which a file's columns read as the table's (`drift`).
 
 pub(crate) mod drift;
+pub(crate) mod footers;
 mod live;
 mod naming;
 mod providers;
 mod pruning;
+pub(crate) mod readahead;
 pub(crate) mod side;
 pub(crate) mod snapshot;
 mod table;
 
 pub(crate) use providers::{CATALOG_NAME, MinervaCatalog, Planner, Tables};
 pub use table::CatalogTable;
-pub(crate) use table::{ChosenFiles, is_data_file};
+pub(crate) use table::{ChosenFiles, FOOTER_HINT, FOOTER_ROUND, is_data_file};

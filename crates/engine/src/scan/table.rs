@@ -16,7 +16,9 @@ use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
+use datafusion::datasource::physical_plan::{
+    FileGroup, FileGroupPartitioner, FileScanConfig, FileScanConfigBuilder,
+};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::datasource::table_schema::TableSchemaBuilder;
@@ -27,7 +29,8 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
-use futures::{StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use minerva_catalog::{
     Catalog, Format, Manifest, ManifestFile, Partition, Selection, Table, is_written_by_minerva,
     parse_partition_name, select_partitions,
@@ -36,6 +39,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
 use super::drift::StrictAdapterFactory;
+use super::footers::{DiskFooters, FooterFetch};
 use super::naming::NamingSource;
 use super::pruning::{
     as_time_comparisons, is_partition_only, partition_filter, partition_only, retain_matching,
@@ -45,11 +49,13 @@ use super::side::Side;
 use super::snapshot::Snapshot;
 use crate::error::{EngineError, Rejection, Result, TableProblem, find_cause};
 use crate::report::{QueryStats, ScanReport};
+use crate::session::MinervaOptions;
 use crate::types::{arrow_type, as_read_type};
 use minerva_store::{ScanLimit, StoreError};
 
-/// LIST requests in flight at once while listing the files of the chosen partitions.
-const LIST_CONCURRENCY: usize = 16;
+/// LIST requests in flight at once while listing the files of the chosen partitions: each
+/// waits a round trip, and a month of days should take one.
+const LIST_CONCURRENCY: usize = 64;
 
 /// A catalog table, ready to scan.
 #[derive(Debug, Clone)]
@@ -478,7 +484,23 @@ impl TableProvider for CatalogTable {
         if self.table.format() != Format::Parquet {
             return self.text_scan(files, table_schema, target_partitions, projection, limit);
         }
-        let groups = FileGroup::new(files).split_files(target_partitions);
+        let remote = !self.store_url.as_str().starts_with("file:");
+        let groups = match remote {
+            // Over a remote store, every partition keeps a row group in flight: more
+            // partitions than cores, each a byte range of the files, keep the network busy.
+            true => {
+                let options = MinervaOptions::of(state.config_options());
+                let store = self.session_store(state)?;
+                prefetch_footers(&files, &store, state, &self.store_url, &options).await;
+                let streams = target_partitions.max(options.io_concurrency / 2);
+                FileGroupPartitioner::new()
+                    .with_target_partitions(streams)
+                    .with_repartition_file_min_size(0)
+                    .repartition_file_groups(&[FileGroup::new(files.clone())])
+                    .unwrap_or_else(|| FileGroup::new(files).split_files(target_partitions))
+            }
+            false => FileGroup::new(files).split_files(target_partitions),
+        };
         let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
         let config =
             FileScanConfigBuilder::new(self.store_url.clone(), format.file_source(table_schema))
@@ -674,6 +696,51 @@ fn ignores_corrupt_files(table: &Table) -> bool {
 
 /// Footers fetched at once when checking them before a scan.
 const FOOTER_CONCURRENCY: usize = 16;
+
+/// The footer suffix read first: a compacted file's footer (tens of row groups, no page
+/// index) fits; a larger one takes a second request.
+pub(crate) const FOOTER_HINT: usize = 64 << 10;
+
+/// Footers of a remote store fetched at once: all of a scan's in one round up to this many
+/// (at most 16 MiB of suffixes in flight).
+pub(crate) const FOOTER_ROUND: usize = 256;
+
+/// Fetches the footers of `files` into the session's footer cache, all at once (up to
+/// [`FOOTER_ROUND`]), so that a scan's file openers find them there instead of each waiting
+/// for its own. A footer that cannot be read is left for the opener to report.
+async fn prefetch_footers(
+    files: &[PartitionedFile],
+    store: &Arc<dyn ObjectStore>,
+    state: &dyn Session,
+    store_url: &ObjectStoreUrl,
+    options: &MinervaOptions,
+) {
+    let stats = state.config().get_extension::<QueryStats>();
+    let disk = state.config().get_extension::<DiskFooters>();
+    let footers = FooterFetch {
+        store: store.as_ref(),
+        store_url,
+        memory: state.runtime_env().cache_manager.get_file_metadata_cache(),
+        disk: disk.as_deref(),
+        stats: stats.as_deref(),
+        size_hint: Some(FOOTER_HINT),
+        page_index: None,
+    };
+    let fetches: Vec<BoxFuture<'_, ()>> = files
+        .iter()
+        .map(|file| {
+            let footers = &footers;
+            async move {
+                let _ = footers.fetch(&file.object_meta).await;
+            }
+            .boxed()
+        })
+        .collect();
+    futures::stream::iter(fetches)
+        .buffer_unordered(FOOTER_ROUND.max(options.io_concurrency))
+        .collect::<()>()
+        .await;
+}
 
 /// Splits `files` into those whose footer reads (kept in the footer cache for the scan) and
 /// the others, each as `path (why)`: Spark's `ignoreCorruptFiles` for objects that are not

@@ -46,7 +46,9 @@ use crate::scan::{MinervaCatalog, Tables};
 use crate::statements::{Values, batch, run_command, run_ddl, run_view};
 use crate::write::{Write, Writer};
 use cooperative::YieldingJoins;
-use minerva_store::{ListingCache, ScanLimit, Stores};
+use minerva_store::{DiskCache, ListingCache, ScanLimit, Stores};
+
+use crate::scan::footers::DiskFooters;
 use recursion::BoundedRecursion;
 pub use recursion::MinervaOptions;
 use stores::{QueryStores, SessionStores};
@@ -101,9 +103,17 @@ pub struct EngineBuilder {
     timeout: Option<Duration>,
     dense_aggregation: bool,
     memory_limit: Option<usize>,
+    disk_cache: Option<PathBuf>,
 }
 
 impl EngineBuilder {
+    /// Keeps remote stores' Parquet footers and listings in `dir` as well, for the next
+    /// process (bounded in size; see `minerva_store::DiskCache`). Off unless asked.
+    pub fn disk_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.disk_cache = Some(dir.into());
+        self
+    }
+
     /// Bounds the memory of query operators: past `bytes`, DataFusion's sorts, joins and hash
     /// aggregations spill to disk (the OS temporary directory), and a query that still cannot
     /// fit fails with a message rather than taking the machine.
@@ -153,6 +163,9 @@ impl EngineBuilder {
 
     /// The engine.
     pub fn build(self) -> Engine {
+        let disk = self
+            .disk_cache
+            .map(|dir| Arc::new(DiskCache::new(dir, DiskCache::DEFAULT_MAX_BYTES)));
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(false)
@@ -160,6 +173,9 @@ impl EngineBuilder {
             .with_option_extension(MinervaOptions::default());
         if let Some(n) = self.target_partitions {
             config = config.with_target_partitions(n);
+        }
+        if let Some(disk) = &disk {
+            config = config.with_extension(Arc::new(DiskFooters(Arc::clone(disk))));
         }
         // Trino's (Athena's) rule: NULLs sort last in either direction unless NULLS FIRST is
         // written (DataFusion's default is Postgres's, first in descending order).
@@ -210,7 +226,11 @@ impl EngineBuilder {
         Engine {
             ctx,
             tables,
-            listings: Arc::new(ListingCache::new(listing_ttl)),
+            listings: Arc::new(match &disk {
+                Some(disk) => ListingCache::new(listing_ttl).with_disk(Arc::clone(disk)),
+                None => ListingCache::new(listing_ttl),
+            }),
+            disk,
             max_scan: Arc::new(Mutex::new(self.max_scan)),
             timeout: Arc::new(Mutex::new(timeout)),
         }
@@ -257,6 +277,7 @@ pub struct Engine {
     ctx: SessionContext,
     pub(crate) tables: Arc<Tables>,
     listings: Arc<ListingCache>,
+    disk: Option<Arc<DiskCache>>,
     max_scan: Arc<Mutex<Option<u64>>>,
     timeout: Arc<Mutex<Option<Duration>>>,
 }
@@ -286,7 +307,18 @@ impl Engine {
             timeout: None,
             dense_aggregation: true,
             memory_limit: None,
+            disk_cache: None,
         }
+    }
+
+    /// What the disk cache noticed since the last call (a damaged entry it ignored, a
+    /// directory it cannot write), one line each: for the shell to show as warnings.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.disk
+            .iter()
+            .flat_map(|disk| disk.take_warnings())
+            .map(|warning| warning.to_string())
+            .collect()
     }
 
     /// The catalog the engine reads, as last loaded (DDL statements reload it).
@@ -474,7 +506,8 @@ impl Engine {
 
     /// DataFusion's `EXPLAIN`, followed by a `partitions` row per catalog table scan (how its
     /// partitions were chosen, how many of how many, the first prefixes, and what it would
-    /// read) and, for `EXPLAIN ANALYZE`, a `scan` row with what the query did read.
+    /// read) and, for `EXPLAIN ANALYZE`, a `scan` row with what the query did read and a `store`
+    /// row with how long it waited on its stores and how many requests it kept in flight.
     async fn explain(
         &self,
         state: SessionState,
@@ -496,8 +529,11 @@ impl Engine {
             let mut kinds = vec![Some("partitions".to_string()); scans.len()];
             let mut texts: Vec<_> = scans.iter().map(|s| Some(s.describe())).collect();
             if analyze {
+                let summary = stats.summary();
                 kinds.push(Some("scan".to_string()));
-                texts.push(Some(stats.summary().describe_scan()));
+                texts.push(Some(summary.describe_scan()));
+                kinds.push(Some("store".to_string()));
+                texts.push(Some(summary.describe_store()));
             }
             let extra = batch(vec![
                 ("plan_type", Values::Text(kinds)),

@@ -1,0 +1,277 @@
+//! Row groups fetched ahead of the workers that decode them.
+//!
+//! Over a remote store every request waits tens of milliseconds before its first byte; a
+//! worker that fetched its next row group only when it needed it would keep one request in
+//! flight per core. [`ReadAhead`] fetches the column chunks of the row groups a scan will read,
+//! in the order the workers take them, with up to `depth` row groups in flight at once and at
+//! most `budget` bytes fetched but not yet decoded; a worker then decodes from memory through
+//! [`FetchedReader`]. Each request still goes through the query's accounting store: counted,
+//! and admitted against the scan limit before it is sent.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use datafusion::common::runtime::SpawnedTask;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use object_store::ObjectStore;
+use object_store::path::Path;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::file::metadata::ParquetMetaData;
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
+
+/// What one unit of work (a row group of a file) needs fetched: its object and byte ranges.
+#[derive(Debug, Clone)]
+pub(crate) struct Wanted {
+    pub location: Path,
+    pub ranges: Vec<Range<u64>>,
+}
+
+/// Byte ranges of one object and their bytes, as fetched.
+pub(crate) type Chunks = Arc<Vec<(Range<u64>, Bytes)>>;
+
+/// A unit's bytes, fetched; its share of the budget is given back when it is dropped.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub chunks: Chunks,
+    _budget: OwnedSemaphorePermit,
+}
+
+/// Units fetched ahead, handed out in order to whichever worker asks next.
+pub(crate) struct ReadAhead {
+    fetched: Mutex<mpsc::Receiver<(usize, object_store::Result<Fetched>)>>,
+    _driver: SpawnedTask<()>,
+}
+
+/// The budget is counted in KiB, so that a semaphore's `u32` permits cover terabytes.
+const PERMIT: u64 = 1 << 10;
+
+impl ReadAhead {
+    /// Starts fetching `units` from `store`, `depth` units in flight at most and at most
+    /// `budget` bytes held (a unit larger than the budget is fetched alone). Stops when the
+    /// `ReadAhead` is dropped.
+    pub(crate) fn start(
+        store: Arc<dyn ObjectStore>,
+        units: Vec<Wanted>,
+        depth: usize,
+        budget: u64,
+    ) -> Self {
+        let depth = depth.max(1);
+        let permits = budget.div_ceil(PERMIT).clamp(1, u64::from(u32::MAX >> 4));
+        let semaphore = Arc::new(Semaphore::new(permits as usize));
+        let (sender, receiver) = mpsc::channel(depth);
+        let driver = SpawnedTask::spawn(async move {
+            let fetches = futures::stream::iter(units.into_iter().enumerate())
+                .map(|(unit, wanted)| {
+                    let (store, semaphore) = (Arc::clone(&store), Arc::clone(&semaphore));
+                    async move {
+                        let bytes: u64 = wanted.ranges.iter().map(|r| r.end - r.start).sum();
+                        let share = bytes.div_ceil(PERMIT).clamp(1, permits) as u32;
+                        let budget = semaphore
+                            .acquire_many_owned(share)
+                            .await
+                            .expect("the semaphore is never closed");
+                        let data = store.get_ranges(&wanted.location, &wanted.ranges).await;
+                        let fetched = data.map(|data| Fetched {
+                            chunks: Arc::new(wanted.ranges.into_iter().zip(data).collect()),
+                            _budget: budget,
+                        });
+                        (unit, fetched)
+                    }
+                })
+                .buffered(depth);
+            futures::pin_mut!(fetches);
+            while let Some(fetched) = fetches.next().await {
+                let failed = fetched.1.is_err();
+                if sender.send(fetched).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Self {
+            fetched: Mutex::new(receiver),
+            _driver: driver,
+        }
+    }
+
+    /// The next unit fetched, in the order given, or its index and why it could not be;
+    /// `None` once all were handed out (or one failed).
+    pub(crate) async fn next(&self) -> Option<(usize, object_store::Result<Fetched>)> {
+        self.fetched.lock().await.recv().await
+    }
+}
+
+/// The byte ranges of row group `row_group`'s chunks of the columns in `masks` (any of them),
+/// in file order, adjacent chunks merged: what a Parquet reader asks for when it reads those
+/// columns of that row group whole.
+pub(crate) fn chunk_ranges(
+    metadata: &ParquetMetaData,
+    row_group: usize,
+    masks: &[&ProjectionMask],
+) -> Vec<Range<u64>> {
+    let mut ranges: Vec<Range<u64>> = metadata
+        .row_group(row_group)
+        .columns()
+        .iter()
+        .enumerate()
+        .filter(|(leaf, _)| masks.iter().any(|mask| mask.leaf_included(*leaf)))
+        .map(|(_, column)| {
+            let (start, length) = column.byte_range();
+            start..start + length
+        })
+        .collect();
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+/// A reader that serves ranges from chunks fetched ahead, and asks `inner` for anything else.
+pub(crate) struct FetchedReader {
+    chunks: Chunks,
+    inner: Box<dyn AsyncFileReader>,
+}
+
+impl FetchedReader {
+    pub(crate) fn new(
+        chunks: Arc<Vec<(Range<u64>, Bytes)>>,
+        inner: Box<dyn AsyncFileReader>,
+    ) -> Self {
+        Self { chunks, inner }
+    }
+
+    fn cut(&self, range: &Range<u64>) -> Option<Bytes> {
+        let (held, bytes) = self
+            .chunks
+            .iter()
+            .find(|(held, _)| held.start <= range.start && range.end <= held.end)?;
+        let from = usize::try_from(range.start - held.start).ok()?;
+        let to = usize::try_from(range.end - held.start).ok()?;
+        Some(bytes.slice(from..to))
+    }
+}
+
+impl AsyncFileReader for FetchedReader {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        match self.cut(&range) {
+            Some(bytes) => futures::future::ready(Ok(bytes)).boxed(),
+            None => self.inner.get_bytes(range),
+        }
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        match ranges
+            .iter()
+            .map(|r| self.cut(r))
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(all) => futures::future::ready(Ok(all)).boxed(),
+            None => self.inner.get_byte_ranges(ranges),
+        }
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        self.inner.get_metadata(options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+    use object_store::{ObjectStoreExt, PutPayload};
+
+    struct Unused;
+
+    impl AsyncFileReader for Unused {
+        fn get_bytes(
+            &mut self,
+            range: Range<u64>,
+        ) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+            futures::future::ready(Ok(Bytes::from(vec![
+                0xEE;
+                (range.end - range.start) as usize
+            ])))
+            .boxed()
+        }
+
+        fn get_metadata<'a>(
+            &'a mut self,
+            _: Option<&'a ArrowReaderOptions>,
+        ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+            futures::future::ready(Err(parquet::errors::ParquetError::General(
+                "no metadata here".into(),
+            )))
+            .boxed()
+        }
+    }
+
+    #[tokio::test]
+    async fn units_arrive_in_order_within_a_budget_smaller_than_their_sum() {
+        let store = Arc::new(InMemory::new());
+        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        store
+            .put(&Path::from("f"), PutPayload::from(data.clone()))
+            .await
+            .unwrap();
+        let units: Vec<Wanted> = (0..20u64)
+            .map(|i| Wanted {
+                location: Path::from("f"),
+                ranges: vec![i * 400..i * 400 + 100, i * 400 + 200..i * 400 + 400],
+            })
+            .collect();
+        // 2 KiB of budget, 300 bytes (one permit) a unit: never more than two held at once
+        // beyond the two workers'.
+        let ahead = ReadAhead::start(store, units, 8, 2 << 10);
+        for i in 0..20usize {
+            let (unit, fetched) = ahead.next().await.unwrap();
+            let fetched = fetched.unwrap();
+            assert_eq!(unit, i);
+            let mut reader = FetchedReader::new(Arc::clone(&fetched.chunks), Box::new(Unused));
+            let start = i as u64 * 400;
+            let inside = reader.get_bytes(start + 10..start + 50).await.unwrap();
+            assert_eq!(&inside[..], &data[start as usize + 10..start as usize + 50]);
+            let both = reader
+                .get_byte_ranges(vec![start..start + 100, start + 250..start + 400])
+                .await
+                .unwrap();
+            assert_eq!(
+                &both[1][..],
+                &data[start as usize + 250..start as usize + 400]
+            );
+            // A range never fetched comes from the inner reader.
+            let outside = reader.get_bytes(start + 100..start + 150).await.unwrap();
+            assert!(outside.iter().all(|&b| b == 0xEE));
+        }
+        assert!(ahead.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_is_handed_out_and_ends_the_stream() {
+        let store = Arc::new(InMemory::new());
+        let units = vec![Wanted {
+            location: Path::from("missing"),
+            ranges: std::iter::once(0..10).collect(),
+        }];
+        let ahead = ReadAhead::start(store, units, 4, 1 << 20);
+        assert!(matches!(
+            ahead.next().await,
+            Some((0, Err(object_store::Error::NotFound { .. })))
+        ));
+        assert!(ahead.next().await.is_none());
+    }
+}
