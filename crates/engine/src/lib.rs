@@ -26,6 +26,7 @@
 mod dense;
 pub mod display;
 mod error;
+mod options;
 mod report;
 mod scan;
 mod session;

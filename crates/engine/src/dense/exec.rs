@@ -53,12 +53,11 @@ use super::groups::{
 use super::measures::{Aggregate, Input, Measure, Number, Operand, Values};
 use super::stats::row_groups_to_read;
 use crate::error::{EngineError, TableProblem};
+use crate::options::MinervaOptions;
 use crate::report::QueryStats;
 use crate::scan::drift::check_column;
-use crate::scan::footers::{DiskFooters, FooterFetch};
+use crate::scan::footers::{DiskFooters, FOOTER_HINT, FOOTER_ROUND, FooterFetch};
 use crate::scan::readahead::{Chunks, FetchedReader, ReadAhead, Wanted, chunk_ranges};
-use crate::scan::{FOOTER_HINT, FOOTER_ROUND};
-use crate::session::MinervaOptions;
 use datafusion::physical_optimizer::pruning::PruningPredicate;
 use minerva_catalog::display_byte_size;
 

@@ -20,7 +20,14 @@ use object_store::{ObjectMeta, ObjectStore};
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
 use crate::report::QueryStats;
-use crate::scan::FOOTER_HINT;
+
+/// The footer suffix read first: a compacted file's footer (tens of row groups) and often its
+/// page index fit; a larger footer takes a second request.
+pub(crate) const FOOTER_HINT: usize = 64 << 10;
+
+/// Footers of a remote store fetched at once: all of a scan's in one round up to this many
+/// (at most 16 MiB of suffixes in flight).
+pub(crate) const FOOTER_ROUND: usize = 256;
 
 /// The session's footer cache on disk (a session config extension; absent: none).
 #[derive(Debug)]

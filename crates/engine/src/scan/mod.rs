@@ -17,4 +17,4 @@ mod table;
 
 pub(crate) use providers::{CATALOG_NAME, MinervaCatalog, Planner, Tables};
 pub use table::CatalogTable;
-pub(crate) use table::{ChosenFiles, FOOTER_HINT, FOOTER_ROUND, is_data_file};
+pub(crate) use table::{ChosenFiles, is_data_file};

@@ -39,7 +39,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
 use super::drift::StrictAdapterFactory;
-use super::footers::{DiskFooters, FooterFetch};
+use super::footers::{DiskFooters, FOOTER_HINT, FOOTER_ROUND, FooterFetch};
 use super::naming::NamingSource;
 use super::pruning::{
     as_time_comparisons, is_partition_only, partition_filter, partition_only, retain_matching,
@@ -48,8 +48,8 @@ use super::pruning::{
 use super::side::Side;
 use super::snapshot::Snapshot;
 use crate::error::{EngineError, Rejection, Result, TableProblem, find_cause};
+use crate::options::MinervaOptions;
 use crate::report::{QueryStats, ScanReport};
-use crate::session::MinervaOptions;
 use crate::types::{arrow_type, as_read_type};
 use minerva_store::{ScanLimit, StoreError};
 
@@ -696,14 +696,6 @@ fn ignores_corrupt_files(table: &Table) -> bool {
 
 /// Footers fetched at once when checking them before a scan.
 const FOOTER_CONCURRENCY: usize = 16;
-
-/// The footer suffix read first: a compacted file's footer (tens of row groups, no page
-/// index) fits; a larger one takes a second request.
-pub(crate) const FOOTER_HINT: usize = 64 << 10;
-
-/// Footers of a remote store fetched at once: all of a scan's in one round up to this many
-/// (at most 16 MiB of suffixes in flight).
-pub(crate) const FOOTER_ROUND: usize = 256;
 
 /// Fetches the footers of `files` into the session's footer cache, all at once (up to
 /// [`FOOTER_ROUND`]), so that a scan's file openers find them there instead of each waiting

@@ -48,9 +48,9 @@ use crate::write::{Write, Writer};
 use cooperative::YieldingJoins;
 use minerva_store::{DiskCache, ListingCache, ScanLimit, Stores};
 
+pub use crate::options::MinervaOptions;
 use crate::scan::footers::DiskFooters;
 use recursion::BoundedRecursion;
-pub use recursion::MinervaOptions;
 use stores::{QueryStores, SessionStores};
 
 use crate::scan::CATALOG_NAME;

@@ -7,8 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use datafusion::common::config::{ConfigExtension, ConfigOptions};
-use datafusion::common::extensions_options;
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -23,36 +22,7 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 
 use crate::error::EngineError;
-
-extensions_options! {
-    /// Minerva's session settings, set with `SET minerva.<name> = …` (and Trino's
-    /// `SET SESSION <name> = …` for those Trino has).
-    pub struct MinervaOptions {
-        /// Steps a recursive query may take before it fails (Trino's `max_recursion_depth`).
-        pub max_recursion_depth: usize, default = 10
-        /// Requests to a remote store one scan keeps in flight at most while it fetches row
-        /// groups ahead of decoding them (and footers and listings at once).
-        pub io_concurrency: usize, default = 32
-        /// Bytes one scan of a remote store holds fetched ahead and not yet decoded, at most
-        /// (a row group larger than this is fetched alone).
-        pub read_ahead_bytes: usize, default = 256 << 20
-    }
-}
-
-impl ConfigExtension for MinervaOptions {
-    const PREFIX: &'static str = "minerva";
-}
-
-impl MinervaOptions {
-    /// The settings in `config`, or the defaults.
-    pub fn of(config: &ConfigOptions) -> Self {
-        config
-            .extensions
-            .get::<MinervaOptions>()
-            .cloned()
-            .unwrap_or_default()
-    }
-}
+use crate::options::MinervaOptions;
 
 /// The depth bound of a query's settings.
 fn max_depth(config: &ConfigOptions) -> usize {
