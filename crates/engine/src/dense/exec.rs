@@ -56,7 +56,9 @@ use crate::error::{EngineError, TableProblem};
 use crate::options::MinervaOptions;
 use crate::report::QueryStats;
 use crate::scan::drift::check_column;
-use crate::scan::footers::{DiskFooters, FOOTER_HINT, FOOTER_ROUND, FooterFetch};
+use crate::scan::footers::{
+    DiskFooters, FOOTER_HINT, FooterFetch, is_remote, remote_footers_at_once,
+};
 use crate::scan::readahead::{Chunks, FetchedReader, ReadAhead, Wanted, chunk_ranges};
 use datafusion::physical_optimizer::pruning::PruningPredicate;
 use minerva_catalog::display_byte_size;
@@ -65,7 +67,7 @@ use minerva_catalog::display_byte_size;
 /// vanishes, small enough that a batch's columns stay in cache.
 const BATCH_ROWS: usize = 65_536;
 
-/// Footers fetched at once from a local store (a remote one: the I/O concurrency).
+/// Footers fetched at once from a local store (a remote one: `remote_footers_at_once`).
 const FOOTER_CONCURRENCY: usize = 16;
 
 /// Bytes of dense arrays a query may hold across its workers; beyond it, hash maps.
@@ -317,8 +319,9 @@ fn counts_rows(expr: &Expr) -> bool {
 impl DenseScan {
     /// Whether its files are in a remote store (every request waits a round trip).
     fn is_remote(&self) -> bool {
-        !self.store_url.as_str().starts_with("file:")
+        is_remote(&self.store_url)
     }
+
     /// The columns read for keys, text filters and aggregates, each flagged `true` if it is
     /// read as text (a dictionary).
     fn columns_besides_row_filter(&self) -> Vec<(String, bool)> {
@@ -713,7 +716,7 @@ async fn plan_files(
         .metadata_size_hint
         .map(|hint| hint.min(FOOTER_HINT));
     let concurrency = match scan.is_remote() {
-        true => FOOTER_ROUND.max(MinervaOptions::of(options).io_concurrency),
+        true => remote_footers_at_once(&MinervaOptions::of(options)),
         false => FOOTER_CONCURRENCY,
     };
     let stats = context.session_config().get_extension::<QueryStats>();

@@ -19,6 +19,7 @@ use object_store::ObjectStoreExt;
 use object_store::{ObjectMeta, ObjectStore};
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
+use crate::options::MinervaOptions;
 use crate::report::QueryStats;
 
 /// The footer suffix read first: a compacted file's footer (tens of row groups) and often its
@@ -27,7 +28,18 @@ pub(crate) const FOOTER_HINT: usize = 64 << 10;
 
 /// Footers of a remote store fetched at once: all of a scan's in one round up to this many
 /// (at most 16 MiB of suffixes in flight).
-pub(crate) const FOOTER_ROUND: usize = 256;
+const FOOTER_ROUND: usize = 256;
+
+/// Whether `url` names a remote store, where every request waits a round trip (the store
+/// crate's accounting draws the same line).
+pub(crate) fn is_remote(url: &ObjectStoreUrl) -> bool {
+    !url.as_str().starts_with("file:")
+}
+
+/// How many footers of a remote store one scan fetches at once.
+pub(crate) fn remote_footers_at_once(options: &MinervaOptions) -> usize {
+    FOOTER_ROUND.max(options.io_concurrency)
+}
 
 /// The session's footer cache on disk (a session config extension; absent: none).
 #[derive(Debug)]

@@ -234,8 +234,8 @@ mod tests {
                 ranges: vec![i * 400..i * 400 + 100, i * 400 + 200..i * 400 + 400],
             })
             .collect();
-        // 2 KiB of budget, 300 bytes (one permit) a unit: never more than two held at once
-        // beyond the two workers'.
+        // 2 KiB of budget, 300 bytes (one permit of 1 KiB) a unit: two units held at once, so
+        // the rest must wait for those handed out to be dropped, in order.
         let ahead = ReadAhead::start(store, units, 8, 2 << 10);
         for i in 0..20usize {
             let (unit, fetched) = ahead.next().await.unwrap();

@@ -39,7 +39,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
 use super::drift::StrictAdapterFactory;
-use super::footers::{DiskFooters, FOOTER_HINT, FOOTER_ROUND, FooterFetch};
+use super::footers::{DiskFooters, FOOTER_HINT, FooterFetch, is_remote, remote_footers_at_once};
 use super::naming::NamingSource;
 use super::pruning::{
     as_time_comparisons, is_partition_only, partition_filter, partition_only, retain_matching,
@@ -484,8 +484,7 @@ impl TableProvider for CatalogTable {
         if self.table.format() != Format::Parquet {
             return self.text_scan(files, table_schema, target_partitions, projection, limit);
         }
-        let remote = !self.store_url.as_str().starts_with("file:");
-        let groups = match remote {
+        let groups = match is_remote(&self.store_url) {
             // Over a remote store, every partition keeps a row group in flight: more
             // partitions than cores, each a byte range of the files, keep the network busy.
             true => {
@@ -698,7 +697,7 @@ fn ignores_corrupt_files(table: &Table) -> bool {
 const FOOTER_CONCURRENCY: usize = 16;
 
 /// Fetches the footers of `files` into the session's footer cache, all at once (up to
-/// [`FOOTER_ROUND`]), so that a scan's file openers find them there instead of each waiting
+/// [`remote_footers_at_once`]), so that a scan's file openers find them there instead of each waiting
 /// for its own. A footer that cannot be read is left for the opener to report.
 async fn prefetch_footers(
     files: &[PartitionedFile],
@@ -729,7 +728,7 @@ async fn prefetch_footers(
         })
         .collect();
     futures::stream::iter(fetches)
-        .buffer_unordered(FOOTER_ROUND.max(options.io_concurrency))
+        .buffer_unordered(remote_footers_at_once(options))
         .collect::<()>()
         .await;
 }
