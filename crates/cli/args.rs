@@ -94,6 +94,53 @@ pub enum Command {
     /// The lake is deterministic: the same options give the same rows. A lake already in
     /// --out with the same options is reused as it is.
     Demo(DemoArgs),
+
+    /// Serve the catalog over the Postgres wire protocol, for psql and BI tools.
+    ///
+    /// Connect with any Postgres client: `psql -h 127.0.0.1 -p 5433 -U minerva minerva`.
+    /// Databases are schemas; the database name and user name are not checked. The password,
+    /// if any, comes from MINERVA_PG_PASSWORD or --password-file (never the command line);
+    /// without one, only loopback clients are served. Read-only unless --allow-writes.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The address to listen on; a non-loopback one needs a password.
+    #[arg(long, default_value = "127.0.0.1:5433", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+
+    /// A file whose first line is the password (SCRAM-SHA-256), instead of MINERVA_PG_PASSWORD.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// The server's TLS certificate chain (PEM); with --tls-key, clients may use sslmode=require.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Refuse clients that do not use TLS.
+    #[arg(long, requires = "tls_cert")]
+    pub require_tls: bool,
+
+    /// Let clients run writes and DDL (INSERT, CREATE TABLE AS, CREATE EXTERNAL TABLE, …).
+    #[arg(long)]
+    pub allow_writes: bool,
+
+    /// Connections served at once; more are refused (SQLSTATE 53300).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub max_connections: usize,
+
+    /// Statements running at once across all connections; more wait for a turn.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub max_queries: usize,
+
+    /// On SIGTERM or Ctrl-C, how long running statements may finish before they are cancelled.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub grace: std::time::Duration,
 }
 
 #[derive(Debug, clap::Args)]

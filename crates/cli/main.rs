@@ -9,6 +9,8 @@ mod demo;
 mod live;
 mod output;
 mod script;
+#[cfg(feature = "server")]
+mod serve;
 mod shell;
 mod stderr;
 
@@ -81,6 +83,18 @@ fn run(args: Args, runtime: &Runtime) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             catalog
+        }
+        #[cfg(feature = "server")]
+        Some(Command::Serve(serve)) => {
+            let engine = open_engine(&args.catalog, &args)?;
+            serve::run(&engine, &args.catalog, serve, runtime)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        #[cfg(not(feature = "server"))]
+        Some(Command::Serve(_)) => {
+            anyhow::bail!(
+                "this minerva was built without the `server` feature (cargo build --features server)"
+            )
         }
         None => args.catalog.clone(),
     };

@@ -12,6 +12,8 @@ mod dense;
 mod fault_proxy;
 mod live;
 mod memory;
+#[cfg(feature = "server")]
+mod pg_server;
 mod pruning;
 mod remote_reads;
 mod s3;

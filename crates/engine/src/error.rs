@@ -86,6 +86,13 @@ pub enum EngineError {
         statement: &'static str,
     },
 
+    /// The session is read-only and the statement would change the catalog or the lake.
+    #[error("{statement} is a write, and this session is read-only")]
+    ReadOnly {
+        /// What it is (`INSERT`, `CREATE EXTERNAL TABLE`, `COMPACT`).
+        statement: String,
+    },
+
     /// A view's query no longer plans (a table it reads changed or went away).
     #[error("view '{view}' no longer plans: {source}")]
     View {

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::ParamValues;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
@@ -233,6 +234,7 @@ impl EngineBuilder {
             disk,
             max_scan: Arc::new(Mutex::new(self.max_scan)),
             timeout: Arc::new(Mutex::new(timeout)),
+            read_only: false,
         }
     }
 }
@@ -280,6 +282,18 @@ pub struct Engine {
     disk: Option<Arc<DiskCache>>,
     max_scan: Arc<Mutex<Option<u64>>>,
     timeout: Arc<Mutex<Option<Duration>>>,
+    read_only: bool,
+}
+
+/// What a statement will answer, known before it runs: for clients that ask first (the
+/// extended query protocol's `Describe`).
+#[derive(Debug, Clone)]
+pub struct Description {
+    /// The columns of its rows; `None` for a statement that answers with a count or a tag
+    /// rather than rows (a write, a definition).
+    pub schema: Option<SchemaRef>,
+    /// The types of its parameters `$1`, `$2`, … in order, where the query determines them.
+    pub parameters: Vec<Option<datafusion::arrow::datatypes::DataType>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -309,6 +323,33 @@ impl Engine {
             memory_limit: None,
             disk_cache: None,
         }
+    }
+
+    /// A session of its own over the same catalog, caches, stores and memory pool: its
+    /// settings (`SET`), scan limit and timeout start as this engine's and change
+    /// independently from then on. A server gives each connection one.
+    pub fn new_session(&self) -> Engine {
+        Engine {
+            ctx: SessionContext::new_with_state(self.ctx.state()),
+            tables: Arc::clone(&self.tables),
+            listings: Arc::clone(&self.listings),
+            disk: self.disk.clone(),
+            max_scan: Arc::new(Mutex::new(self.max_scan())),
+            timeout: Arc::new(Mutex::new(self.timeout())),
+            read_only: self.read_only,
+        }
+    }
+
+    /// The same engine, refusing (`read_only`) or allowing every statement that would change
+    /// the catalog or the lake: DDL, writes, compaction, views.
+    pub fn read_only(mut self, read_only: bool) -> Engine {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Whether writes are refused (see [`Engine::read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// What the disk cache noticed since the last call (a damaged entry it ignored, a
@@ -366,11 +407,20 @@ impl Engine {
 
     /// Plans one statement and starts running it. Rows arrive as the stream is polled.
     pub async fn execute(&self, sql: &str) -> Result<QueryOutput> {
+        self.execute_with(sql, None).await
+    }
+
+    /// Plans one statement with values for its parameters (`$1`, `$2`, …) and starts it.
+    pub async fn execute_with_params(&self, sql: &str, params: ParamValues) -> Result<QueryOutput> {
+        self.execute_with(sql, Some(params)).await
+    }
+
+    async fn execute_with(&self, sql: &str, params: Option<ParamValues>) -> Result<QueryOutput> {
         let Some(after) = self.timeout() else {
-            return self.start(sql, None).await;
+            return self.start(sql, None, params).await;
         };
         let deadline = std::time::Instant::now() + after;
-        let starting = std::pin::pin!(self.start(sql, Some(Deadline { deadline, after })));
+        let starting = std::pin::pin!(self.start(sql, Some(Deadline { deadline, after }), params));
         match futures::future::select(starting, watchdog::alarm(deadline)).await {
             futures::future::Either::Left((started, _)) => started,
             futures::future::Either::Right(_) => Err(EngineError::Timeout { after }),
@@ -378,19 +428,27 @@ impl Engine {
     }
 
     /// Plans `sql` and starts it; rows after `deadline` are an error.
-    async fn start(&self, sql: &str, deadline: Option<Deadline>) -> Result<QueryOutput> {
+    async fn start(
+        &self,
+        sql: &str,
+        deadline: Option<Deadline>,
+        params: Option<ParamValues>,
+    ) -> Result<QueryOutput> {
         if let Some(command) = parse_command(sql) {
             let state = self.ctx.state();
             return Ok(answer(run_command(&self.tables, &state, command).await?));
         }
         if let Some(statement) = parse_view(sql) {
+            self.refuse_if_read_only("a view definition")?;
             return Ok(answer(run_view(&self.tables, statement?).await?));
         }
         if let Some(ddl) = parse_ddl(sql, self.catalog().root()) {
+            self.refuse_if_read_only("DDL")?;
             let ddl = ddl?;
             return Ok(answer(run_ddl(&self.tables, ddl).await?));
         }
         if let Some(statement) = parse_maintenance(sql) {
+            self.refuse_if_read_only("compaction")?;
             let stats = Arc::new(QueryStats::new(None));
             let batch = self.writer().maintain(statement?, &stats).await?;
             return Ok(QueryOutput::with_stats(batch, stats));
@@ -410,6 +468,7 @@ impl Engine {
             state.sql_to_statement(&sql, &state.config().options().sql_parser.dialect)?;
         let mut statement = match Write::classify(statement) {
             Ok(write) => {
+                self.refuse_if_read_only(write.kind())?;
                 let batch = self.writer().write(write, with_data, &stats).await?;
                 return Ok(QueryOutput::with_stats(batch, stats));
             }
@@ -421,6 +480,7 @@ impl Engine {
             let analyze = explain.options.analyze;
             explain.statement = match Write::classify(*explain.statement) {
                 Ok(write) if analyze => {
+                    self.refuse_if_read_only(write.kind())?;
                     let batch = self.writer().write(write, with_data, &stats).await?;
                     return Ok(explained_write(&batch, stats));
                 }
@@ -442,9 +502,9 @@ impl Engine {
         refuse_writes(&statement)?;
         self.tables.check_exist(&state, &statement)?;
         if matches!(statement, Statement::Explain(_)) {
-            return self.explain(state, statement, stats).await;
+            return self.explain(state, statement, stats, params).await;
         }
-        let plan = state.statement_to_plan(statement).await?;
+        let plan = with_params(state.statement_to_plan(statement).await?, params)?;
         let frame = match plan {
             // Settings and the like change the session, not this query's copy of it.
             LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => {
@@ -462,6 +522,66 @@ impl Engine {
             stream: on_the_runtime(schema, stream, Arc::clone(&stats), deadline),
             stats,
         })
+    }
+
+    /// What `sql` will answer, without running it: its columns (planned, not executed) and
+    /// the types of its parameters. A catalog command (`SHOW TABLES`, `DESCRIBE t`) only reads
+    /// the catalog, so it is run to learn its columns.
+    pub async fn describe(&self, sql: &str) -> Result<Description> {
+        let rows = |schema| Description {
+            schema: Some(schema),
+            parameters: Vec::new(),
+        };
+        let change = Description {
+            schema: None,
+            parameters: Vec::new(),
+        };
+        if let Some(command) = parse_command(sql) {
+            let state = self.ctx.state();
+            return Ok(rows(
+                run_command(&self.tables, &state, command).await?.schema(),
+            ));
+        }
+        if parse_view(sql).is_some()
+            || parse_ddl(sql, self.catalog().root()).is_some()
+            || parse_maintenance(sql).is_some()
+            || strip_with_data(sql).is_some()
+        {
+            return Ok(change);
+        }
+        let stats = Arc::new(QueryStats::new(None));
+        let state = self.query_state(&stats, Snapshot::default());
+        let mut statement =
+            state.sql_to_statement(sql, &state.config().options().sql_parser.dialect)?;
+        statement = match Write::classify(statement) {
+            Ok(_) => return Ok(change),
+            Err(statement) => *statement,
+        };
+        crate::trino::rewrite(&mut statement, &|name| {
+            crate::trino::is_function(&state, name)
+        })?;
+        refuse_writes(&statement)?;
+        self.tables.check_exist(&state, &statement)?;
+        let plan = state.statement_to_plan(statement).await?;
+        if matches!(plan, LogicalPlan::Ddl(_) | LogicalPlan::Statement(_)) {
+            return Ok(change);
+        }
+        let mut types: Vec<_> = plan.get_parameter_types()?.into_iter().collect();
+        // `$1`, `$2`, … `$10`: by number, not by text.
+        types.sort_by_key(|(name, _)| name.trim_start_matches('$').parse::<usize>().unwrap_or(0));
+        Ok(Description {
+            schema: Some(Arc::new(plan.schema().as_arrow().clone())),
+            parameters: types.into_iter().map(|(_, t)| t).collect(),
+        })
+    }
+
+    fn refuse_if_read_only(&self, statement: &str) -> Result<()> {
+        if self.read_only {
+            return Err(EngineError::ReadOnly {
+                statement: statement.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// What writes need of the engine.
@@ -513,9 +633,10 @@ impl Engine {
         state: SessionState,
         statement: Statement,
         stats: Arc<QueryStats>,
+        params: Option<ParamValues>,
     ) -> Result<QueryOutput> {
         let analyze = matches!(&statement, Statement::Explain(e) if e.options.analyze);
-        let plan = state.statement_to_plan(statement).await?;
+        let plan = with_params(state.statement_to_plan(statement).await?, params)?;
         let mut batches = DataFrame::new(state, plan)
             .collect()
             .await
@@ -609,6 +730,14 @@ fn explained_write(written: &RecordBatch, stats: Arc<QueryStats>) -> QueryOutput
         ),
     ]);
     QueryOutput::with_stats(batch, stats)
+}
+
+/// `plan` with its parameters replaced by `params`, when there are any.
+fn with_params(plan: LogicalPlan, params: Option<ParamValues>) -> Result<LogicalPlan> {
+    Ok(match params {
+        Some(params) => plan.with_param_values(params)?,
+        None => plan,
+    })
 }
 
 fn answer(batch: RecordBatch) -> QueryOutput {

@@ -73,6 +73,15 @@ impl Write {
         }
     }
 
+    /// What it is, for messages: `CREATE TABLE AS`, `INSERT`, `UNLOAD`.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::CreateTableAs(_) => "CREATE TABLE AS",
+            Self::Insert(_) => "INSERT",
+            Self::Unload { .. } => "UNLOAD",
+        }
+    }
+
     /// The write `statement` is, or the statement back.
     pub(crate) fn classify(statement: Statement) -> std::result::Result<Self, Box<Statement>> {
         let Statement::Statement(inner) = statement else {
