@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const LIBRARIES: [&str; 5] = ["catalog", "sql", "store", "engine", "demo"];
+const LIBRARIES: [&str; 6] = ["catalog", "sql", "store", "engine", "demo", "server"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -485,3 +485,51 @@ fn sigterm_stops_the_server_cleanly() {
     // Nothing listens any more.
     assert!(TcpStream::connect(server.addr).is_err());
 }
+
+#[test]
+fn the_statement_timeout_and_the_scan_limit_stop_queries_with_their_sqlstates() {
+    if !have_psql() {
+        return;
+    }
+    let lake = lake();
+    let server = Served::start(&lake.catalog(), &["--max-scan", "2KB"], &[]);
+    let verbose = ["-v", "VERBOSITY=verbose"];
+    // The scan limit of the command line holds for every query over the wire.
+    let scan = server.psql(
+        &[
+            &verbose[..],
+            &["-c", "SELECT count(DISTINCT user_id) FROM views"],
+        ]
+        .concat(),
+        &[],
+    );
+    assert!(!scan.status.success());
+    let message = String::from_utf8_lossy(&scan.stderr);
+    assert!(
+        message.contains("54000") && message.contains("would read more than"),
+        "{message}"
+    );
+    drop(server);
+    let server = Served::start(&lake.catalog(), &[], &[]);
+    // A client's statement_timeout stops its own long query, with Postgres's SQLSTATE.
+    let slow = "SELECT count(*) FROM views a CROSS JOIN views b CROSS JOIN views c WHERE a.dt = DATE '2024-01-22' AND b.dt = DATE '2024-01-22'";
+    let started = Instant::now();
+    let timed = server.psql(
+        &[
+            &verbose[..],
+            &["-c", "SET statement_timeout = '300ms'", "-c", slow],
+        ]
+        .concat(),
+        &[],
+    );
+    assert!(!timed.status.success());
+    let message = String::from_utf8_lossy(&timed.stderr);
+    assert!(
+        message.contains("57014") && message.contains("timeout"),
+        "{message}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // Another connection has no timeout of its own: `SET` is per connection.
+    let shown = server.psql_ok(&["-A", "-t", "-c", "SHOW statement_timeout"]);
+    assert_eq!(shown.trim(), "0");
+}

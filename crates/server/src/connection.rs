@@ -30,8 +30,9 @@ use tokio::sync::Semaphore;
 
 use crate::cancel::Signal;
 use crate::catalog::PgCatalog;
+use crate::encode;
 use crate::route::{SessionStatement, change_tag, session_statement};
-use crate::{encode, sqlstate};
+use crate::sqlstate;
 
 /// What every connection shares.
 #[derive(Debug)]
