@@ -149,8 +149,10 @@ impl Connection {
         }
     }
 
-    /// Parses `sql` into what it is, planning it to learn its columns and parameters.
-    async fn prepare(&self, sql: &str) -> PgWireResult<Prepared> {
+    /// Parses `sql` into what it is; with `describe`, plans it to learn its columns and
+    /// parameters (the extended protocol's `Describe` needs them before it runs; the simple
+    /// protocol does not, and a query is then planned once, when it runs).
+    async fn prepare(&self, sql: &str, describe: bool) -> PgWireResult<Prepared> {
         let kind = if let Some(SessionStatement::Fetch { name, count }) = session_statement(sql) {
             let cursors = self.cursors.lock().await;
             let cursor = cursors.get(&name).ok_or_else(|| no_cursor(&name))?;
@@ -175,6 +177,11 @@ impl Connection {
             }
         } else if let Some(tag) = change_tag(sql) {
             Kind::Change { tag }
+        } else if !describe {
+            Kind::Query {
+                schema: Arc::new(Schema::empty()),
+                parameters: Vec::new(),
+            }
         } else {
             let description = self.engine.describe(sql).await.map_err(sqlstate::engine)?;
             match description.schema {
@@ -314,7 +321,7 @@ impl Connection {
 
     /// `DECLARE name CURSOR FOR query`.
     async fn declare(&self, name: &str, query: &str) -> PgWireResult<Response> {
-        let prepared = self.prepare(query).await?;
+        let prepared = self.prepare(query, false).await?;
         let (schema, stream, _) = self.open(&prepared, None).await?;
         let cursor = Cursor {
             schema,
@@ -630,7 +637,7 @@ impl QueryParser for Handler {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        self.0.prepare(sql).await.map(Some)
+        self.0.prepare(sql, true).await.map(Some)
     }
 
     fn get_parameter_types(&self, prepared: &Prepared) -> PgWireResult<Vec<Type>> {
@@ -672,7 +679,7 @@ impl SimpleQueryHandler for Handler {
             {
                 client.portal_store().rm_statement(&name);
             }
-            let answer = match self.0.prepare(&sql).await {
+            let answer = match self.0.prepare(&sql, false).await {
                 Ok(prepared) => {
                     self.0
                         .run(client, &prepared, None, &Format::UnifiedText)
