@@ -144,3 +144,53 @@ pub fn read_password_file(path: &Path) -> Result<String, ServerError> {
     }
     Ok(password)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_loopback_address_needs_a_password() {
+        let anywhere: SocketAddr = "0.0.0.0:5433".parse().unwrap();
+        assert!(matches!(
+            ServerConfig::new(anywhere, None),
+            Err(ServerError::PasswordRequired { .. })
+        ));
+        assert!(matches!(
+            ServerConfig::new(anywhere, Some(String::new())),
+            Err(ServerError::PasswordRequired { .. })
+        ));
+        assert!(ServerConfig::new(anywhere, Some("s3cret".into())).is_ok());
+        let loopback: SocketAddr = "127.0.0.1:5433".parse().unwrap();
+        assert!(!ServerConfig::new(loopback, None).unwrap().has_password());
+        let v6: SocketAddr = "[::1]:5433".parse().unwrap();
+        assert!(ServerConfig::new(v6, None).is_ok());
+    }
+
+    #[test]
+    fn the_password_never_shows_in_debug_output() {
+        let config =
+            ServerConfig::new("127.0.0.1:5433".parse().unwrap(), Some("hunter2".into())).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<set>"), "{shown}");
+    }
+
+    #[test]
+    fn a_password_file_gives_its_first_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("password");
+        std::fs::write(&file, "correct horse\nignored\n").unwrap();
+        assert_eq!(read_password_file(&file).unwrap(), "correct horse");
+        std::fs::write(&file, "\n").unwrap();
+        let empty = read_password_file(&file).unwrap_err().to_string();
+        assert!(
+            empty.contains("first line is empty") && empty.contains("password"),
+            "{empty}"
+        );
+        let missing = read_password_file(&dir.path().join("nope"))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("nope"), "{missing}");
+    }
+}

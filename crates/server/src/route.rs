@@ -300,6 +300,7 @@ pub(crate) fn reads_pg_catalog(
 
 fn is_oid_type(data_type: &SqlType) -> bool {
     match data_type {
+        SqlType::Regclass => true,
         SqlType::Custom(name, _) => {
             name.0
                 .last()
