@@ -533,3 +533,56 @@ fn the_statement_timeout_and_the_scan_limit_stop_queries_with_their_sqlstates() 
     let shown = server.psql_ok(&["-A", "-t", "-c", "SHOW statement_timeout"]);
     assert_eq!(shown.trim(), "0");
 }
+
+#[test]
+fn sigterm_cancels_a_running_query_after_the_grace_period() {
+    if !have_psql() {
+        return;
+    }
+    let lake = lake();
+    let mut server = Served::start(&lake.catalog(), &["--grace", "1s"], &[]);
+    let running = Command::new("psql")
+        .args([
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &server.addr.port().to_string(),
+            "-d",
+            "minerva",
+        ])
+        .args([
+            "-c",
+            "SELECT count(*) FROM views a CROSS JOIN views b CROSS JOIN views c",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let pid = nix::unistd::Pid::from_raw(server.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the server did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    // The grace period was waited for, not skipped.
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    let client = running.wait_with_output().unwrap();
+    assert!(
+        !client.status.success(),
+        "the long query cannot have finished"
+    );
+}
