@@ -5,15 +5,17 @@
                              [--clients 8] [--seconds 10] [--only NAME]
 
 Starts `minerva serve` on the lake's catalog and measures, in one run:
-1. each seed question (benches/queries/*.sql) over the wire (psycopg, a warm connection,
-   rows fetched) against the shell (`minerva -f` with --stats: its "Run time", rows printed to
-   /dev/null): the median of --runs each, and their ratio;
+1. each seed question (benches/queries/*.sql) over the wire (psql, one connection, `\timing`:
+   from sending the query to the last row received by libpq, rows then written to /dev/null)
+   against the shell (`minerva -f` with --stats: its "Run time", rows printed to /dev/null):
+   the median of --runs each, and their ratio. (A Python client decoding millions of rows
+   measures Python, not the server: psql is the C client.)
 2. a point lookup (one listing on one day, a random listing each time) with pgbench, prepared
    statements: one client's p50/p99 latency and throughput, then --clients clients' throughput,
    and the ratio of the two throughputs.
 
-Needs psycopg (pip install 'psycopg[binary]') and pgbench (Debian's postgresql-contrib or
-postgresql-client). Prints a Markdown table; the numbers are this machine's, in one run.
+Needs psql, pgbench (Debian's postgresql-client and postgresql-contrib) and psycopg
+(pip install 'psycopg[binary]'). Prints a Markdown table; the numbers are this machine's, in one run.
 """
 import argparse
 import glob
@@ -60,12 +62,17 @@ def shell_times(binary, catalog, sql, runs, cache):
     return times
 
 
-def wire_times(conn, sql, runs):
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        conn.execute(sql).fetchall()
-        times.append(time.perf_counter() - started)
+def wire_times(host, port, sql, runs):
+    """psql's `\timing` of `sql`, `runs` times over one connection."""
+    script = "\\timing on\n" + (sql.strip().rstrip(";") + ";\n") * runs
+    out = subprocess.run(
+        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", str(port),
+         "-U", "bench", "-d", "minerva", "-o", "/dev/null"],
+        input=script, capture_output=True, text=True,
+    )
+    times = [float(t) / 1000 for t in re.findall(r"Time: ([\d.]+) ms", out.stdout)]
+    if out.returncode != 0 or len(times) != runs:
+        sys.exit(f"psql failed: {out.stderr[-500:]}")
     return times
 
 
@@ -112,9 +119,10 @@ def main():
                 if args.only and name != args.only:
                     continue
                 sql = open(path).read()
-                wire_times(conn, sql, 1)  # warm the server's caches as the shell's first run does its own
+                # The first run of each warms its caches (the shell's in its process, the
+                # server's for all its connections) and is not counted.
                 shell = statistics.median(shell_times(args.binary, catalog, sql, args.runs + 1, cache)[1:])
-                wire = statistics.median(wire_times(conn, sql, args.runs))
+                wire = statistics.median(wire_times(host, port, sql, args.runs + 1)[1:])
                 ratios.append(wire / shell)
                 print(f"| {name} | {shell:.3f} | {wire:.3f} | {wire / shell:.2f} |", flush=True)
             if ratios:

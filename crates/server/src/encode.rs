@@ -59,7 +59,11 @@ pub(crate) fn fields(
 
 /// `batch` as sent: unsendable columns as text, and timestamps sent as text written the way
 /// Postgres writes them (`pg_text`: no trailing zeros in the fraction, none when whole).
-fn wire_batch(batch: RecordBatch, wire: &SchemaRef, pg_text: &[bool]) -> PgWireResult<RecordBatch> {
+pub(crate) fn wire_batch(
+    batch: RecordBatch,
+    wire: &SchemaRef,
+    pg_text: &[bool],
+) -> PgWireResult<RecordBatch> {
     if batch.schema().fields() == wire.fields() && !pg_text.iter().any(|t| *t) {
         return Ok(batch);
     }
@@ -162,10 +166,7 @@ where
                     .starts_with("ISO")
         })
         .collect();
-    let batches = batches.map(move |batch| {
-        let batch = batch.map_err(sqlstate::datafusion)?;
-        wire_batch(batch, &wire, &pg_text)
-    });
+    let batches = batches.map(|batch| batch.map_err(sqlstate::datafusion));
     // `None` marks the end of the batches; the cancel, whenever it comes, is an error.
     let batches = batches
         .map(Some)
@@ -175,7 +176,15 @@ where
     let batches = futures::stream::select(batches, stopped).take_while_inclusive_ok();
     batches.flat_map(move |batch| {
         let rows: Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send + Sync> = match batch {
-            Ok(batch) => arrow_pg::datatypes::encode_recordbatch(Arc::clone(&fields), batch),
+            Ok(batch) => match crate::fast_text::rows(&batch, &fields) {
+                Some(rows) => Box::new(rows.into_iter().map(Ok)),
+                None => match wire_batch(batch, &wire, &pg_text) {
+                    Ok(batch) => {
+                        arrow_pg::datatypes::encode_recordbatch(Arc::clone(&fields), batch)
+                    }
+                    Err(error) => Box::new(std::iter::once(Err(error))),
+                },
+            },
             Err(error) => Box::new(std::iter::once(Err(error))),
         };
         futures::stream::iter(rows)

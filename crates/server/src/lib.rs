@@ -23,6 +23,7 @@ mod config;
 mod connection;
 mod encode;
 mod error;
+mod fast_text;
 mod route;
 mod server;
 mod sqlstate;
