@@ -123,20 +123,18 @@ impl<'a> Column<'a> {
             Column::Dictionary(keys, values) => {
                 out.put_slice(values.value(keys[row]? as usize).as_bytes())
             }
-            Column::Date(a) => {
-                let date = a.value_as_date(row)?;
-                if !(1..=9999).contains(&chrono::Datelike::year(&date)) {
-                    return None;
-                }
-                write!(Writer(out), "{}", date.format("%Y-%m-%d")).ok()?;
-            }
+            Column::Date(a) => write_date(&a.value_as_date(row)?, out)?,
             Column::Timestamp(a) => {
+                use chrono::Timelike;
                 let value = a.value(row);
                 let time = chrono::DateTime::from_timestamp_micros(value)?.naive_utc();
-                if !(1..=9999).contains(&chrono::Datelike::year(&time)) {
-                    return None;
-                }
-                write!(Writer(out), "{}", time.format("%Y-%m-%d %H:%M:%S")).ok()?;
+                write_date(&time.date(), out)?;
+                out.put_u8(b' ');
+                two_digits(time.hour(), out);
+                out.put_u8(b':');
+                two_digits(time.minute(), out);
+                out.put_u8(b':');
+                two_digits(time.second(), out);
                 let fraction = value.rem_euclid(1_000_000);
                 if fraction != 0 {
                     let mut digits = [0u8; 7];
@@ -161,6 +159,25 @@ impl<'a> Column<'a> {
         }
         Some(())
     }
+}
+
+/// `YYYY-MM-DD`, for years 1 to 9999 (others: `None`, the general path writes them).
+fn write_date(date: &chrono::NaiveDate, out: &mut BytesMut) -> Option<()> {
+    use chrono::Datelike;
+    let year = u32::try_from(date.year())
+        .ok()
+        .filter(|y| (1..=9999).contains(y))?;
+    two_digits(year / 100, out);
+    two_digits(year % 100, out);
+    out.put_u8(b'-');
+    two_digits(date.month(), out);
+    out.put_u8(b'-');
+    two_digits(date.day(), out);
+    Some(())
+}
+
+fn two_digits(n: u32, out: &mut BytesMut) {
+    out.put_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
 }
 
 fn keys<K: datafusion::arrow::datatypes::ArrowDictionaryKeyType>(
@@ -222,7 +239,8 @@ pub(crate) fn rows(batch: &RecordBatch, fields: &[FieldInfo]) -> Option<Vec<Data
         .collect::<Option<_>>()?;
     let field_count = i16::try_from(columns.len()).ok()?;
     let mut rows = Vec::with_capacity(batch.num_rows());
-    let mut out = BytesMut::with_capacity(64 * columns.len());
+    // One allocation for the batch's rows (each row a slice of it), grown if it falls short.
+    let mut out = BytesMut::with_capacity(batch.num_rows() * 16 * columns.len() + 64);
     for row in 0..batch.num_rows() {
         for column in &columns {
             if column.is_null(row) {
