@@ -117,6 +117,26 @@ impl Served {
     }
 }
 
+impl Served {
+    /// Sends SIGTERM and waits for the process to end (30 s at most): its exit status and how
+    /// long it took.
+    fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the server did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -463,19 +483,7 @@ fn garbage_and_clients_killed_mid_result_leave_the_server_serving() {
 fn sigterm_stops_the_server_cleanly() {
     let lake = lake();
     let mut server = Served::start(&lake.catalog(), &["--grace", "2s"], &[]);
-    let pid = nix::unistd::Pid::from_raw(server.child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the server did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (status, _) = server.terminate();
     assert!(status.success(), "{status:?}");
     let said: Vec<String> = server.stderr.try_iter().collect();
     assert!(
@@ -560,26 +568,10 @@ fn sigterm_cancels_a_running_query_after_the_grace_period() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1000));
-    let pid = nix::unistd::Pid::from_raw(server.child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the server did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (status, took) = server.terminate();
     assert!(status.success(), "{status:?}");
     // The grace period was waited for, not skipped.
-    assert!(
-        started.elapsed() >= Duration::from_millis(900),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(took >= Duration::from_millis(900), "{took:?}");
     let client = running.wait_with_output().unwrap();
     assert!(
         !client.status.success(),

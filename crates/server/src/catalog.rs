@@ -155,33 +155,41 @@ impl PgCatalog {
     }
 }
 
+/// `name(args…)` as SQL.
+fn call(
+    name: &str,
+    args: Vec<datafusion::sql::sqlparser::ast::Expr>,
+) -> datafusion::sql::sqlparser::ast::Expr {
+    use datafusion::sql::sqlparser::ast::{
+        Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
+        Ident, ObjectName,
+    };
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
 /// `x LIKE p ESCAPE '/'` as `x LIKE p' ESCAPE '\'`, with `p'` the pattern in backslash escapes
 /// (DataFusion's only escape character; SQLAlchemy escapes with `/`).
 fn backslash_escapes(statement: &mut SqlStatement) {
-    use datafusion::sql::sqlparser::ast::{
-        Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
-        Ident, ObjectName, Value, visit_expressions_mut,
-    };
+    use datafusion::sql::sqlparser::ast::{Expr, Value, visit_expressions_mut};
     let text = |s: &str| Expr::value(Value::SingleQuotedString(s.to_string()));
-    let replace = |input: Expr, from: &str, to: &str| {
-        Expr::Function(Function {
-            name: ObjectName::from(vec![Ident::new("replace")]),
-            uses_odbc_syntax: false,
-            parameters: FunctionArguments::None,
-            args: FunctionArguments::List(FunctionArgumentList {
-                duplicate_treatment: None,
-                args: [input, text(from), text(to)]
-                    .into_iter()
-                    .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
-                    .collect(),
-                clauses: vec![],
-            }),
-            filter: None,
-            null_treatment: None,
-            over: None,
-            within_group: vec![],
-        })
-    };
+    let replace =
+        |input: Expr, from: &str, to: &str| call("replace", vec![input, text(from), text(to)]);
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::Like {
             pattern,
@@ -244,8 +252,7 @@ fn subqueries_in_case_as_null(statement: &mut SqlStatement) {
 /// row, so its `max` is its value (NULL for none) — what SQLAlchemy's column reflection asks.
 fn aggregate_scalar_subqueries(statement: &mut SqlStatement) {
     use datafusion::sql::sqlparser::ast::{
-        Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
-        GroupByExpr, Ident, ObjectName, SelectItem, SetExpr, visit_expressions_mut,
+        Expr, GroupByExpr, SelectItem, SetExpr, visit_expressions_mut,
     };
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::Subquery(query) = expr
@@ -291,20 +298,7 @@ fn aggregate_scalar_subqueries(statement: &mut SqlStatement) {
                 value,
                 Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
             );
-            let max = Expr::Function(Function {
-                name: ObjectName::from(vec![Ident::new("max")]),
-                uses_odbc_syntax: false,
-                parameters: FunctionArguments::None,
-                args: FunctionArguments::List(FunctionArgumentList {
-                    duplicate_treatment: None,
-                    args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(inner))],
-                    clauses: vec![],
-                }),
-                filter: None,
-                null_treatment: None,
-                over: None,
-                within_group: vec![],
-            });
+            let max = call("max", vec![inner]);
             *item = match alias {
                 Some(alias) => SelectItem::ExprWithAlias { expr: max, alias },
                 None => SelectItem::UnnamedExpr(max),
