@@ -14,6 +14,7 @@ mod live;
 mod memory;
 #[cfg(feature = "server")]
 mod pg_server;
+mod prepared;
 mod pruning;
 mod remote_reads;
 mod s3;

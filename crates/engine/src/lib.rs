@@ -38,5 +38,5 @@ mod write;
 pub use error::{EngineError, PartitionProblem, Rejection, Result, TableProblem, WriteProblem};
 pub use report::{ATHENA_USD_PER_TIB, QueryStats, ScanReport, ScanSummary};
 pub use scan::CatalogTable;
-pub use session::{Description, Engine, EngineBuilder, QueryOutput};
+pub use session::{Description, Engine, EngineBuilder, Planned, QueryOutput};
 pub use types::{arrow_type, athena_name};

@@ -16,7 +16,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::Statement;
 use futures::{Sink, StreamExt};
-use minerva_engine::Engine;
+use minerva_engine::{Engine, Planned};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
@@ -103,10 +103,11 @@ enum Kind {
         count: Option<usize>,
         schema: SchemaRef,
     },
-    /// A query for the engine.
+    /// A query for the engine, planned already when it was described.
     Query {
         schema: SchemaRef,
         parameters: Vec<Option<DataType>>,
+        planned: Option<Planned>,
     },
 }
 
@@ -181,6 +182,7 @@ impl Connection {
             Kind::Query {
                 schema: Arc::new(Schema::empty()),
                 parameters: Vec::new(),
+                planned: None,
             }
         } else {
             let description = self.engine.describe(sql).await.map_err(sqlstate::engine)?;
@@ -188,6 +190,7 @@ impl Connection {
                 Some(schema) => Kind::Query {
                     schema,
                     parameters: description.parameters,
+                    planned: description.planned,
                 },
                 None => Kind::Change {
                     tag: first_word(sql),
@@ -258,18 +261,21 @@ impl Connection {
                 let stream = frame.execute_stream().await.map_err(sqlstate::datafusion)?;
                 Ok((schema, stream, None))
             }
-            Kind::Query { .. } => {
+            Kind::Query { planned, .. } => {
                 let permit = Arc::clone(&self.shared.queries)
                     .acquire_owned()
                     .await
                     .map_err(|_| shutting_down())?;
                 let since = self.signal.now();
                 let started = async {
-                    match params {
-                        Some(params) => {
+                    match (planned, params) {
+                        (Some(planned), params) => {
+                            self.engine.execute_planned(planned, params).await
+                        }
+                        (None, Some(params)) => {
                             self.engine.execute_with_params(&prepared.sql, params).await
                         }
-                        None => self.engine.execute(&prepared.sql).await,
+                        (None, None) => self.engine.execute(&prepared.sql).await,
                     }
                 };
                 let output = tokio::select! {

@@ -294,7 +294,15 @@ pub struct Description {
     pub schema: Option<SchemaRef>,
     /// The types of its parameters `$1`, `$2`, … in order, where the query determines them.
     pub parameters: Vec<Option<datafusion::arrow::datatypes::DataType>>,
+    /// The query as planned, to run with [`Engine::execute_planned`] without planning it again
+    /// (`None` for a statement that [`Engine::execute`] must take from its text).
+    pub planned: Option<Planned>,
 }
+
+/// A query planned by [`Engine::describe`]. Its partitions and files are still chosen when it
+/// runs, so new data is seen; a table redefined since is not (as a prepared statement's).
+#[derive(Debug, Clone)]
+pub struct Planned(LogicalPlan);
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -512,16 +520,7 @@ impl Engine {
             }
             plan => DataFrame::new(state, plan),
         };
-        let schema = Arc::new(frame.schema().as_arrow().clone());
-        let stream = frame
-            .execute_stream()
-            .await
-            .map_err(|e| stopped(e, &stats))?;
-        Ok(QueryOutput {
-            schema: Arc::clone(&schema),
-            stream: on_the_runtime(schema, stream, Arc::clone(&stats), deadline),
-            stats,
-        })
+        self.stream(frame, stats, deadline).await
     }
 
     /// What `sql` will answer, without running it: its columns (planned, not executed) and
@@ -531,10 +530,12 @@ impl Engine {
         let rows = |schema| Description {
             schema: Some(schema),
             parameters: Vec::new(),
+            planned: None,
         };
         let change = Description {
             schema: None,
             parameters: Vec::new(),
+            planned: None,
         };
         if let Some(command) = parse_command(sql) {
             let state = self.ctx.state();
@@ -562,6 +563,8 @@ impl Engine {
         })?;
         refuse_writes(&statement)?;
         self.tables.check_exist(&state, &statement)?;
+        // EXPLAIN runs from its text: its answer gains rows after DataFusion's.
+        let explain = matches!(statement, Statement::Explain(_));
         let plan = state.statement_to_plan(statement).await?;
         if matches!(plan, LogicalPlan::Ddl(_) | LogicalPlan::Statement(_)) {
             return Ok(change);
@@ -572,6 +575,55 @@ impl Engine {
         Ok(Description {
             schema: Some(Arc::new(plan.schema().as_arrow().clone())),
             parameters: types.into_iter().map(|(_, t)| t).collect(),
+            planned: (!explain).then_some(Planned(plan)),
+        })
+    }
+
+    /// Runs a query planned by [`Engine::describe`] with values for its parameters: what
+    /// [`Engine::execute_with_params`] does with its text, without planning it again.
+    pub async fn execute_planned(
+        &self,
+        planned: &Planned,
+        params: Option<ParamValues>,
+    ) -> Result<QueryOutput> {
+        let run = |deadline| async move {
+            let limit = self.max_scan().map(|bytes| ScanLimit {
+                bytes,
+                source: "max_scan".to_string(),
+            });
+            let stats = Arc::new(QueryStats::new(limit));
+            let state = self.query_state(&stats, Snapshot::default());
+            let plan = with_params(planned.0.clone(), params)?;
+            self.stream(DataFrame::new(state, plan), stats, deadline)
+                .await
+        };
+        let Some(after) = self.timeout() else {
+            return run(None).await;
+        };
+        let deadline = std::time::Instant::now() + after;
+        let starting = std::pin::pin!(run(Some(Deadline { deadline, after })));
+        match futures::future::select(starting, watchdog::alarm(deadline)).await {
+            futures::future::Either::Left((started, _)) => started,
+            futures::future::Either::Right(_) => Err(EngineError::Timeout { after }),
+        }
+    }
+
+    /// Starts `frame`: its rows as they come, counted into `stats`, stopped at `deadline`.
+    async fn stream(
+        &self,
+        frame: DataFrame,
+        stats: Arc<QueryStats>,
+        deadline: Option<Deadline>,
+    ) -> Result<QueryOutput> {
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let stream = frame
+            .execute_stream()
+            .await
+            .map_err(|e| stopped(e, &stats))?;
+        Ok(QueryOutput {
+            schema: Arc::clone(&schema),
+            stream: on_the_runtime(schema, stream, Arc::clone(&stats), deadline),
+            stats,
         })
     }
 
