@@ -424,6 +424,30 @@ fn a_password_over_required_tls() {
         String::from_utf8_lossy(&right.stdout).trim(),
         total_rows(&lake).to_string()
     );
+    drop(server);
+    // TLS offered, not required: a plain client's password exchange is plain SCRAM (offering
+    // the channel-bound kind without TLS makes libpq give up).
+    let server = Served::start(
+        &lake.catalog(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[("MINERVA_PG_PASSWORD", "correct horse")],
+    );
+    for mode in ["disable", "require"] {
+        let out = server.psql(
+            &count,
+            &[("PGSSLMODE", mode), ("PGPASSWORD", "correct horse")],
+        );
+        assert!(
+            out.status.success(),
+            "sslmode={mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]

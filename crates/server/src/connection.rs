@@ -219,8 +219,14 @@ impl Connection {
         match &prepared.kind {
             Kind::Session(statement) => {
                 let response = self.session(client, statement, format, options).await?;
-                if let SessionStatement::Declare { name, .. } = statement {
-                    self.cursor_portal(client, name).await;
+                match statement {
+                    SessionStatement::Declare { name, .. } => {
+                        self.cursor_portal(client, name).await
+                    }
+                    SessionStatement::Deallocate { name: Some(name) } => {
+                        client.portal_store().rm_statement(name)
+                    }
+                    _ => {}
                 }
                 Ok(response)
             }
@@ -681,10 +687,6 @@ impl SimpleQueryHandler for Handler {
     {
         let mut responses = Vec::new();
         for sql in minerva_sql::split_statements(query).all() {
-            if let Some(SessionStatement::Deallocate { name: Some(name) }) = session_statement(&sql)
-            {
-                client.portal_store().rm_statement(&name);
-            }
             let answer = match self.0.prepare(&sql, false).await {
                 Ok(prepared) => {
                     self.0
@@ -733,9 +735,6 @@ impl ExtendedQueryHandler for Handler {
     {
         let params = parameters(portal)?;
         let prepared = &portal.statement.statement;
-        if let Kind::Session(SessionStatement::Deallocate { name: Some(name) }) = &prepared.kind {
-            client.portal_store().rm_statement(name);
-        }
         self.0
             .run(client, prepared, params, &portal.result_column_format)
             .await
