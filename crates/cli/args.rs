@@ -41,7 +41,7 @@ pub struct Args {
     pub files: Vec<PathBuf>,
 
     /// How to print results [default: table on a terminal, csv otherwise].
-    #[arg(long, value_enum, global = true)]
+    #[arg(long, env = "MINERVA_FORMAT", value_enum, global = true)]
     pub format: Option<OutputFormat>,
 
     /// Threads for scans and aggregations [default: one per core].
@@ -237,6 +237,26 @@ pub enum OutputFormat {
     Ndjson,
     /// A Markdown table.
     Markdown,
+    /// Horizontal bars: a label column and numeric columns, as `\chart` draws them.
+    Bar,
+    /// Parquet (zstd), to a file: `> out.parquet` in scripts, `\o out.parquet` in the shell.
+    Parquet,
+}
+
+impl OutputFormat {
+    /// The name `--format` and `\format` take.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Table => "table",
+            Self::Csv => "csv",
+            Self::Tsv => "tsv",
+            Self::Json => "json",
+            Self::Ndjson => "ndjson",
+            Self::Markdown => "markdown",
+            Self::Bar => "bar",
+            Self::Parquet => "parquet",
+        }
+    }
 }
 
 fn parse_size(text: &str) -> Result<u64, minerva_catalog::ValueError> {

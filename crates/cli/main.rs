@@ -4,13 +4,20 @@
 //! opened), 2 for usage errors. Errors go to stderr as one line; results go to stdout.
 
 mod args;
+mod chart;
 mod csv;
 mod demo;
+mod helper;
 mod live;
+mod meta;
 mod output;
+mod pager;
+mod pointing;
+mod progress;
 mod script;
 #[cfg(feature = "server")]
 mod serve;
+mod settings;
 mod shell;
 mod stderr;
 
@@ -19,7 +26,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use minerva_engine::Engine;
 use minerva_sql::split_statements;
 
@@ -30,7 +37,11 @@ use crate::stderr::{is_broken_pipe, report};
 use tokio::runtime::Runtime;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let matches = Args::command().get_matches();
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(error) => error.exit(),
+    };
     // Two threads more than queries use (DataFusion plans one task per core): a query whose
     // operator does not yield for minutes (stopped by a timeout or Ctrl-C, but only at its next
     // yield) cannot hold every thread, so the next statement still runs.
@@ -46,7 +57,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = run(args, &runtime);
+    let result =
+        settings::resolve(&args, &matches).and_then(|settings| run(args, settings, &runtime));
     // A cancelled query's tasks stop at their next yield point, which a long CPU-bound operator
     // may not reach soon: exiting must not wait for them.
     runtime.shutdown_background();
@@ -60,7 +72,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args, runtime: &Runtime) -> Result<ExitCode> {
+fn run(args: Args, settings: settings::Settings, runtime: &Runtime) -> Result<ExitCode> {
     let stdin_is_terminal = std::io::stdin().is_terminal();
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         OutputFormat::Table
@@ -86,8 +98,9 @@ fn run(args: Args, runtime: &Runtime) -> Result<ExitCode> {
         }
         #[cfg(feature = "server")]
         Some(Command::Serve(serve)) => {
-            let engine = open_engine(&args.catalog, &args)?;
-            serve::run(&engine, &args.catalog, serve, runtime)?;
+            let catalog = settings.catalog.value.clone();
+            let engine = open_engine(&catalog, &args, &settings)?;
+            serve::run(&engine, &catalog, serve, runtime)?;
             return Ok(ExitCode::SUCCESS);
         }
         #[cfg(not(feature = "server"))]
@@ -96,19 +109,21 @@ fn run(args: Args, runtime: &Runtime) -> Result<ExitCode> {
                 "this minerva was built without the `server` feature (cargo build --features server)"
             )
         }
-        None => args.catalog.clone(),
+        None => settings.catalog.value.clone(),
     };
-    let engine = open_engine(&catalog_dir, &args)?;
+    let mut settings = settings;
+    settings.catalog.value = catalog_dir.clone();
+    if format == OutputFormat::Parquet && std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "--format parquet writes binary: redirect it to a file (minerva … --format parquet > out.parquet)"
+        );
+    }
+    let engine = open_engine(&catalog_dir, &args, &settings)?;
     let mut printer = Printer::new(format, BufWriter::new(std::io::stdout().lock()), None);
 
     let scripted = !args.commands.is_empty() || !args.files.is_empty();
     if !scripted && stdin_is_terminal {
-        let mut printer = Printer::new(
-            args.format.unwrap_or(OutputFormat::Table),
-            std::io::stdout(),
-            Some(shell::MAX_TABLE_ROWS),
-        );
-        shell::run(&engine, runtime, &mut printer)?;
+        shell::run(&engine, runtime, settings)?;
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -136,7 +151,7 @@ fn run(args: Args, runtime: &Runtime) -> Result<ExitCode> {
     )
 }
 
-fn open_engine(catalog_dir: &Path, args: &Args) -> Result<Engine> {
+fn open_engine(catalog_dir: &Path, args: &Args, settings: &settings::Settings) -> Result<Engine> {
     let catalog = minerva_catalog::Catalog::load(catalog_dir).map_err(|e| {
         anyhow::anyhow!("{e} (pass --catalog DIR, set MINERVA_CATALOG, or run 'minerva demo' to make a demo lake)")
     })?;
@@ -144,7 +159,7 @@ fn open_engine(catalog_dir: &Path, args: &Args) -> Result<Engine> {
     if let Some(threads) = args.threads {
         builder = builder.target_partitions(threads);
     }
-    if let Some(profile) = &args.profile {
+    if let Some(profile) = &settings.profile.value {
         builder = builder.aws_profile(profile);
     }
     if let Some(bytes) = args.memory_limit {
@@ -153,10 +168,10 @@ fn open_engine(catalog_dir: &Path, args: &Args) -> Result<Engine> {
     if args.hash_aggregation {
         builder = builder.dense_aggregation(false);
     }
-    if let Some(bytes) = args.max_scan {
+    if let Some(bytes) = settings.max_scan.value {
         builder = builder.max_scan(bytes);
     }
-    if let Some(after) = args.timeout {
+    if let Some(after) = settings.timeout.value {
         builder = builder.timeout(after);
     }
     if !args.no_disk_cache

@@ -1,6 +1,7 @@
 //! Printing result batches in each output format.
 
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use arrow::array::RecordBatch;
@@ -12,6 +13,8 @@ use futures::{Stream, TryStreamExt};
 use minerva_engine::{EngineError, QueryOutput};
 
 use crate::args::OutputFormat;
+use crate::settings::Expanded;
+use unicode_width::UnicodeWidthStr;
 
 use minerva_engine::display::{format_options, textual};
 
@@ -21,7 +24,22 @@ pub struct Printer<W: Write> {
     out: Remembering<W>,
     /// At most this many rows in a `table`; the rest are counted, not shown.
     max_table_rows: Option<usize>,
+    /// How NULL reads in text.
+    null: String,
+    /// One column per line (psql's `\x`).
+    expanded: Expanded,
+    /// The terminal's size (rows, columns), when printing to one: `auto` expansion, fitting
+    /// wide tables and paging go by it.
+    screen: Option<(usize, usize)>,
+    /// The pager for results taller or wider than the screen.
+    pager: Option<String>,
+    /// Rows of the last result kept for `\chart`.
+    keep_rows: usize,
+    last: Option<(SchemaRef, Vec<RecordBatch>)>,
 }
+
+/// Rows of each result the shell keeps to chart.
+pub const CHART_ROWS: usize = 10_000;
 
 impl<W: Write> Printer<W> {
     pub fn new(format: OutputFormat, out: W, max_table_rows: Option<usize>) -> Self {
@@ -30,9 +48,57 @@ impl<W: Write> Printer<W> {
             out: Remembering {
                 inner: out,
                 last_error: None,
+                before_first_write: None,
             },
             max_table_rows,
+            null: "NULL".to_string(),
+            expanded: Expanded::Off,
+            screen: None,
+            pager: None,
+            keep_rows: 0,
+            last: None,
         }
+    }
+
+    /// Keeps up to `rows` rows of each result for [`Printer::last`].
+    pub fn keep(mut self, rows: usize) -> Self {
+        self.keep_rows = rows;
+        self
+    }
+
+    /// Applies the shell's display settings.
+    pub fn configure(
+        &mut self,
+        format: OutputFormat,
+        null: &str,
+        expanded: Expanded,
+        screen: Option<(usize, usize)>,
+        pager: Option<String>,
+    ) {
+        self.format = format;
+        self.null = null.to_string();
+        self.expanded = expanded;
+        self.screen = screen;
+        self.pager = pager;
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    /// The last result's kept rows.
+    pub fn last(&self) -> Option<&(SchemaRef, Vec<RecordBatch>)> {
+        self.last.as_ref()
+    }
+
+    /// Calls `hook` once, just before the next byte is written (the progress line clears).
+    pub fn before_output(&mut self, hook: impl FnOnce() + Send + 'static) {
+        self.out.before_first_write = Some(Box::new(hook));
+    }
+
+    /// The writer, to write around the printer (the shell's `\o`).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out.inner
     }
 
     /// Prints every row of `output` and returns how many there were. A failure to write is
@@ -48,34 +114,97 @@ impl<W: Write> Printer<W> {
     async fn print_rows(&mut self, output: QueryOutput) -> Result<u64> {
         let QueryOutput { schema, stream, .. } = output;
         // Errors met while rows stream in get the engine's wording, like planning errors.
-        let mut stream = stream.map_err(EngineError::from);
+        let stream = stream.map_err(EngineError::from);
         let mut rows = 0u64;
         if schema.fields().is_empty() {
             // A statement without a result (SET): nothing to print, but run it to the end.
+            let mut stream = stream;
             while stream.try_next().await?.is_some() {}
             return Ok(0);
         }
+        // Keep the first rows for `\chart` as they pass.
+        self.last = None;
+        let keep = self.keep_rows;
+        let kept = Arc::new(Mutex::new((0usize, Vec::new())));
+        let mut stream = Box::pin(stream.inspect_ok({
+            let kept = Arc::clone(&kept);
+            move |batch: &RecordBatch| {
+                let mut kept = kept.lock().expect("kept rows lock poisoned");
+                if kept.0 < keep {
+                    let take = batch.num_rows().min(keep - kept.0);
+                    kept.0 += take;
+                    kept.1.push(batch.slice(0, take));
+                }
+            }
+        }));
+        let printed = self.print_formats(&schema, &mut stream, &mut rows).await;
+        if keep > 0 {
+            let batches = std::mem::take(&mut kept.lock().expect("kept rows lock poisoned").1);
+            self.last = Some((schema, batches));
+        }
+        printed?;
+        self.out.flush()?;
+        Ok(rows)
+    }
+
+    async fn print_formats(
+        &mut self,
+        schema: &SchemaRef,
+        mut stream: &mut (impl Stream<Item = Result<RecordBatch, EngineError>> + Unpin),
+        rows: &mut u64,
+    ) -> Result<()> {
+        let schema = Arc::clone(schema);
         match self.format {
+            OutputFormat::Bar => {
+                let mut batches = Vec::new();
+                while let Some(batch) = stream.try_next().await? {
+                    *rows += batch.num_rows() as u64;
+                    batches.push(batch);
+                }
+                let width = self.screen.map_or(80, |(_, cols)| cols);
+                let chart = crate::chart::draw(&schema, &batches, crate::chart::Kind::Auto, width)?;
+                self.out.write_all(chart.as_bytes())?;
+            }
+            OutputFormat::Parquet => {
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+                    .build();
+                let mut writer =
+                    parquet::arrow::ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))?;
+                while let Some(batch) = stream.try_next().await? {
+                    *rows += batch.num_rows() as u64;
+                    writer.write(&batch)?;
+                    // Hand on what the writer has finished, so memory stays one row group.
+                    let done = std::mem::take(writer.inner_mut());
+                    self.out.write_all(&done)?;
+                }
+                let rest = writer.into_inner()?;
+                self.out.write_all(&rest)?;
+            }
             OutputFormat::Table | OutputFormat::Markdown => {
                 let limit = self.max_table_rows.unwrap_or(usize::MAX);
                 let mut shown = Vec::new();
                 let mut kept = 0usize;
                 while let Some(batch) = stream.try_next().await? {
-                    rows += batch.num_rows() as u64;
+                    *rows += batch.num_rows() as u64;
                     if kept < limit {
                         let take = batch.num_rows().min(limit - kept);
                         kept += take;
                         shown.push(batch.slice(0, take));
                     }
                 }
-                if self.format == OutputFormat::Table {
-                    self.table(&schema, &shown)?;
-                    if kept < rows as usize {
-                        writeln!(self.out, "({kept} of {rows} rows shown)")?;
-                    }
+                let mut text = if self.format == OutputFormat::Table {
+                    self.table(&schema, &shown)?
                 } else {
-                    self.markdown(&schema, &shown)?;
+                    self.markdown(&schema, &shown)?
+                };
+                if kept < *rows as usize {
+                    text.push_str(&format!(
+                        "… {} more rows ({kept} of {rows} shown: add LIMIT, or \\o FILE for all)\n",
+                        *rows - kept as u64
+                    ));
                 }
+                self.emit(&text)?;
             }
             OutputFormat::Csv | OutputFormat::Tsv => {
                 let delimiter = if self.format == OutputFormat::Csv {
@@ -89,17 +218,17 @@ impl<W: Write> Printer<W> {
                 encoder.write_header(&schema, &mut self.out)?;
                 let out = &mut self.out;
                 if let Some(batch) = first {
-                    rows = batch.num_rows() as u64;
+                    *rows = batch.num_rows() as u64;
                     encoder.write(&textual(&batch)?, out)?;
                 }
-                rows += write_batches(&mut stream, |batch| encoder.write(&textual(batch)?, out))
+                *rows += write_batches(&mut stream, |batch| encoder.write(&textual(batch)?, out))
                     .await?;
             }
             OutputFormat::Json => {
                 let mut writer = arrow::json::WriterBuilder::new()
                     .with_explicit_nulls(true)
                     .build::<_, arrow::json::writer::JsonArray>(&mut self.out);
-                rows = write_batches(&mut stream, |batch| writer.write(batch)).await?;
+                *rows = write_batches(&mut stream, |batch| writer.write(batch)).await?;
                 writer.finish()?;
                 self.out.write_all(b"\n")?;
             }
@@ -107,46 +236,61 @@ impl<W: Write> Printer<W> {
                 let mut writer = arrow::json::WriterBuilder::new()
                     .with_explicit_nulls(true)
                     .build::<_, arrow::json::writer::LineDelimited>(&mut self.out);
-                rows = write_batches(&mut stream, |batch| writer.write(batch)).await?;
+                *rows = write_batches(&mut stream, |batch| writer.write(batch)).await?;
                 writer.finish()?;
             }
         }
-        self.out.flush()?;
-        Ok(rows)
-    }
-
-    /// Writes a line of text (a status or notice) to the same output.
-    pub fn line(&mut self, text: &str) -> Result<()> {
-        writeln!(self.out, "{text}")?;
-        self.out.flush()?;
         Ok(())
     }
 
-    fn table(&mut self, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
-        let mut table = Table::new();
-        table
-            .load_preset(presets::UTF8_FULL_CONDENSED)
-            .apply_modifier(comfy_table::modifiers::UTF8_ROUND_CORNERS)
-            .set_content_arrangement(ContentArrangement::Disabled)
-            .set_header(schema.fields().iter().map(|f| f.name().as_str()));
-        for row in cells(batches)? {
-            table.add_row(row);
-        }
-        for (i, field) in schema.fields().iter().enumerate() {
-            if is_numeric(field.data_type())
-                && let Some(column) = table.column_mut(i)
-            {
-                column.set_cell_alignment(CellAlignment::Right);
+    /// Writes a rendered result: through the pager when it is taller or wider than the screen.
+    fn emit(&mut self, text: &str) -> Result<()> {
+        if let (Some(pager), Some((height, width))) = (&self.pager, self.screen) {
+            let lines = text.lines().count();
+            let widest = text.lines().map(UnicodeWidthStr::width).max().unwrap_or(0);
+            if lines + 2 > height || widest > width {
+                let pager = pager.clone();
+                if crate::pager::page(&pager, text).is_ok() {
+                    return Ok(());
+                }
+                // A pager that cannot start: print as if there were none.
             }
         }
-        writeln!(self.out, "{table}")?;
+        self.out.write_all(text.as_bytes())?;
         Ok(())
     }
 
-    fn markdown(&mut self, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    fn table(&self, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<String> {
+        let cells = cells(batches, &self.null)?;
+        let table = render_table(schema, &cells, None);
+        let too_wide = |text: &str| {
+            self.screen.is_some_and(|(_, width)| {
+                text.lines().map(UnicodeWidthStr::width).max().unwrap_or(0) > width
+            })
+        };
+        let expanded = match self.expanded {
+            Expanded::On => true,
+            Expanded::Off => false,
+            Expanded::Auto => too_wide(&table),
+        };
+        if expanded {
+            return Ok(render_expanded(schema, &cells));
+        }
+        // Wider than the terminal and no pager to scroll it sideways: wrap the cells to fit.
+        if self.pager.is_none()
+            && too_wide(&table)
+            && let Some((_, width)) = self.screen
+        {
+            return Ok(render_table(schema, &cells, Some(width)));
+        }
+        Ok(table)
+    }
+
+    fn markdown(&self, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<String> {
         let escape = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+        let mut text = String::new();
         let names: Vec<String> = schema.fields().iter().map(|f| escape(f.name())).collect();
-        writeln!(self.out, "| {} |", names.join(" | "))?;
+        text.push_str(&format!("| {} |\n", names.join(" | ")));
         let rules: Vec<&str> = schema
             .fields()
             .iter()
@@ -158,13 +302,76 @@ impl<W: Write> Printer<W> {
                 }
             })
             .collect();
-        writeln!(self.out, "| {} |", rules.join(" | "))?;
-        for row in cells(batches)? {
+        text.push_str(&format!("| {} |\n", rules.join(" | ")));
+        for row in cells(batches, &self.null)? {
             let row: Vec<String> = row.iter().map(|c| escape(c)).collect();
-            writeln!(self.out, "| {} |", row.join(" | "))?;
+            text.push_str(&format!("| {} |\n", row.join(" | ")));
         }
-        Ok(())
+        Ok(text)
     }
+}
+
+/// The table with borders, numbers right-aligned; wrapped to `width` columns if given.
+pub fn render_table(schema: &SchemaRef, cells: &[Vec<String>], width: Option<usize>) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .apply_modifier(comfy_table::modifiers::UTF8_ROUND_CORNERS)
+        .set_header(schema.fields().iter().map(|f| f.name().as_str()));
+    match width {
+        Some(width) => {
+            table
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(u16::try_from(width).unwrap_or(u16::MAX));
+        }
+        None => {
+            table.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    for row in cells {
+        table.add_row(row);
+    }
+    for (i, field) in schema.fields().iter().enumerate() {
+        if is_numeric(field.data_type())
+            && let Some(column) = table.column_mut(i)
+        {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    format!("{table}\n")
+}
+
+/// psql's expanded display: a header per record, then `column | value` lines.
+pub fn render_expanded(schema: &SchemaRef, cells: &[Vec<String>]) -> String {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let name_width = names.iter().map(|n| n.width()).max().unwrap_or(0);
+    let value_width = cells
+        .iter()
+        .flatten()
+        .flat_map(|v| v.lines().map(UnicodeWidthStr::width))
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    if cells.is_empty() {
+        text.push_str("(0 rows)\n");
+    }
+    for (i, row) in cells.iter().enumerate() {
+        let header = format!("-[ RECORD {} ]", i + 1);
+        let rule = (name_width + value_width + 3).saturating_sub(header.width());
+        text.push_str(&format!("{header}{}\n", "-".repeat(rule)));
+        for (name, value) in names.iter().zip(row) {
+            let pad = " ".repeat(name_width - name.width());
+            let mut lines = value.lines();
+            let first = lines.next().unwrap_or("");
+            text.push_str(format!("{name}{pad} | {first}").trim_end());
+            text.push('\n');
+            for more in lines {
+                text.push_str(format!("{} | {more}", " ".repeat(name_width)).trim_end());
+                text.push('\n');
+            }
+        }
+    }
+    text
 }
 
 /// A writer that remembers the kind of its last I/O error: arrow's CSV writer reports I/O errors
@@ -172,10 +379,15 @@ impl<W: Write> Printer<W> {
 struct Remembering<W> {
     inner: W,
     last_error: Option<std::io::ErrorKind>,
+    /// Called once before the first byte (the shell's progress line clears).
+    before_first_write: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl<W: Write> Write for Remembering<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(hook) = self.before_first_write.take() {
+            hook();
+        }
         self.inner
             .write(buf)
             .inspect_err(|e| self.last_error = Some(e.kind()))
@@ -201,9 +413,9 @@ async fn write_batches(
     Ok(rows)
 }
 
-/// Every row of `batches` as display strings.
-fn cells(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>> {
-    let options = format_options();
+/// Every row of `batches` as display strings, NULL as `null`.
+pub fn cells(batches: &[RecordBatch], null: &str) -> Result<Vec<Vec<String>>> {
+    let options = format_options().with_null(null);
     let mut rows = Vec::new();
     for batch in batches {
         let batch = textual(batch)?;
@@ -269,7 +481,10 @@ mod tests {
             text.contains("│ 10 │") && text.contains("│ 20 │") && !text.contains("30"),
             "{text}"
         );
-        assert!(text.ends_with("(2 of 5 rows shown)\n"), "{text}");
+        assert!(
+            text.ends_with("… 3 more rows (2 of 5 shown: add LIMIT, or \\o FILE for all)\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -161,7 +161,7 @@ const FORMAT_QUERY: &str = "SELECT id, kind, amount, dt FROM events WHERE id IN 
 
 #[test]
 fn every_output_format() {
-    for format in ["csv", "tsv", "json", "ndjson", "markdown", "table"] {
+    for format in ["csv", "tsv", "json", "ndjson", "markdown", "table", "bar"] {
         let (dir, mut cmd) = with_lake();
         cmd.args(["--format", format, "-c", FORMAT_QUERY]);
         snapshot(&format!("format_{format}"), &dir, &mut cmd);
@@ -429,4 +429,65 @@ async fn the_readme_statements_run_on_the_demo_lake() {
         }
     }
     assert!(ran >= 25, "{ran} statements");
+}
+
+#[test]
+fn parquet_output_is_a_file_with_every_row() {
+    let (dir, mut cmd) = with_lake();
+    let output = cmd
+        .args(["--format", "parquet", "-c", FORMAT_QUERY])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let path = dir.path().join("out.parquet");
+    std::fs::write(&path, &output.stdout).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&path).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 2);
+    let names: Vec<String> = batches[0]
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["id", "kind", "amount", "dt"]);
+    // Never to a terminal: only the shell's \o or a redirect take it.
+}
+
+#[test]
+fn a_bad_settings_file_is_named_and_a_good_one_applies() {
+    let (dir, mut cmd) = with_lake();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "max_scan = 'lots'\n").unwrap();
+    cmd.env("MINERVA_CONFIG", &config).args(["-c", "SELECT 1"]);
+    cmd.assert()
+        .failure()
+        .stderr(predicate::str::contains(format!(
+            "{}: 'max_scan' cannot be 'lots'",
+            config.display()
+        )));
+    std::fs::write(&config, "max_scan = '1B'\n").unwrap();
+    let (_dir, mut cmd) = with_lake();
+    cmd.env("MINERVA_CONFIG", &config)
+        .args(["-c", "SELECT count(*) FROM events"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("max_scan"));
+    // A flag wins over the file.
+    let (_dir, mut cmd) = with_lake();
+    cmd.env("MINERVA_CONFIG", &config)
+        .args([
+            "--max-scan",
+            "1GB",
+            "-c",
+            "SELECT count(*) AS n FROM events",
+        ])
+        .assert()
+        .success();
 }

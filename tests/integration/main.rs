@@ -22,6 +22,7 @@ mod s3_faults;
 mod s3_server;
 mod schema_drift;
 mod seed_questions;
+mod shell_pty;
 mod slt;
 mod support;
 mod writes;

@@ -224,9 +224,24 @@ impl Catalog {
         } else {
             format!("{database}.{name}")
         };
+        let names = self
+            .tables
+            .keys()
+            .chain(self.lives.keys())
+            .chain(self.views.keys())
+            .map(|(db, table)| {
+                if db == DEFAULT_DATABASE {
+                    table.clone()
+                } else {
+                    format!("{db}.{table}")
+                }
+            })
+            .collect::<Vec<_>>();
+        let suggestion = nearest(&name, names.iter().map(String::as_str)).map(str::to_string);
         Arc::new(CatalogError::TableNotFound {
             name,
             catalog: self.root.clone(),
+            suggestion,
         })
     }
 
@@ -890,5 +905,37 @@ partition_columns = [{ name = "dt", type = "date" }]
     fn line_and_column_count_characters() {
         assert_eq!(line_and_column("ab\ncd", 4), (2, 2));
         assert_eq!(line_and_column("가나\n다", 7), (2, 1));
+    }
+}
+
+/// The candidate nearest to `name` if it is close enough to be a typo of it: at most a third
+/// of its characters edited (at least one), compared without case. Ties go to the first.
+pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let wanted = name.to_lowercase();
+    let allowed = (wanted.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|candidate| {
+            let distance = strsim::damerau_levenshtein(&wanted, &candidate.to_lowercase());
+            (distance, candidate)
+        })
+        .filter(|(distance, _)| *distance <= allowed)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod nearest_tests {
+    use super::nearest;
+
+    #[test]
+    fn suggests_only_close_names() {
+        let names = ["views", "views_raw", "web.hits"];
+        assert_eq!(nearest("veiws", names), Some("views"));
+        assert_eq!(nearest("VIEWS_RAWW", names), Some("views_raw"));
+        assert_eq!(nearest("web.hit", names), Some("web.hits"));
+        assert_eq!(nearest("orders", names), None);
+        assert_eq!(nearest("x", ["y"]), Some("y"));
+        assert_eq!(nearest("anything", []), None);
     }
 }

@@ -78,12 +78,18 @@ pub enum CatalogError {
     },
 
     /// No table of that name is in the catalog.
-    #[error("table '{name}' not found in catalog '{}'", catalog.display())]
+    #[error(
+        "table '{name}' not found in catalog '{}'{}",
+        catalog.display(),
+        suggestion.as_ref().map(|s| format!("; did you mean '{s}'?")).unwrap_or_default()
+    )]
     TableNotFound {
         /// The name as asked for (`table` or `database.table`).
         name: String,
         /// The catalog directory searched.
         catalog: PathBuf,
+        /// The catalog's nearest name, if one is close enough to be a typo of it.
+        suggestion: Option<String>,
     },
 
     /// A statement that reads or writes files of a table named a live table or a view.

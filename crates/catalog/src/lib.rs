@@ -50,7 +50,7 @@ mod table;
 mod types;
 mod value;
 
-pub use catalog::{Catalog, CatalogLock, Entry, LOCK_FILE, WriteLock};
+pub use catalog::{Catalog, CatalogLock, Entry, LOCK_FILE, WriteLock, nearest};
 pub use column::Column;
 pub use datefmt::{DateFormat, TimeUnit};
 pub use domain::{Domain, PartitionFilter};

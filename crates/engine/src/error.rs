@@ -201,11 +201,96 @@ impl From<DataFusionError> for EngineError {
                 }
                 ours => ours,
             },
-            DataFusionError::Diagnostic(_, inner) => Self::from(*inner),
+            // The diagnostic (where in the statement, when spans are collected) stays with a
+            // query error: the shell points at it.
+            DataFusionError::Diagnostic(diagnostic, inner) => match Self::from(*inner) {
+                Self::Query(inner) => {
+                    Self::Query(DataFusionError::Diagnostic(diagnostic, Box::new(inner)))
+                }
+                ours => ours,
+            },
             DataFusionError::SQL(parser, _) => Self::Syntax(*parser),
             other => Self::Query(other),
         }
     }
+}
+
+/// A place in a statement's text: 1-based line and column (in characters), as sqlparser and
+/// DataFusion count them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    /// The line, from 1.
+    pub line: u64,
+    /// The column, from 1.
+    pub column: u64,
+}
+
+impl EngineError {
+    /// Where in `sql`, the statement that failed, the error is, when that can be told: the
+    /// token a syntax error stopped at, the column, function or table a query names that does
+    /// not exist.
+    pub fn position(&self, sql: &str) -> Option<Position> {
+        match self {
+            Self::Syntax(error) => syntax_position(error),
+            Self::Query(error) => error.iter().find_map(|e| {
+                let span = e.diagnostic()?.span?;
+                (span.start.line > 0).then_some(Position {
+                    line: span.start.line,
+                    column: span.start.column,
+                })
+            }),
+            Self::Catalog(error) => match error.as_ref() {
+                CatalogError::TableNotFound { name, .. } => find_name(sql, name),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// sqlparser's `ParserError` keeps the place it stopped only in its message (it has no field
+/// for it, as of 0.62): `… at Line: 3, Column: 14`, written by its `Location`'s `Display`.
+fn syntax_position(error: &ParserError) -> Option<Position> {
+    let message = parser_message(error);
+    let (_, place) = message.rsplit_once(" at Line: ")?;
+    let (line, column) = place.split_once(", Column: ")?;
+    let digits = |text: &str| -> Option<u64> {
+        let end = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        text[..end].parse().ok()
+    };
+    Some(Position {
+        line: digits(line)?,
+        column: digits(column)?,
+    })
+}
+
+/// Where `name` (`table` or `database.table`) first appears in `sql` as a name, outside quotes
+/// and comments.
+fn find_name(sql: &str, name: &str) -> Option<Position> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&GenericDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let parts: Vec<&str> = name.split('.').collect();
+    let words: Vec<_> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    (0..words.len()).find_map(|start| {
+        let matches = parts.iter().enumerate().all(|(i, part)| {
+            let token = words.get(start + i * 2).map(|t| &t.token);
+            let separated =
+                i == 0 || words.get(start + i * 2 - 1).map(|t| &t.token) == Some(&Token::Period);
+            separated && matches!(token, Some(Token::Word(w)) if w.value.eq_ignore_ascii_case(part))
+        });
+        matches.then(|| Position {
+            line: words[start].span.start.line,
+            column: words[start].span.start.column,
+        })
+    })
 }
 
 impl From<EngineError> for DataFusionError {

@@ -35,7 +35,9 @@ mod trino;
 mod types;
 mod write;
 
-pub use error::{EngineError, PartitionProblem, Rejection, Result, TableProblem, WriteProblem};
+pub use error::{
+    EngineError, PartitionProblem, Position, Rejection, Result, TableProblem, WriteProblem,
+};
 pub use report::{ATHENA_USD_PER_TIB, QueryStats, ScanReport, ScanSummary};
 pub use scan::CatalogTable;
 pub use session::{Description, Engine, EngineBuilder, Planned, QueryOutput};

@@ -8,8 +8,11 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 /// A catalog command and the table it names, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// `SHOW TABLES [FROM|IN database]`
-    ShowTables { database: Option<String> },
+    /// `SHOW TABLES [FROM|IN database] [LIKE 'pattern']`
+    ShowTables {
+        database: Option<String>,
+        like: Option<String>,
+    },
     /// `DESCRIBE [TABLE] t`, `DESC t`
     Describe { database: String, table: String },
     /// `SHOW PARTITIONS t`
@@ -33,11 +36,24 @@ pub fn parse(sql: &str) -> Option<Command> {
         _ => false,
     };
     if keyword(0, "show") && keyword(1, "tables") {
-        return match words.len() {
-            2 => Some(Command::ShowTables { database: None }),
-            4 if keyword(2, "from") || keyword(2, "in") => Some(Command::ShowTables {
-                database: Some(identifier(&words[3])?),
+        let (database, rest) = if keyword(2, "from") || keyword(2, "in") {
+            (Some(identifier(words.get(3)?)?), &words[4..])
+        } else {
+            (None, &words[2..])
+        };
+        return match rest {
+            [] => Some(Command::ShowTables {
+                database,
+                like: None,
             }),
+            [Token::Word(w), Token::SingleQuotedString(pattern)]
+                if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("like") =>
+            {
+                Some(Command::ShowTables {
+                    database,
+                    like: Some(pattern.clone()),
+                })
+            }
             _ => None,
         };
     }
@@ -104,12 +120,30 @@ mod tests {
     fn recognizes_commands() {
         assert_eq!(
             parse("show tables"),
-            Some(Command::ShowTables { database: None })
+            Some(Command::ShowTables {
+                database: None,
+                like: None
+            })
         );
         assert_eq!(
             parse("SHOW TABLES IN Web;"),
             Some(Command::ShowTables {
-                database: Some("web".into())
+                database: Some("web".into()),
+                like: None
+            })
+        );
+        assert_eq!(
+            parse("show tables from web like 'hit%'"),
+            Some(Command::ShowTables {
+                database: Some("web".into()),
+                like: Some("hit%".into())
+            })
+        );
+        assert_eq!(
+            parse("SHOW TABLES LIKE '%s'"),
+            Some(Command::ShowTables {
+                database: None,
+                like: Some("%s".into())
             })
         );
         assert_eq!(parse("describe views"), describe("default", "views"));
@@ -137,7 +171,8 @@ mod tests {
             "show columns views",
             "show functions like",
             "describe select 1",
-            "show tables like 'x'",
+            "show tables like x",
+            "show tables in",
             "desc",
         ] {
             assert_eq!(parse(sql), None, "{sql}");

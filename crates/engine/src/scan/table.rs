@@ -314,6 +314,42 @@ impl CatalogTable {
         .into())
     }
 
+    /// Every partition of the table with its data files' count and bytes, as a query reads
+    /// them (committed files only, zero-byte Parquet files refused as a query refuses them).
+    pub async fn partition_files(
+        &self,
+        session: &dyn Session,
+    ) -> Result<Vec<(String, usize, u64)>> {
+        let manifest = self.manifest(session)?;
+        let selection = self.partitions_in(session, &[], &manifest).await?;
+        let store = self.session_store(session)?;
+        let runtime = session.runtime_env();
+        let listed: Vec<_> = futures::stream::iter(selection.partitions.iter())
+            .map(|partition| {
+                let (store, manifest, runtime) = (&store, &manifest, runtime);
+                async move {
+                    let (files, _, _) = self
+                        .files(
+                            store,
+                            runtime,
+                            std::slice::from_ref(partition),
+                            manifest,
+                            None,
+                        )
+                        .await?;
+                    Ok::<_, EngineError>((
+                        partition.name(self.table.partition_columns()),
+                        files.len(),
+                        files.iter().map(|f| f.object_meta.size).sum::<u64>(),
+                    ))
+                }
+            })
+            .buffered(16)
+            .try_collect()
+            .await?;
+        Ok(listed)
+    }
+
     /// The data files of `partitions`, each carrying its partition's values, sorted by path.
     async fn files(
         &self,

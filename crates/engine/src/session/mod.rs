@@ -181,6 +181,8 @@ impl EngineBuilder {
         // Trino's (Athena's) rule: NULLs sort last in either direction unless NULLS FIRST is
         // written (DataFusion's default is Postgres's, first in descending order).
         config.options_mut().sql_parser.default_null_ordering = "nulls_last".to_string();
+        // Where each name is in the statement: errors say where (the shell draws a caret).
+        config.options_mut().sql_parser.collect_spans = true;
         let stores = Stores::new(self.catalog.storage().cloned(), self.aws_profile);
         for (url, store) in self.stores {
             stores.register(&url, store);
@@ -416,6 +418,37 @@ impl Engine {
     /// Plans one statement and starts running it. Rows arrive as the stream is polled.
     pub async fn execute(&self, sql: &str) -> Result<QueryOutput> {
         self.execute_with(sql, None).await
+    }
+
+    /// Each partition of `database.table` with how many data files it holds and their bytes
+    /// (the shell's `\dp`); lists the table's location as a full scan would.
+    pub async fn partition_files(&self, database: &str, table: &str) -> Result<RecordBatch> {
+        use datafusion::arrow::array::{StringArray, UInt64Array};
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        let opened = self.tables.open(database, table).await?;
+        let state = self.ctx.state();
+        let rows = opened.partition_files(&state).await?;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("partition", DataType::Utf8, false),
+            Field::new("files", DataType::UInt64, false),
+            Field::new("bytes", DataType::UInt64, false),
+            Field::new("size", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.0))),
+                Arc::new(UInt64Array::from_iter_values(
+                    rows.iter().map(|r| r.1 as u64),
+                )),
+                Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.2))),
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| minerva_catalog::display_byte_size(r.2)),
+                )),
+            ],
+        )
+        .map_err(|e| EngineError::Query(e.into()))?;
+        Ok(batch)
     }
 
     /// Plans one statement with values for its parameters (`$1`, `$2`, …) and starts it.

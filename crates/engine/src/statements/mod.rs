@@ -313,7 +313,9 @@ pub(crate) async fn run_command(
     command: Command,
 ) -> Result<RecordBatch> {
     match command {
-        Command::ShowTables { database } => Ok(show_tables(tables, database.as_deref())),
+        Command::ShowTables { database, like } => {
+            Ok(show_tables(tables, database.as_deref(), like.as_deref()))
+        }
         Command::ShowFunctions { like } => Ok(show_functions(state, like.as_deref())),
         Command::Describe { database, table }
             if !matches!(
@@ -443,7 +445,7 @@ fn like_matches(pattern: &str, text: &str) -> bool {
     go(&p, &t)
 }
 
-fn show_tables(tables: &Tables, database: Option<&str>) -> RecordBatch {
+fn show_tables(tables: &Tables, database: Option<&str>, like: Option<&str>) -> RecordBatch {
     let catalog = tables.catalog();
     let (mut dbs, mut names, mut formats, mut partitioned, mut locations) =
         (vec![], vec![], vec![], vec![], vec![]);
@@ -453,6 +455,9 @@ fn show_tables(tables: &Tables, database: Option<&str>) -> RecordBatch {
         .filter(|db| database.is_none_or(|d| d == *db))
     {
         for name in catalog.table_names(db) {
+            if like.is_some_and(|pattern| !like_matches(pattern, name)) {
+                continue;
+            }
             dbs.push(Some(db.to_string()));
             names.push(Some(name.to_string()));
             // A broken table file is listed, with its details missing; querying it says why.
