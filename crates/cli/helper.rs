@@ -586,7 +586,7 @@ impl Completer for ShellHelper {
             }
             let vocabulary = self.vocabulary();
             return Ok(
-                match complete_meta(Some(&vocabulary), &trimmed[..], pos - offset) {
+                match complete_meta(Some(&vocabulary), trimmed, pos - offset) {
                     Some((start, found)) => (start + offset, pairs(found)),
                     None => (pos, Vec::new()),
                 },

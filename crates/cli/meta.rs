@@ -42,12 +42,15 @@ pub enum Meta {
     Unknown,
 }
 
-/// SQL's `LIKE` pattern for psql's `*` and `?` wildcards.
+/// psql's `*` and `?` wildcards as `SHOW TABLES` and `SHOW FUNCTIONS` patterns (`*` any text,
+/// `_` one character), quoted for SQL.
 fn like(pattern: &str) -> String {
-    pattern
-        .replace('\'', "''")
-        .replace('*', "%")
-        .replace('?', "_")
+    pattern.replace('\'', "''").replace('?', "_")
+}
+
+/// The same for `SHOW FUNCTIONS LIKE`, which is SQL's `LIKE` only.
+fn sql_like(pattern: &str) -> String {
+    like(pattern).replace('*', "%")
 }
 
 /// Parses one backslash line.
@@ -75,7 +78,7 @@ pub fn parse(line: &str) -> Meta {
         ("\\dv", []) => Meta::Sql("SHOW VIEWS".into()),
         ("\\dv", [database]) => Meta::Sql(format!("SHOW VIEWS IN {database}")),
         ("\\df", []) => Meta::Sql("SHOW FUNCTIONS".into()),
-        ("\\df", [pattern]) => Meta::Sql(format!("SHOW FUNCTIONS LIKE '{}'", like(pattern))),
+        ("\\df", [pattern]) => Meta::Sql(format!("SHOW FUNCTIONS LIKE '{}'", sql_like(pattern))),
         ("\\d", [table]) => Meta::Describe((*table).to_string()),
         ("\\dp", [table]) => Meta::Partitions((*table).to_string()),
         ("\\dp", []) => Meta::Invalid("\\dp: name a table: \\dp views".into()),
@@ -210,7 +213,7 @@ mod tests {
     #[test]
     fn catalog_commands_are_sql() {
         assert_eq!(sql("\\dt"), "SHOW TABLES");
-        assert_eq!(sql("\\dt view*"), "SHOW TABLES LIKE 'view%'");
+        assert_eq!(sql("\\dt view*"), "SHOW TABLES LIKE 'view*'");
         assert_eq!(sql("\\dt web.*"), "SHOW TABLES IN web");
         assert_eq!(sql("\\dt web.h?ts"), "SHOW TABLES IN web LIKE 'h_ts'");
         assert_eq!(sql("\\l"), "SHOW DATABASES");

@@ -488,6 +488,32 @@ mod tests {
     }
 
     #[test]
+    fn expanded_and_fitted_tables() {
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("region", DataType::Utf8, true),
+            Field::new("views", DataType::Int64, false),
+            Field::new("note", DataType::Utf8, true),
+        ]));
+        let cells = vec![
+            vec![
+                "서울 강남구".to_string(),
+                "1200".to_string(),
+                "a note long enough that a narrow terminal must wrap it".to_string(),
+            ],
+            vec![
+                "NULL".to_string(),
+                "3".to_string(),
+                "two\nlines".to_string(),
+            ],
+        ];
+        insta::assert_snapshot!("expanded", render_expanded(&schema, &cells));
+        let fitted = render_table(&schema, &cells, Some(40));
+        assert!(fitted.lines().all(|l| l.width() <= 40), "{fitted}");
+        insta::assert_snapshot!("fitted", fitted);
+        assert_eq!(render_expanded(&schema, &[]), "(0 rows)\n");
+    }
+
+    #[test]
     fn scripts_print_every_row() {
         let (rows, text) = printed(OutputFormat::Csv, None, vec![1, 2, 3]);
         assert_eq!((rows, text.as_str()), (3, "n\n1\n2\n3\n"));

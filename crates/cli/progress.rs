@@ -99,7 +99,7 @@ fn draw(shared: &Shared) {
             .map(|s| (s.summary(), files_chosen(s)));
         let message = match summary {
             None => format!("planning · {:.1} s", started.elapsed().as_secs_f64()),
-            Some((summary, chosen)) => describe(&summary, chosen, started.elapsed()),
+            Some((summary, chosen)) => describe(Figures::of(&summary, chosen), started.elapsed()),
         };
         if let Some(bar) = shared.bar.lock().expect("progress lock poisoned").as_ref() {
             bar.set_message(message);
@@ -116,39 +116,99 @@ fn files_chosen(stats: &QueryStats) -> (usize, u64) {
     })
 }
 
-/// `12 of 40 files · 3 of 35 partitions · 1.2 GiB of 3.4 GiB · 120 rows · 2.3 s · ≈ 4 s left`.
-pub fn describe(summary: &ScanSummary, (files, bytes): (usize, u64), elapsed: Duration) -> String {
-    let mut parts = Vec::new();
-    if files > 0 {
-        parts.push(format!("{} of {files} files", summary.objects.min(files)));
+/// What a query has done so far, of what its scans chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Figures {
+    /// Objects read from, and files the scans chose.
+    pub files: (usize, usize),
+    /// Bytes read, and the chosen files' bytes.
+    pub bytes: (u64, u64),
+    /// Partitions chosen, and the tables' partitions in all where known (`None`: no table).
+    pub partitions: Option<(usize, Option<usize>)>,
+    pub rows: u64,
+}
+
+impl Figures {
+    fn of(summary: &ScanSummary, (files, bytes): (usize, u64)) -> Self {
+        Self {
+            files: (summary.objects.min(files), files),
+            bytes: (summary.bytes, bytes),
+            partitions: (summary.tables > 0)
+                .then_some((summary.partitions_read, summary.partitions_total)),
+            rows: summary.rows,
+        }
     }
-    if summary.tables > 0 {
-        parts.push(match summary.partitions_total {
-            Some(total) => format!("{} of {total} partitions", summary.partitions_read),
-            None => format!("{} partitions", summary.partitions_read),
+}
+
+/// `12 of 40 files · 3 of 35 partitions chosen · 1.2 GiB of 3.4 GiB · 120 rows · 2.3 s · ≈ 4 s
+/// left`.
+pub fn describe(figures: Figures, elapsed: Duration) -> String {
+    let mut parts = Vec::new();
+    let (files_read, files) = figures.files;
+    if files > 0 {
+        parts.push(format!("{files_read} of {files} files"));
+    }
+    if let Some((chosen, total)) = figures.partitions {
+        parts.push(match total {
+            Some(total) => format!("{chosen} of {total} partitions chosen"),
+            None => format!("{chosen} partitions chosen"),
         });
     }
+    let (read, bytes) = figures.bytes;
     parts.push(if bytes > 0 {
         format!(
             "{} of {}",
-            display_byte_size(summary.bytes),
+            display_byte_size(read),
             display_byte_size(bytes)
         )
     } else {
-        format!("{} read", display_byte_size(summary.bytes))
+        format!("{} read", display_byte_size(read))
     });
-    parts.push(format!("{} rows", summary.rows));
+    parts.push(format!("{} rows", figures.rows));
     parts.push(format!("{:.1} s", elapsed.as_secs_f64()));
     // Parquet reads only the columns a query needs, so the share of bytes read runs behind the
     // share of work done: an estimate, said as one, once a tenth is read and a second passed.
     let done = if bytes > 0 {
-        summary.bytes as f64 / bytes as f64
+        read as f64 / bytes as f64
     } else {
         0.0
     };
-    if done >= 0.1 && done < 1.0 && elapsed >= Duration::from_secs(1) {
+    if (0.1..1.0).contains(&done) && elapsed >= Duration::from_secs(1) {
         let left = elapsed.as_secs_f64() * (1.0 - done) / done;
         parts.push(format!("≈ {left:.0} s left"));
     }
     parts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_says_what_is_done_of_what_was_chosen() {
+        let figures = |read, objects, rows| Figures {
+            files: (objects, 40),
+            bytes: (read, 4 << 30),
+            partitions: Some((3, Some(35))),
+            rows,
+        };
+        assert_eq!(
+            describe(figures(1 << 30, 12, 120), Duration::from_secs(2)),
+            "12 of 40 files · 3 of 35 partitions chosen · 1.0 GiB of 4.0 GiB · 120 rows · 2.0 s · ≈ 6 s left"
+        );
+        // No estimate before a tenth is read.
+        let line = describe(figures(1 << 20, 1, 0), Duration::from_secs(2));
+        assert!(!line.contains("left"), "{line}");
+        // Nor without a scan.
+        let none = Figures {
+            files: (0, 0),
+            bytes: (0, 0),
+            partitions: None,
+            rows: 5,
+        };
+        assert_eq!(
+            describe(none, Duration::from_millis(700)),
+            "0 B read · 5 rows · 0.7 s"
+        );
+    }
 }

@@ -306,3 +306,23 @@ fn edit_runs_what_the_editor_saved() {
     assert!(text.contains("nothing run"), "{text}");
     quit(session);
 }
+
+#[test]
+fn results_taller_than_the_terminal_go_to_the_pager() {
+    let (dir, catalog) = demo_lake();
+    let mut session = shell(
+        dir.path(),
+        &catalog,
+        &[("MINERVA_PAGER", "sed 's/^/paged: /'")],
+    );
+    // 80 rows on a terminal of 50: paged.
+    let tall = run(&mut session, "SELECT value FROM range(0, 80);");
+    assert!(tall.contains("paged: │    79 │"), "{tall}");
+    // 3 rows: printed as they are.
+    let short = run(&mut session, "SELECT value FROM range(0, 3);");
+    assert!(
+        short.contains("│     2 │") && !short.contains("paged:"),
+        "{short}"
+    );
+    quit(session);
+}

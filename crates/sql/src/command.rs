@@ -8,7 +8,7 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 /// A catalog command and the table it names, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// `SHOW TABLES [FROM|IN database] [LIKE 'pattern']`
+    /// `SHOW TABLES [FROM|IN database] [[LIKE] 'pattern']`
     ShowTables {
         database: Option<String>,
         like: Option<String>,
@@ -46,6 +46,7 @@ pub fn parse(sql: &str) -> Option<Command> {
                 database,
                 like: None,
             }),
+            // Trino's `LIKE 'pattern'`, or Athena's bare `'pattern'`.
             [Token::Word(w), Token::SingleQuotedString(pattern)]
                 if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("like") =>
             {
@@ -54,6 +55,10 @@ pub fn parse(sql: &str) -> Option<Command> {
                     like: Some(pattern.clone()),
                 })
             }
+            [Token::SingleQuotedString(pattern)] => Some(Command::ShowTables {
+                database,
+                like: Some(pattern.clone()),
+            }),
             _ => None,
         };
     }
@@ -137,6 +142,13 @@ mod tests {
             Some(Command::ShowTables {
                 database: Some("web".into()),
                 like: Some("hit%".into())
+            })
+        );
+        assert_eq!(
+            parse("show tables in web 'hit*|x'"),
+            Some(Command::ShowTables {
+                database: Some("web".into()),
+                like: Some("hit*|x".into())
             })
         );
         assert_eq!(

@@ -429,6 +429,14 @@ fn show_functions(state: &dyn Session, like: Option<&str>) -> RecordBatch {
     ])
 }
 
+/// `SHOW TABLES LIKE`'s pattern, read both ways an analyst writes it: Athena's (`*` any text,
+/// `|` or) and Trino's SQL `LIKE` (`%` any text, `_` any one character). Without case.
+fn table_pattern_matches(pattern: &str, name: &str) -> bool {
+    pattern
+        .split('|')
+        .any(|alternative| like_matches(&alternative.trim().replace('*', "%"), name))
+}
+
 /// SQL `LIKE`: `%` is any run of characters, `_` any one character (case-insensitive, as
 /// function names are).
 fn like_matches(pattern: &str, text: &str) -> bool {
@@ -455,7 +463,7 @@ fn show_tables(tables: &Tables, database: Option<&str>, like: Option<&str>) -> R
         .filter(|db| database.is_none_or(|d| d == *db))
     {
         for name in catalog.table_names(db) {
-            if like.is_some_and(|pattern| !like_matches(pattern, name)) {
+            if like.is_some_and(|pattern| !table_pattern_matches(pattern, name)) {
                 continue;
             }
             dbs.push(Some(db.to_string()));
