@@ -197,9 +197,15 @@ impl Settings {
             expanded: Sourced::default(Expanded::Off),
             timing: Sourced::default(false),
         };
-        settings
-            .catalog
-            .layer(file.catalog.clone(), from_file.clone());
+        // `~/…` is the home directory; a relative path is relative to the settings file.
+        let catalog =
+            file.catalog
+                .as_ref()
+                .map(|dir| match (dir.strip_prefix("~"), dirs::home_dir()) {
+                    (Ok(rest), Some(home)) => home.join(rest),
+                    _ => path.parent().unwrap_or(Path::new("")).join(dir),
+                });
+        settings.catalog.layer(catalog, from_file.clone());
         settings.format.layer(
             file.format
                 .as_deref()
@@ -551,6 +557,13 @@ mod tests {
         assert_eq!(settings.pager.source, Source::Env("PAGER"));
         assert_eq!(settings.max_scan.value, Some(10_000_000_000));
         assert_eq!(settings.format.source, Source::Default);
+        let relative = Settings::load(&file("catalog = 'lake/catalog'"), path, &|_| None).unwrap();
+        assert_eq!(
+            relative.catalog.value,
+            Path::new("/home/a/.config/minerva/lake/catalog")
+        );
+        let absolute = Settings::load(&file("catalog = '/data/catalog'"), path, &|_| None).unwrap();
+        assert_eq!(absolute.catalog.value, Path::new("/data/catalog"));
         assert_eq!(settings.set("null", "<null>").unwrap(), "null = '<null>'");
         assert_eq!(settings.null.source, Source::Set);
         assert_eq!(settings.set("pager", "off").unwrap(), "pager = off");
