@@ -481,10 +481,19 @@ impl Shell<'_> {
         let (database, table) = split_name(name);
         let started = Instant::now();
         let progress = Progress::start(std::io::stderr().is_terminal());
-        let listed = self
-            .control
-            .block_on(self.engine.partition_files(&database, &table));
+        // Ctrl-C drops the listing.
+        let engine = self.engine;
+        let listed = self.control.block_on(async {
+            tokio::select! {
+                listed = engine.partition_files(&database, &table) => Some(listed),
+                _ = tokio::signal::ctrl_c() => None,
+            }
+        });
         drop(progress);
+        let Some(listed) = listed else {
+            crate::stderr::report("\\dp cancelled");
+            return Ok(());
+        };
         match listed {
             Ok(batch) => {
                 let rows = batch.num_rows();
