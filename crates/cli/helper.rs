@@ -683,7 +683,11 @@ pub fn highlight(line: &str, bracket: Option<usize>) -> String {
     for token in &tokens {
         let style = match &token.token {
             Token::Word(w) if w.quote_style.is_none() && w.keyword != Keyword::NoKeyword => {
-                if KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(&w.value)) {
+                // Plural nouns of SHOW … are also common table names (`views`): left plain.
+                let noun = ["VIEWS", "TABLES", "PARTITIONS", "FUNCTIONS", "DATABASES"]
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(&w.value));
+                if !noun && KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(&w.value)) {
                     KEYWORD_STYLE
                 } else {
                     continue;
@@ -854,5 +858,6 @@ mod tests {
         assert_eq!(matching_bracket(line, 15), Some(12));
         assert_eq!(matching_bracket("f((a)", 1), None);
         assert_eq!(highlight("SELECT 'open", None), "SELECT 'open");
+        assert_eq!(highlight("FROM views", None), "\x1b[1;34mFROM\x1b[0m views");
     }
 }
