@@ -250,6 +250,10 @@ impl<W: Write> Printer<W> {
             let widest = text.lines().map(UnicodeWidthStr::width).max().unwrap_or(0);
             if lines + 2 > height || widest > width {
                 let pager = pager.clone();
+                // The pager takes the terminal: the progress line goes first.
+                if let Some(hook) = self.out.before_first_write.take() {
+                    hook();
+                }
                 if crate::pager::page(&pager, text).is_ok() {
                     return Ok(());
                 }
