@@ -153,7 +153,15 @@ pub fn run(engine: &Engine, runtime: &Runtime, settings: Settings) -> Result<()>
             let _ = editor.add_history_entry(text.trim());
         }
         let flow = if text.trim() == "\\e" && shell.buffer.trim().is_empty() {
-            shell.edit(&mut editor)?
+            // A temporary file that cannot be written is the edit's failure, not the shell's.
+            match shell.edit(&mut editor) {
+                Ok(flow) => flow,
+                Err(error) if crate::stderr::is_broken_pipe(&error) => return Err(error),
+                Err(error) => {
+                    crate::stderr::report(&format!("\\e: {error:#}"));
+                    Flow::Continue
+                }
+            }
         } else {
             shell.input(&text)?
         };
@@ -384,7 +392,7 @@ impl Shell<'_> {
             .prefix("minerva-")
             .suffix(".sql")
             .tempfile()
-            .context("\\e: cannot make a temporary file")?;
+            .context("cannot make a temporary file")?;
         let mut text = self.last_sql.clone().unwrap_or_default();
         if !text.is_empty() && !text.trim_end().ends_with(';') {
             text.push(';');
