@@ -7,7 +7,7 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-use crate::support::tiny_lake;
+use crate::support::{regex_escape, tiny_lake};
 
 fn minerva() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_minerva"));
@@ -137,13 +137,7 @@ fn snapshot(name: &str, lake: &TempDir, cmd: &mut Command) {
         String::from_utf8_lossy(&output.stderr)
     );
     let path = lake.path().to_string_lossy().into_owned();
-    let escaped: String = path
-        .chars()
-        .flat_map(|c| {
-            let special = "\\.+*?()|[]{}^$".contains(c);
-            special.then_some('\\').into_iter().chain([c])
-        })
-        .collect();
+    let escaped = regex_escape(&path);
     insta::with_settings!({
         snapshot_path => "snapshots",
         prepend_module_to_snapshot => false,

@@ -7,6 +7,8 @@ use std::process::Command;
 use rexpect::session::{Options, PtySession, spawn_with_options};
 use tempfile::TempDir;
 
+use crate::support::regex_escape;
+
 const PROMPT: &str = "minerva> ";
 /// A query that runs for minutes unless cancelled (DataFusion counts every generated row).
 const ENDLESS: &str = "SELECT count(*) FROM range(0, 1000000000000);";
@@ -232,15 +234,6 @@ fn describe_partitions_and_errors_that_point() {
     }, {
         insta::assert_snapshot!("shell_describe_and_errors", text);
     });
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let special = "\\.+*?()|[]{}^$".contains(c);
-            special.then_some('\\').into_iter().chain([c])
-        })
-        .collect()
 }
 
 #[test]

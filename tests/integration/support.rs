@@ -224,3 +224,14 @@ pub fn with_property(text: &str, key: &str, value: &str) -> String {
         None => format!("{text}\n[properties]\n{line}"),
     }
 }
+
+/// `text` with the characters a regular expression treats specially escaped (insta's
+/// filters are regular expressions; temporary paths hold dots).
+pub fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}
