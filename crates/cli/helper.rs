@@ -859,5 +859,11 @@ mod tests {
         assert_eq!(matching_bracket("f((a)", 1), None);
         assert_eq!(highlight("SELECT 'open", None), "SELECT 'open");
         assert_eq!(highlight("FROM views", None), "\x1b[1;34mFROM\x1b[0m views");
+        // Columns count characters: what follows Korean text is coloured in place (a byte
+        // index past a 3-byte character would land mid-character and cut wrongly).
+        assert_eq!(
+            highlight("SELECT '서울', 1\nFROM t", None),
+            "\x1b[1;34mSELECT\x1b[0m \x1b[32m'서울'\x1b[0m, \x1b[33m1\x1b[0m\n\x1b[1;34mFROM\x1b[0m t"
+        );
     }
 }
