@@ -210,19 +210,8 @@ fn bars(data: &Data, width: usize) -> String {
     let scale = if span > 0.0 { area as f64 / span } else { 0.0 };
     let left = (-least * scale).round() as usize;
     let mut out = String::new();
-    let title = if several {
-        format!(
-            "{} by {}",
-            data.columns
-                .iter()
-                .map(|c| c.0.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            data.label_name
-        )
-    } else {
-        format!("{} by {}", data.columns[0].0, data.label_name)
-    };
+    let names: Vec<&str> = data.columns.iter().map(|c| c.0.as_str()).collect();
+    let title = format!("{} by {}", names.join(", "), data.label_name);
     out.push_str(title.trim_end_matches(" by "));
     out.push('\n');
     for (row, label) in data.labels.iter().enumerate() {

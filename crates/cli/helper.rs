@@ -304,21 +304,7 @@ impl Vocabulary {
                 );
             }
         }
-        for (db, table) in &self.tables {
-            let name = if db == DEFAULT_DATABASE {
-                table.clone()
-            } else {
-                format!("{db}.{table}")
-            };
-            if starts_with(&name, word) || starts_with(table, word) && db == DEFAULT_DATABASE {
-                found.push(name);
-            }
-        }
-        for db in &self.databases {
-            if db != DEFAULT_DATABASE && starts_with(db, word) {
-                found.push(format!("{db}."));
-            }
-        }
+        found.extend(self.tables_named(word));
         if !wants_table && !word.is_empty() {
             found.extend(
                 self.functions

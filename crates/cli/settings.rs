@@ -356,7 +356,7 @@ impl Settings {
             ),
             (
                 "format",
-                format_name(self.format.value).to_string(),
+                self.format.value.name().to_string(),
                 &self.format.source,
             ),
             (
@@ -459,11 +459,6 @@ pub const SETTABLE: &[&str] = &[
     "format", "null", "pager", "expanded", "timing", "max_scan", "timeout",
 ];
 
-/// The names of the output formats, as `--format` and `\format` spell them.
-pub fn format_name(format: OutputFormat) -> &'static str {
-    format.name()
-}
-
 fn format(value: &str, origin: &str) -> Result<OutputFormat, SettingsError> {
     use clap::ValueEnum;
     OutputFormat::from_str(value, true).map_err(|_| SettingsError::Value {
@@ -474,7 +469,7 @@ fn format(value: &str, origin: &str) -> Result<OutputFormat, SettingsError> {
             "one of {}",
             OutputFormat::value_variants()
                 .iter()
-                .map(|f| format_name(*f))
+                .map(|f| f.name())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
