@@ -517,6 +517,41 @@ mod tests {
         assert_eq!(render_expanded(&schema, &[]), "(0 rows)\n");
     }
 
+    fn printed_on_screen(
+        expanded: Expanded,
+        screen: (usize, usize),
+        pager: Option<&str>,
+        values: Vec<i64>,
+    ) -> String {
+        let mut out = Vec::new();
+        let mut printer = Printer::new(OutputFormat::Table, &mut out, None);
+        printer.configure(
+            OutputFormat::Table,
+            "NULL",
+            expanded,
+            Some(screen),
+            pager.map(str::to_string),
+        );
+        futures::executor::block_on(printer.print(output_of(values))).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn auto_expands_only_what_does_not_fit_and_an_unrunnable_pager_prints_instead() {
+        let wide = printed_on_screen(Expanded::Auto, (50, 5), None, vec![1_234_567]);
+        assert!(wide.starts_with("-[ RECORD 1 ]"), "{wide}");
+        let fits = printed_on_screen(Expanded::Auto, (50, 80), None, vec![1_234_567]);
+        assert!(fits.contains("│ 1234567 │"), "{fits}");
+        // 60 rows on a screen of 50, and a pager the shell cannot find: printed as it is.
+        let tall = printed_on_screen(
+            Expanded::Off,
+            (50, 80),
+            Some("no-such-pager-for-minerva"),
+            (0..60).collect(),
+        );
+        assert!(tall.contains("│ 59 │"), "{tall}");
+    }
+
     #[test]
     fn scripts_print_every_row() {
         let (rows, text) = printed(OutputFormat::Csv, None, vec![1, 2, 3]);
