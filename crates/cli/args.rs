@@ -83,6 +83,11 @@ pub struct Args {
     #[arg(long, global = true)]
     pub no_disk_cache: bool,
 
+    /// Run queries on these workers (`http://host:port,…`, each started with `minerva worker`):
+    /// this process plans, prunes and merges; the workers scan and aggregate.
+    #[arg(long, env = "MINERVA_CLUSTER", value_name = "URLS", global = true)]
+    pub cluster: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -102,6 +107,26 @@ pub enum Command {
     /// if any, comes from MINERVA_PG_PASSWORD or --password-file (never the command line);
     /// without one, only loopback clients are served. Read-only unless --allow-writes.
     Serve(ServeArgs),
+
+    /// Run the plan fragments of coordinators (`minerva --cluster URL,…`) until SIGTERM or
+    /// Ctrl-C.
+    ///
+    /// Start it with the same catalog and storage.toml as the coordinator: it reads its share
+    /// of each scan from the store itself. It runs whatever a client that reaches it sends:
+    /// listen on a network only coordinators can reach (the default is loopback).
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// The address to listen on (port 0: any free port, printed on start).
+    #[arg(long, default_value = "127.0.0.1:50051", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+
+    /// How coordinators reach this worker, as shown in EXPLAIN ANALYZE (default:
+    /// http:// and the listening address).
+    #[arg(long, value_name = "URL")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

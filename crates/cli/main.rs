@@ -5,6 +5,8 @@
 
 mod args;
 mod chart;
+#[cfg(feature = "distributed")]
+mod cluster;
 mod csv;
 mod demo;
 mod helper;
@@ -19,6 +21,8 @@ mod script;
 mod serve;
 mod settings;
 mod shell;
+#[cfg(any(feature = "server", feature = "distributed"))]
+mod signals;
 mod stderr;
 
 use std::io::{BufWriter, IsTerminal, Read};
@@ -103,6 +107,19 @@ fn run(args: Args, settings: settings::Settings, runtime: &Runtime) -> Result<Ex
             serve::run(&engine, &catalog, serve, runtime)?;
             return Ok(ExitCode::SUCCESS);
         }
+        #[cfg(feature = "distributed")]
+        Some(Command::Worker(worker)) => {
+            let catalog = settings.catalog.value.clone();
+            let engine = open_engine(&catalog, &args, &settings)?;
+            cluster::run_worker(engine, &catalog, worker, runtime)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        #[cfg(not(feature = "distributed"))]
+        Some(Command::Worker(_)) => {
+            anyhow::bail!(
+                "this minerva was built without the `distributed` feature (cargo build --features distributed)"
+            )
+        }
         #[cfg(not(feature = "server"))]
         Some(Command::Serve(_)) => {
             anyhow::bail!(
@@ -173,6 +190,9 @@ fn open_engine(catalog_dir: &Path, args: &Args, settings: &settings::Settings) -
     }
     if let Some(after) = settings.timeout.value {
         builder = builder.timeout(after);
+    }
+    if let Some(workers) = &args.cluster {
+        builder = cluster::coordinate(builder, workers)?;
     }
     if !args.no_disk_cache
         && let Some(dir) = minerva_store::DiskCache::default_dir()

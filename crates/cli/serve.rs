@@ -8,6 +8,7 @@ use minerva_server::{Server, ServerConfig, Tls, read_password_file};
 use tokio::runtime::Runtime;
 
 use crate::args::ServeArgs;
+use crate::signals::shutdown_signal;
 use crate::stderr::report;
 
 /// The environment variable that holds the password.
@@ -39,7 +40,9 @@ pub(crate) fn run(
         let running = server.bind().await?;
         // Listening for signals before saying so: a SIGTERM right after the startup line
         // must shut down cleanly, not kill.
-        let shutdown = shutdown_signal()?;
+        let shutdown = shutdown_signal(
+            "minerva: shutting down: no new connections; running statements get the grace period",
+        )?;
         let addr = running.local_addr();
         let access = if has_password {
             "password required (SCRAM-SHA-256)"
@@ -63,28 +66,4 @@ pub(crate) fn run(
         Ok::<_, anyhow::Error>(())
     })
     .context("the server stopped")
-}
-
-/// A future that resolves on SIGTERM or Ctrl-C (SIGINT); the handlers are installed now.
-#[cfg(unix)]
-fn shutdown_signal() -> Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    Ok(async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-        report(
-            "minerva: shutting down: no new connections; running statements get the grace period",
-        );
-    })
-}
-
-#[cfg(not(unix))]
-fn shutdown_signal() -> Result<impl Future<Output = ()>> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }

@@ -7,6 +7,8 @@ mod bad_inputs;
 mod cancellation;
 mod catalog_edits;
 mod cli;
+#[cfg(feature = "distributed")]
+mod cluster;
 mod corpus;
 mod dense;
 mod fault_proxy;

@@ -27,6 +27,7 @@ mod dense;
 pub mod display;
 mod error;
 mod options;
+pub mod plans;
 mod report;
 mod scan;
 mod session;
@@ -38,7 +39,7 @@ mod write;
 pub use error::{
     EngineError, PartitionProblem, Position, Rejection, Result, TableProblem, WriteProblem,
 };
-pub use report::{ATHENA_USD_PER_TIB, QueryStats, ScanReport, ScanSummary};
+pub use report::{ATHENA_USD_PER_TIB, QueryStats, RemoteRead, ScanReport, ScanSummary};
 pub use scan::CatalogTable;
-pub use session::{Description, Engine, EngineBuilder, Planned, QueryOutput};
+pub use session::{Description, Engine, EngineBuilder, Extension, Planned, QueryOutput};
 pub use types::{arrow_type, athena_name};

@@ -52,6 +52,26 @@ pub struct Usage {
     pub waiting: Duration,
 }
 
+impl Usage {
+    /// The counters of requests and bytes alone (another machine's, to [`Meter::absorb`]).
+    pub fn of_requests(
+        bytes: u64,
+        get_requests: u64,
+        list_requests: u64,
+        head_requests: u64,
+        objects: usize,
+    ) -> Self {
+        Self {
+            bytes,
+            get_requests,
+            list_requests,
+            head_requests,
+            objects,
+            ..Self::default()
+        }
+    }
+}
+
 /// Requests in flight, and how long there have been any.
 #[derive(Debug, Default)]
 struct Flight {
@@ -96,6 +116,8 @@ pub struct Meter {
     heads: AtomicU64,
     footers_cached: AtomicU64,
     objects: Mutex<HashSet<String>>,
+    /// Objects other machines read (see [`Meter::absorb`]).
+    remote_objects: AtomicU64,
     limit: Mutex<Option<ScanLimit>>,
     exceeded: Mutex<Option<ScanLimitExceeded>>,
     stopped: AtomicBool,
@@ -143,6 +165,24 @@ impl Meter {
             .min()
     }
 
+    /// The limit in force, if any.
+    pub fn limit(&self) -> Option<ScanLimit> {
+        self.limit.lock().expect("meter lock poisoned").clone()
+    }
+
+    /// Adds what other machines read for this query (a cluster's workers, each with its own
+    /// meter) to these counters: bytes, requests and objects.
+    pub fn absorb(&self, remote: &Usage) {
+        self.bytes.fetch_add(remote.bytes, Ordering::Relaxed);
+        self.gets.fetch_add(remote.get_requests, Ordering::Relaxed);
+        self.lists
+            .fetch_add(remote.list_requests, Ordering::Relaxed);
+        self.heads
+            .fetch_add(remote.head_requests, Ordering::Relaxed);
+        self.remote_objects
+            .fetch_add(remote.objects as u64, Ordering::Relaxed);
+    }
+
     /// The error that stopped the query, if its scan limit did.
     pub fn exceeded(&self) -> Option<ScanLimitExceeded> {
         self.exceeded.lock().expect("meter lock poisoned").clone()
@@ -156,7 +196,8 @@ impl Meter {
             get_requests: self.gets.load(Ordering::Relaxed),
             list_requests: self.lists.load(Ordering::Relaxed),
             head_requests: self.heads.load(Ordering::Relaxed),
-            objects: self.objects.lock().expect("meter lock poisoned").len(),
+            objects: self.objects.lock().expect("meter lock poisoned").len()
+                + self.remote_objects.load(Ordering::Relaxed) as usize,
             most_in_flight: flight.most,
             footers_cached: self.footers_cached.load(Ordering::Relaxed),
             waiting: flight.waiting(),
@@ -234,6 +275,20 @@ impl Meter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_absorbed_from_elsewhere_adds_to_the_local_counts() {
+        let meter = Meter::new(None);
+        meter.admit(100).unwrap();
+        meter.fetched(&Path::from("a"), 1);
+        meter.absorb(&Usage::of_requests(900, 3, 1, 2, 4));
+        let usage = meter.usage();
+        assert_eq!(usage.bytes, 1000);
+        assert_eq!(usage.get_requests, 4);
+        assert_eq!(usage.list_requests, 1);
+        assert_eq!(usage.head_requests, 2);
+        assert_eq!(usage.objects, 5);
+    }
 
     #[test]
     fn requests_in_flight_count_at_their_most_and_waiting_is_busy_time() {

@@ -6,4 +6,4 @@ mod stats;
 pub(crate) mod words;
 
 pub use scan::ScanReport;
-pub use stats::{ATHENA_USD_PER_TIB, QueryStats, ScanSummary};
+pub use stats::{ATHENA_USD_PER_TIB, QueryStats, RemoteRead, ScanSummary};

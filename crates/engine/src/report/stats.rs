@@ -30,6 +30,37 @@ pub struct QueryStats {
     /// Files, bytes and partitions a write committed.
     written: Mutex<(usize, u64, usize)>,
     finished: Mutex<Option<Duration>>,
+    /// What other machines read (see [`QueryStats::absorb_remote`]).
+    remote: Mutex<Vec<RemoteRead>>,
+}
+
+/// What another machine read for a query (see [`QueryStats::absorb_remote`]).
+#[derive(Debug, Clone)]
+pub struct RemoteRead {
+    /// Which machine (a worker's URL).
+    pub reader: String,
+    /// Its requests and bytes.
+    pub usage: minerva_store::Usage,
+    /// The files it was given, as named in its report.
+    pub files: Vec<String>,
+}
+
+impl RemoteRead {
+    /// One line for `EXPLAIN ANALYZE`: the machine, what it read, and its files.
+    pub fn describe(&self) -> String {
+        let mut line = format!(
+            "{}: {} from {} in {}",
+            self.reader,
+            display_byte_size(self.usage.bytes),
+            plural(self.usage.objects as u64, "object"),
+            plural(self.usage.get_requests, "GET request"),
+        );
+        if !self.files.is_empty() {
+            line.push_str("; files: ");
+            line.push_str(&self.files.join(", "));
+        }
+        line
+    }
 }
 
 impl QueryStats {
@@ -41,12 +72,34 @@ impl QueryStats {
             scans: Mutex::default(),
             written: Mutex::default(),
             finished: Mutex::default(),
+            remote: Mutex::default(),
         }
     }
 
     /// Lowers the query's limit to `limit` if that is tighter (a table's own `max_scan`).
     pub(crate) fn tighten_limit(&self, limit: ScanLimit) {
         self.meter.tighten_limit(limit);
+    }
+
+    /// The scan limit in force (the tightest of the session's and the tables' so far).
+    pub fn scan_limit(&self) -> Option<ScanLimit> {
+        self.meter.limit()
+    }
+
+    /// The bytes this process has read for the query so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.meter.usage().bytes
+    }
+
+    /// Adds what another machine (a cluster's worker) read for the query.
+    pub fn absorb_remote(&self, read: RemoteRead) {
+        self.meter.absorb(&read.usage);
+        self.remote.lock().expect("stats lock poisoned").push(read);
+    }
+
+    /// What other machines read for the query, each as it reported.
+    pub fn remote_reads(&self) -> Vec<RemoteRead> {
+        self.remote.lock().expect("stats lock poisoned").clone()
     }
 
     /// The meter the query's stores count into.

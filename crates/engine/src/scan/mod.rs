@@ -7,7 +7,7 @@
 pub(crate) mod drift;
 pub(crate) mod footers;
 mod live;
-mod naming;
+pub(crate) mod naming;
 mod providers;
 mod pruning;
 pub(crate) mod readahead;

@@ -43,6 +43,16 @@ impl NamingSource {
         })
     }
 
+    /// DataFusion's source it wraps.
+    pub(crate) fn inner(&self) -> &Arc<dyn FileSource> {
+        &self.inner
+    }
+
+    /// The table its errors name.
+    pub(crate) fn table(&self) -> &str {
+        &self.table
+    }
+
     fn rewrap(&self, inner: Arc<dyn FileSource>) -> Arc<dyn FileSource> {
         Arc::new(Self {
             inner,

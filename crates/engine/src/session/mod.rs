@@ -5,7 +5,7 @@
 
 mod cooperative;
 mod planner;
-mod recursion;
+pub(crate) mod recursion;
 mod stores;
 mod watchdog;
 
@@ -26,6 +26,7 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::physical_plan::stream::{RecordBatchReceiverStream, RecordBatchStreamAdapter};
+use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
@@ -105,6 +106,26 @@ pub struct EngineBuilder {
     dense_aggregation: bool,
     memory_limit: Option<usize>,
     disk_cache: Option<PathBuf>,
+    extension: Option<Arc<dyn Extension>>,
+}
+
+/// What another crate adds to the engine's sessions: a distributed planner and what each query
+/// must do after it ran (gather what other machines read). The engine knows nothing of how.
+#[async_trait::async_trait]
+pub trait Extension: Send + Sync + std::fmt::Debug {
+    /// Changes the session as it is built, after Minerva's own planner and rules (so that a
+    /// planner added here wraps Minerva's).
+    fn session(&self, builder: SessionStateBuilder) -> SessionStateBuilder;
+
+    /// Called with the physical plan of a query once its rows are all out (or it stopped), before
+    /// its stats are final: what it adds to `stats` is in the query's status line.
+    async fn finished(&self, plan: Arc<dyn ExecutionPlan>, stats: &QueryStats);
+
+    /// Says more of an error that stopped a query, if the extension knows more (which of its
+    /// machines went away); by default the error as it is.
+    async fn failed(&self, error: DataFusionError) -> DataFusionError {
+        error
+    }
 }
 
 impl EngineBuilder {
@@ -147,6 +168,12 @@ impl EngineBuilder {
     /// environment's keys and `storage.toml`'s profile.
     pub fn aws_profile(mut self, profile: impl Into<String>) -> Self {
         self.aws_profile = Some(profile.into());
+        self
+    }
+
+    /// Extends every session of the engine (see [`Extension`]).
+    pub fn extension(mut self, extension: Arc<dyn Extension>) -> Self {
+        self.extension = Some(extension);
         self
     }
 
@@ -206,15 +233,18 @@ impl EngineBuilder {
         let runtime = runtime
             .build_arc()
             .expect("the default runtime settings are valid");
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
             .with_optimizer_rules(optimizer_rules(self.dense_aggregation))
             .with_query_planner(Arc::new(MinervaQueryPlanner))
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
-            .with_physical_optimizer_rule(Arc::new(BoundedRecursion))
-            .build();
+            .with_physical_optimizer_rule(Arc::new(BoundedRecursion));
+        if let Some(extension) = &self.extension {
+            state = extension.session(state);
+        }
+        let state = state.build();
         let ctx = SessionContext::new_with_state(crate::trino::install(state));
         let tables = Arc::new(Tables::new(Arc::new(self.catalog), ctx.runtime_env()));
         let session = ctx.state_weak_ref();
@@ -237,6 +267,7 @@ impl EngineBuilder {
             max_scan: Arc::new(Mutex::new(self.max_scan)),
             timeout: Arc::new(Mutex::new(timeout)),
             read_only: false,
+            extension: self.extension,
         }
     }
 }
@@ -285,6 +316,7 @@ pub struct Engine {
     max_scan: Arc<Mutex<Option<u64>>>,
     timeout: Arc<Mutex<Option<Duration>>>,
     read_only: bool,
+    extension: Option<Arc<dyn Extension>>,
 }
 
 /// What a statement will answer, known before it runs: for clients that ask first (the
@@ -332,6 +364,7 @@ impl Engine {
             dense_aggregation: true,
             memory_limit: None,
             disk_cache: None,
+            extension: None,
         }
     }
 
@@ -347,7 +380,15 @@ impl Engine {
             max_scan: Arc::new(Mutex::new(self.max_scan())),
             timeout: Arc::new(Mutex::new(self.timeout())),
             read_only: self.read_only,
+            extension: self.extension.clone(),
         }
+    }
+
+    /// A session for running plan fragments that another process planned (a cluster's worker):
+    /// this engine's functions and object stores, with `config` (the fragment's own settings).
+    /// Nothing is planned in it, so no catalog or rules.
+    pub fn fragment_session(&self, config: SessionConfig) -> SessionStateBuilder {
+        SessionStateBuilder::new_from_existing(self.ctx.state()).with_config(config)
     }
 
     /// The same engine, refusing (`read_only`) or allowing every statement that would change
@@ -649,13 +690,17 @@ impl Engine {
         deadline: Option<Deadline>,
     ) -> Result<QueryOutput> {
         let schema = Arc::new(frame.schema().as_arrow().clone());
-        let stream = frame
-            .execute_stream()
+        let task = frame.task_ctx();
+        let plan = frame
+            .create_physical_plan()
             .await
             .map_err(|e| stopped(e, &stats))?;
+        let stream =
+            execute_stream(Arc::clone(&plan), Arc::new(task)).map_err(|e| stopped(e, &stats))?;
+        let after = self.extension.clone().map(|extension| (extension, plan));
         Ok(QueryOutput {
             schema: Arc::clone(&schema),
-            stream: on_the_runtime(schema, stream, Arc::clone(&stats), deadline),
+            stream: on_the_runtime(schema, stream, Arc::clone(&stats), deadline, after),
             stats,
         })
     }
@@ -722,10 +767,18 @@ impl Engine {
     ) -> Result<QueryOutput> {
         let analyze = matches!(&statement, Statement::Explain(e) if e.options.analyze);
         let plan = with_params(state.statement_to_plan(statement).await?, params)?;
-        let mut batches = DataFrame::new(state, plan)
-            .collect()
+        let frame = DataFrame::new(state, plan);
+        let task = Arc::new(frame.task_ctx());
+        let plan = frame
+            .create_physical_plan()
             .await
             .map_err(|e| stopped(e, &stats))?;
+        let mut batches = datafusion::physical_plan::collect(Arc::clone(&plan), task)
+            .await
+            .map_err(|e| stopped(e, &stats))?;
+        if let Some(extension) = &self.extension {
+            extension.finished(plan, &stats).await;
+        }
         stats.finish();
         let Some(schema) = batches.first().map(RecordBatch::schema) else {
             return Ok(answer(batch(vec![])));
@@ -740,6 +793,10 @@ impl Engine {
                 texts.push(Some(summary.describe_scan()));
                 kinds.push(Some("store".to_string()));
                 texts.push(Some(summary.describe_store()));
+                for read in stats.remote_reads() {
+                    kinds.push(Some("worker".to_string()));
+                    texts.push(Some(read.describe()));
+                }
             }
             let extra = batch(vec![
                 ("plan_type", Values::Text(kinds)),
@@ -860,6 +917,7 @@ fn on_the_runtime(
     mut stream: SendableRecordBatchStream,
     stats: Arc<QueryStats>,
     deadline: Option<Deadline>,
+    after: Option<(Arc<dyn Extension>, Arc<dyn ExecutionPlan>)>,
 ) -> SendableRecordBatchStream {
     let mut builder = RecordBatchReceiverStream::builder(Arc::clone(&schema), 2);
     let tx = builder.tx();
@@ -869,7 +927,13 @@ fn on_the_runtime(
             let Some(batch) = stream.next().await else {
                 break;
             };
-            let batch = batch.map_err(|e| stopped(e, &stats));
+            let batch = match batch {
+                Ok(batch) => Ok(batch),
+                Err(error) => Err(match &after {
+                    Some((extension, _)) => extension.failed(stopped(error, &stats)).await,
+                    None => stopped(error, &stats),
+                }),
+            };
             match &batch {
                 Ok(batch) => stats.add_rows(batch.num_rows()),
                 Err(_) => stats.finish(),
@@ -877,6 +941,10 @@ fn on_the_runtime(
             if tx.send(batch).await.is_err() {
                 break; // The reader went away.
             }
+        }
+        drop(stream);
+        if let Some((extension, plan)) = after {
+            extension.finished(plan, &stats).await;
         }
         stats.finish();
         Ok(())

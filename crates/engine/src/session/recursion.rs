@@ -87,7 +87,15 @@ pub(crate) struct DepthBound {
 }
 
 impl DepthBound {
-    fn new(input: Arc<dyn ExecutionPlan>, max: usize) -> Self {
+    pub(crate) fn input(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.input
+    }
+
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    pub(crate) fn new(input: Arc<dyn ExecutionPlan>, max: usize) -> Self {
         Self {
             input,
             max,

@@ -1,0 +1,290 @@
+//! The coordinator: Minerva's own session (catalog, pruning, rules, guardrails) planning each
+//! query, with datafusion-distributed cutting the physical plan into stages that run on the
+//! workers; after a query, what the workers read is added to its status line.
+
+use std::collections::BTreeMap;
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use datafusion::error::DataFusionError;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::metrics::MetricValue;
+use datafusion_distributed::{
+    DistributedExec, DistributedExt, DistributedMetricsFormat, NetworkBoundaryExt,
+    SessionStateBuilderExt, Stage, WorkerResolver, rewrite_distributed_plan_with_metrics,
+};
+use minerva_engine::{EngineBuilder, Extension, QueryStats, RemoteRead};
+use minerva_store::Usage;
+use url::Url;
+
+use crate::codec::MinervaCodec;
+use crate::error::ClusterError;
+use crate::planning;
+use crate::share::metric;
+
+/// The workers a coordinator sends stages to.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    workers: Vec<Url>,
+}
+
+impl Cluster {
+    /// A cluster of the workers at `urls` (`http://host:port`, as each was started with
+    /// `minerva worker --listen`). At least one.
+    pub fn new(urls: impl IntoIterator<Item = Url>) -> Result<Self, ClusterError> {
+        let workers: Vec<Url> = urls.into_iter().collect();
+        if workers.is_empty() {
+            return Err(ClusterError::NoWorkers);
+        }
+        for url in &workers {
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                return Err(ClusterError::WorkerUrl {
+                    url: url.to_string(),
+                });
+            }
+        }
+        Ok(Self { workers })
+    }
+
+    /// Parses a comma-separated list of worker URLs (`--cluster`); `host:port` means
+    /// `http://host:port`.
+    pub fn parse(list: &str) -> Result<Self, ClusterError> {
+        let urls = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let text = if s.contains("://") {
+                    s.to_string()
+                } else {
+                    format!("http://{s}")
+                };
+                Url::parse(&text).map_err(|_| ClusterError::WorkerUrl { url: s.to_string() })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(urls)
+    }
+
+    /// The workers.
+    pub fn workers(&self) -> &[Url] {
+        &self.workers
+    }
+
+    /// `builder` as a coordinator: its queries' scans and the stages above them run on the
+    /// workers. The dense path stays off (its aggregation runs in one process); DataFusion's
+    /// aggregations split into partial ones on the workers and a final merge.
+    pub fn coordinate(&self, builder: EngineBuilder) -> EngineBuilder {
+        builder
+            .dense_aggregation(false)
+            .extension(Arc::new(Coordinator {
+                workers: self.workers.clone(),
+            }))
+    }
+}
+
+#[derive(Debug)]
+struct Coordinator {
+    workers: Vec<Url>,
+}
+
+/// The cluster's workers that answer: each is probed (a TCP connection) at most once per
+/// [`PROBE_EVERY`], so a worker that died is left out of the next query's plan and one that
+/// came back is used again.
+#[derive(Debug)]
+struct LiveWorkers {
+    workers: Vec<Url>,
+    probed: Mutex<Option<(Instant, Vec<Url>)>>,
+}
+
+/// How long a probe's answer is trusted.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// How long a probe waits for a worker to accept a connection.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+impl LiveWorkers {
+    fn new(workers: Vec<Url>) -> Self {
+        Self {
+            workers,
+            probed: Mutex::new(None),
+        }
+    }
+
+    fn answers(url: &Url) -> bool {
+        let Ok(addresses) = url.socket_addrs(|| None) else {
+            return false;
+        };
+        addresses
+            .iter()
+            .any(|a| TcpStream::connect_timeout(a, PROBE_TIMEOUT).is_ok())
+    }
+}
+
+impl WorkerResolver for LiveWorkers {
+    fn get_urls(&self) -> Result<Vec<Url>, DataFusionError> {
+        let mut probed = self.probed.lock().expect("probe lock poisoned");
+        if let Some((at, live)) = probed.as_ref()
+            && at.elapsed() < PROBE_EVERY
+            && !live.is_empty()
+        {
+            return Ok(live.clone());
+        }
+        let live: Vec<Url> = self
+            .workers
+            .iter()
+            .filter(|url| Self::answers(url))
+            .cloned()
+            .collect();
+        if live.is_empty() {
+            return Err(DataFusionError::External(Box::new(
+                ClusterError::NoWorkerAnswers {
+                    workers: self.workers.iter().map(Url::to_string).collect(),
+                },
+            )));
+        }
+        *probed = Some((Instant::now(), live.clone()));
+        Ok(live)
+    }
+}
+
+/// How long a finished query waits for its workers' metrics (a worker that died never sends
+/// them; the query's answer is already out).
+const METRICS_WAIT: Duration = Duration::from_secs(5);
+
+#[async_trait]
+impl Extension for Coordinator {
+    fn session(&self, builder: SessionStateBuilder) -> SessionStateBuilder {
+        builder
+            .with_distributed_planner()
+            .with_distributed_worker_resolver(LiveWorkers::new(self.workers.clone()))
+            .with_distributed_user_codec(MinervaCodec)
+            .with_distributed_desired_task_count_handler(planning::desired_tasks)
+            .with_distributed_scale_up_leaf_node_handler(planning::split_scan)
+    }
+
+    /// An error of a query that ran on the cluster is explained by the workers that no longer
+    /// answer, if any: a worker that died mid-query breaks its streams with a transport error
+    /// that does not say whose.
+    async fn failed(&self, error: DataFusionError) -> DataFusionError {
+        let mut lost = Vec::new();
+        for url in &self.workers {
+            if !answers(url).await {
+                lost.push(url.to_string());
+            }
+        }
+        if lost.is_empty() {
+            return error;
+        }
+        DataFusionError::External(Box::new(ClusterError::WorkerLost {
+            workers: lost,
+            source: Box::new(error),
+        }))
+    }
+
+    async fn finished(&self, plan: Arc<dyn ExecutionPlan>, stats: &QueryStats) {
+        let gathered = tokio::time::timeout(METRICS_WAIT, workers_reads(plan)).await;
+        if let Ok(Ok(reads)) = gathered {
+            for read in reads {
+                stats.absorb_remote(read);
+            }
+        }
+    }
+}
+
+/// Whether the worker at `url` accepts a connection now.
+async fn answers(url: &Url) -> bool {
+    let Ok(addresses) = url.socket_addrs(|| None) else {
+        return false;
+    };
+    for address in addresses {
+        let connect = tokio::net::TcpStream::connect(address);
+        if let Ok(Ok(_)) = tokio::time::timeout(PROBE_TIMEOUT, connect).await {
+            return true;
+        }
+    }
+    false
+}
+
+/// What each worker's shares of the plan's scans read, from their metrics.
+async fn workers_reads(plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RemoteRead>, DataFusionError> {
+    let mut reads = BTreeMap::new();
+    let mut files = BTreeMap::new();
+    let mut distributed = Vec::new();
+    find_distributed(&plan, &mut distributed);
+    for exec in distributed {
+        let with_metrics =
+            rewrite_distributed_plan_with_metrics(exec, DistributedMetricsFormat::PerTask).await?;
+        collect(&with_metrics, &mut reads, &mut files);
+    }
+    Ok(reads
+        .into_iter()
+        .map(|(worker, c): (String, [u64; 5])| RemoteRead {
+            files: files.remove(&worker).unwrap_or_default(),
+            usage: Usage::of_requests(c[0], c[1], c[2], c[3], c[4] as usize),
+            reader: worker,
+        })
+        .collect())
+}
+
+fn find_distributed(plan: &Arc<dyn ExecutionPlan>, found: &mut Vec<Arc<dyn ExecutionPlan>>) {
+    if plan.downcast_ref::<DistributedExec>().is_some() {
+        found.push(Arc::clone(plan));
+        return;
+    }
+    for child in plan.children() {
+        find_distributed(child, found);
+    }
+}
+
+/// Adds the share metrics in `plan` and in the stages below it, per worker label.
+fn collect(
+    plan: &Arc<dyn ExecutionPlan>,
+    reads: &mut BTreeMap<String, [u64; 5]>,
+    files: &mut BTreeMap<String, Vec<String>>,
+) {
+    if let Some(metrics) = plan.metrics() {
+        for m in metrics.iter() {
+            let label = |name: &str| {
+                m.labels()
+                    .iter()
+                    .find(|l| l.name() == name)
+                    .map(|l| l.value().to_string())
+            };
+            if m.value().name() == metric::FILES
+                && let (Some(worker), Some(named)) =
+                    (label(metric::WORKER), label(metric::FILES_LABEL))
+                && !named.is_empty()
+            {
+                files.entry(worker).or_default().push(named);
+                continue;
+            }
+            let slot = match m.value().name() {
+                metric::BYTES => 0,
+                metric::GETS => 1,
+                metric::LISTS => 2,
+                metric::HEADS => 3,
+                metric::OBJECTS => 4,
+                _ => continue,
+            };
+            let Some(worker) = label(metric::WORKER) else {
+                continue;
+            };
+            let value = match m.value() {
+                MetricValue::Gauge { gauge, .. } => gauge.value() as u64,
+                other => other.as_usize() as u64,
+            };
+            reads.entry(worker).or_default()[slot] += value;
+        }
+    }
+    if let Some(boundary) = plan.as_network_boundary()
+        && let Stage::Local(stage) = boundary.input_stage()
+    {
+        collect(&stage.plan, reads, files);
+        return;
+    }
+    for child in plan.children() {
+        collect(child, reads, files);
+    }
+}

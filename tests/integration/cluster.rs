@@ -1,0 +1,302 @@
+//! Scale-out: a coordinator (`minerva --cluster`) and workers (`minerva worker`), each a
+//! separate process of the real binary on loopback, against the single-process answers.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use minerva_demo::DemoSpec;
+
+use crate::support::DemoLake;
+
+/// A lake with several files per day, so that scans split across workers.
+fn lake() -> DemoLake {
+    DemoLake::new(DemoSpec {
+        days: 35,
+        events_per_day: 1_500,
+        rows_per_file: 600,
+        seed: 11,
+        ..Default::default()
+    })
+}
+
+fn minerva(catalog: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_minerva"));
+    command
+        .env_remove("MINERVA_CATALOG")
+        .env_remove("MINERVA_CLUSTER")
+        .env_remove("MINERVA_MAX_SCAN")
+        .env_remove("MINERVA_TIMEOUT")
+        .env("MINERVA_CACHE_DIR", crate::support::fresh_cache_dir())
+        .arg("--catalog")
+        .arg(catalog)
+        .args(["--format", "csv"]);
+    command
+}
+
+/// A worker process, killed when dropped.
+struct Worker {
+    child: Child,
+    url: String,
+}
+
+impl Worker {
+    fn start(catalog: &Path) -> Self {
+        let mut child = minerva(catalog)
+            .args(["worker", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in the worker's first line: {line}"));
+        Self {
+            child,
+            url: format!("http://{address}"),
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn cluster(workers: &[Worker]) -> String {
+    workers
+        .iter()
+        .map(|w| w.url.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().unwrap()
+}
+
+fn stdout(output: &Output, what: &str) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// Rows in a canonical order, with floating-point cells to 9 significant digits (partial sums
+/// on several machines add in another order).
+fn canonical(csv: &str) -> Vec<String> {
+    let mut lines: Vec<String> = csv
+        .lines()
+        .map(|line| {
+            line.split(',')
+                .map(|cell| match cell.parse::<f64>() {
+                    Ok(x) if cell.contains('.') || cell.contains('e') => format!("{x:.9e}"),
+                    _ => cell.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn seed_queries() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/queries");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "the seed queries: {files:?}");
+    files
+}
+
+#[test]
+fn every_seed_query_on_three_workers_equals_the_single_process_answer() {
+    let lake = lake();
+    let catalog = lake.catalog();
+    let workers: Vec<Worker> = (0..3).map(|_| Worker::start(&catalog)).collect();
+    let urls = cluster(&workers);
+    for query in seed_queries() {
+        let name = query.file_name().unwrap().to_string_lossy().to_string();
+        let alone = stdout(&run(minerva(&catalog).arg("-f").arg(&query)), &name);
+        let spread = stdout(
+            &run(minerva(&catalog)
+                .args(["--cluster", &urls])
+                .arg("-f")
+                .arg(&query)),
+            &format!("{name} on the cluster"),
+        );
+        assert!(alone.lines().count() > 1, "{name} answered no rows");
+        assert_eq!(canonical(&spread), canonical(&alone), "{name}");
+    }
+}
+
+#[test]
+fn explain_analyze_shows_the_stages_and_which_worker_read_which_files() {
+    let lake = lake();
+    let catalog = lake.catalog();
+    let workers: Vec<Worker> = (0..3).map(|_| Worker::start(&catalog)).collect();
+    let sql = "SELECT region, count(*) AS n FROM views \
+               WHERE dt BETWEEN DATE '2024-01-08' AND DATE '2024-01-14' GROUP BY region";
+    let output = run(minerva(&catalog)
+        .args(["--cluster", &cluster(&workers), "-c"])
+        .arg(format!("EXPLAIN ANALYZE {sql}")));
+    let plan = stdout(&output, "EXPLAIN ANALYZE");
+    assert!(plan.contains("Stage 1"), "{plan}");
+    assert!(plan.contains("ScanShare: task 1 of 3"), "{plan}");
+    let rows: Vec<&str> = plan.lines().filter(|l| l.starts_with("worker,")).collect();
+    assert_eq!(rows.len(), 3, "one row per worker: {plan}");
+    for worker in &workers {
+        assert!(
+            rows.iter().any(|r| r.contains(&worker.url)),
+            "{} is missing: {plan}",
+            worker.url
+        );
+    }
+    // Every file of the week is named by some worker's row.
+    for day in 8..=14 {
+        let dir = lake.views().join(format!("dt=2024-01-{day:02}"));
+        for file in std::fs::read_dir(dir).unwrap() {
+            let name = file.unwrap().file_name().to_string_lossy().to_string();
+            let key = format!("dt=2024-01-{day:02}/{name}");
+            assert!(
+                rows.iter().any(|r| r.contains(&key)),
+                "{key} read by no worker: {plan}"
+            );
+        }
+    }
+    // The bytes the workers read are in the status line.
+    let stats =
+        run(minerva(&catalog).args(["--cluster", &cluster(&workers), "--stats", "-c", sql]));
+    let stderr = String::from_utf8_lossy(&stats.stderr);
+    assert!(stats.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("Data scanned: 0 B"),
+        "workers' reads are counted: {stderr}"
+    );
+}
+
+#[test]
+fn the_scan_limit_holds_across_the_cluster() {
+    let lake = lake();
+    let catalog = lake.catalog();
+    let workers: Vec<Worker> = (0..2).map(|_| Worker::start(&catalog)).collect();
+    let sql =
+        "SELECT sum(price) FROM views WHERE dt BETWEEN DATE '2024-01-01' AND DATE '2024-01-31'";
+    let limited = run(minerva(&catalog).args([
+        "--cluster",
+        &cluster(&workers),
+        "--max-scan",
+        "20KB",
+        "-c",
+        sql,
+    ]));
+    let stderr = String::from_utf8_lossy(&limited.stderr);
+    assert!(
+        !limited.status.success(),
+        "a 20 KB limit stops it: {stderr}"
+    );
+    assert!(
+        stderr.contains("it would read more than"),
+        "the limit's own message: {stderr}"
+    );
+    let generous = run(minerva(&catalog).args([
+        "--cluster",
+        &cluster(&workers),
+        "--max-scan",
+        "1GB",
+        "-c",
+        sql,
+    ]));
+    let alone = run(minerva(&catalog).args(["-c", sql]));
+    assert_eq!(
+        canonical(&stdout(&generous, "under a generous limit")),
+        canonical(&stdout(&alone, "alone"))
+    );
+}
+
+#[test]
+fn a_worker_killed_mid_query_fails_the_query_naming_it_and_the_cluster_serves_the_next() {
+    let lake = DemoLake::new(DemoSpec {
+        days: 6,
+        events_per_day: 6_000,
+        rows_per_file: 2_000,
+        seed: 5,
+        ..Default::default()
+    });
+    let catalog = lake.catalog();
+    let mut workers: Vec<Worker> = (0..3).map(|_| Worker::start(&catalog)).collect();
+    let urls = cluster(&workers);
+    // A join of each day's rows with every row of the same day and service: long enough to
+    // be running when the worker dies.
+    let slow = minerva(&catalog)
+        .args(["--cluster", &urls, "--timeout", "300s", "-c"])
+        .arg("SELECT count(*) FROM views a JOIN views b ON a.dt = b.dt AND a.service = b.service")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let victim = workers[1].url.clone();
+    workers[1].kill();
+    let failed = slow.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "never an answer: {stderr}");
+    assert!(
+        stderr.contains(&victim) && stderr.contains("stopped answering"),
+        "the error names the worker: {stderr}"
+    );
+    // The next query runs on the two that answer, with the single-process answer.
+    let sql = "SELECT dt, count(*) AS n FROM views GROUP BY dt";
+    let next = run(minerva(&catalog).args(["--cluster", &urls, "-c", sql]));
+    let alone = run(minerva(&catalog).args(["-c", sql]));
+    assert_eq!(
+        canonical(&stdout(&next, "the next query")),
+        canonical(&stdout(&alone, "alone"))
+    );
+}
+
+#[test]
+fn a_cluster_of_no_answering_worker_is_a_clear_error() {
+    let lake = DemoLake::new(DemoSpec {
+        days: 1,
+        events_per_day: 100,
+        ..Default::default()
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = run(minerva(&lake.catalog())
+        .args(["--cluster", &format!("127.0.0.1:{port}"), "-c"])
+        .arg("SELECT count(*) FROM views"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("no worker of the cluster answers") && stderr.contains(&port.to_string()),
+        "{stderr}"
+    );
+    let bad = run(minerva(&lake.catalog()).args(["--cluster", "ftp://x", "-c", "SELECT 1"]));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a worker URL"));
+}
