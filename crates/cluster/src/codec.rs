@@ -44,8 +44,8 @@ enum Node {
 #[derive(Clone, PartialEq, Message)]
 struct NamedScanProto {
     /// DataFusion's own scan.
-    #[prost(message, optional, tag = "1")]
-    scan: Option<PhysicalPlanNode>,
+    #[prost(message, optional, boxed, tag = "1")]
+    scan: Option<Box<PhysicalPlanNode>>,
     #[prost(string, tag = "2")]
     table: String,
     #[prost(bool, tag = "3")]
@@ -146,7 +146,9 @@ impl PhysicalExtensionCodec for MinervaCodec {
         let node = if let Some(scan) = NamedScan::of(node.as_ref()) {
             let plain: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(scan.scan);
             Node::Scan(NamedScanProto {
-                scan: Some(proto_converter.execution_plan_to_proto(&plain, self)?),
+                scan: Some(Box::new(
+                    proto_converter.execution_plan_to_proto(&plain, self)?,
+                )),
                 table: scan.table,
                 strict_types: scan.strict_types,
             })
@@ -177,5 +179,161 @@ impl PhysicalExtensionCodec for MinervaCodec {
         NodeProto { node: Some(node) }
             .encode(buf)
             .map_err(|e| DataFusionError::Internal(format!("encoding a plan node: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::physical_plan::{ExecutionPlan, displayable};
+    use datafusion_proto::physical_plan::AsExecutionPlan;
+    use minerva_engine::Engine;
+
+    use super::*;
+
+    fn lake() -> (tempfile::TempDir, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = minerva_demo::DemoSpec {
+            days: 2,
+            events_per_day: 300,
+            ..Default::default()
+        };
+        let summary = minerva_demo::write_lake(&spec, dir.path(), &|_| {}).unwrap();
+        let engine = Engine::builder(minerva_catalog::Catalog::load(&summary.catalog).unwrap())
+            .dense_aggregation(false)
+            .build();
+        (dir, engine)
+    }
+
+    async fn plan(engine: &Engine, sql: &str) -> Arc<dyn ExecutionPlan> {
+        engine
+            .session()
+            .sql(sql)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap()
+    }
+
+    fn round_trip(engine: &Engine, plan: &Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+        let node =
+            PhysicalPlanNode::try_from_physical_plan(Arc::clone(plan), &MinervaCodec).unwrap();
+        let mut bytes = Vec::new();
+        node.try_encode(&mut bytes).unwrap();
+        let node = PhysicalPlanNode::try_decode(&bytes).unwrap();
+        node.try_into_physical_plan(&engine.session().task_ctx(), &MinervaCodec)
+            .unwrap()
+    }
+
+    fn scans(plan: &Arc<dyn ExecutionPlan>, found: &mut Vec<NamedScan>) {
+        found.extend(NamedScan::of(plan.as_ref()));
+        for child in plan.children() {
+            scans(child, found);
+        }
+    }
+
+    fn text(plan: &Arc<dyn ExecutionPlan>) -> String {
+        displayable(plan.as_ref()).indent(true).to_string()
+    }
+
+    #[tokio::test]
+    async fn catalog_table_scans_travel_with_their_table_files_and_filters() {
+        let (_dir, engine) = lake();
+        for sql in [
+            // Parquet, with a pushed-down filter and a projection.
+            "SELECT listing_id, price FROM views WHERE dt = DATE '2024-01-02' AND price > 100",
+            // JSON lines (the raw speed layer).
+            "SELECT * FROM views_raw LIMIT 5",
+        ] {
+            let original = plan(&engine, sql).await;
+            let decoded = round_trip(&engine, &original);
+            assert_eq!(text(&decoded), text(&original), "{sql}");
+            let (mut before, mut after) = (Vec::new(), Vec::new());
+            scans(&original, &mut before);
+            scans(&decoded, &mut after);
+            assert!(!before.is_empty(), "{sql} scans a catalog table");
+            assert_eq!(before.len(), after.len());
+            for (b, a) in before.iter().zip(&after) {
+                assert_eq!(a.table, b.table);
+                assert_eq!(a.strict_types, b.strict_types);
+                assert_eq!(a.scan.file_groups.len(), b.scan.file_groups.len());
+                let files = |s: &NamedScan| -> Vec<String> {
+                    s.scan
+                        .file_groups
+                        .iter()
+                        .flat_map(|g| g.iter().map(|f| f.object_meta.location.to_string()))
+                        .collect()
+                };
+                assert_eq!(files(a), files(b));
+            }
+            // And it runs, with the same rows.
+            let rows = |plan: Arc<dyn ExecutionPlan>| {
+                let ctx = engine.session().task_ctx();
+                async move {
+                    datafusion::physical_plan::collect(plan, ctx)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .map(|b| b.num_rows())
+                        .sum::<usize>()
+                }
+            };
+            assert_eq!(rows(decoded).await, rows(original).await, "{sql}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_share_travels_with_its_files_and_budget() {
+        let (_dir, engine) = lake();
+        let original = plan(&engine, "SELECT * FROM views WHERE dt = DATE '2024-01-01'").await;
+        let mut found = Vec::new();
+        scans(&original, &mut found);
+        let scan = found.remove(0).into_plan();
+        let assignment = Assignment {
+            task: 1,
+            tasks: 3,
+            files: vec!["views/dt=2024-01-01/a.parquet".into()],
+            bytes: 1234,
+            budget: Some(ScanLimit {
+                bytes: 999,
+                source: "max_scan".into(),
+            }),
+        };
+        let share: Arc<dyn ExecutionPlan> = Arc::new(ScanShareExec::new(scan, assignment.clone()));
+        let decoded = round_trip(&engine, &share);
+        let back = decoded.downcast_ref::<ScanShareExec>().unwrap();
+        assert_eq!(back.assignment(), &assignment);
+        assert_eq!(text(&decoded), text(&share));
+    }
+
+    #[test]
+    fn a_node_it_does_not_know_is_refused_by_name() {
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(
+            datafusion::physical_plan::placeholder_row::PlaceholderRowExec::new(Arc::new(
+                datafusion::arrow::datatypes::Schema::empty(),
+            )),
+        );
+        let mut buf = Vec::new();
+        let error = MinervaCodec
+            .try_encode(
+                plan,
+                &mut buf,
+                &datafusion_proto::physical_plan::DefaultPhysicalProtoConverter {},
+            )
+            .unwrap_err();
+        assert!(error.to_string().contains("PlaceholderRowExec"), "{error}");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let ctx = datafusion::prelude::SessionContext::new().task_ctx();
+        let converter = datafusion_proto::physical_plan::DefaultPhysicalProtoConverter {};
+        for bytes in [&b""[..], b"\x0a\x03abc", b"\xff\xff\xff"] {
+            assert!(
+                MinervaCodec
+                    .try_decode(bytes, &[], &ctx, &converter)
+                    .is_err()
+            );
+        }
     }
 }
