@@ -238,8 +238,8 @@ fn the_scan_limit_holds_across_the_cluster() {
 fn a_worker_killed_mid_query_fails_the_query_naming_it_and_the_cluster_serves_the_next() {
     let lake = DemoLake::new(DemoSpec {
         days: 6,
-        events_per_day: 6_000,
-        rows_per_file: 2_000,
+        events_per_day: 9_000,
+        rows_per_file: 3_000,
         seed: 5,
         ..Default::default()
     });

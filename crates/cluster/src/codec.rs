@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::common::parsers::CompressionTypeVariant;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::TaskContext;
@@ -50,6 +52,9 @@ struct NamedScanProto {
     table: String,
     #[prost(bool, tag = "3")]
     strict_types: bool,
+    /// The files' compression (`GZIP`, …): DataFusion's proto does not carry it for JSON.
+    #[prost(string, tag = "4")]
+    compression: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -107,8 +112,15 @@ impl PhysicalExtensionCodec for MinervaCodec {
                     .downcast_ref::<DataSourceExec>()
                     .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
                     .ok_or_else(|| malformed("scan", "not a file scan"))?;
+                let compression = scan
+                    .compression
+                    .parse::<CompressionTypeVariant>()
+                    .map_err(|e| malformed("scan compression", e))?;
+                let scan_config = FileScanConfigBuilder::from(config.clone())
+                    .with_file_compression_type(FileCompressionType::from(compression))
+                    .build();
                 Ok(NamedScan {
-                    scan: config.clone(),
+                    scan: scan_config,
                     table: scan.table,
                     strict_types: scan.strict_types,
                 }
@@ -144,6 +156,7 @@ impl PhysicalExtensionCodec for MinervaCodec {
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> DFResult<()> {
         let node = if let Some(scan) = NamedScan::of(node.as_ref()) {
+            let compression = scan.scan.file_compression_type.get_variant().to_string();
             let plain: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(scan.scan);
             Node::Scan(NamedScanProto {
                 scan: Some(Box::new(
@@ -151,6 +164,7 @@ impl PhysicalExtensionCodec for MinervaCodec {
                 )),
                 table: scan.table,
                 strict_types: scan.strict_types,
+                compression,
             })
         } else if let Some(share) = node.downcast_ref::<ScanShareExec>() {
             let a = share.assignment();
@@ -256,6 +270,7 @@ mod tests {
             for (b, a) in before.iter().zip(&after) {
                 assert_eq!(a.table, b.table);
                 assert_eq!(a.strict_types, b.strict_types);
+                assert_eq!(a.scan.file_compression_type, b.scan.file_compression_type);
                 assert_eq!(a.scan.file_groups.len(), b.scan.file_groups.len());
                 let files = |s: &NamedScan| -> Vec<String> {
                     s.scan
