@@ -8,7 +8,6 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileScanConfigBuilder, ParquetSource};
 use datafusion::error::Result as DFResult;
-use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::metrics::{
@@ -19,10 +18,8 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PhysicalExpr, PlanProperties,
 };
 use futures::StreamExt;
-use minerva_engine::plans::NamedScan;
-use minerva_store::{AccountedStore, ListingCache, Meter, ScanLimit};
-use object_store::ObjectStore;
-use url::Url;
+use minerva_engine::plans::{CountingStores, NamedScan};
+use minerva_store::{ListingCache, Meter, ScanLimit};
 
 /// The names of the metrics a share reports: what its worker's stores served.
 pub(crate) mod metric {
@@ -98,11 +95,11 @@ impl ScanShareExec {
     fn metered(&self, context: &TaskContext) -> DFResult<Metered> {
         let meter = Arc::new(Meter::new(self.assignment.budget.clone()));
         let runtime = Arc::new(RuntimeEnv {
-            object_store_registry: Arc::new(MeteredStores {
-                base: Arc::clone(&context.runtime_env().object_store_registry),
-                meter: Arc::clone(&meter),
-                listings: Arc::new(ListingCache::new(ListingCache::DEFAULT_TTL)),
-            }),
+            object_store_registry: Arc::new(CountingStores::new(
+                Arc::clone(&context.runtime_env().object_store_registry),
+                Arc::clone(&meter),
+                Arc::new(ListingCache::new(ListingCache::DEFAULT_TTL)),
+            )),
             ..context.runtime_env().as_ref().clone()
         });
         let mut input = Arc::clone(&self.input);
@@ -321,33 +318,5 @@ impl Report {
 impl Drop for Report {
     fn drop(&mut self) {
         self.update();
-    }
-}
-
-/// The worker's stores as one share sees them: each counting into the share's meter.
-#[derive(Debug)]
-struct MeteredStores {
-    base: Arc<dyn ObjectStoreRegistry>,
-    meter: Arc<Meter>,
-    listings: Arc<ListingCache>,
-}
-
-impl ObjectStoreRegistry for MeteredStores {
-    fn register_store(
-        &self,
-        url: &Url,
-        store: Arc<dyn ObjectStore>,
-    ) -> Option<Arc<dyn ObjectStore>> {
-        self.base.register_store(url, store)
-    }
-
-    fn get_store(&self, url: &Url) -> DFResult<Arc<dyn ObjectStore>> {
-        let inner = self.base.get_store(url)?;
-        Ok(Arc::new(AccountedStore::new(
-            inner,
-            url,
-            Arc::clone(&self.meter),
-            Arc::clone(&self.listings),
-        )))
     }
 }

@@ -13,6 +13,8 @@ use crate::scan::drift::StrictAdapterFactory;
 use crate::scan::naming::NamingSource;
 use crate::session::recursion::DepthBound;
 
+pub use crate::session::CountingStores;
+
 /// A scan of a catalog table's files whose errors name the table and the object: the scan as
 /// DataFusion's own source would run it, and Minerva's additions.
 #[derive(Debug, Clone)]

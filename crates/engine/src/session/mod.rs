@@ -53,7 +53,8 @@ use minerva_store::{DiskCache, ListingCache, ScanLimit, Stores};
 pub use crate::options::MinervaOptions;
 use crate::scan::footers::DiskFooters;
 use recursion::BoundedRecursion;
-use stores::{QueryStores, SessionStores};
+pub use stores::CountingStores;
+use stores::SessionStores;
 
 use crate::scan::CATALOG_NAME;
 
@@ -736,11 +737,11 @@ impl Engine {
         let session = self.ctx.state();
         let shared = session.runtime_env();
         let runtime = RuntimeEnv {
-            object_store_registry: Arc::new(QueryStores {
-                base: Arc::clone(&shared.object_store_registry),
-                stats: Arc::clone(stats),
-                listings: Arc::clone(&self.listings),
-            }),
+            object_store_registry: Arc::new(CountingStores::of_query(
+                Arc::clone(&shared.object_store_registry),
+                stats,
+                Arc::clone(&self.listings),
+            )),
             ..shared.as_ref().clone()
         };
         let config = session

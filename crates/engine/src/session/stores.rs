@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use datafusion::error::Result as DFResult;
 use datafusion::execution::object_store::ObjectStoreRegistry;
-use minerva_store::{AccountedStore, ListingCache, Stores};
+use minerva_store::{AccountedStore, ListingCache, Meter, Stores};
 use object_store::ObjectStore;
 use url::Url;
 
@@ -31,15 +31,40 @@ impl ObjectStoreRegistry for SessionStores {
     }
 }
 
-/// The session's stores as one query sees them: each wrapped to count into its stats.
+/// Stores as one query (or one worker's share of it) sees them: each wrapped to count into a
+/// meter, which also holds the scan limit.
 #[derive(Debug)]
-pub(crate) struct QueryStores {
-    pub(crate) base: Arc<dyn ObjectStoreRegistry>,
-    pub(crate) stats: Arc<QueryStats>,
-    pub(crate) listings: Arc<ListingCache>,
+pub struct CountingStores {
+    base: Arc<dyn ObjectStoreRegistry>,
+    meter: Arc<Meter>,
+    listings: Arc<ListingCache>,
 }
 
-impl ObjectStoreRegistry for QueryStores {
+impl CountingStores {
+    /// `base`'s stores, counting into `meter`; remote listings cached in `listings`.
+    pub fn new(
+        base: Arc<dyn ObjectStoreRegistry>,
+        meter: Arc<Meter>,
+        listings: Arc<ListingCache>,
+    ) -> Self {
+        Self {
+            base,
+            meter,
+            listings,
+        }
+    }
+
+    /// The stores of a query counting into its stats.
+    pub(crate) fn of_query(
+        base: Arc<dyn ObjectStoreRegistry>,
+        stats: &QueryStats,
+        listings: Arc<ListingCache>,
+    ) -> Self {
+        Self::new(base, Arc::clone(stats.meter()), listings)
+    }
+}
+
+impl ObjectStoreRegistry for CountingStores {
     fn register_store(
         &self,
         url: &Url,
@@ -53,7 +78,7 @@ impl ObjectStoreRegistry for QueryStores {
         Ok(Arc::new(AccountedStore::new(
             inner,
             url,
-            Arc::clone(self.stats.meter()),
+            Arc::clone(&self.meter),
             Arc::clone(&self.listings),
         )))
     }
