@@ -191,8 +191,15 @@ fn open_engine(catalog_dir: &Path, args: &Args, settings: &settings::Settings) -
     if let Some(after) = settings.timeout.value {
         builder = builder.timeout(after);
     }
+    #[cfg(feature = "distributed")]
     if let Some(workers) = &args.cluster {
         builder = cluster::coordinate(builder, workers)?;
+    }
+    #[cfg(not(feature = "distributed"))]
+    if args.cluster.is_some() {
+        anyhow::bail!(
+            "this minerva was built without the `distributed` feature (cargo build --features distributed)"
+        );
     }
     if !args.no_disk_cache
         && let Some(dir) = minerva_store::DiskCache::default_dir()
