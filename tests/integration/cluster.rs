@@ -148,6 +148,23 @@ fn every_seed_query_on_three_workers_equals_the_single_process_answer() {
         assert!(alone.lines().count() > 1, "{name} answered no rows");
         assert_eq!(canonical(&spread), canonical(&alone), "{name}");
     }
+    // Beyond the seed: the live table (Parquet days and gzipped JSON hours), the raw table,
+    // and Trino's aggregates that are rewritten into DataFusion's before they run.
+    for sql in [
+        "SELECT dt, count(*) AS n, count(DISTINCT user_id) AS u FROM views_live GROUP BY dt",
+        "SELECT count(*) AS n, max(event_time) AS last FROM views_raw",
+        "SELECT region, approx_distinct(user_id) AS u, count_if(price > 100000) AS c \
+         FROM views WHERE dt >= DATE '2024-01-20' GROUP BY region",
+        "SELECT histogram(platform) AS h FROM views WHERE dt = DATE '2024-01-03'",
+    ] {
+        let alone = stdout(&run(minerva(&catalog).args(["-c", sql])), sql);
+        let spread = stdout(
+            &run(minerva(&catalog).args(["--cluster", &urls, "-c", sql])),
+            sql,
+        );
+        assert!(alone.lines().count() > 1, "{sql} answered no rows");
+        assert_eq!(canonical(&spread), canonical(&alone), "{sql}");
+    }
 }
 
 #[test]

@@ -321,6 +321,41 @@ mod tests {
         assert_eq!(text(&decoded), text(&share));
     }
 
+    #[tokio::test]
+    async fn a_share_of_gzipped_json_lines_reads_on_the_other_side() {
+        let (_dir, engine) = lake();
+        let original = plan(&engine, "SELECT * FROM views_raw").await;
+        let mut found = Vec::new();
+        scans(&original, &mut found);
+        let ctx = engine.session().task_ctx();
+        for scan in found {
+            let input = scan.into_plan();
+            let share: Arc<dyn ExecutionPlan> = Arc::new(ScanShareExec::new(
+                Arc::clone(&input),
+                Assignment {
+                    task: 0,
+                    tasks: 1,
+                    files: vec![],
+                    bytes: 0,
+                    budget: None,
+                },
+            ));
+            let decoded = round_trip(&engine, &share);
+            let count = |plan: Arc<dyn ExecutionPlan>| {
+                let ctx = Arc::clone(&ctx);
+                async move {
+                    datafusion::physical_plan::collect(plan, ctx)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .map(|b| b.num_rows())
+                        .sum::<usize>()
+                }
+            };
+            assert_eq!(count(decoded).await, count(input).await);
+        }
+    }
+
     #[test]
     fn a_node_it_does_not_know_is_refused_by_name() {
         let plan: Arc<dyn ExecutionPlan> = Arc::new(

@@ -90,8 +90,7 @@ fn fragment_session(
         .take()
         .unwrap_or_default()
         .with_extension(name);
-    engine
-        .fragment_session(config)
-        .with_distributed_user_codec(MinervaCodec)
-        .build()
+    engine.fragment_session(config, |builder| {
+        builder.with_distributed_user_codec(MinervaCodec)
+    })
 }

@@ -386,10 +386,31 @@ impl Engine {
     }
 
     /// A session for running plan fragments that another process planned (a cluster's worker):
-    /// this engine's functions and object stores, with `config` (the fragment's own settings).
-    /// Nothing is planned in it, so no catalog or rules.
-    pub fn fragment_session(&self, config: SessionConfig) -> SessionStateBuilder {
-        SessionStateBuilder::new_from_existing(self.ctx.state()).with_config(config)
+    /// this engine's functions and object stores, with `config` (the fragment's own settings),
+    /// built after `finish` adds to it. Nothing is planned in it, so no catalog or rules.
+    ///
+    /// Functions are found by name when a fragment is decoded, and a planned fragment holds
+    /// DataFusion's `approx_distinct` where the statement said Trino's: the names Trino's
+    /// rewrite-only aggregates take are DataFusion's here.
+    pub fn fragment_session(
+        &self,
+        config: SessionConfig,
+        finish: impl FnOnce(SessionStateBuilder) -> SessionStateBuilder,
+    ) -> SessionState {
+        use datafusion::execution::FunctionRegistry;
+        let builder = SessionStateBuilder::new_from_existing(self.ctx.state()).with_config(config);
+        let mut state = finish(builder).build();
+        for udaf in datafusion::functions_aggregate::all_default_aggregate_functions() {
+            let shadowed = state
+                .aggregate_functions()
+                .get(udaf.name())
+                .is_some_and(|ours| crate::trino::rewritten_before_running(ours));
+            if shadowed {
+                // Registering replaces by name; the previous one is not needed.
+                let _ = state.register_udaf(udaf);
+            }
+        }
+        state
     }
 
     /// The same engine, refusing (`read_only`) or allowing every statement that would change

@@ -59,6 +59,14 @@ enum Kind {
     GeometricMean,
 }
 
+/// Whether `udaf` is one of Trino's aggregates that the planner rewrites into DataFusion's
+/// (`approx_distinct`, `count_if`): a plan that runs never holds it.
+pub(crate) fn rewritten_before_running(udaf: &AggregateUDF) -> bool {
+    udaf.inner()
+        .downcast_ref::<Trino>()
+        .is_some_and(|t| matches!(t.kind, Kind::CountIf | Kind::ApproxDistinct))
+}
+
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Trino {
     name: &'static str,

@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
+pub(crate) use aggregate::rewritten_before_running;
 pub(crate) use syntax::rewrite;
 
 /// Every scalar function this module adds to a session.
