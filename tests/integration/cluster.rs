@@ -201,6 +201,16 @@ fn explain_analyze_shows_the_stages_and_which_worker_read_which_files() {
             );
         }
     }
+    // EXPLAIN alone shows the stages and each task's files, before anything runs.
+    let explained = stdout(
+        &run(minerva(&catalog)
+            .args(["--cluster", &cluster(&workers), "-c"])
+            .arg(format!("EXPLAIN {sql}"))),
+        "EXPLAIN",
+    );
+    assert!(explained.contains("distributed_plan"), "{explained}");
+    assert!(explained.contains("Stage 1"), "{explained}");
+    assert!(explained.contains("ScanShare: task 3 of 3"), "{explained}");
     // The bytes the workers read are in the status line.
     let stats =
         run(minerva(&catalog).args(["--cluster", &cluster(&workers), "--stats", "-c", sql]));

@@ -14,7 +14,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::metrics::MetricValue;
 use datafusion_distributed::{
     DistributedExec, DistributedExt, DistributedMetricsFormat, NetworkBoundaryExt,
-    SessionStateBuilderExt, Stage, WorkerResolver, rewrite_distributed_plan_with_metrics,
+    SessionStateBuilderExt, Stage, WorkerResolver, display_plan_ascii,
+    rewrite_distributed_plan_with_metrics,
 };
 use minerva_engine::{EngineBuilder, Extension, QueryStats, RemoteRead};
 use minerva_store::Usage;
@@ -181,6 +182,21 @@ impl Extension for Coordinator {
             workers: lost,
             source: Box::new(error),
         }))
+    }
+
+    /// The stages the query would run in, and each task's share of the scans' files.
+    fn describe(&self, plan: &Arc<dyn ExecutionPlan>) -> Vec<(String, String)> {
+        let mut distributed = Vec::new();
+        find_distributed(plan, &mut distributed);
+        distributed
+            .iter()
+            .map(|exec| {
+                (
+                    "distributed_plan".to_string(),
+                    display_plan_ascii(exec.as_ref(), false),
+                )
+            })
+            .collect()
     }
 
     async fn finished(&self, plan: Arc<dyn ExecutionPlan>, stats: &QueryStats) {

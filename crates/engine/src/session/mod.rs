@@ -127,6 +127,13 @@ pub trait Extension: Send + Sync + std::fmt::Debug {
     async fn failed(&self, error: DataFusionError) -> DataFusionError {
         error
     }
+
+    /// What `EXPLAIN` adds about how `plan` (a query's physical plan, as this session plans it
+    /// to run) would run, as `(plan_type, text)` rows; by default nothing.
+    fn describe(&self, plan: &Arc<dyn ExecutionPlan>) -> Vec<(String, String)> {
+        let _ = plan;
+        Vec::new()
+    }
 }
 
 impl EngineBuilder {
@@ -789,6 +796,20 @@ impl Engine {
     ) -> Result<QueryOutput> {
         let analyze = matches!(&statement, Statement::Explain(e) if e.options.analyze);
         let plan = with_params(state.statement_to_plan(statement).await?, params)?;
+        // DataFusion's EXPLAIN plans its input without the session's query planner: what an
+        // extension's planner would make of it is asked separately (on stats of its own, so that
+        // the scans are not counted twice).
+        let mut described = Vec::new();
+        if let (false, Some(extension), LogicalPlan::Explain(explain)) =
+            (analyze, &self.extension, &plan)
+        {
+            let probe = self.query_state(&Arc::new(QueryStats::new(None)), Snapshot::default());
+            let physical = probe
+                .create_physical_plan(&explain.plan)
+                .await
+                .map_err(|e| stopped(e, &stats))?;
+            described = extension.describe(&physical);
+        }
         let frame = DataFrame::new(state, plan);
         let task = Arc::new(frame.task_ctx());
         let plan = frame
@@ -809,6 +830,10 @@ impl Engine {
         if !scans.is_empty() && schema.fields().len() == 2 {
             let mut kinds = vec![Some("partitions".to_string()); scans.len()];
             let mut texts: Vec<_> = scans.iter().map(|s| Some(s.describe())).collect();
+            for (kind, text) in described {
+                kinds.push(Some(kind));
+                texts.push(Some(text));
+            }
             if analyze {
                 let summary = stats.summary();
                 kinds.push(Some("scan".to_string()));
