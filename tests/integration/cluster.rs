@@ -43,7 +43,21 @@ struct Worker {
 
 impl Worker {
     fn start(catalog: &Path) -> Self {
-        let mut child = minerva(catalog)
+        Self::start_with(catalog, &[])
+    }
+
+    /// A worker with these environment variables (and no other `AWS_*` ones when any is given).
+    fn start_with(catalog: &Path, env: &[(&str, &str)]) -> Self {
+        let mut command = minerva(catalog);
+        if !env.is_empty() {
+            for (key, _) in std::env::vars_os() {
+                if key.to_string_lossy().starts_with("AWS_") {
+                    command.env_remove(key);
+                }
+            }
+        }
+        command.envs(env.iter().copied());
+        let mut child = command
             .args(["worker", "--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -326,4 +340,41 @@ fn a_cluster_of_no_answering_worker_is_a_clear_error() {
     );
     let bad = run(minerva(&lake.catalog()).args(["--cluster", "ftp://x", "-c", "SELECT 1"]));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a worker URL"));
+}
+
+#[test]
+fn a_worker_that_cannot_read_the_store_says_so() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some((server, _lake, catalog)) = runtime.block_on(crate::s3::S3Lake::start("cluster"))
+    else {
+        return;
+    };
+    const SECRET: &str = "a-wrong-secret-never-printed";
+    // The coordinator can list the bucket; the workers sign with a wrong secret. (Two: a stage
+    // of one task runs on the coordinator, see the README.)
+    let env = [
+        ("AWS_ACCESS_KEY_ID", crate::s3_server::ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ("AWS_CONFIG_FILE", "/nonexistent/aws/config"),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws/credentials",
+        ),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let workers: Vec<Worker> = (0..2).map(|_| Worker::start_with(&catalog, &env)).collect();
+    let output = server
+        .minerva()
+        .args(["--catalog", catalog.to_str().unwrap()])
+        .args(["--cluster", &cluster(&workers)])
+        .args(["-c", "SELECT count(DISTINCT user_id) AS n FROM views"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("check the secret access key") && stderr.contains("views"),
+        "the store's error, naming the table: {stderr}"
+    );
+    assert!(!stderr.contains(SECRET), "{stderr}");
 }
