@@ -192,11 +192,11 @@ fn open_engine(catalog_dir: &Path, args: &Args, settings: &settings::Settings) -
         builder = builder.timeout(after);
     }
     #[cfg(feature = "distributed")]
-    if let Some(workers) = &args.cluster {
+    if let Some(workers) = &settings.cluster.value {
         builder = cluster::coordinate(builder, workers)?;
     }
     #[cfg(not(feature = "distributed"))]
-    if args.cluster.is_some() {
+    if settings.cluster.value.is_some() {
         anyhow::bail!(
             "this minerva was built without the `distributed` feature (cargo build --features distributed)"
         );

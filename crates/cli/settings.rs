@@ -99,6 +99,7 @@ pub struct File {
     pub format: Option<String>,
     pub history_size: Option<usize>,
     pub profile: Option<String>,
+    pub cluster: Option<String>,
     pub max_scan: Option<String>,
     pub timeout: Option<String>,
     pub null: Option<String>,
@@ -166,6 +167,8 @@ pub struct Settings {
     pub format: Sourced<OutputFormat>,
     pub history_size: Sourced<usize>,
     pub profile: Sourced<Option<String>>,
+    /// The workers queries run on (`--cluster`), read at start.
+    pub cluster: Sourced<Option<String>>,
     pub max_scan: Sourced<Option<u64>>,
     pub timeout: Sourced<Option<Duration>>,
     /// How NULL prints in text formats.
@@ -190,6 +193,7 @@ impl Settings {
             format: Sourced::default(OutputFormat::Table),
             history_size: Sourced::default(10_000),
             profile: Sourced::default(None),
+            cluster: Sourced::default(None),
             max_scan: Sourced::default(None),
             timeout: Sourced::default(None),
             null: Sourced::default("NULL".to_string()),
@@ -219,6 +223,9 @@ impl Settings {
         settings
             .profile
             .layer(file.profile.clone().map(Some), from_file.clone());
+        settings
+            .cluster
+            .layer(file.cluster.clone().map(Some), from_file.clone());
         settings.max_scan.layer(
             file.max_scan
                 .as_deref()
@@ -373,6 +380,11 @@ impl Settings {
                 &self.profile.source,
             ),
             (
+                "cluster",
+                off(self.cluster.value.clone()),
+                &self.cluster.source,
+            ),
+            (
                 "max_scan",
                 off(self.max_scan.value.map(display_byte_size)),
                 &self.max_scan.source,
@@ -444,6 +456,9 @@ pub fn resolve(args: &crate::args::Args, matches: &clap::ArgMatches) -> anyhow::
     }
     if let Some(source) = source("profile", "AWS_PROFILE") {
         settings.profile.layer(Some(args.profile.clone()), source);
+    }
+    if let Some(source) = source("cluster", "MINERVA_CLUSTER") {
+        settings.cluster.layer(Some(args.cluster.clone()), source);
     }
     if let Some(source) = source("max_scan", "MINERVA_MAX_SCAN") {
         settings.max_scan.layer(Some(args.max_scan), source);
@@ -543,7 +558,9 @@ mod tests {
     #[test]
     fn layers_defaults_file_env_and_set() {
         let path = Path::new("/home/a/.config/minerva/config.toml");
-        let f = file("null = '∅'\npager = 'less -SR'\nmax_scan = '10GB'\ntiming = true\n");
+        let f = file(
+            "null = '∅'\npager = 'less -SR'\nmax_scan = '10GB'\ntiming = true\ncluster = 'w1:50051,w2:50051'\n",
+        );
         let env = |name: &'static str| (name == "PAGER").then(|| "more".to_string());
         let mut settings = Settings::load(&f, path, &env).unwrap();
         assert_eq!(settings.null.value, "∅");
@@ -566,6 +583,10 @@ mod tests {
         assert_eq!(settings.null.source, Source::Default);
         let described = settings.describe();
         assert!(described.contains("timing = on"), "{described}");
+        assert!(
+            described.contains("cluster = w1:50051,w2:50051"),
+            "{described}"
+        );
         assert!(
             described.contains("(file /home/a/.config/minerva/config.toml)"),
             "{described}"
