@@ -246,6 +246,16 @@ mod tests {
         }
     }
 
+    /// The rows `plan` gives in `engine`'s session.
+    async fn rows(engine: &Engine, plan: Arc<dyn ExecutionPlan>) -> usize {
+        datafusion::physical_plan::collect(plan, engine.session().task_ctx())
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum()
+    }
+
     fn text(plan: &Arc<dyn ExecutionPlan>) -> String {
         displayable(plan.as_ref()).indent(true).to_string()
     }
@@ -282,18 +292,11 @@ mod tests {
                 assert_eq!(files(a), files(b));
             }
             // And it runs, with the same rows.
-            let rows = |plan: Arc<dyn ExecutionPlan>| {
-                let ctx = engine.session().task_ctx();
-                async move {
-                    datafusion::physical_plan::collect(plan, ctx)
-                        .await
-                        .unwrap()
-                        .iter()
-                        .map(|b| b.num_rows())
-                        .sum::<usize>()
-                }
-            };
-            assert_eq!(rows(decoded).await, rows(original).await, "{sql}");
+            assert_eq!(
+                rows(&engine, decoded).await,
+                rows(&engine, original).await,
+                "{sql}"
+            );
         }
     }
 
@@ -327,7 +330,6 @@ mod tests {
         let original = plan(&engine, "SELECT * FROM views_raw").await;
         let mut found = Vec::new();
         scans(&original, &mut found);
-        let ctx = engine.session().task_ctx();
         for scan in found {
             let input = scan.into_plan();
             let share: Arc<dyn ExecutionPlan> = Arc::new(ScanShareExec::new(
@@ -341,18 +343,7 @@ mod tests {
                 },
             ));
             let decoded = round_trip(&engine, &share);
-            let count = |plan: Arc<dyn ExecutionPlan>| {
-                let ctx = Arc::clone(&ctx);
-                async move {
-                    datafusion::physical_plan::collect(plan, ctx)
-                        .await
-                        .unwrap()
-                        .iter()
-                        .map(|b| b.num_rows())
-                        .sum::<usize>()
-                }
-            };
-            assert_eq!(count(decoded).await, count(input).await);
+            assert_eq!(rows(&engine, decoded).await, rows(&engine, input).await);
         }
     }
 
