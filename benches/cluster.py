@@ -1,15 +1,13 @@
 #!/usr/bin/env python3
-"""Scale-out on one machine: the same queries on 2 worker processes, each pinned to one core
-with taskset, against one process on one core.
+"""Scale-out on one machine: the same queries on 1 and 2 worker processes, each pinned to one
+core with taskset, against one process on one core.
 
     cargo build --release
     python3 benches/cluster.py --catalog /path/to/seed-scale/catalog [--runs 5]
 
-One worker is not a setup of its own: datafusion-distributed runs a stage of one task where its
-consumer is, so a one-worker cluster runs on the coordinator. The one-core baseline is what one
-worker would do. Prints, per query, the median wall time of each setup (the coordinator is a
-separate process, unpinned) and the ratios: scaling (one process on one core with the
-cluster's aggregation, DataFusion's, over 2 workers; 2.0 would be linear) and 2 workers against
+Prints, per query, the median wall time of each setup (the coordinator is a separate process,
+unpinned) and the ratios: scaling (1 worker / 2 workers; 2.0 would be linear), overhead (1 worker
+/ one process on one core with the cluster's aggregation, DataFusion's), and 2 workers against
 the dense path on one core. Numbers of one run on a shared machine: compare within a run.
 """
 
@@ -90,6 +88,12 @@ def main():
         sql = str(ROOT / "benches/queries" / name)
         dense, dense_answer = median_of(args.runs, one_core, sql)
         hashed, answer = median_of(args.runs, one_core + ["--hash-aggregation"], sql)
+        w1, url1 = start_worker(args.minerva, args.catalog, 0)
+        try:
+            one, one_answer = median_of(args.runs, base + ["--cluster", url1], sql)
+        finally:
+            w1.kill()
+            w1.wait()
         workers = [start_worker(args.minerva, args.catalog, core) for core in (0, 1)]
         try:
             urls = ",".join(url for _, url in workers)
@@ -98,18 +102,19 @@ def main():
             for proc, _ in workers:
                 proc.kill()
                 proc.wait()
-        for label, other in (("dense", dense_answer), ("2 workers", two_answer)):
+        for label, other in (("dense", dense_answer), ("1 worker", one_answer),
+                             ("2 workers", two_answer)):
             if not same(other, answer):
                 sys.exit(f"{name}: the answer of {label} differs")
-        rows.append((name, dense, hashed, two))
+        rows.append((name, dense, hashed, one, two))
 
     print(f"runs: {args.runs} (medians), catalog: {args.catalog}")
-    print("| query | 1 process, 1 core, dense | 1 process, 1 core, hash | 2 workers, 1 core each "
-          "| scaling (hash / 2 workers) | 2 workers / dense |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for name, dense, hashed, two in rows:
-        print(f"| {name} | {dense:.2f} s | {hashed:.2f} s | {two:.2f} s "
-              f"| {hashed / two:.2f}× | {two / dense:.2f}× |")
+    print("| query | 1 process, 1 core, dense | 1 process, 1 core, hash | 1 worker | "
+          "2 workers, 1 core each | scaling (1 w / 2 w) | overhead (1 w / hash) | 2 w / dense |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, dense, hashed, one, two in rows:
+        print(f"| {name} | {dense:.2f} s | {hashed:.2f} s | {one:.2f} s | {two:.2f} s "
+              f"| {one / two:.2f}× | {one / hashed:.2f}× | {two / dense:.2f}× |")
 
 
 if __name__ == "__main__":

@@ -237,6 +237,32 @@ fn explain_analyze_shows_the_stages_and_which_worker_read_which_files() {
 }
 
 #[test]
+fn one_worker_reads_the_store_itself_even_for_one_file() {
+    let lake = lake();
+    let catalog = lake.catalog();
+    let worker = Worker::start(&catalog);
+    let sql = "SELECT count(DISTINCT user_id) AS u FROM views WHERE dt = DATE '2024-01-09'";
+    let plan = stdout(
+        &run(minerva(&catalog)
+            .args(["--cluster", &worker.url, "-c"])
+            .arg(format!("EXPLAIN ANALYZE {sql}"))),
+        "EXPLAIN ANALYZE",
+    );
+    let rows: Vec<&str> = plan.lines().filter(|l| l.starts_with("worker,")).collect();
+    assert_eq!(rows.len(), 1, "{plan}");
+    assert!(
+        rows[0].contains(&worker.url) && rows[0].contains("dt=2024-01-09/"),
+        "{plan}"
+    );
+    let alone = stdout(&run(minerva(&catalog).args(["-c", sql])), "alone");
+    let spread = stdout(
+        &run(minerva(&catalog).args(["--cluster", &worker.url, "-c", sql])),
+        "one worker",
+    );
+    assert_eq!(spread, alone);
+}
+
+#[test]
 fn the_scan_limit_holds_across_the_cluster() {
     let lake = lake();
     let catalog = lake.catalog();
@@ -350,8 +376,7 @@ fn a_worker_that_cannot_read_the_store_says_so() {
         return;
     };
     const SECRET: &str = "a-wrong-secret-never-printed";
-    // The coordinator can list the bucket; the workers sign with a wrong secret. (Two: a stage
-    // of one task runs on the coordinator, see the README.)
+    // The coordinator can list the bucket; the workers sign with a wrong secret.
     let env = [
         ("AWS_ACCESS_KEY_ID", crate::s3_server::ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", SECRET),

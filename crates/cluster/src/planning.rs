@@ -19,7 +19,8 @@ use minerva_store::ScanLimit;
 use crate::share::{Assignment, ScanShareExec};
 
 /// A catalog table's scan runs on as many workers as it has files (the planner caps this at
-/// the workers there are).
+/// the workers there are), and on two tasks at least: datafusion-distributed runs a stage of one
+/// task where its consumer is, and the coordinator must not read the store for its workers.
 pub(crate) fn desired_tasks(
     event: DesiredTaskCountEvent,
 ) -> Option<DFResult<DesiredTaskCountEventResponse>> {
@@ -30,7 +31,7 @@ pub(crate) fn desired_tasks(
         .iter()
         .map(FileGroup::len)
         .sum::<usize>();
-    Some(Ok(DesiredTaskCountEventResponse::desired(files.max(1))))
+    Some(Ok(DesiredTaskCountEventResponse::desired(files.max(2))))
 }
 
 /// Splits a catalog table's scan into one share per task.
