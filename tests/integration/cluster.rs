@@ -48,6 +48,10 @@ impl Worker {
 
     /// A worker with these environment variables (and no other `AWS_*` ones when any is given).
     fn start_with(catalog: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_on(catalog, "127.0.0.1:0", env)
+    }
+
+    fn start_on(catalog: &Path, address: &str, env: &[(&str, &str)]) -> Self {
         let mut command = minerva(catalog);
         if !env.is_empty() {
             for (key, _) in std::env::vars_os() {
@@ -58,7 +62,7 @@ impl Worker {
         }
         command.envs(env.iter().copied());
         let mut child = command
-            .args(["worker", "--listen", "127.0.0.1:0"])
+            .args(["worker", "--listen", address])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -340,6 +344,19 @@ fn a_worker_killed_mid_query_fails_the_query_naming_it_and_the_cluster_serves_th
     assert_eq!(
         canonical(&stdout(&next, "the next query")),
         canonical(&stdout(&alone, "alone"))
+    );
+    // A worker started again at that address is used again.
+    workers[1] = Worker::start_on(&catalog, victim.trim_start_matches("http://"), &[]);
+    let plan = stdout(
+        &run(minerva(&catalog)
+            .args(["--cluster", &urls, "-c"])
+            .arg(format!("EXPLAIN ANALYZE {sql}"))),
+        "after the restart",
+    );
+    assert!(
+        plan.lines()
+            .any(|l| l.starts_with("worker,") && l.contains(&victim)),
+        "{plan}"
     );
 }
 

@@ -11,7 +11,6 @@ use async_trait::async_trait;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::metrics::MetricValue;
 use datafusion_distributed::{
     DistributedExec, DistributedExt, DistributedMetricsFormat, NetworkBoundaryExt,
     SessionStateBuilderExt, Stage, WorkerResolver, display_plan_ascii,
@@ -69,11 +68,6 @@ impl Cluster {
         Self::new(urls)
     }
 
-    /// The workers.
-    pub fn workers(&self) -> &[Url] {
-        &self.workers
-    }
-
     /// `builder` as a coordinator: its queries' scans and the stages above them run on the
     /// workers. The dense path stays off (its aggregation runs in one process); DataFusion's
     /// aggregations split into partial ones on the workers and a final merge.
@@ -112,15 +106,16 @@ impl LiveWorkers {
             probed: Mutex::new(None),
         }
     }
+}
 
-    fn answers(url: &Url) -> bool {
-        let Ok(addresses) = url.socket_addrs(|| None) else {
-            return false;
-        };
-        addresses
-            .iter()
-            .any(|a| TcpStream::connect_timeout(a, PROBE_TIMEOUT).is_ok())
-    }
+/// Whether the worker at `url` accepts a TCP connection now (within [`PROBE_TIMEOUT`]).
+fn answers(url: &Url) -> bool {
+    let Ok(addresses) = url.socket_addrs(|| None) else {
+        return false;
+    };
+    addresses
+        .iter()
+        .any(|a| TcpStream::connect_timeout(a, PROBE_TIMEOUT).is_ok())
 }
 
 impl WorkerResolver for LiveWorkers {
@@ -135,7 +130,7 @@ impl WorkerResolver for LiveWorkers {
         let live: Vec<Url> = self
             .workers
             .iter()
-            .filter(|url| Self::answers(url))
+            .filter(|url| answers(url))
             .cloned()
             .collect();
         if live.is_empty() {
@@ -175,12 +170,18 @@ impl Extension for Coordinator {
     /// answer, if any: a worker that died mid-query breaks its streams with a transport error
     /// that does not say whose.
     async fn failed(&self, error: DataFusionError) -> DataFusionError {
-        let mut lost = Vec::new();
-        for url in &self.workers {
-            if !answers(url).await {
-                lost.push(url.to_string());
-            }
-        }
+        let workers = self.workers.clone();
+        let probed = tokio::task::spawn_blocking(move || {
+            workers
+                .iter()
+                .filter(|url| !answers(url))
+                .map(Url::to_string)
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let Ok(lost) = probed else {
+            return error;
+        };
         if lost.is_empty() {
             return error;
         }
@@ -213,20 +214,6 @@ impl Extension for Coordinator {
             }
         }
     }
-}
-
-/// Whether the worker at `url` accepts a connection now.
-async fn answers(url: &Url) -> bool {
-    let Ok(addresses) = url.socket_addrs(|| None) else {
-        return false;
-    };
-    for address in addresses {
-        let connect = tokio::net::TcpStream::connect(address);
-        if let Ok(Ok(_)) = tokio::time::timeout(PROBE_TIMEOUT, connect).await {
-            return true;
-        }
-    }
-    false
 }
 
 /// What each worker's shares of the plan's scans read, from their metrics.
@@ -293,11 +280,7 @@ fn collect(
             let Some(worker) = label(metric::WORKER) else {
                 continue;
             };
-            let value = match m.value() {
-                MetricValue::Gauge { gauge, .. } => gauge.value() as u64,
-                other => other.as_usize() as u64,
-            };
-            reads.entry(worker).or_default()[slot] += value;
+            reads.entry(worker).or_default()[slot] += m.value().as_usize() as u64;
         }
     }
     if let Some(boundary) = plan.as_network_boundary()
@@ -308,5 +291,39 @@ fn collect(
     }
     for child in plan.children() {
         collect(child, reads, files);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use super::*;
+
+    fn url(listener: &TcpListener) -> Url {
+        Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap()
+    }
+
+    #[test]
+    fn a_worker_that_stops_is_left_out_and_one_that_comes_back_is_used_again() {
+        let a = TcpListener::bind("127.0.0.1:0").unwrap();
+        let b = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (url_a, url_b) = (url(&a), url(&b));
+        let address_b = b.local_addr().unwrap();
+        drop(b);
+        let live = LiveWorkers::new(vec![url_a.clone(), url_b.clone()]);
+        // One answers: listed twice, so that its stages stay on it.
+        assert_eq!(live.get_urls().unwrap(), [url_a.clone(), url_a.clone()]);
+        let _b = TcpListener::bind(address_b).unwrap();
+        std::thread::sleep(PROBE_EVERY + Duration::from_millis(50));
+        assert_eq!(live.get_urls().unwrap(), [url_a, url_b]);
+        drop(a);
+        drop(_b);
+        std::thread::sleep(PROBE_EVERY + Duration::from_millis(50));
+        let error = live.get_urls().unwrap_err().to_string();
+        assert!(
+            error.contains("no worker of the cluster answers"),
+            "{error}"
+        );
     }
 }

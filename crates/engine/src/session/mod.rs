@@ -130,8 +130,7 @@ pub trait Extension: Send + Sync + std::fmt::Debug {
 
     /// What `EXPLAIN` adds about how `plan` (a query's physical plan, as this session plans it
     /// to run) would run, as `(plan_type, text)` rows; by default nothing.
-    fn describe(&self, plan: &Arc<dyn ExecutionPlan>) -> Vec<(String, String)> {
-        let _ = plan;
+    fn describe(&self, _plan: &Arc<dyn ExecutionPlan>) -> Vec<(String, String)> {
         Vec::new()
     }
 }
