@@ -361,6 +361,42 @@ fn a_worker_killed_mid_query_fails_the_query_naming_it_and_the_cluster_serves_th
 }
 
 #[test]
+fn a_worker_stopped_by_sigterm_finishes_its_running_fragments_first() {
+    let lake = DemoLake::new(DemoSpec {
+        days: 6,
+        events_per_day: 9_000,
+        rows_per_file: 3_000,
+        seed: 5,
+        ..Default::default()
+    });
+    let catalog = lake.catalog();
+    let mut workers: Vec<Worker> = (0..2).map(|_| Worker::start(&catalog)).collect();
+    let slow = minerva(&catalog)
+        .args(["--cluster", &cluster(&workers), "--timeout", "300s", "-c"])
+        .arg("SELECT count(*) AS n FROM views a JOIN views b ON a.dt = b.dt AND a.service = b.service")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(workers[1].child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let answered = slow.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&answered.stderr);
+    assert!(answered.status.success(), "the query finishes: {stderr}");
+    let n: u64 = String::from_utf8_lossy(&answered.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_else(|| panic!("a count: {answered:?}"));
+    assert!(n > 0);
+    // Then the worker is gone.
+    let status = workers[1].child.wait().unwrap();
+    assert!(status.success(), "it stops cleanly: {status:?}");
+}
+
+#[test]
 fn a_cluster_of_no_answering_worker_is_a_clear_error() {
     let lake = DemoLake::new(DemoSpec {
         days: 1,
