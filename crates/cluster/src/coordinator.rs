@@ -151,6 +151,10 @@ impl WorkerResolver for LiveWorkers {
     }
 }
 
+/// How many times, and how far apart, a failed query's workers are probed for one that died.
+const LOST_PROBES: usize = 3;
+const LOST_PROBE_GAP: Duration = Duration::from_millis(200);
+
 /// How long a finished query waits for its workers' metrics (a worker that died never sends
 /// them; the query's answer is already out).
 const METRICS_WAIT: Duration = Duration::from_secs(5);
@@ -168,27 +172,34 @@ impl Extension for Coordinator {
 
     /// An error of a query that ran on the cluster is explained by the workers that no longer
     /// answer, if any: a worker that died mid-query breaks its streams with a transport error
-    /// that does not say whose.
+    /// that does not say whose. A dying worker's listening socket may outlive its connections
+    /// by a moment: the workers are probed a few times, [`LOST_PROBE_GAP`] apart.
     async fn failed(&self, error: DataFusionError) -> DataFusionError {
-        let workers = self.workers.clone();
-        let probed = tokio::task::spawn_blocking(move || {
-            workers
-                .iter()
-                .filter(|url| !answers(url))
-                .map(Url::to_string)
-                .collect::<Vec<_>>()
-        })
-        .await;
-        let Ok(lost) = probed else {
-            return error;
-        };
-        if lost.is_empty() {
-            return error;
+        for round in 0..LOST_PROBES {
+            if round > 0 {
+                tokio::time::sleep(LOST_PROBE_GAP).await;
+            }
+            let workers = self.workers.clone();
+            let probed = tokio::task::spawn_blocking(move || {
+                workers
+                    .iter()
+                    .filter(|url| !answers(url))
+                    .map(Url::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            match probed {
+                Ok(lost) if !lost.is_empty() => {
+                    return DataFusionError::External(Box::new(ClusterError::WorkerLost {
+                        workers: lost,
+                        source: Box::new(error),
+                    }));
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
         }
-        DataFusionError::External(Box::new(ClusterError::WorkerLost {
-            workers: lost,
-            source: Box::new(error),
-        }))
+        error
     }
 
     /// The stages the query would run in, and each task's share of the scans' files.
