@@ -16,14 +16,17 @@ use minerva_engine::Engine;
 
 use crate::support::{DemoLake, rows, write_parquet, write_table_file};
 
-fn engines(catalog: &Path) -> (Engine, Engine) {
-    let open = |dense| {
+/// The dense path, DataFusion's hash aggregation, and the dense path split into partial
+/// states and a merge (as a cluster's coordinator plans it), over the same catalog.
+fn engines(catalog: &Path) -> (Engine, Engine, Engine) {
+    let open = |dense, partials| {
         Engine::builder(Catalog::load(catalog).unwrap())
             .target_partitions(2)
             .dense_aggregation(dense)
+            .dense_partials(partials)
             .build()
     };
-    (open(true), open(false))
+    (open(true, false), open(false, false), open(true, true))
 }
 
 async fn sorted_rows(engine: &Engine, sql: &str) -> Vec<String> {
@@ -53,7 +56,7 @@ async fn seed_queries_agree_with_hash_aggregation() {
             seed: 11,
             order,
         });
-        let (dense, hash) = engines(&lake.catalog());
+        let (dense, hash, split) = engines(&lake.catalog());
         let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/queries");
         let mut files: Vec<_> = std::fs::read_dir(&queries)
             .unwrap()
@@ -76,6 +79,15 @@ async fn seed_queries_agree_with_hash_aggregation() {
                 expected,
                 "{name} ({order:?})"
             );
+            assert_eq!(
+                sorted_rows(&split, &sql).await,
+                expected,
+                "{name} ({order:?}, split)"
+            );
+            assert!(
+                explain(&split, &sql).await.contains("DenseMergeExec"),
+                "{name} merges partial states"
+            );
             assert!(
                 explain(&dense, &sql).await.contains("DenseAggregateExec"),
                 "{name} takes the dense path"
@@ -97,7 +109,7 @@ async fn aggregates_below_joins_agree_with_hash_aggregation() {
         seed: 5,
         ..Default::default()
     });
-    let (dense, hash) = engines(&lake.catalog());
+    let (dense, hash, split) = engines(&lake.catalog());
     let dimension = "(VALUES ('oneroom', 'rent'), ('officetel', 'rent'), ('apt', 'sale'), ('apt', 'any'), ('nothing', 'none')) AS d(service, segment)";
     let queries = [
         format!(
@@ -114,6 +126,7 @@ async fn aggregates_below_joins_agree_with_hash_aggregation() {
     for sql in &queries {
         let expected = sorted_rows(&hash, sql).await;
         assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+        assert_eq!(sorted_rows(&split, sql).await, expected, "{sql} (split)");
         assert!(
             explain(&dense, sql).await.contains("DenseAggregateExec"),
             "{sql} aggregates below the join"
@@ -135,7 +148,7 @@ async fn joins_with_literal_rows_are_lookups_and_agree_with_hash_aggregation() {
         seed: 8,
         ..Default::default()
     });
-    let (dense, hash) = engines(&lake.catalog());
+    let (dense, hash, split) = engines(&lake.catalog());
     let segments = "(VALUES ('oneroom', 'rent', 1), ('officetel', 'rent', 2), ('villa', 'rent', 3), ('apt', 'sale', 4), (NULL, 'none', 5), ('nothing', 'none', 6)) AS d(service, segment, rank)";
     let lookups = [
         format!(
@@ -153,6 +166,7 @@ async fn joins_with_literal_rows_are_lookups_and_agree_with_hash_aggregation() {
         let expected = sorted_rows(&hash, sql).await;
         assert!(!expected.is_empty(), "{sql}");
         assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+        assert_eq!(sorted_rows(&split, sql).await, expected, "{sql} (split)");
         let plan = explain(&dense, sql).await;
         assert!(
             plan.contains("DenseAggregateExec") && !plan.contains("HashJoinExec"),
@@ -174,6 +188,7 @@ async fn joins_with_literal_rows_are_lookups_and_agree_with_hash_aggregation() {
         let expected = sorted_rows(&hash, sql).await;
         assert!(!expected.is_empty(), "{sql}");
         assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+        assert_eq!(sorted_rows(&split, sql).await, expected, "{sql} (split)");
         assert!(
             !explain(&dense, sql).await.contains("HashJoinExec"),
             "{sql}"
@@ -200,7 +215,7 @@ async fn seed_queries_over_the_live_table_agree_and_its_batch_side_is_dense() {
         seed: 12,
         ..Default::default()
     });
-    let (dense, hash) = engines(&lake.catalog());
+    let (dense, hash, split) = engines(&lake.catalog());
     dense
         .query("COMPACT views_live WHERE datehour <= '2024/02/05/11'")
         .await
@@ -219,6 +234,7 @@ async fn seed_queries_over_the_live_table_agree_and_its_batch_side_is_dense() {
         let expected = sorted_rows(&hash, &sql).await;
         assert!(!expected.is_empty(), "{name} answers something");
         assert_eq!(sorted_rows(&dense, &sql).await, expected, "{name}");
+        assert_eq!(sorted_rows(&split, &sql).await, expected, "{name} (split)");
         if explain(&dense, &sql).await.contains("DenseAggregateExec") {
             dense_queries += 1;
         }
@@ -239,7 +255,7 @@ async fn aggregates_through_a_union_agree_with_hash_aggregation() {
         rows_per_file: 400,
         ..Default::default()
     });
-    let (dense, hash) = engines(&lake.catalog());
+    let (dense, hash, split) = engines(&lake.catalog());
     let both = "SELECT * FROM views WHERE dt = DATE '2024-01-01' UNION ALL SELECT * FROM views WHERE dt = DATE '2024-01-02' AND price IS NULL";
     let none = "SELECT * FROM views WHERE dt = DATE '2030-01-01' UNION ALL SELECT * FROM views WHERE listing_id < 0";
     for sql in [
@@ -256,6 +272,7 @@ async fn aggregates_through_a_union_agree_with_hash_aggregation() {
     ] {
         let expected = sorted_rows(&hash, &sql).await;
         assert_eq!(sorted_rows(&dense, &sql).await, expected, "{sql}");
+        assert_eq!(sorted_rows(&split, &sql).await, expected, "{sql} (split)");
     }
     assert_eq!(
         sorted_rows(&dense, &format!("SELECT count(*) FROM ({none})")).await,
@@ -424,7 +441,7 @@ partition_columns = [{ name = "dt", type = "date" }]
 #[tokio::test]
 async fn nulls_types_sparse_ids_and_empty_answers_agree_with_hash_aggregation() {
     let root = tempfile::tempdir().unwrap();
-    let (dense, hash) = engines(&odd_lake(root.path()));
+    let (dense, hash, split) = engines(&odd_lake(root.path()));
     let queries = [
         "SELECT s, count(*), count(n), count(s) FROM odd GROUP BY s",
         "SELECT n, count(*) FROM odd GROUP BY n",
@@ -481,6 +498,7 @@ async fn nulls_types_sparse_ids_and_empty_answers_agree_with_hash_aggregation() 
     for sql in queries {
         let expected = sorted_rows(&hash, sql).await;
         assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+        assert_eq!(sorted_rows(&split, sql).await, expected, "{sql} (split)");
         assert!(
             explain(&dense, sql).await.contains("DenseAggregateExec"),
             "{sql} takes the dense path"
@@ -525,6 +543,7 @@ async fn nulls_types_sparse_ids_and_empty_answers_agree_with_hash_aggregation() 
     for sql in others {
         let expected = sorted_rows(&hash, sql).await;
         assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+        assert_eq!(sorted_rows(&split, sql).await, expected, "{sql} (split)");
         assert!(
             !explain(&dense, sql).await.contains("DenseAggregateExec"),
             "{sql} is left to DataFusion"
@@ -578,7 +597,7 @@ partition_columns = [{ name = "dt", type = "date" }]
         writer.write(&batch).unwrap();
         writer.close().unwrap();
     }
-    let (dense, hash) = engines(&catalog);
+    let (dense, hash, split) = engines(&catalog);
     for sql in [
         "SELECT count(*) FROM (SELECT DISTINCT user_id, session FROM sessions)",
         "SELECT DISTINCT user_id, session FROM sessions WHERE dt = DATE '2024-03-01'",
@@ -595,6 +614,7 @@ partition_columns = [{ name = "dt", type = "date" }]
         let expected = sorted_rows(&hash, sql).await;
         assert!(!expected.is_empty());
         assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+        assert_eq!(sorted_rows(&split, sql).await, expected, "{sql} (split)");
     }
     // The day written without dictionaries takes the fallback; the other stays dense.
     let analyze = |day: &str| {
@@ -630,6 +650,19 @@ partition_columns = [{ name = "dt", type = "date" }]
             .join("\n")
             .contains("hash_fallback")
     );
+    // Split into partial states, the choice is made when the plan is: by the same footers, a
+    // day without dictionaries is DataFusion's (distributable) plan, the other day merges.
+    let plan = |day: &str| {
+        format!("EXPLAIN SELECT session, count(*) FROM sessions WHERE dt = DATE '{day}' GROUP BY 1")
+    };
+    let without = rows(&split, &plan("2024-03-01")).await.join("\n");
+    assert!(
+        !without.contains("DenseMergeExec") && without.contains("AggregateExec"),
+        "{without}"
+    );
+    let with = rows(&split, &plan("2024-03-02")).await.join("\n");
+    assert!(with.contains("DenseMergeExec"), "{with}");
+    assert!(with.contains("mode=partial"), "{with}");
 }
 
 /// The dense path goes through the query's accounting like any scan: it reads only the chosen
@@ -644,7 +677,7 @@ async fn dense_scans_read_only_the_chosen_partitions() {
         seed: 3,
         ..Default::default()
     });
-    let (dense, _) = engines(&lake.catalog());
+    let (dense, _, _) = engines(&lake.catalog());
     let mut output = dense
         .execute("SELECT region, count(*) FROM views WHERE dt = DATE '2024-01-04' GROUP BY 1")
         .await

@@ -17,6 +17,10 @@ extensions_options! {
         /// Bytes one scan of a remote store holds fetched ahead and not yet decoded, at most
         /// (a row group larger than this is fetched alone).
         pub read_ahead_bytes: usize, default = 256 << 20
+        /// Plans each dense aggregation as partial states over shares of its files and one
+        /// merge of them (a cluster's coordinator sets it, so that workers read the shares);
+        /// in one process the answers are the same.
+        pub dense_partials: bool, default = false
     }
 }
 

@@ -13,6 +13,7 @@ use crate::scan::drift::StrictAdapterFactory;
 use crate::scan::naming::NamingSource;
 use crate::session::recursion::DepthBound;
 
+pub use crate::dense::{DensePart, DenseSpec, partial_with_files as dense_partial_with_files};
 pub use crate::session::CountingStores;
 
 /// A scan of a catalog table's files whose errors name the table and the object: the scan as

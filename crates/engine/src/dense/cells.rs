@@ -9,7 +9,8 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
-use datafusion::common::{HashMap, HashSet};
+use datafusion::common::{DataFusionError, HashMap, HashSet};
+use datafusion::error::Result;
 use datafusion::execution::memory_pool::MemoryReservation;
 
 /// The widest range one structure covers with an array (cells for counters, bits for sets).
@@ -520,6 +521,204 @@ impl IntSet {
     }
 }
 
+/// A group's state as bytes (little-endian), as a partial aggregation sends it to its merge.
+#[derive(Debug, Default)]
+pub(crate) struct StateWriter(pub(crate) Vec<u8>);
+
+impl StateWriter {
+    pub(crate) fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    pub(crate) fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    pub(crate) fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    pub(crate) fn i128(&mut self, v: i128) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    pub(crate) fn f64(&mut self, v: f64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn len(&mut self, n: usize) {
+        self.u64(n as u64);
+    }
+}
+
+/// Reads what a [`StateWriter`] wrote; anything short or left over is an error, never a
+/// panic (the bytes came over the network).
+#[derive(Debug)]
+pub(crate) struct StateReader<'a> {
+    bytes: &'a [u8],
+}
+
+/// The error of a state that does not read back.
+pub(crate) fn malformed_state() -> DataFusionError {
+    DataFusionError::Internal(
+        "a dense aggregation's partial state did not decode (a worker of another version?)"
+            .to_string(),
+    )
+}
+
+impl<'a> StateReader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes }
+    }
+    fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let (head, rest) = self.bytes.split_at_checked(N).ok_or_else(malformed_state)?;
+        self.bytes = rest;
+        Ok(head.try_into().expect("split at N"))
+    }
+    pub(crate) fn u8(&mut self) -> Result<u8> {
+        Ok(self.take::<1>()?[0])
+    }
+    pub(crate) fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take()?))
+    }
+    pub(crate) fn i64(&mut self) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.take()?))
+    }
+    pub(crate) fn i128(&mut self) -> Result<i128> {
+        Ok(i128::from_le_bytes(self.take()?))
+    }
+    pub(crate) fn f64(&mut self) -> Result<f64> {
+        Ok(f64::from_le_bytes(self.take()?))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take()?))
+    }
+    /// A count of items of `item` bytes each, checked against the bytes left.
+    fn len(&mut self, item: usize) -> Result<usize> {
+        let n = usize::try_from(self.u64()?).map_err(|_| malformed_state())?;
+        match n.checked_mul(item) {
+            Some(bytes) if bytes <= self.bytes.len() => Ok(n),
+            _ => Err(malformed_state()),
+        }
+    }
+    /// Fails unless every byte was read.
+    pub(crate) fn finish(self) -> Result<()> {
+        if self.bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(malformed_state())
+        }
+    }
+}
+
+impl Counter {
+    /// Writes the counts as they are kept (array, carries and sparse counts alike).
+    pub(crate) fn encode(&self, out: &mut StateWriter) {
+        out.u8(u8::from(self.sparse));
+        out.i64(self.base);
+        out.len(self.cells.len());
+        for &cell in &self.cells {
+            out.u32(cell);
+        }
+        out.u64(self.nulls);
+        out.len(self.wide.len());
+        for (&value, &count) in &self.wide {
+            out.i64(value);
+            out.u64(count);
+        }
+    }
+
+    /// Reads what [`Counter::encode`] wrote, its memory taken from `budget` as counting takes
+    /// it (an array where the budget allows, else a map).
+    pub(crate) fn decode(input: &mut StateReader<'_>, budget: &Budget) -> Result<Self> {
+        let mut counter = Counter::default();
+        let sparse = input.u8()? != 0;
+        let base = input.i64()?;
+        let n = input.len(4)?;
+        if n > 0 {
+            let hi =
+                i64::try_from(i128::from(base) + n as i128 - 1).map_err(|_| malformed_state())?;
+            if !sparse && (hi - base) < MAX_SPAN as i64 && counter.cover(base, hi, budget) {
+                for cell in counter.cells.iter_mut() {
+                    *cell = input.u32()?;
+                }
+            } else {
+                counter.make_sparse(budget);
+                for i in 0..n {
+                    let count = input.u32()?;
+                    if count > 0 {
+                        bump(&mut counter.wide, base + i as i64, u64::from(count), budget);
+                    }
+                }
+            }
+        }
+        if sparse && !counter.sparse {
+            counter.make_sparse(budget);
+        }
+        counter.nulls = input.u64()?;
+        for _ in 0..input.len(16)? {
+            let (value, count) = (input.i64()?, input.u64()?);
+            bump(&mut counter.wide, value, count, budget);
+        }
+        Ok(counter)
+    }
+}
+
+impl IntSet {
+    /// Writes the members as they are kept (a bitmap or a set).
+    pub(crate) fn encode(&self, out: &mut StateWriter) {
+        out.i64(self.base);
+        out.len(self.words.len());
+        for &word in &self.words {
+            out.u64(word);
+        }
+        match &self.sparse {
+            None => out.u8(0),
+            Some(members) => {
+                out.u8(1);
+                out.len(members.len());
+                for &member in members {
+                    out.i64(member);
+                }
+            }
+        }
+    }
+
+    /// Reads what [`IntSet::encode`] wrote, its memory taken from `budget` as inserting takes
+    /// it (a bitmap where the budget allows, else a set).
+    pub(crate) fn decode(input: &mut StateReader<'_>, budget: &Budget) -> Result<Self> {
+        let mut set = IntSet::default();
+        let base = input.i64()?;
+        let n = input.len(8)?;
+        let words = (0..n).map(|_| input.u64()).collect::<Result<Vec<u64>>>()?;
+        let theirs = IntSet {
+            base,
+            words,
+            sparse: None,
+        };
+        if n > 0 {
+            let (lo, hi) = (base, theirs.last());
+            if (i128::from(hi) - i128::from(lo)) < MAX_SPAN as i128
+                && set.cover(lo, hi, budget)
+                && set.words.len() == n
+            {
+                set.words.copy_from_slice(&theirs.words);
+            } else {
+                theirs.for_each_dense(|value| set.insert(value, None, budget));
+            }
+        }
+        if input.u8()? != 0 {
+            let members = input.len(8)?;
+            if set.sparse.is_none() && !set.words.is_empty() {
+                set.make_sparse(budget);
+            }
+            let sparse = set.sparse.get_or_insert_default();
+            for _ in 0..members {
+                put(sparse, input.i64()?, budget);
+            }
+        }
+        Ok(set)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -617,6 +816,57 @@ mod tests {
         set.insert(0, Some((0, 1 << 20)), &budget);
         set.insert(1 << 20, None, &budget);
         assert_eq!(set.members(), [0, 1 << 20]);
+    }
+
+    #[test]
+    fn counters_and_sets_travel_as_they_are_kept() {
+        let budget = budget();
+        // An array with a cell carried past u32, a sparse counter, nulls.
+        let mut array = Counter::default();
+        for v in [5, 6, 6, 9] {
+            array.add(v, Some((0, 20)), &budget);
+        }
+        array.cells[1] = u32::MAX;
+        array.add(6, None, &budget);
+        array.nulls = 3;
+        let mut sparse = Counter::default();
+        for v in [i64::MIN, 0, i64::MAX, 0] {
+            sparse.add(v, None, &budget);
+        }
+        for counter in [array, sparse, Counter::default()] {
+            let mut out = StateWriter::default();
+            counter.encode(&mut out);
+            let mut input = StateReader::new(&out.0);
+            let back = Counter::decode(&mut input, &budget).unwrap();
+            input.finish().unwrap();
+            assert_eq!(back.entries(), counter.entries());
+            assert_eq!(back.nulls, counter.nulls);
+        }
+        let mut bitmap = IntSet::default();
+        for v in [70, 3, 64, 1000] {
+            bitmap.insert(v, Some((0, 2000)), &budget);
+        }
+        let mut scattered = IntSet::default();
+        for v in [i64::MIN, -1, i64::MAX] {
+            scattered.insert(v, None, &budget);
+        }
+        for set in [bitmap, scattered, IntSet::default()] {
+            let mut out = StateWriter::default();
+            set.encode(&mut out);
+            let mut input = StateReader::new(&out.0);
+            let back = IntSet::decode(&mut input, &budget).unwrap();
+            input.finish().unwrap();
+            assert_eq!(back.members(), set.members());
+        }
+        // Short, long or garbage bytes are errors, never a panic.
+        let mut out = StateWriter::default();
+        IntSet::default().encode(&mut out);
+        for bytes in [&out.0[..3], &[0xff; 40][..]] {
+            let mut input = StateReader::new(bytes);
+            assert!(IntSet::decode(&mut input, &budget).is_err() || input.finish().is_err());
+            let mut input = StateReader::new(bytes);
+            assert!(Counter::decode(&mut input, &budget).is_err() || input.finish().is_err());
+        }
     }
 
     #[test]

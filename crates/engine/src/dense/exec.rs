@@ -74,7 +74,7 @@ const FOOTER_CONCURRENCY: usize = 16;
 const DENSE_BUDGET: usize = 768 << 20;
 
 /// A filter on one text column, evaluated once per dictionary entry.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct TextFilter {
     pub column: String,
     /// Over a batch holding only `column`, typed as the table declares it.
@@ -83,7 +83,7 @@ pub(crate) struct TextFilter {
 }
 
 /// The filters that need row values (integers, timestamps, several columns).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct RowFilter {
     pub predicate: Arc<dyn PhysicalExpr>,
     /// The columns it reads, typed as the table declares them.
@@ -91,14 +91,14 @@ pub(crate) struct RowFilter {
 }
 
 /// A key grouped on dictionary entries: a text column, or an expression of one column.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct EntryKey {
     pub column: String,
     pub derived: Option<Arc<DerivedKey>>,
 }
 
 /// When an aggregate takes its `then` value, planned.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum PlannedCondition {
     /// Over the partition columns: evaluated once per file.
     Partition(Arc<dyn PhysicalExpr>),
@@ -109,14 +109,14 @@ pub(crate) enum PlannedCondition {
 }
 
 /// One aggregate, planned.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct AggregatePlan {
     pub aggregate: Aggregate,
     pub condition: Option<PlannedCondition>,
 }
 
 /// Everything a dense aggregation needs at run time.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct DenseScan {
     pub table: String,
     pub store_url: ObjectStoreUrl,
@@ -141,7 +141,9 @@ pub(crate) struct DenseScan {
     /// What EXPLAIN shows.
     pub description: String,
     /// DataFusion's plan for the same answer, where a text key may hold too many values.
-    pub fallback: Option<Fallback>,
+    pub fallback: Option<Arc<Fallback>>,
+    /// The query as classified: what a worker plans its partial from (see [`super::partial`]).
+    pub query: Arc<super::DenseQuery>,
 }
 
 /// The aggregation as DataFusion's hash aggregation would answer it: taken instead when a text
@@ -240,13 +242,23 @@ impl Fallback {
         })
     }
 
-    /// Plans and runs the fallback: only when it applies, so other queries pay nothing for it.
-    async fn run(
-        &self,
-        scan: &DenseScan,
-        context: Arc<TaskContext>,
-        metrics: &ExecutionPlanMetricsSet,
-    ) -> Result<Vec<RecordBatch>> {
+    /// Whether it applies to `scan`'s files, read from their footers now (at planning: a
+    /// worker's partial state cannot fall back, so a coordinator decides before it splits).
+    pub(crate) async fn applies_to(&self, scan: &DenseScan, context: &TaskContext) -> Result<bool> {
+        let store = context.runtime_env().object_store(&scan.store_url)?;
+        let files = plan_files(scan, &store, context).await?;
+        Ok(self.applies(&files))
+    }
+
+    /// DataFusion's physical plan for the answer, over `scan`'s chosen files.
+    pub(crate) async fn plan(&self, scan: &DenseScan) -> Result<Arc<dyn ExecutionPlan>> {
+        self.state(scan).create_physical_plan(&self.plan).await
+    }
+
+    /// The session the fallback plans in: without Minerva's aggregation rules (DataFusion's
+    /// own plan, all the way down), planned by Minerva's planner alone (a planner wrapping it,
+    /// such as a cluster's, plans the whole query), reading the files `scan` chose.
+    fn state(&self, scan: &DenseScan) -> datafusion::execution::SessionState {
         // Without Minerva's aggregation rules: DataFusion's own plan, all the way down.
         let rules: Vec<_> = self
             .state
@@ -272,12 +284,23 @@ impl Fallback {
                     scan.table.clone(),
                     scan.files.clone(),
                 )));
-        let state = datafusion::execution::session_state::SessionStateBuilder::new_from_existing(
+        datafusion::execution::session_state::SessionStateBuilder::new_from_existing(
             self.state.as_ref().clone(),
         )
         .with_config(config)
         .with_optimizer_rules(rules)
-        .build();
+        .with_query_planner(Arc::new(super::MinervaQueryPlanner))
+        .build()
+    }
+
+    /// Plans and runs the fallback: only when it applies, so other queries pay nothing for it.
+    async fn run(
+        &self,
+        scan: &DenseScan,
+        context: Arc<TaskContext>,
+        metrics: &ExecutionPlanMetricsSet,
+    ) -> Result<Vec<RecordBatch>> {
+        let state = self.state(scan);
         if let Some(keys) = &self.keys {
             let input = state.create_physical_plan(keys).await?;
             let schema = Arc::clone(&scan.schema);
@@ -385,23 +408,58 @@ impl DenseScan {
 #[derive(Debug)]
 pub(crate) struct DenseAggregateExec {
     scan: Arc<DenseScan>,
+    role: Role,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
 
+/// What a [`DenseAggregateExec`] emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The answer.
+    Whole,
+    /// Its groups' states over its files, for a merge to finish (see [`super::partial`]).
+    Partial,
+}
+
 impl DenseAggregateExec {
+    /// The answer of `scan`.
     pub(crate) fn new(scan: DenseScan) -> Self {
+        Self::with_role(scan, Role::Whole)
+    }
+
+    /// The groups' states of `scan` over its files: never a fallback's rows (they do not
+    /// merge), so a partial has none.
+    pub(crate) fn partial(mut scan: DenseScan) -> Self {
+        scan.fallback = None;
+        Self::with_role(scan, Role::Partial)
+    }
+
+    fn with_role(scan: DenseScan, role: Role) -> Self {
+        let schema = match role {
+            Role::Whole => Arc::clone(&scan.schema),
+            Role::Partial => super::partial::state_schema(&scan),
+        };
         let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&scan.schema)),
+            EquivalenceProperties::new(schema),
             Partitioning::UnknownPartitioning(1),
             EmissionType::Final,
             Boundedness::Bounded,
         );
         Self {
             scan: Arc::new(scan),
+            role,
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
         }
+    }
+
+    pub(crate) fn scan(&self) -> &Arc<DenseScan> {
+        &self.scan
+    }
+
+    pub(crate) fn role(&self) -> Role {
+        self.role
     }
 }
 
@@ -418,9 +476,13 @@ impl DisplayAs for DenseAggregateExec {
             0 => String::new(),
             n => format!(" … and {n} more"),
         };
+        let mode = match self.role {
+            Role::Whole => "",
+            Role::Partial => "mode=partial, ",
+        };
         write!(
             f,
-            "DenseAggregateExec: {}, files={} [{}{more}]",
+            "DenseAggregateExec: {mode}{}, files={} [{}{more}]",
             self.scan.description,
             files.len(),
             shown.join(", "),
@@ -487,11 +549,11 @@ impl ExecutionPlan for DenseAggregateExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let scan = Arc::clone(&self.scan);
-        let batches = futures::stream::once(run(scan, context, self.metrics.clone()))
+        let batches = futures::stream::once(run(scan, self.role, context, self.metrics.clone()))
             .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
             .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
-            Arc::clone(&self.scan.schema),
+            self.schema(),
             batches,
         )))
     }
@@ -517,6 +579,7 @@ struct FilePlan {
 /// by design: the steps of one row group in the order they happen).
 async fn run(
     scan: Arc<DenseScan>,
+    role: Role,
     context: Arc<TaskContext>,
     metrics: ExecutionPlanMetricsSet,
 ) -> Result<Vec<RecordBatch>> {
@@ -538,31 +601,10 @@ async fn run(
         .enumerate()
         .flat_map(|(f, plan)| plan.row_groups.iter().map(move |&rg| (f, rg)))
         .collect();
-    let reservation = MemoryConsumer::new(format!("DenseAggregateExec[{}]", scan.table))
-        .register(context.memory_pool());
-    let limit = match context.memory_pool().memory_limit() {
-        MemoryLimit::Finite(bytes) => Some(bytes),
-        _ => None,
-    };
-    // Arrays take at most half of a memory limit: the rest is room for the hash maps that
-    // replace them past it.
-    let arrays = limit.map_or(DENSE_BUDGET, |bytes| DENSE_BUDGET.min(bytes / 2));
-    let budget = Arc::new(Budget::in_pool(arrays, reservation));
-    let aggregates: Vec<Aggregate> = scan
-        .aggregates
-        .iter()
-        .map(|a| a.aggregate.clone())
-        .collect();
-    let new_groups = || {
-        Groups::new(
-            scan.text_keys.len(),
-            scan.integer_key.is_some(),
-            &aggregates,
-            Arc::clone(&budget),
-        )
-    };
+    let (budget, limit) = budget_of(&scan, &context, "DenseAggregateExec");
+    let fresh = || new_groups(&scan, &budget);
 
-    let mut merged = new_groups();
+    let mut merged = fresh();
     if scan.metadata_answers() {
         for plan in &files {
             let id = merged.partition_id(plan.partition.clone());
@@ -618,7 +660,7 @@ async fn run(
                     Arc::clone(&readers),
                     metrics.clone(),
                     Arc::clone(&hints),
-                    new_groups(),
+                    fresh(),
                 );
                 SpawnedTask::spawn(async move {
                     let mut worker = Worker {
@@ -680,12 +722,47 @@ async fn run(
         }
     }
     let batch_size = context.session_config().batch_size();
-    merged.into_batches(&scan.outputs, &scan.schema, batch_size, scan.global)
+    match role {
+        Role::Whole => merged.into_batches(&scan.outputs, &scan.schema, batch_size, scan.global),
+        Role::Partial => super::partial::into_states(merged, &scan, batch_size),
+    }
+}
+
+/// The memory budget of `scan`'s groups in `context`'s pool (registered as `operator`), and
+/// the pool's limit.
+pub(crate) fn budget_of(
+    scan: &DenseScan,
+    context: &TaskContext,
+    operator: &str,
+) -> (Arc<Budget>, Option<usize>) {
+    let reservation =
+        MemoryConsumer::new(format!("{operator}[{}]", scan.table)).register(context.memory_pool());
+    let limit = match context.memory_pool().memory_limit() {
+        MemoryLimit::Finite(bytes) => Some(bytes),
+        _ => None,
+    };
+    // Arrays take at most half of a memory limit: the rest is room for the hash maps that
+    // replace them past it.
+    let arrays = limit.map_or(DENSE_BUDGET, |bytes| DENSE_BUDGET.min(bytes / 2));
+    (Arc::new(Budget::in_pool(arrays, reservation)), limit)
+}
+
+/// Empty groups for `scan`'s keys and aggregates.
+pub(crate) fn new_groups(scan: &DenseScan, budget: &Arc<Budget>) -> Groups {
+    let aggregates: Vec<Aggregate> = (scan.aggregates.iter())
+        .map(|a| a.aggregate.clone())
+        .collect();
+    Groups::new(
+        scan.text_keys.len(),
+        scan.integer_key.is_some(),
+        &aggregates,
+        Arc::clone(budget),
+    )
 }
 
 /// Fails the query once the memory pool refused the aggregation a reservation: it holds what
 /// the limit allows and needs more.
-fn within_memory(scan: &DenseScan, budget: &Budget, limit: Option<usize>) -> Result<()> {
+pub(crate) fn within_memory(scan: &DenseScan, budget: &Budget, limit: Option<usize>) -> Result<()> {
     let Some(asked) = budget.refused() else {
         return Ok(());
     };

@@ -7,14 +7,16 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, DictionaryArray, Int64Array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, DictionaryArray, Int64Array, UInt64Array,
+};
 use arrow::buffer::BooleanBuffer;
-use arrow::datatypes::{Int32Type, SchemaRef};
+use arrow::datatypes::{Int32Type, SchemaRef, UInt64Type};
 use arrow::record_batch::RecordBatch;
 use datafusion::common::{HashMap, ScalarValue};
 use datafusion::error::Result;
 
-use super::cells::{Budget, Counter, IntSet};
+use super::cells::{Budget, Counter, IntSet, StateReader, StateWriter, malformed_state};
 use super::measures::{
     self, Aggregate, EachRow, Gathered as Answer, Input, Measure, NarrowInts, Numbers, Values,
 };
@@ -771,6 +773,177 @@ impl Groups {
         }
     }
 
+    /// The groups as states a merge absorbs (see [`Groups::absorb_states`]): one row per group,
+    /// in batches of at most `batch_size` rows, laid out as `schema` says — each partition key's
+    /// and text key's value, the group's rows, its integer key's counts or set, and each
+    /// aggregate's state, as bytes.
+    pub(crate) fn into_states(
+        self,
+        schema: &SchemaRef,
+        partition_keys: usize,
+        batch_size: usize,
+    ) -> Result<Vec<RecordBatch>> {
+        let texts = self.texts.len();
+        let order: Vec<usize> = (0..self.keys.len()).collect();
+        let mut batches = Vec::new();
+        for chunk in order.chunks(batch_size.max(1)) {
+            let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+            let typed = |values: Vec<ScalarValue>, c: usize| -> Result<ArrayRef> {
+                let array = ScalarValue::iter_to_array(values)?;
+                let to = schema.field(c).data_type();
+                Ok(if array.data_type() == to {
+                    array
+                } else {
+                    arrow::compute::cast(&array, to)?
+                })
+            };
+            for i in 0..partition_keys {
+                let values = (chunk.iter())
+                    .map(|&g| self.partitions[self.keys[g].0 as usize][i].clone())
+                    .collect();
+                columns.push(typed(values, columns.len())?);
+            }
+            for i in 0..texts {
+                let values = (chunk.iter())
+                    .map(|&g| self.texts[i].values[self.keys[g].1[i] as usize].clone())
+                    .collect();
+                columns.push(typed(values, columns.len())?);
+            }
+            columns.push(Arc::new(
+                chunk
+                    .iter()
+                    .map(|&g| self.rows.get(g).copied())
+                    .collect::<UInt64Array>(),
+            ));
+            let bytes = |f: &dyn Fn(usize, &mut StateWriter) -> bool| -> ArrayRef {
+                let mut builder = BinaryBuilder::new();
+                for &g in chunk {
+                    let mut out = StateWriter::default();
+                    if f(g, &mut out) {
+                        builder.append_value(&out.0);
+                    } else {
+                        builder.append_null();
+                    }
+                }
+                Arc::new(builder.finish())
+            };
+            columns.push(bytes(&|g, out| {
+                if self.keys_only {
+                    let (set, null) = &self.present[g];
+                    set.encode(out);
+                    out.u8(u8::from(*null));
+                    true
+                } else if self.integer_key {
+                    self.by_key[g].encode(out);
+                    true
+                } else {
+                    false
+                }
+            }));
+            for counts in &self.counts {
+                columns.push(bytes(&|g, out| match counts {
+                    Counts::Rows | Counts::Shared(..) => false,
+                    Counts::Values(v) => {
+                        out.u64(v[g]);
+                        true
+                    }
+                    Counts::ValuesByKey(v) => {
+                        v[g].encode(out);
+                        true
+                    }
+                    Counts::Distinct(v) => {
+                        v[g].encode(out);
+                        true
+                    }
+                    Counts::Numbers(numbers, _) => {
+                        numbers.encode(g, out);
+                        true
+                    }
+                }));
+            }
+            batches.push(RecordBatch::try_new(Arc::clone(schema), columns)?);
+        }
+        Ok(batches)
+    }
+
+    /// Adds the groups of states [`Groups::into_states`] wrote (another worker's, the same keys
+    /// and aggregates) to these.
+    pub(crate) fn absorb_states(
+        &mut self,
+        batch: &RecordBatch,
+        partition_keys: usize,
+    ) -> Result<()> {
+        let texts = self.texts.len();
+        let columns = batch.columns();
+        if columns.len() != partition_keys + texts + 2 + self.counts.len() {
+            return Err(malformed_state());
+        }
+        let rows = columns[partition_keys + texts]
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(malformed_state)?;
+        let binary = |c: usize| {
+            columns[c]
+                .as_binary_opt::<i32>()
+                .ok_or_else(malformed_state)
+        };
+        let integer = binary(partition_keys + texts + 1)?;
+        let states = (0..self.counts.len())
+            .map(|a| binary(partition_keys + texts + 2 + a))
+            .collect::<Result<Vec<_>>>()?;
+        let budget = Arc::clone(&self.budget);
+        for row in 0..batch.num_rows() {
+            let values = (0..partition_keys)
+                .map(|i| ScalarValue::try_from_array(&columns[i], row))
+                .collect::<Result<Vec<_>>>()?;
+            let partition = self.partition_id(values);
+            let mut codes = Vec::with_capacity(texts);
+            for i in 0..texts {
+                let value = ScalarValue::try_from_array(&columns[partition_keys + i], row)?;
+                codes.push(self.texts[i].code(value, &budget));
+            }
+            let g = self.group(partition, &codes) as usize;
+            if let Some(count) = self.rows.get_mut(g)
+                && rows.is_valid(row)
+            {
+                *count += rows.value(row);
+            }
+            if integer.is_valid(row) {
+                let mut input = StateReader::new(integer.value(row));
+                if self.keys_only {
+                    let set = IntSet::decode(&mut input, &budget)?;
+                    let null = input.u8()? != 0;
+                    self.present[g].0.absorb(set, &budget);
+                    self.present[g].1 |= null;
+                } else if self.integer_key {
+                    let counter = Counter::decode(&mut input, &budget)?;
+                    self.by_key[g].absorb(counter, &budget);
+                } else {
+                    return Err(malformed_state());
+                }
+                input.finish()?;
+            }
+            for (counts, state) in self.counts.iter_mut().zip(&states) {
+                if state.is_null(row) {
+                    continue;
+                }
+                let mut input = StateReader::new(state.value(row));
+                match counts {
+                    Counts::Rows | Counts::Shared(..) => return Err(malformed_state()),
+                    Counts::Values(v) => v[g] += input.u64()?,
+                    Counts::ValuesByKey(v) => {
+                        v[g].absorb(Counter::decode(&mut input, &budget)?, &budget)
+                    }
+                    Counts::Distinct(v) => {
+                        v[g].absorb(IntSet::decode(&mut input, &budget)?, &budget)
+                    }
+                    Counts::Numbers(numbers, _) => numbers.absorb_encoded(g, &mut input)?,
+                }
+                input.finish()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether aggregate `a` is answered by an earlier one's stream: nothing to read for it.
     pub(crate) fn is_shared(&self, a: usize) -> bool {
         matches!(self.counts[a], Counts::Shared(..))
@@ -1418,6 +1591,11 @@ mod slot_tests {
     /// The answer as the dense path counts it, in batches of `batch` rows, slot by slot or
     /// (`by_row`) row by row.
     fn dense(rows: &[Row], mask: &[bool; 4], batch: usize, by_row: bool) -> Answer {
+        answer(counted(rows, mask, batch, by_row))
+    }
+
+    /// The groups of `rows`, counted as [`dense`] counts them.
+    fn counted(rows: &[Row], mask: &[bool; 4], batch: usize, by_row: bool) -> Groups {
         let budget = Arc::new(Budget::new(1 << 20));
         let aggregates = aggregates();
         let mut groups = Groups::new(1, false, &aggregates, Arc::clone(&budget));
@@ -1490,6 +1668,11 @@ mod slot_tests {
             };
             groups.update(&input, &mut combos);
         }
+        groups
+    }
+
+    /// The answer of `groups`, sorted.
+    fn answer(groups: Groups) -> Answer {
         let mut fields = vec![Field::new("k", DataType::Utf8, true)];
         fields.extend((0..5).map(|a| Field::new(format!("a{a}"), DataType::Int64, true)));
         let schema = Arc::new(Schema::new(fields));
@@ -1562,6 +1745,40 @@ mod slot_tests {
             let expected = expected(&rows, &mask);
             prop_assert_eq!(dense(&rows, &mask, batch, false), expected.clone());
             prop_assert_eq!(dense(&rows, &mask, batch, true), expected);
+        }
+
+        /// Groups sent as states (a cluster's partials) and absorbed by a merge answer as one
+        /// worker counting every row does, wherever the rows are cut between the partials.
+        #[test]
+        fn states_merge_as_one_worker_counts(
+            rows in proptest::collection::vec(
+                (
+                    proptest::option::of(0u8..4),
+                    proptest::option::of(0u8..3),
+                    proptest::option::of(-1000i64..1000),
+                ),
+                1..60,
+            ),
+            mask in any::<[bool; 4]>(),
+            cut in 0usize..60,
+            batch in 1usize..25,
+        ) {
+            let cut = cut.min(rows.len());
+            let mut fields = vec![Field::new("k", DataType::Utf8, true)];
+            fields.push(Field::new("rows", DataType::UInt64, true));
+            fields.push(Field::new("integer_key", DataType::Binary, true));
+            fields.extend((0..5).map(|a| Field::new(format!("a{a}"), DataType::Binary, true)));
+            let schema = Arc::new(Schema::new(fields));
+            let mut merged = Groups::new(1, false, &aggregates(), Arc::new(Budget::new(1 << 20)));
+            for part in [&rows[..cut], &rows[cut..]] {
+                let states = counted(part, &mask, batch, false)
+                    .into_states(&schema, 0, batch)
+                    .unwrap();
+                for state in &states {
+                    merged.absorb_states(state, 0).unwrap();
+                }
+            }
+            prop_assert_eq!(answer(merged), expected(&rows, &mask));
         }
     }
 }

@@ -24,6 +24,8 @@ use datafusion::common::ScalarValue;
 use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
 
+use super::cells::{StateReader, StateWriter};
+
 /// What an aggregate computes from the values it is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd)]
 pub(crate) enum Measure {
@@ -743,6 +745,62 @@ impl Numbers {
             ) => cells[ours].absorb(&other_cells[theirs]),
             _ => unreachable!("workers keep the same kinds of numbers"),
         }
+    }
+
+    /// Writes group `g`'s cell (and whether a sum overflowed: it travels with every cell).
+    pub(crate) fn encode(&self, g: usize, out: &mut StateWriter) {
+        match self {
+            Numbers::Ints {
+                cells, overflow, ..
+            } => {
+                let c = &cells[g];
+                out.u8(u8::from(*overflow));
+                out.u64(c.n);
+                out.i128(c.sum);
+                out.i128(c.min);
+                out.i128(c.max);
+            }
+            Numbers::Floats { cells } => {
+                let c = &cells[g];
+                out.u64(c.n);
+                out.f64(c.sum);
+                out.f64(c.min);
+                out.f64(c.max);
+            }
+        }
+    }
+
+    /// Merges a cell [`Numbers::encode`] wrote (of numbers kept as these are) into group `g`.
+    pub(crate) fn absorb_encoded(&mut self, g: usize, input: &mut StateReader<'_>) -> Result<()> {
+        let theirs = match self {
+            Numbers::Ints {
+                scale, extremes, ..
+            } => {
+                let overflow = input.u8()? != 0;
+                let cell = IntCell {
+                    n: input.u64()?,
+                    sum: input.i128()?,
+                    min: input.i128()?,
+                    max: input.i128()?,
+                };
+                Numbers::Ints {
+                    scale: *scale,
+                    extremes: *extremes,
+                    cells: vec![cell],
+                    overflow,
+                }
+            }
+            Numbers::Floats { .. } => Numbers::Floats {
+                cells: vec![FloatCell {
+                    n: input.u64()?,
+                    sum: input.f64()?,
+                    min: input.f64()?,
+                    max: input.f64()?,
+                }],
+            },
+        };
+        self.absorb(g, &theirs, 0);
+        Ok(())
     }
 
     /// Group `g`'s answer to `measure`, as gathered (`None`: no values, SQL's NULL; a count

@@ -34,6 +34,7 @@ mod groups;
 mod join;
 mod lookup;
 mod measures;
+mod partial;
 mod stats;
 mod union;
 
@@ -43,15 +44,17 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, DFSchemaRef};
+use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::source_as_provider;
 use datafusion::error::Result;
 use datafusion::execution::context::QueryPlanner;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::simplify::SimplifyContext;
@@ -68,6 +71,7 @@ use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 use minerva_catalog::Format;
 
+use crate::options::MinervaOptions;
 use crate::scan::CatalogTable;
 use exec::{
     AggregatePlan, DenseAggregateExec, DenseScan, EntryKey, PlannedCondition, RowFilter, TextFilter,
@@ -75,6 +79,8 @@ use exec::{
 use groups::Output;
 pub(crate) use lookup::JoinAsLookup;
 use measures::{Aggregate, Condition, Domain, Measure, Number, Operand};
+pub(crate) use partial::GatherPartials;
+pub use partial::{DensePart, DenseSpec, partial_with_files};
 pub(crate) use union::AggregateThroughUnion;
 
 /// Aggregation below joins, wherever the large side's partial aggregate is dense.
@@ -101,11 +107,18 @@ enum Key {
     Derived(Expr, String),
 }
 
-/// A query the dense path answers: one table, its filters, keys and counts.
+/// A query the dense path answers: one table and what it asks of it.
 #[derive(Debug, Clone)]
 pub(crate) struct DenseAggregate {
     table: Arc<dyn TableProvider>,
     table_name: String,
+    query: DenseQuery,
+}
+
+/// What a dense aggregation asks of its table: filters, keys and aggregates, classified by
+/// what they read. Built only by [`DenseQuery::classify`], from the expressions as written.
+#[derive(Debug, Clone)]
+pub(crate) struct DenseQuery {
     /// Filters on partition columns only: they choose the partitions.
     partition_filters: Vec<Expr>,
     /// Filters on one string column each.
@@ -121,6 +134,12 @@ pub(crate) struct DenseAggregate {
 }
 
 impl DenseAggregate {
+    fn description(&self) -> String {
+        format!("table={}, {}", self.table_name, self.query.description())
+    }
+}
+
+impl DenseQuery {
     fn description(&self) -> String {
         let keys: Vec<String> = self
             .keys
@@ -139,8 +158,7 @@ impl DenseAggregate {
             .map(ToString::to_string)
             .collect();
         format!(
-            "table={}, keys=[{}], aggregates=[{}], filters=[{}]",
-            self.table_name,
+            "keys=[{}], aggregates=[{}], filters=[{}]",
             keys.join(", "),
             aggregates.join(", "),
             filters.join(", ")
@@ -150,7 +168,7 @@ impl DenseAggregate {
 
 impl PartialEq for DenseAggregate {
     fn eq(&self, other: &Self) -> bool {
-        self.description() == other.description() && self.schema == other.schema
+        self.description() == other.description() && self.query.schema == other.query.schema
     }
 }
 
@@ -178,7 +196,7 @@ impl UserDefinedLogicalNodeCore for DenseAggregate {
     }
 
     fn schema(&self) -> &DFSchemaRef {
-        &self.schema
+        &self.query.schema
     }
 
     /// None: the node has already taken what it needs from the expressions it replaced.
@@ -236,62 +254,107 @@ fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<D
         return None;
     }
     let columns = TableColumns::of(catalog_table);
-    // This rule runs before DataFusion's simplifier: fold constants (`CAST('2024-01-02' AS
-    // DATE)`, `current_date - INTERVAL …`) here, so partition pruning sees literals.
-    let simplifier = ExprSimplifier::new(
-        SimplifyContext::builder()
-            .with_schema(Arc::new(DFSchema::try_from(catalog_table.schema()).ok()?))
-            .with_query_execution_start_time(config.query_execution_start_time())
-            .with_config_options(config.options())
-            .build(),
-    );
-
-    let mut node = DenseAggregate {
-        table: Arc::clone(&table),
-        table_name: catalog_table.table().qualified_name(),
-        partition_filters: Vec::new(),
-        text_filters: Vec::new(),
-        row_filters: Vec::new(),
-        keys: Vec::new(),
-        aggregates: Vec::new(),
-        written: (Vec::new(), Vec::new()),
-        schema,
-    };
+    let simplifier = simplifier_for(
+        &columns,
+        config.query_execution_start_time(),
+        config.options(),
+    )?;
+    let mut filters = Vec::new();
     for predicate in &predicates {
         for conjunct in split_conjunction(predicate) {
-            let conjunct = simplifier.simplify(columns.plain(conjunct)?).ok()?;
+            filters.push(columns.plain(conjunct)?);
+        }
+    }
+    let groups = (group_exprs.iter())
+        .map(|e| columns.plain(e))
+        .collect::<Option<Vec<_>>>()?;
+    let aggregates = (aggr_exprs.iter())
+        .map(|e| columns.plain(e))
+        .collect::<Option<Vec<_>>>()?;
+    let query = DenseQuery::classify(&columns, &simplifier, filters, groups, aggregates, schema)?;
+    Some(DenseAggregate {
+        table: Arc::clone(&table),
+        table_name: catalog_table.table().qualified_name(),
+        query,
+    })
+}
+
+/// The simplifier the dense path folds constants with, over a table of `columns`: this rule
+/// runs before DataFusion's simplifier, and partition pruning must see literals
+/// (`CAST('2024-01-02' AS DATE)`, `current_date - INTERVAL …`).
+fn simplifier_for(
+    columns: &TableColumns,
+    start: Option<chrono::DateTime<chrono::Utc>>,
+    options: Arc<datafusion::config::ConfigOptions>,
+) -> Option<ExprSimplifier> {
+    Some(ExprSimplifier::new(
+        SimplifyContext::builder()
+            .with_schema(Arc::new(
+                DFSchema::try_from(Arc::clone(&columns.schema)).ok()?,
+            ))
+            .with_query_execution_start_time(start)
+            .with_config_options(options)
+            .build(),
+    ))
+}
+
+impl DenseQuery {
+    /// The dense form of an aggregation of one table (of `columns`) with the plain
+    /// (unaliased, unqualified) `filters` (conjuncts), group keys and aggregates, named as
+    /// `schema` names them; `None` if the dense path cannot answer it.
+    fn classify(
+        columns: &TableColumns,
+        simplifier: &ExprSimplifier,
+        filters: Vec<Expr>,
+        groups: Vec<Expr>,
+        aggregates: Vec<Expr>,
+        schema: DFSchemaRef,
+    ) -> Option<Self> {
+        let mut query = DenseQuery {
+            partition_filters: Vec::new(),
+            text_filters: Vec::new(),
+            row_filters: Vec::new(),
+            keys: Vec::new(),
+            aggregates: Vec::new(),
+            written: (Vec::new(), Vec::new()),
+            schema,
+        };
+        for conjunct in filters {
+            let conjunct = simplifier.simplify(conjunct).ok()?;
             // A filter DataFusion both kept and pushed into the scan is applied once.
-            if !node.has_filter(&conjunct) {
-                node.add_filter(conjunct, &columns)?;
+            if !query.has_filter(&conjunct) {
+                query.add_filter(conjunct, columns)?;
             }
         }
-    }
-    for expr in &group_exprs {
-        let plain = columns.plain(expr)?;
-        node.written.0.push(plain.clone());
-        node.keys
-            .push(key_of(plain, &columns, catalog_table, &simplifier)?);
-    }
-    let integer_keys = node
-        .keys
-        .iter()
-        .filter(|k| matches!(k, Key::Integer(_)))
-        .count();
-    if integer_keys > 1 {
-        return None;
-    }
-    let df_schema = DFSchema::try_from(catalog_table.schema()).ok()?;
-    for expr in &aggr_exprs {
-        let plain = columns.plain(expr)?;
-        node.written.1.push(plain.clone());
-        let aggregate = aggregate_of(plain, &columns, &simplifier, &df_schema)?;
-        // With an integer key, counts are kept per key value: only counts of rows.
-        if integer_keys > 0 && aggregate.measure != Measure::Count {
+        for plain in groups {
+            query.written.0.push(plain.clone());
+            query.keys.push(key_of(plain, columns, simplifier)?);
+        }
+        let integer_keys = (query.keys.iter())
+            .filter(|k| matches!(k, Key::Integer(_)))
+            .count();
+        if integer_keys > 1 {
             return None;
         }
-        node.aggregates.push(aggregate);
+        let df_schema = DFSchema::try_from(Arc::clone(&columns.schema)).ok()?;
+        for plain in aggregates {
+            query.written.1.push(plain.clone());
+            let aggregate = aggregate_of(plain, columns, simplifier, &df_schema)?;
+            // With an integer key, counts are kept per key value: only counts of rows.
+            if integer_keys > 0 && aggregate.measure != Measure::Count {
+                return None;
+            }
+            query.aggregates.push(aggregate);
+        }
+        Some(query)
     }
-    Some(node)
+
+    /// Every filter, in the order the classes are kept.
+    fn filters(&self) -> impl Iterator<Item = &Expr> {
+        (self.partition_filters.iter())
+            .chain(self.text_filters.iter().map(|(_, e)| e))
+            .chain(&self.row_filters)
+    }
 }
 
 /// The group keys, aggregates, input and output schema of an aggregation, or of a
@@ -348,13 +411,9 @@ fn scan_below(input: &LogicalPlan) -> Option<(&TableScan, Vec<Expr>)> {
     Some((scan, predicates))
 }
 
-impl DenseAggregate {
+impl DenseQuery {
     fn has_filter(&self, conjunct: &Expr) -> bool {
-        self.partition_filters
-            .iter()
-            .chain(self.text_filters.iter().map(|(_, e)| e))
-            .chain(&self.row_filters)
-            .any(|e| e == conjunct)
+        self.filters().any(|e| e == conjunct)
     }
 
     /// Files `conjunct` by what it reads: partition columns only, one text column, or other
@@ -381,12 +440,7 @@ impl DenseAggregate {
 
 /// A group key: a text column, an integer column, an expression of partition columns, or an
 /// expression of one text, date or timestamp column.
-fn key_of(
-    expr: Expr,
-    columns: &TableColumns,
-    table: &CatalogTable,
-    simplifier: &ExprSimplifier,
-) -> Option<Key> {
+fn key_of(expr: Expr, columns: &TableColumns, simplifier: &ExprSimplifier) -> Option<Key> {
     let refs = columns.refs(&expr)?;
     match (&expr, refs.as_slice()) {
         (Expr::Column(c), _) if columns.is_text(&c.name) => Some(Key::Text(c.name.clone())),
@@ -396,7 +450,7 @@ fn key_of(
         (_, [column]) if columns.is_file(column) => {
             // Simplified as DataFusion would before planning it (`coalesce` becomes a CASE).
             let expr = simplifier.simplify(expr.clone()).ok()?;
-            let schema = derived::column_schema(&table.schema(), column).ok()?;
+            let schema = derived::column_schema(&columns.schema, column).ok()?;
             let ty = schema.field(0).data_type().clone();
             let result = expr.get_type(&DFSchema::try_from(schema).ok()?).ok()?;
             derived::per(&expr, column, &ty, &result)?;
@@ -718,97 +772,18 @@ impl ExtensionPlanner for DensePlanner {
             return Ok(None);
         };
         // Every filter, not only the partition ones: a live table's sides prune by the others too.
-        let filters: Vec<Expr> = node
-            .partition_filters
-            .iter()
-            .chain(node.text_filters.iter().map(|(_, e)| e))
-            .chain(&node.row_filters)
-            .cloned()
-            .collect();
+        let filters: Vec<Expr> = node.query.filters().cloned().collect();
         let files = table.plan_files(session, &filters).await?;
-        let schema = table.schema();
-        let fields_of = |names: &[&str]| fields_of(&schema, names);
-        let partition_names: Vec<&str> = table
-            .table()
-            .partition_columns()
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        let partition_schema = fields_of(&partition_names)?;
-        let partition_df = DFSchema::try_from(Arc::clone(&partition_schema))?;
-        let keys = PlannedKeys::of(node, session, &partition_df, &schema)?;
-
-        let text_filters = node
-            .text_filters
-            .iter()
-            .map(|(column, expr)| {
-                let schema = fields_of(&[column.as_str()])?;
-                let df = DFSchema::try_from(Arc::clone(&schema))?;
-                Ok(TextFilter {
-                    column: column.clone(),
-                    predicate: session.create_physical_expr(expr.clone(), &df)?,
-                    schema,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let (row_filter, pruning) = match conjunction(node.row_filters.iter().cloned()) {
-            Some(predicate) => {
-                let names = column_names(&predicate);
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                let schema = fields_of(&names)?;
-                let df = DFSchema::try_from(Arc::clone(&schema))?;
-                let predicate = session.create_physical_expr(predicate, &df)?;
-                let pruning = PruningPredicateBuilder::new()
-                    .with_file_schema(Arc::clone(&schema))
-                    .build(Arc::clone(&predicate));
-                (Some(RowFilter { predicate, schema }), pruning)
-            }
-            None => (None, None),
-        };
-        let aggregates = node
-            .aggregates
-            .iter()
-            .map(|aggregate| {
-                let condition = match &aggregate.condition {
-                    None => None,
-                    Some(Condition::Partition(expr)) => Some(PlannedCondition::Partition(
-                        session.create_physical_expr(expr.clone(), &partition_df)?,
-                    )),
-                    Some(Condition::Text(column, expr)) => {
-                        let schema = fields_of(&[column.as_str()])?;
-                        let df = DFSchema::try_from(Arc::clone(&schema))?;
-                        Some(PlannedCondition::Text(TextFilter {
-                            column: column.clone(),
-                            predicate: session.create_physical_expr(expr.clone(), &df)?,
-                            schema,
-                        }))
-                    }
-                    Some(Condition::Row(expr)) => {
-                        let names = column_names(expr);
-                        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                        let schema = fields_of(&names)?;
-                        let df = DFSchema::try_from(Arc::clone(&schema))?;
-                        Some(PlannedCondition::Row(RowFilter {
-                            predicate: session.create_physical_expr(expr.clone(), &df)?,
-                            schema,
-                        }))
-                    }
-                };
-                Ok(AggregatePlan {
-                    aggregate: aggregate.clone(),
-                    condition,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let facts = TableFacts::of(table, &node.table_name);
+        let mut scan = plan_scan(&node.query, &facts, files, &|expr, schema| {
+            session.create_physical_expr(expr, schema)
+        })?;
         // Text keys whose files may hold too many values for a group each.
-        let text_columns: Vec<String> = node
-            .keys
-            .iter()
+        let text_columns: Vec<String> = (node.query.keys.iter())
             .filter_map(|key| match key {
                 Key::Text(c) => Some(c.clone()),
                 Key::Derived(_, c)
-                    if schema
-                        .field_with_name(c)
+                    if (facts.schema.field_with_name(c))
                         .is_ok_and(|f| !f.data_type().is_temporal()) =>
                 {
                     Some(c.clone())
@@ -819,36 +794,145 @@ impl ExtensionPlanner for DensePlanner {
         let fallback = exec::Fallback::of(
             &node.table,
             &node.table_name,
-            filters.clone(),
-            &node.written,
-            &node.schema,
+            filters,
+            &node.query.written,
+            &node.query.schema,
             text_columns,
             session,
         )
         // A plan DataFusion cannot make is no reason to fail: the dense path answers.
         .ok()
         .flatten();
-        let scan = DenseScan {
-            table: node.table_name.clone(),
-            store_url: table.store_url().clone(),
-            files,
-            partition_schema,
-            partition_keys: keys.partition,
-            text_keys: keys.text,
-            integer_key: keys.integer,
-            text_filters,
-            row_filter,
-            pruning,
-            aggregates,
-            outputs: keys.outputs,
-            schema: Arc::new(node.schema.as_arrow().clone()),
-            declared: schema,
-            global: node.keys.is_empty(),
-            description: node.description(),
-            fallback,
-        };
-        Ok(Some(Arc::new(DenseAggregateExec::new(scan))))
+        if !MinervaOptions::of(session.config_options()).dense_partials {
+            scan.fallback = fallback.map(Arc::new);
+            return Ok(Some(Arc::new(DenseAggregateExec::new(scan))));
+        }
+        // Partial states per worker and a merge: unless DataFusion's plan is the better one for
+        // these files, decided now by their footers (a worker's partial cannot fall back).
+        if let Some(fallback) = fallback
+            && fallback.applies_to(&scan, &session.task_ctx()).await?
+        {
+            return fallback.plan(&scan).await.map(Some);
+        }
+        Ok(Some(partial::split(scan)))
     }
+}
+
+/// What the dense path needs of a table besides its files.
+pub(crate) struct TableFacts {
+    name: String,
+    /// Its columns, partition columns included.
+    schema: SchemaRef,
+    partitions: Vec<String>,
+    store_url: ObjectStoreUrl,
+}
+
+impl TableFacts {
+    fn of(table: &CatalogTable, name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            schema: table.schema(),
+            partitions: (table.table().partition_columns().iter())
+                .map(|c| c.name.clone())
+                .collect(),
+            store_url: table.store_url().clone(),
+        }
+    }
+}
+
+/// Plans `query` over `files` of `table`: its expressions made physical by `physical`.
+fn plan_scan(
+    query: &DenseQuery,
+    table: &TableFacts,
+    files: Vec<PartitionedFile>,
+    physical: &dyn Fn(Expr, &DFSchema) -> Result<Arc<dyn PhysicalExpr>>,
+) -> Result<DenseScan> {
+    let schema = Arc::clone(&table.schema);
+    let fields_of = |names: &[&str]| fields_of(&schema, names);
+    let partition_names: Vec<&str> = table.partitions.iter().map(String::as_str).collect();
+    let partition_schema = fields_of(&partition_names)?;
+    let partition_df = DFSchema::try_from(Arc::clone(&partition_schema))?;
+    let keys = PlannedKeys::of(query, physical, &partition_df, &schema)?;
+
+    let text_filters = (query.text_filters.iter())
+        .map(|(column, expr)| {
+            let schema = fields_of(&[column.as_str()])?;
+            let df = DFSchema::try_from(Arc::clone(&schema))?;
+            Ok(TextFilter {
+                column: column.clone(),
+                predicate: physical(expr.clone(), &df)?,
+                schema,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (row_filter, pruning) = match conjunction(query.row_filters.iter().cloned()) {
+        Some(predicate) => {
+            let names = column_names(&predicate);
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let schema = fields_of(&names)?;
+            let df = DFSchema::try_from(Arc::clone(&schema))?;
+            let predicate = physical(predicate, &df)?;
+            let pruning = PruningPredicateBuilder::new()
+                .with_file_schema(Arc::clone(&schema))
+                .build(Arc::clone(&predicate));
+            (Some(RowFilter { predicate, schema }), pruning)
+        }
+        None => (None, None),
+    };
+    let aggregates = (query.aggregates.iter())
+        .map(|aggregate| {
+            let condition = match &aggregate.condition {
+                None => None,
+                Some(Condition::Partition(expr)) => Some(PlannedCondition::Partition(physical(
+                    expr.clone(),
+                    &partition_df,
+                )?)),
+                Some(Condition::Text(column, expr)) => {
+                    let schema = fields_of(&[column.as_str()])?;
+                    let df = DFSchema::try_from(Arc::clone(&schema))?;
+                    Some(PlannedCondition::Text(TextFilter {
+                        column: column.clone(),
+                        predicate: physical(expr.clone(), &df)?,
+                        schema,
+                    }))
+                }
+                Some(Condition::Row(expr)) => {
+                    let names = column_names(expr);
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    let schema = fields_of(&names)?;
+                    let df = DFSchema::try_from(Arc::clone(&schema))?;
+                    Some(PlannedCondition::Row(RowFilter {
+                        predicate: physical(expr.clone(), &df)?,
+                        schema,
+                    }))
+                }
+            };
+            Ok(AggregatePlan {
+                aggregate: aggregate.clone(),
+                condition,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DenseScan {
+        table: table.name.clone(),
+        store_url: table.store_url.clone(),
+        files,
+        partition_schema,
+        partition_keys: keys.partition,
+        text_keys: keys.text,
+        integer_key: keys.integer,
+        text_filters,
+        row_filter,
+        pruning,
+        aggregates,
+        outputs: keys.outputs,
+        schema: Arc::new(query.schema.as_arrow().clone()),
+        declared: schema,
+        global: query.keys.is_empty(),
+        description: format!("table={}, {}", table.name, query.description()),
+        fallback: None,
+        query: Arc::new(query.clone()),
+    })
 }
 
 /// The fields `names` of `schema`, as a schema of their own.
@@ -872,8 +956,8 @@ struct PlannedKeys {
 
 impl PlannedKeys {
     fn of(
-        node: &DenseAggregate,
-        session: &dyn Session,
+        query: &DenseQuery,
+        physical: &dyn Fn(Expr, &DFSchema) -> Result<Arc<dyn PhysicalExpr>>,
         partitions: &DFSchema,
         table: &Schema,
     ) -> Result<Self> {
@@ -883,11 +967,10 @@ impl PlannedKeys {
             integer: None,
             outputs: Vec::new(),
         };
-        for key in &node.keys {
+        for key in &query.keys {
             let output = match key {
                 Key::Partition(expr) => {
-                    keys.partition
-                        .push(session.create_physical_expr(expr.clone(), partitions)?);
+                    keys.partition.push(physical(expr.clone(), partitions)?);
                     Output::Partition(keys.partition.len() - 1)
                 }
                 Key::Text(column) => {
@@ -907,7 +990,7 @@ impl PlannedKeys {
                                 "no dense plan for key {expr}"
                             ))
                         })?;
-                    let physical = session.create_physical_expr(expr.clone(), &df)?;
+                    let physical = physical(expr.clone(), &df)?;
                     keys.text.push(EntryKey {
                         column: column.clone(),
                         derived: Some(Arc::new(derived::DerivedKey::new(
@@ -927,7 +1010,7 @@ impl PlannedKeys {
             keys.outputs.push(output);
         }
         keys.outputs
-            .extend((0..node.aggregates.len()).map(Output::Aggregate));
+            .extend((0..query.aggregates.len()).map(Output::Aggregate));
         Ok(keys)
     }
 }

@@ -105,6 +105,7 @@ pub struct EngineBuilder {
     max_scan: Option<u64>,
     timeout: Option<Duration>,
     dense_aggregation: bool,
+    dense_partials: bool,
     memory_limit: Option<usize>,
     disk_cache: Option<PathBuf>,
     extension: Option<Arc<dyn Extension>>,
@@ -159,6 +160,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Whether dense aggregations are planned as partial states over shares of their files and
+    /// one merge (off by default): what a cluster's coordinator needs, so that its workers read
+    /// the shares (see `MinervaOptions::dense_partials`).
+    pub fn dense_partials(mut self, enabled: bool) -> Self {
+        self.dense_partials = enabled;
+        self
+    }
+
     /// Serves every table whose location is under `url` (`file://`, `s3://bucket`) from `store`.
     pub fn object_store(mut self, url: Url, store: Arc<dyn ObjectStore>) -> Self {
         self.stores.push((url, store));
@@ -205,7 +214,10 @@ impl EngineBuilder {
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, minerva_catalog::DEFAULT_DATABASE)
-            .with_option_extension(MinervaOptions::default());
+            .with_option_extension(MinervaOptions {
+                dense_partials: self.dense_partials,
+                ..MinervaOptions::default()
+            });
         if let Some(n) = self.target_partitions {
             config = config.with_target_partitions(n);
         }
@@ -247,7 +259,8 @@ impl EngineBuilder {
             .with_optimizer_rules(optimizer_rules(self.dense_aggregation))
             .with_query_planner(Arc::new(MinervaQueryPlanner))
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
-            .with_physical_optimizer_rule(Arc::new(BoundedRecursion));
+            .with_physical_optimizer_rule(Arc::new(BoundedRecursion))
+            .with_physical_optimizer_rule(Arc::new(crate::dense::GatherPartials));
         if let Some(extension) = &self.extension {
             state = extension.session(state);
         }
@@ -369,6 +382,7 @@ impl Engine {
             max_scan: None,
             timeout: None,
             dense_aggregation: true,
+            dense_partials: false,
             memory_limit: None,
             disk_cache: None,
             extension: None,
