@@ -229,6 +229,12 @@ fn explain_analyze_shows_the_stages_and_which_worker_read_which_files() {
     assert!(explained.contains("distributed_plan"), "{explained}");
     assert!(explained.contains("Stage 1"), "{explained}");
     assert!(explained.contains("ScanShare: task 3 of 3"), "{explained}");
+    // The count is dense: partial states on the workers, merged on the coordinator.
+    assert!(explained.contains("DenseMergeExec"), "{explained}");
+    assert!(
+        explained.contains("DenseAggregateExec: mode=partial"),
+        "{explained}"
+    );
     // The bytes the workers read are in the status line.
     let stats =
         run(minerva(&catalog).args(["--cluster", &cluster(&workers), "--stats", "-c", sql]));

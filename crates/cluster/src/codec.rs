@@ -5,18 +5,27 @@
 
 use std::sync::Arc;
 
+use datafusion::common::DFSchemaRef;
 use datafusion::common::parsers::CompressionTypeVariant;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::physical_plan::{FileGroup, ParquetSource};
 use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::TaskContext;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::logical_plan::DefaultLogicalExtensionCodec;
+use datafusion_proto::logical_plan::from_proto::parse_exprs;
+use datafusion_proto::logical_plan::to_proto::serialize_exprs;
 use datafusion_proto::physical_plan::{
     PhysicalExtensionCodec, PhysicalPlanDecodeContext, PhysicalProtoConverterExtension,
 };
+use datafusion_proto::protobuf;
 use datafusion_proto::protobuf::PhysicalPlanNode;
-use minerva_engine::plans::{NamedScan, RecursionBound};
+use minerva_engine::plans::{DensePart, DenseSpec, NamedScan, RecursionBound};
 use minerva_store::ScanLimit;
 use prost::Message;
 
@@ -29,7 +38,7 @@ pub struct MinervaCodec;
 /// One of Minerva's nodes.
 #[derive(Clone, PartialEq, Message)]
 struct NodeProto {
-    #[prost(oneof = "Node", tags = "1, 2, 3")]
+    #[prost(oneof = "Node", tags = "1, 2, 3, 4")]
     node: Option<Node>,
 }
 
@@ -41,6 +50,36 @@ enum Node {
     Share(ShareProto),
     #[prost(message, tag = "3")]
     Bound(BoundProto),
+    #[prost(message, tag = "4")]
+    Dense(DenseProto),
+}
+
+/// A part of a split dense aggregation: the table's facts and the query as written (DataFusion's
+/// logical expressions), planned again on the worker; its files as DataFusion's Parquet scan of
+/// them carries files (ranges, sizes, partition values).
+#[derive(Clone, PartialEq, Message)]
+struct DenseProto {
+    /// 0: a partial, 1: a merge.
+    #[prost(uint32, tag = "1")]
+    part: u32,
+    #[prost(string, tag = "2")]
+    table: String,
+    #[prost(message, optional, tag = "3")]
+    columns: Option<protobuf::Schema>,
+    #[prost(string, repeated, tag = "4")]
+    partitions: Vec<String>,
+    #[prost(string, tag = "5")]
+    store_url: String,
+    #[prost(message, repeated, tag = "6")]
+    filters: Vec<protobuf::LogicalExprNode>,
+    #[prost(message, repeated, tag = "7")]
+    groups: Vec<protobuf::LogicalExprNode>,
+    #[prost(message, repeated, tag = "8")]
+    aggregates: Vec<protobuf::LogicalExprNode>,
+    #[prost(message, optional, tag = "9")]
+    output: Option<protobuf::DfSchema>,
+    #[prost(message, optional, boxed, tag = "10")]
+    files: Option<Box<PhysicalPlanNode>>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -140,6 +179,7 @@ impl PhysicalExtensionCodec for MinervaCodec {
                 };
                 Ok(Arc::new(ScanShareExec::new(one_input()?, assignment)))
             }
+            Some(Node::Dense(dense)) => decode_dense(dense, inputs, ctx, self, proto_converter),
             Some(Node::Bound(bound)) => Ok(RecursionBound {
                 input: one_input()?,
                 max: usize::try_from(bound.max).map_err(|e| malformed("recursion bound", e))?,
@@ -180,6 +220,8 @@ impl PhysicalExtensionCodec for MinervaCodec {
                     .map(|b| b.source.clone())
                     .unwrap_or_default(),
             })
+        } else if let Some((part, spec)) = DenseSpec::of(node.as_ref()) {
+            Node::Dense(encode_dense(part, spec, self, proto_converter)?)
         } else if let Some(bound) = RecursionBound::of(node.as_ref()) {
             Node::Bound(BoundProto {
                 max: bound.max as u64,
@@ -194,6 +236,120 @@ impl PhysicalExtensionCodec for MinervaCodec {
             .encode(buf)
             .map_err(|e| DataFusionError::Internal(format!("encoding a plan node: {e}")))
     }
+}
+
+fn encode_dense(
+    part: DensePart,
+    spec: DenseSpec,
+    codec: &MinervaCodec,
+    proto_converter: &dyn PhysicalProtoConverterExtension,
+) -> DFResult<DenseProto> {
+    let logical = DefaultLogicalExtensionCodec {};
+    let exprs = |exprs: &[Expr]| {
+        serialize_exprs(exprs, &logical).map_err(|e| malformed("dense expressions", e))
+    };
+    let files = files_scan(&spec)?;
+    Ok(DenseProto {
+        part: match part {
+            DensePart::Partial => 0,
+            DensePart::Merge => 1,
+        },
+        columns: Some(
+            protobuf::Schema::try_from(spec.columns.as_ref())
+                .map_err(|e| malformed("dense table columns", e))?,
+        ),
+        partitions: spec.partitions,
+        store_url: spec.store_url,
+        filters: exprs(&spec.filters)?,
+        groups: exprs(&spec.groups)?,
+        aggregates: exprs(&spec.aggregates)?,
+        output: Some(
+            protobuf::DfSchema::try_from(&spec.output)
+                .map_err(|e| malformed("dense output schema", e))?,
+        ),
+        files: Some(Box::new(
+            proto_converter.execution_plan_to_proto(&files, codec)?,
+        )),
+        table: spec.table,
+    })
+}
+
+/// A Parquet scan of `spec`'s files: how DataFusion's proto carries files.
+fn files_scan(spec: &DenseSpec) -> DFResult<Arc<dyn ExecutionPlan>> {
+    let file_fields: Vec<_> = (spec.columns.fields().iter())
+        .filter(|f| !spec.partitions.contains(f.name()))
+        .cloned()
+        .collect();
+    let partition_fields: Vec<_> = (spec.partitions.iter())
+        .map(|name| {
+            spec.columns
+                .field_with_name(name)
+                .map(|f| Arc::new(f.clone()))
+        })
+        .collect::<Result<_, _>>()?;
+    let schema = TableSchema::builder(Arc::new(datafusion::arrow::datatypes::Schema::new(
+        file_fields,
+    )))
+    .with_table_partition_cols(partition_fields)
+    .build();
+    let config = FileScanConfigBuilder::new(
+        ObjectStoreUrl::parse(&spec.store_url)?,
+        Arc::new(ParquetSource::new(schema)),
+    )
+    .with_file_group(FileGroup::new(spec.files.clone()))
+    .build();
+    Ok(DataSourceExec::from_data_source(config))
+}
+
+fn decode_dense(
+    dense: DenseProto,
+    inputs: &[Arc<dyn ExecutionPlan>],
+    ctx: &TaskContext,
+    codec: &MinervaCodec,
+    proto_converter: &dyn PhysicalProtoConverterExtension,
+) -> DFResult<Arc<dyn ExecutionPlan>> {
+    let logical = DefaultLogicalExtensionCodec {};
+    let exprs = |protos: &[protobuf::LogicalExprNode]| {
+        parse_exprs(protos, ctx, &logical).map_err(|e| malformed("dense expressions", e))
+    };
+    let part = match dense.part {
+        0 => DensePart::Partial,
+        1 => DensePart::Merge,
+        other => return Err(malformed("dense part", other)),
+    };
+    let columns = dense
+        .columns
+        .as_ref()
+        .ok_or_else(|| malformed("dense", "no table columns"))?;
+    let output = dense
+        .output
+        .ok_or_else(|| malformed("dense", "no output schema"))?;
+    let node = dense.files.ok_or_else(|| malformed("dense", "no files"))?;
+    let decode = PhysicalPlanDecodeContext::new(ctx, codec);
+    let scan = proto_converter.proto_to_execution_plan(&node, &decode)?;
+    let files = scan
+        .downcast_ref::<DataSourceExec>()
+        .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+        .ok_or_else(|| malformed("dense files", "not a file scan"))?
+        .file_groups
+        .iter()
+        .flat_map(|g| g.iter().cloned())
+        .collect();
+    let spec = DenseSpec {
+        table: dense.table,
+        columns: Arc::new(
+            datafusion::arrow::datatypes::Schema::try_from(columns)
+                .map_err(|e| malformed("dense table columns", e))?,
+        ),
+        partitions: dense.partitions,
+        store_url: dense.store_url,
+        filters: exprs(&dense.filters)?,
+        groups: exprs(&dense.groups)?,
+        aggregates: exprs(&dense.aggregates)?,
+        output: DFSchemaRef::try_from(output).map_err(|e| malformed("dense output schema", e))?,
+        files,
+    };
+    spec.into_plan(part, inputs, ctx)
 }
 
 #[cfg(test)]
@@ -295,6 +451,59 @@ mod tests {
             assert_eq!(
                 rows(&engine, decoded).await,
                 rows(&engine, original).await,
+                "{sql}"
+            );
+        }
+    }
+
+    /// The rows `plan` gives, printed and sorted.
+    async fn printed(engine: &Engine, plan: Arc<dyn ExecutionPlan>) -> Vec<String> {
+        let batches = datafusion::physical_plan::collect(plan, engine.session().task_ctx())
+            .await
+            .unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    }
+
+    #[tokio::test]
+    async fn dense_partials_and_their_merge_travel_and_answer_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = minerva_demo::DemoSpec {
+            days: 3,
+            events_per_day: 400,
+            rows_per_file: 150,
+            ..Default::default()
+        };
+        let summary = minerva_demo::write_lake(&spec, dir.path(), &|_| {}).unwrap();
+        let engine = Engine::builder(minerva_catalog::Catalog::load(&summary.catalog).unwrap())
+            .dense_partials(true)
+            .build();
+        for sql in [
+            // Partition, text, derived keys; counts, distinct ids, sums, extremes, a filter
+            // per dictionary entry and one per row, a conditional count.
+            "SELECT dt, region, count(*), count(DISTINCT user_id), sum(price), max(event_time) \
+             FROM views WHERE event_type = 'view' AND price > 0 GROUP BY dt, region",
+            "SELECT date_trunc('hour', event_time) AS h, count_if(platform = 'ios') FROM views \
+             WHERE dt = DATE '2024-01-02' GROUP BY 1",
+            // An integer key, and no keys at all.
+            "SELECT listing_id, count(*) FROM views GROUP BY listing_id",
+            "SELECT count(DISTINCT user_id), avg(price) FROM views",
+        ] {
+            let original = plan(&engine, sql).await;
+            let shown = text(&original);
+            assert!(
+                shown.contains("DenseMergeExec") && shown.contains("mode=partial"),
+                "{sql}: {shown}"
+            );
+            let decoded = round_trip(&engine, &original);
+            assert_eq!(text(&decoded), shown, "{sql}");
+            assert_eq!(
+                printed(&engine, decoded).await,
+                printed(&engine, original).await,
                 "{sql}"
             );
         }

@@ -69,11 +69,12 @@ impl Cluster {
     }
 
     /// `builder` as a coordinator: its queries' scans and the stages above them run on the
-    /// workers. The dense path stays off (its aggregation runs in one process); DataFusion's
-    /// aggregations split into partial ones on the workers and a final merge.
+    /// workers. Dense aggregations split into partials over each worker's share of the files
+    /// and a merge of their groups' states here; DataFusion's aggregations into partial ones
+    /// on the workers and a final merge.
     pub fn coordinate(&self, builder: EngineBuilder) -> EngineBuilder {
         builder
-            .dense_aggregation(false)
+            .dense_partials(true)
             .extension(Arc::new(Coordinator {
                 workers: self.workers.clone(),
             }))

@@ -13,32 +13,46 @@ use datafusion_distributed::{
     ScaleUpLeafNodeEvent, ScaleUpLeafNodeEventResponse,
 };
 use minerva_engine::QueryStats;
-use minerva_engine::plans::NamedScan;
+use minerva_engine::plans::{DensePart, DenseSpec, NamedScan, dense_partial_with_files};
 use minerva_store::ScanLimit;
 
 use crate::share::{Assignment, ScanShareExec};
 
-/// A catalog table's scan runs on as many workers as it has files (the planner caps this at
-/// the workers there are), and on two tasks at least: datafusion-distributed runs a stage of one
-/// task where its consumer is, and the coordinator must not read the store for its workers.
+/// A catalog table's scan (or a dense aggregation's partial) runs on as many workers as it has
+/// files (the planner caps this at the workers there are), and on two tasks at least:
+/// datafusion-distributed runs a stage of one task where its consumer is, and the coordinator
+/// must not read the store for its workers.
 pub(crate) fn desired_tasks(
     event: DesiredTaskCountEvent,
 ) -> Option<DFResult<DesiredTaskCountEventResponse>> {
-    let scan = NamedScan::of(event.plan.as_ref())?;
-    let files = scan
-        .scan
-        .file_groups
-        .iter()
-        .map(FileGroup::len)
-        .sum::<usize>();
+    let files = match NamedScan::of(event.plan.as_ref()) {
+        Some(scan) => scan.scan.file_groups.iter().map(FileGroup::len).sum(),
+        None => dense_partial_files(event.plan.as_ref())?.len(),
+    };
     Some(Ok(DesiredTaskCountEventResponse::desired(files.max(2))))
 }
 
-/// Splits a catalog table's scan into one share per task.
+/// The files of a dense aggregation's partial, if `plan` is one.
+fn dense_partial_files(plan: &dyn ExecutionPlan) -> Option<Vec<PartitionedFile>> {
+    match DenseSpec::of(plan)? {
+        (DensePart::Partial, spec) => Some(spec.files),
+        (DensePart::Merge, _) => None,
+    }
+}
+
+/// Splits a catalog table's scan (or a dense aggregation's partial) into one share per task.
 pub(crate) fn split_scan(
     event: ScaleUpLeafNodeEvent,
 ) -> Option<DFResult<ScaleUpLeafNodeEventResponse>> {
-    let scan = NamedScan::of(event.plan.as_ref())?;
+    let Some(scan) = NamedScan::of(event.plan.as_ref()) else {
+        let files = dense_partial_files(event.plan.as_ref())?;
+        return Some(split_dense(
+            files,
+            event.plan,
+            event.task_count,
+            event.session_config,
+        ));
+    };
     let partitions = event.plan.output_partitioning().partition_count();
     Some(split(
         scan,
@@ -88,6 +102,41 @@ fn split(
             Arc::new(ScanShareExec::new(input, assignment)) as Arc<dyn ExecutionPlan>
         })
         .collect::<Vec<_>>();
+    let leaf = DistributedLeafExec::try_new(Arc::clone(original), variants)?;
+    Ok(ScaleUpLeafNodeEventResponse::new(Arc::new(leaf)))
+}
+
+/// Deals a dense partial's files to `tasks` shares: each share a partial of its own files,
+/// whose groups' states the coordinator's merge absorbs.
+fn split_dense(
+    files: Vec<PartitionedFile>,
+    original: &Arc<dyn ExecutionPlan>,
+    tasks: usize,
+    config: &SessionConfig,
+) -> DFResult<ScaleUpLeafNodeEventResponse> {
+    let shares = deal(files, tasks.max(1));
+    let budgets = budgets(config, &shares);
+    let tasks = shares.len();
+    let variants = shares
+        .into_iter()
+        .zip(budgets)
+        .enumerate()
+        .map(|(task, (files, budget))| {
+            let assignment = Assignment {
+                task,
+                tasks,
+                files: files.iter().map(describe).collect(),
+                bytes: files.iter().map(size).sum(),
+                budget,
+            };
+            let partial = dense_partial_with_files(original.as_ref(), files).ok_or_else(|| {
+                datafusion::error::DataFusionError::Internal(
+                    "a dense partial did not split".to_string(),
+                )
+            })?;
+            Ok(Arc::new(ScanShareExec::new(partial, assignment)) as Arc<dyn ExecutionPlan>)
+        })
+        .collect::<DFResult<Vec<_>>>()?;
     let leaf = DistributedLeafExec::try_new(Arc::clone(original), variants)?;
     Ok(ScaleUpLeafNodeEventResponse::new(Arc::new(leaf)))
 }
