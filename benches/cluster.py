@@ -6,9 +6,10 @@ core with taskset, against one process on one core.
     python3 benches/cluster.py --catalog /path/to/seed-scale/catalog [--runs 5]
 
 Prints, per query, the median wall time of each setup (the coordinator is a separate process,
-unpinned) and the ratios: scaling (1 worker / 2 workers; 2.0 would be linear), overhead (1 worker
-/ one process on one core with the cluster's aggregation, DataFusion's), and 2 workers against
-the dense path on one core. Numbers of one run on a shared machine: compare within a run.
+unpinned) and the ratios: scaling (1 worker / 2 workers; 2.0 would be linear) and overhead (1
+worker / one process on one core: both answer on the dense path, the cluster as partial states on
+its worker merged on the coordinator). Numbers of one run on a shared machine: compare within a
+run.
 """
 
 import argparse
@@ -86,8 +87,7 @@ def main():
     rows = []
     for name in QUERIES:
         sql = str(ROOT / "benches/queries" / name)
-        dense, dense_answer = median_of(args.runs, one_core, sql)
-        hashed, answer = median_of(args.runs, one_core + ["--hash-aggregation"], sql)
+        dense, answer = median_of(args.runs, one_core, sql)
         w1, url1 = start_worker(args.minerva, args.catalog, 0)
         try:
             one, one_answer = median_of(args.runs, base + ["--cluster", url1], sql)
@@ -102,19 +102,18 @@ def main():
             for proc, _ in workers:
                 proc.kill()
                 proc.wait()
-        for label, other in (("dense", dense_answer), ("1 worker", one_answer),
-                             ("2 workers", two_answer)):
+        for label, other in (("1 worker", one_answer), ("2 workers", two_answer)):
             if not same(other, answer):
                 sys.exit(f"{name}: the answer of {label} differs")
-        rows.append((name, dense, hashed, one, two))
+        rows.append((name, dense, one, two))
 
     print(f"runs: {args.runs} (medians), catalog: {args.catalog}")
-    print("| query | 1 process, 1 core, dense | 1 process, 1 core, hash | 1 worker | "
-          "2 workers, 1 core each | scaling (1 w / 2 w) | overhead (1 w / hash) | 2 w / dense |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, dense, hashed, one, two in rows:
-        print(f"| {name} | {dense:.2f} s | {hashed:.2f} s | {one:.2f} s | {two:.2f} s "
-              f"| {one / two:.2f}× | {one / hashed:.2f}× | {two / dense:.2f}× |")
+    print("| query | 1 process, 1 core | 1 worker | 2 workers, 1 core each "
+          "| scaling (1 w / 2 w) | overhead (1 w / 1 process) | 2 w / 1 process |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, dense, one, two in rows:
+        print(f"| {name} | {dense:.2f} s | {one:.2f} s | {two:.2f} s "
+              f"| {one / two:.2f}× | {one / dense:.2f}× | {two / dense:.2f}× |")
 
 
 if __name__ == "__main__":

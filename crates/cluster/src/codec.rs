@@ -40,7 +40,16 @@ pub struct MinervaCodec;
 struct NodeProto {
     #[prost(oneof = "Node", tags = "1, 2, 3, 4")]
     node: Option<Node>,
+    /// The [`WIRE`] of the build that encoded it: a worker refuses another build's nodes.
+    #[prost(string, tag = "15")]
+    wire: String,
 }
+
+/// What this build's nodes look like on the wire: the crate's version, and after the slash a
+/// revision bumped whenever a node's encoding changes (3: dense aggregation parts). A
+/// coordinator and a worker of different builds fail the query with a clear error rather than
+/// misread each other's plans.
+pub const WIRE: &str = concat!(env!("CARGO_PKG_VERSION"), "/3");
 
 #[derive(Clone, PartialEq, prost::Oneof)]
 enum Node {
@@ -133,6 +142,16 @@ impl PhysicalExtensionCodec for MinervaCodec {
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
         let proto = NodeProto::decode(buf).map_err(|e| malformed("message", e))?;
+        if proto.wire != WIRE {
+            return Err(DataFusionError::Plan(format!(
+                "this worker runs Minerva's cluster protocol {WIRE}, the coordinator sent {}: run the same build of minerva on the coordinator and every worker",
+                if proto.wire.is_empty() {
+                    "an older one"
+                } else {
+                    proto.wire.as_str()
+                }
+            )));
+        }
         let one_input = || match inputs {
             [input] => Ok(Arc::clone(input)),
             _ => Err(malformed(
@@ -232,9 +251,12 @@ impl PhysicalExtensionCodec for MinervaCodec {
                 node.name()
             )));
         };
-        NodeProto { node: Some(node) }
-            .encode(buf)
-            .map_err(|e| DataFusionError::Internal(format!("encoding a plan node: {e}")))
+        NodeProto {
+            node: Some(node),
+            wire: WIRE.to_string(),
+        }
+        .encode(buf)
+        .map_err(|e| DataFusionError::Internal(format!("encoding a plan node: {e}")))
     }
 }
 
@@ -572,6 +594,24 @@ mod tests {
             )
             .unwrap_err();
         assert!(error.to_string().contains("PlaceholderRowExec"), "{error}");
+    }
+
+    #[test]
+    fn a_node_of_another_build_is_refused_with_both_versions() {
+        let ctx = datafusion::prelude::SessionContext::new().task_ctx();
+        let converter = datafusion_proto::physical_plan::DefaultPhysicalProtoConverter {};
+        let node = NodeProto {
+            node: Some(Node::Bound(BoundProto { max: 3 })),
+            wire: "0.0.1/1".to_string(),
+        };
+        let error = MinervaCodec
+            .try_decode(&node.encode_to_vec(), &[], &ctx, &converter)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("0.0.1/1") && error.contains(WIRE) && error.contains("same build"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -67,7 +67,9 @@ impl BoundWorker {
             let engine = engine.clone();
             let name = Arc::clone(&name);
             async move { Ok::<_, DataFusionError>(fragment_session(&engine, ctx, name)) }
-        });
+        })
+        // What its GetWorkerInfo answers: the plans it reads.
+        .with_version(crate::codec::WIRE);
         let address = self.address;
         tonic::transport::Server::builder()
             .add_service(worker.into_worker_server())
