@@ -59,8 +59,8 @@ enum Node {
     Share(ShareProto),
     #[prost(message, tag = "3")]
     Bound(BoundProto),
-    #[prost(message, tag = "4")]
-    Dense(DenseProto),
+    #[prost(message, boxed, tag = "4")]
+    Dense(Box<DenseProto>),
 }
 
 /// A part of a split dense aggregation: the table's facts and the query as written (DataFusion's
@@ -198,7 +198,7 @@ impl PhysicalExtensionCodec for MinervaCodec {
                 };
                 Ok(Arc::new(ScanShareExec::new(one_input()?, assignment)))
             }
-            Some(Node::Dense(dense)) => decode_dense(dense, inputs, ctx, self, proto_converter),
+            Some(Node::Dense(dense)) => decode_dense(*dense, inputs, ctx, self, proto_converter),
             Some(Node::Bound(bound)) => Ok(RecursionBound {
                 input: one_input()?,
                 max: usize::try_from(bound.max).map_err(|e| malformed("recursion bound", e))?,
@@ -240,7 +240,7 @@ impl PhysicalExtensionCodec for MinervaCodec {
                     .unwrap_or_default(),
             })
         } else if let Some((part, spec)) = DenseSpec::of(node.as_ref()) {
-            Node::Dense(encode_dense(part, spec, self, proto_converter)?)
+            Node::Dense(Box::new(encode_dense(part, spec, self, proto_converter)?))
         } else if let Some(bound) = RecursionBound::of(node.as_ref()) {
             Node::Bound(BoundProto {
                 max: bound.max as u64,

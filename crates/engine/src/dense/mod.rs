@@ -818,6 +818,10 @@ impl ExtensionPlanner for DensePlanner {
     }
 }
 
+/// How a plan makes a logical expression physical over a schema (a session's planner, or a
+/// worker's without one).
+type MakePhysical<'a> = dyn Fn(Expr, &DFSchema) -> Result<Arc<dyn PhysicalExpr>> + 'a;
+
 /// What the dense path needs of a table besides its files.
 pub(crate) struct TableFacts {
     name: String,
@@ -845,7 +849,7 @@ fn plan_scan(
     query: &DenseQuery,
     table: &TableFacts,
     files: Vec<PartitionedFile>,
-    physical: &dyn Fn(Expr, &DFSchema) -> Result<Arc<dyn PhysicalExpr>>,
+    physical: &MakePhysical<'_>,
 ) -> Result<DenseScan> {
     let schema = Arc::clone(&table.schema);
     let fields_of = |names: &[&str]| fields_of(&schema, names);
@@ -957,7 +961,7 @@ struct PlannedKeys {
 impl PlannedKeys {
     fn of(
         query: &DenseQuery,
-        physical: &dyn Fn(Expr, &DFSchema) -> Result<Arc<dyn PhysicalExpr>>,
+        physical: &MakePhysical<'_>,
         partitions: &DFSchema,
         table: &Schema,
     ) -> Result<Self> {
