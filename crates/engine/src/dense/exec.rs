@@ -142,8 +142,19 @@ pub(crate) struct DenseScan {
     pub description: String,
     /// DataFusion's plan for the same answer, where a text key may hold too many values.
     pub fallback: Option<Arc<Fallback>>,
-    /// The query as classified: what a worker plans its partial from (see [`super::partial`]).
-    pub query: Arc<super::DenseQuery>,
+    /// The query as written: what a worker plans its part of a split aggregation again from.
+    pub written: Arc<Written>,
+}
+
+/// A dense aggregation's query as written over its table (columns unqualified).
+#[derive(Debug, Clone)]
+pub(crate) struct Written {
+    /// Its filters (conjuncts), group keys and aggregates.
+    pub filters: Vec<Expr>,
+    pub groups: Vec<Expr>,
+    pub aggregates: Vec<Expr>,
+    /// The answer's schema.
+    pub output: datafusion::common::DFSchemaRef,
 }
 
 /// The aggregation as DataFusion's hash aggregation would answer it: taken instead when a text
@@ -159,6 +170,9 @@ pub(crate) struct Fallback {
     state: Box<datafusion::execution::SessionState>,
     /// The columns whose encoding decides.
     columns: Vec<String>,
+    /// The planner of its physical plan: Minerva's alone (a planner wrapping it, such as a
+    /// cluster's, plans the whole query the fallback is part of).
+    planner: Option<Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync>>,
 }
 
 impl Fallback {
@@ -217,7 +231,17 @@ impl Fallback {
             keys,
             state: Box::new(state.clone()),
             columns,
+            planner: None,
         }))
+    }
+
+    /// The fallback, planned by `planner` rather than the session's.
+    pub(crate) fn planned_by(
+        mut self,
+        planner: Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync>,
+    ) -> Self {
+        self.planner = Some(planner);
+        self
     }
 
     /// Whether the chosen files make the fallback the better plan: a text key's column chunk
@@ -284,13 +308,16 @@ impl Fallback {
                     scan.table.clone(),
                     scan.files.clone(),
                 )));
-        datafusion::execution::session_state::SessionStateBuilder::new_from_existing(
-            self.state.as_ref().clone(),
-        )
-        .with_config(config)
-        .with_optimizer_rules(rules)
-        .with_query_planner(Arc::new(super::MinervaQueryPlanner))
-        .build()
+        let mut builder =
+            datafusion::execution::session_state::SessionStateBuilder::new_from_existing(
+                self.state.as_ref().clone(),
+            )
+            .with_config(config)
+            .with_optimizer_rules(rules);
+        if let Some(planner) = &self.planner {
+            builder = builder.with_query_planner(Arc::clone(planner));
+        }
+        builder.build()
     }
 
     /// Plans and runs the fallback: only when it applies, so other queries pay nothing for it.
@@ -418,7 +445,7 @@ pub(crate) struct DenseAggregateExec {
 pub(crate) enum Role {
     /// The answer.
     Whole,
-    /// Its groups' states over its files, for a merge to finish (see [`super::partial`]).
+    /// Its groups' states over its files, for a merge to finish (see [`state_schema`]).
     Partial,
 }
 
@@ -438,7 +465,7 @@ impl DenseAggregateExec {
     fn with_role(scan: DenseScan, role: Role) -> Self {
         let schema = match role {
             Role::Whole => Arc::clone(&scan.schema),
-            Role::Partial => super::partial::state_schema(&scan),
+            Role::Partial => state_schema(&scan),
         };
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema),
@@ -724,8 +751,42 @@ async fn run(
     let batch_size = context.session_config().batch_size();
     match role {
         Role::Whole => merged.into_batches(&scan.outputs, &scan.schema, batch_size, scan.global),
-        Role::Partial => super::partial::into_states(merged, &scan, batch_size),
+        Role::Partial => {
+            merged.into_states(&state_schema(&scan), scan.partition_keys.len(), batch_size)
+        }
     }
+}
+
+/// The columns of a partial's states (see [`Groups::into_states`]): each partition key's and
+/// text key's value (typed as the answer types it), the group's rows, its integer key's state,
+/// and each aggregate's state.
+pub(crate) fn state_schema(scan: &DenseScan) -> SchemaRef {
+    let key_type = |wanted: Output| {
+        (scan.outputs.iter())
+            .position(|&o| o == wanted)
+            .map_or(DataType::Null, |k| scan.schema.field(k).data_type().clone())
+    };
+    let mut fields = Vec::new();
+    for i in 0..scan.partition_keys.len() {
+        fields.push(Field::new(
+            format!("partition_key_{i}"),
+            key_type(Output::Partition(i)),
+            true,
+        ));
+    }
+    for i in 0..scan.text_keys.len() {
+        fields.push(Field::new(
+            format!("text_key_{i}"),
+            key_type(Output::Text(i)),
+            true,
+        ));
+    }
+    fields.push(Field::new("rows", DataType::UInt64, true));
+    fields.push(Field::new("integer_key", DataType::Binary, true));
+    for a in 0..scan.aggregates.len() {
+        fields.push(Field::new(format!("aggregate_{a}"), DataType::Binary, true));
+    }
+    Arc::new(Schema::new(fields))
 }
 
 /// The memory budget of `scan`'s groups in `context`'s pool (registered as `operator`), and

@@ -52,9 +52,11 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, DFSchemaRef};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::source_as_provider;
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
 use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::execution_props::ExecutionProps;
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::simplify::SimplifyContext;
@@ -74,13 +76,15 @@ use minerva_catalog::Format;
 use crate::options::MinervaOptions;
 use crate::scan::CatalogTable;
 use exec::{
-    AggregatePlan, DenseAggregateExec, DenseScan, EntryKey, PlannedCondition, RowFilter, TextFilter,
+    AggregatePlan, DenseAggregateExec, DenseScan, EntryKey, PlannedCondition, Role, RowFilter,
+    TextFilter, Written,
 };
 use groups::Output;
 pub(crate) use lookup::JoinAsLookup;
 use measures::{Aggregate, Condition, Domain, Measure, Number, Operand};
+use partial::DenseMergeExec;
 pub(crate) use partial::GatherPartials;
-pub use partial::{DensePart, DenseSpec, partial_with_files};
+pub use partial::partial_with_files;
 pub(crate) use union::AggregateThroughUnion;
 
 /// Aggregation below joins, wherever the large side's partial aggregate is dense.
@@ -802,7 +806,8 @@ impl ExtensionPlanner for DensePlanner {
         )
         // A plan DataFusion cannot make is no reason to fail: the dense path answers.
         .ok()
-        .flatten();
+        .flatten()
+        .map(|fallback| fallback.planned_by(Arc::new(MinervaQueryPlanner)));
         if !MinervaOptions::of(session.config_options()).dense_partials {
             scan.fallback = fallback.map(Arc::new);
             return Ok(Some(Arc::new(DenseAggregateExec::new(scan))));
@@ -935,8 +940,147 @@ fn plan_scan(
         global: query.keys.is_empty(),
         description: format!("table={}, {}", table.name, query.description()),
         fallback: None,
-        query: Arc::new(query.clone()),
+        written: Arc::new(Written {
+            filters: query.filters().cloned().collect(),
+            groups: query.written.0.clone(),
+            aggregates: query.written.1.clone(),
+            output: Arc::clone(&query.schema),
+        }),
     })
+}
+
+/// Which part of a split dense aggregation a plan is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DensePart {
+    /// States of the groups of a share of the files.
+    Partial,
+    /// The answer, from the partials' states (its one input).
+    Merge,
+}
+
+/// A part of a split dense aggregation as it travels to a worker: the table's facts and the
+/// query as written over it, planned again where it runs.
+#[derive(Debug, Clone)]
+pub struct DenseSpec {
+    /// The table's name (`database.table`), as errors name it.
+    pub table: String,
+    /// The table's columns, partition columns included.
+    pub columns: SchemaRef,
+    /// The partition columns' names, in the order of the files' partition values.
+    pub partitions: Vec<String>,
+    /// The store the files are in (`s3://bucket/`, `file:///`).
+    pub store_url: String,
+    /// The filters (conjuncts), group keys and aggregates, over unqualified columns.
+    pub filters: Vec<Expr>,
+    pub groups: Vec<Expr>,
+    pub aggregates: Vec<Expr>,
+    /// The answer's schema.
+    pub output: DFSchemaRef,
+    /// The files a partial reads (a merge's: those its partials read).
+    pub files: Vec<PartitionedFile>,
+}
+
+impl DenseSpec {
+    /// The part `plan` is, and its spec, if it is a part of a split dense aggregation.
+    pub fn of(plan: &dyn ExecutionPlan) -> Option<(DensePart, Self)> {
+        let (part, scan) = if let Some(merge) = plan.downcast_ref::<DenseMergeExec>() {
+            (DensePart::Merge, merge.scan())
+        } else if let Some(exec) = plan.downcast_ref::<DenseAggregateExec>()
+            && exec.role() == Role::Partial
+        {
+            (DensePart::Partial, exec.scan())
+        } else {
+            return None;
+        };
+        let written = &scan.written;
+        Some((
+            part,
+            Self {
+                table: scan.table.clone(),
+                columns: Arc::clone(&scan.declared),
+                partitions: (scan.partition_schema.fields().iter())
+                    .map(|f| f.name().clone())
+                    .collect(),
+                store_url: scan.store_url.as_str().to_string(),
+                filters: written.filters.clone(),
+                groups: written.groups.clone(),
+                aggregates: written.aggregates.clone(),
+                output: Arc::clone(&written.output),
+                files: scan.files.clone(),
+            },
+        ))
+    }
+
+    /// The part again, planned with `context`'s functions: a partial (no inputs), or a merge of
+    /// its one input.
+    pub fn into_plan(
+        self,
+        part: DensePart,
+        inputs: &[Arc<dyn ExecutionPlan>],
+        context: &TaskContext,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let columns = TableColumns {
+            schema: Arc::clone(&self.columns),
+            partitions: self.partitions.clone(),
+        };
+        let not_dense = || {
+            DataFusionError::Plan(format!(
+                "the dense aggregation of table '{}' does not plan here (a worker of another version?)",
+                self.table
+            ))
+        };
+        // Times were folded to literals where the query was planned.
+        let simplifier = simplifier_for(
+            &columns,
+            Some(chrono::Utc::now()),
+            Arc::clone(context.session_config().options()),
+        )
+        .ok_or_else(not_dense)?;
+        let query = DenseQuery::classify(
+            &columns,
+            &simplifier,
+            self.filters.clone(),
+            self.groups.clone(),
+            self.aggregates.clone(),
+            Arc::clone(&self.output),
+        )
+        .ok_or_else(not_dense)?;
+        let facts = TableFacts {
+            name: self.table.clone(),
+            schema: Arc::clone(&self.columns),
+            partitions: self.partitions,
+            store_url: ObjectStoreUrl::parse(&self.store_url)?,
+        };
+        let scan = plan_scan(&query, &facts, self.files, &physical)?;
+        match (part, inputs) {
+            (DensePart::Partial, []) => Ok(Arc::new(DenseAggregateExec::partial(scan))),
+            (DensePart::Merge, [input]) => Ok(Arc::new(DenseMergeExec::new(
+                Arc::new(scan),
+                Arc::clone(input),
+            ))),
+            _ => datafusion::common::internal_err!(
+                "a dense {part:?} of table '{}' with {} inputs",
+                self.table,
+                inputs.len()
+            ),
+        }
+    }
+}
+
+/// `expr` made physical over `schema` as a session would (types coerced), without one.
+fn physical(expr: Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
+    let simplifier = ExprSimplifier::new(
+        SimplifyContext::builder()
+            .with_schema(Arc::new(schema.clone()))
+            .build(),
+    );
+    let expr = simplifier.coerce(expr, schema)?;
+    datafusion::physical_expr::create_physical_expr(
+        &expr,
+        schema,
+        &ExecutionProps::new(),
+        &PhysicalPlanningContext::default(),
+    )
 }
 
 /// The fields `names` of `schema`, as a schema of their own.

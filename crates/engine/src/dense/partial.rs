@@ -5,8 +5,8 @@
 //! sums add (checked at the end, as one worker checks them), extremes take the extreme, and a
 //! `count(DISTINCT)`'s set of ids travels whole (its bitmap words, or its members), so distinct
 //! counts stay exact — sets are united, never their counts summed. Partials never fall back to
-//! DataFusion's rows (they would not merge): the coordinator decides before it splits (see
-//! [`super::DensePlanner`]).
+//! DataFusion's rows (they would not merge): the coordinator decides before it splits, from the
+//! files' footers.
 //!
 //! The plan is `DenseMergeExec` ← `CoalescePartitionsExec` ← `DenseAggregateExec` (partial): a
 //! distributed planner cuts it at the coalesce, and deals the partial's files to its tasks.
@@ -14,19 +14,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{DFSchema, DFSchemaRef};
 use datafusion::config::ConfigOptions;
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::Expr;
-use datafusion::logical_expr::execution_props::ExecutionProps;
-use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
-use datafusion::logical_expr::simplify::SimplifyContext;
-use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
@@ -42,49 +34,6 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 
 use super::exec::{DenseAggregateExec, DenseScan, Role, budget_of, new_groups, within_memory};
-use super::groups::{Groups, Output};
-use super::{DenseQuery, TableColumns, TableFacts, plan_scan, simplifier_for};
-
-/// The columns of a partial's states (see [`Groups::into_states`]): each partition key's and
-/// text key's value (typed as the answer types it), the group's rows, its integer key's state,
-/// and each aggregate's state.
-pub(crate) fn state_schema(scan: &DenseScan) -> SchemaRef {
-    let key_type = |wanted: Output| {
-        (scan.outputs.iter())
-            .position(|&o| o == wanted)
-            .map_or(DataType::Null, |k| scan.schema.field(k).data_type().clone())
-    };
-    let mut fields = Vec::new();
-    for i in 0..scan.partition_keys.len() {
-        fields.push(Field::new(
-            format!("partition_key_{i}"),
-            key_type(Output::Partition(i)),
-            true,
-        ));
-    }
-    for i in 0..scan.text_keys.len() {
-        fields.push(Field::new(
-            format!("text_key_{i}"),
-            key_type(Output::Text(i)),
-            true,
-        ));
-    }
-    fields.push(Field::new("rows", DataType::UInt64, true));
-    fields.push(Field::new("integer_key", DataType::Binary, true));
-    for a in 0..scan.aggregates.len() {
-        fields.push(Field::new(format!("aggregate_{a}"), DataType::Binary, true));
-    }
-    Arc::new(Schema::new(fields))
-}
-
-/// `groups` as a partial of `scan` emits them.
-pub(crate) fn into_states(
-    groups: Groups,
-    scan: &DenseScan,
-    batch_size: usize,
-) -> Result<Vec<arrow::array::RecordBatch>> {
-    groups.into_states(&state_schema(scan), scan.partition_keys.len(), batch_size)
-}
 
 /// `scan` as partials gathered by a merge.
 pub(crate) fn split(scan: DenseScan) -> Arc<dyn ExecutionPlan> {
@@ -106,7 +55,7 @@ pub(crate) struct DenseMergeExec {
 }
 
 impl DenseMergeExec {
-    fn new(scan: Arc<DenseScan>, input: Arc<dyn ExecutionPlan>) -> Self {
+    pub(crate) fn new(scan: Arc<DenseScan>, input: Arc<dyn ExecutionPlan>) -> Self {
         let properties = PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&scan.schema)),
             Partitioning::UnknownPartitioning(1),
@@ -119,6 +68,10 @@ impl DenseMergeExec {
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
         }
+    }
+
+    pub(crate) fn scan(&self) -> &Arc<DenseScan> {
+        &self.scan
     }
 }
 
@@ -255,124 +208,6 @@ impl PhysicalOptimizerRule for GatherPartials {
     }
 }
 
-/// Which part of a split dense aggregation a plan is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DensePart {
-    /// States of the groups of a share of the files.
-    Partial,
-    /// The answer, from the partials' states (its one input).
-    Merge,
-}
-
-/// A part of a split dense aggregation as it travels to a worker: the table's facts and the
-/// query as written over it, planned again where it runs.
-#[derive(Debug, Clone)]
-pub struct DenseSpec {
-    /// The table's name (`database.table`), as errors name it.
-    pub table: String,
-    /// The table's columns, partition columns included.
-    pub columns: SchemaRef,
-    /// The partition columns' names, in the order of the files' partition values.
-    pub partitions: Vec<String>,
-    /// The store the files are in (`s3://bucket/`, `file:///`).
-    pub store_url: String,
-    /// The filters (conjuncts), group keys and aggregates, over unqualified columns.
-    pub filters: Vec<Expr>,
-    pub groups: Vec<Expr>,
-    pub aggregates: Vec<Expr>,
-    /// The answer's schema.
-    pub output: DFSchemaRef,
-    /// The files a partial reads (a merge's: those its partials read).
-    pub files: Vec<PartitionedFile>,
-}
-
-impl DenseSpec {
-    /// The part `plan` is, and its spec, if it is a part of a split dense aggregation.
-    pub fn of(plan: &dyn ExecutionPlan) -> Option<(DensePart, Self)> {
-        let (part, scan) = if let Some(merge) = plan.downcast_ref::<DenseMergeExec>() {
-            (DensePart::Merge, &merge.scan)
-        } else if let Some(exec) = plan.downcast_ref::<DenseAggregateExec>()
-            && exec.role() == Role::Partial
-        {
-            (DensePart::Partial, exec.scan())
-        } else {
-            return None;
-        };
-        let query = &scan.query;
-        Some((
-            part,
-            Self {
-                table: scan.table.clone(),
-                columns: Arc::clone(&scan.declared),
-                partitions: (scan.partition_schema.fields().iter())
-                    .map(|f| f.name().clone())
-                    .collect(),
-                store_url: scan.store_url.as_str().to_string(),
-                filters: query.filters().cloned().collect(),
-                groups: query.written.0.clone(),
-                aggregates: query.written.1.clone(),
-                output: Arc::clone(&query.schema),
-                files: scan.files.clone(),
-            },
-        ))
-    }
-
-    /// The part again, planned with `context`'s functions: a partial (no inputs), or a merge of
-    /// its one input.
-    pub fn into_plan(
-        self,
-        part: DensePart,
-        inputs: &[Arc<dyn ExecutionPlan>],
-        context: &TaskContext,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let columns = TableColumns {
-            schema: Arc::clone(&self.columns),
-            partitions: self.partitions.clone(),
-        };
-        let not_dense = || {
-            DataFusionError::Plan(format!(
-                "the dense aggregation of table '{}' does not plan here (a worker of another version?)",
-                self.table
-            ))
-        };
-        // Times were folded to literals where the query was planned.
-        let simplifier = simplifier_for(
-            &columns,
-            Some(chrono::Utc::now()),
-            Arc::clone(context.session_config().options()),
-        )
-        .ok_or_else(not_dense)?;
-        let query = DenseQuery::classify(
-            &columns,
-            &simplifier,
-            self.filters.clone(),
-            self.groups.clone(),
-            self.aggregates.clone(),
-            Arc::clone(&self.output),
-        )
-        .ok_or_else(not_dense)?;
-        let facts = TableFacts {
-            name: self.table.clone(),
-            schema: Arc::clone(&self.columns),
-            partitions: self.partitions,
-            store_url: ObjectStoreUrl::parse(&self.store_url)?,
-        };
-        let scan = plan_scan(&query, &facts, self.files, &physical)?;
-        match (part, inputs) {
-            (DensePart::Partial, []) => Ok(Arc::new(DenseAggregateExec::partial(scan))),
-            (DensePart::Merge, [input]) => Ok(Arc::new(DenseMergeExec::new(
-                Arc::new(scan),
-                Arc::clone(input),
-            ))),
-            _ => datafusion::common::internal_err!(
-                "a dense {part:?} of table '{}' with {} inputs",
-                self.table,
-                inputs.len()
-            ),
-        }
-    }
-}
-
 /// `plan` (a dense partial) reading only `files`.
 pub fn partial_with_files(
     plan: &dyn ExecutionPlan,
@@ -385,20 +220,4 @@ pub fn partial_with_files(
     let mut scan = exec.scan().as_ref().clone();
     scan.files = files;
     Some(Arc::new(DenseAggregateExec::partial(scan)))
-}
-
-/// `expr` made physical over `schema` as a session would (types coerced), without one.
-fn physical(expr: Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
-    let simplifier = ExprSimplifier::new(
-        SimplifyContext::builder()
-            .with_schema(Arc::new(schema.clone()))
-            .build(),
-    );
-    let expr = simplifier.coerce(expr, schema)?;
-    datafusion::physical_expr::create_physical_expr(
-        &expr,
-        schema,
-        &ExecutionProps::new(),
-        &PhysicalPlanningContext::default(),
-    )
 }
