@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig};
-use datafusion::error::Result as DFResult;
+use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::config::SessionConfig;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use datafusion_distributed::{
@@ -44,75 +44,49 @@ fn dense_partial_files(plan: &dyn ExecutionPlan) -> Option<Vec<PartitionedFile>>
 pub(crate) fn split_scan(
     event: ScaleUpLeafNodeEvent,
 ) -> Option<DFResult<ScaleUpLeafNodeEventResponse>> {
-    let Some(scan) = NamedScan::of(event.plan.as_ref()) else {
-        let files = dense_partial_files(event.plan.as_ref())?;
-        return Some(split_dense(
-            files,
-            event.plan,
-            event.task_count,
-            event.session_config,
-        ));
-    };
-    let partitions = event.plan.output_partitioning().partition_count();
-    Some(split(
-        scan,
-        event.plan,
-        event.task_count,
-        partitions,
-        event.session_config,
-    ))
+    let original = event.plan;
+    let (tasks, config) = (event.task_count, event.session_config);
+    Some(match NamedScan::of(original.as_ref()) {
+        Some(scan) => {
+            let partitions = original.output_partitioning().partition_count();
+            let files = (scan.scan.file_groups.iter())
+                .flat_map(|g| g.iter().cloned())
+                .collect();
+            split(files, original, tasks, config, |files| {
+                let mut config: FileScanConfig = scan.scan.clone();
+                config.file_groups = groups(files, partitions);
+                Ok(NamedScan {
+                    scan: config,
+                    table: scan.table.clone(),
+                    strict_types: scan.strict_types,
+                }
+                .into_plan())
+            })
+        }
+        // Each share a partial of its own files, whose groups' states the coordinator's merge
+        // absorbs.
+        None => split(
+            dense_partial_files(original.as_ref())?,
+            original,
+            tasks,
+            config,
+            |files| {
+                dense_partial_with_files(original.as_ref(), files).ok_or_else(|| {
+                    DataFusionError::Internal("a dense partial did not split".to_string())
+                })
+            },
+        ),
+    })
 }
 
+/// Deals `files` to `tasks` shares, each reading its files through `input` with its part of the
+/// scan limit, as the variants of the distributed leaf `original`.
 fn split(
-    scan: NamedScan,
-    original: &Arc<dyn ExecutionPlan>,
-    tasks: usize,
-    partitions: usize,
-    config: &SessionConfig,
-) -> DFResult<ScaleUpLeafNodeEventResponse> {
-    let files: Vec<PartitionedFile> = scan
-        .scan
-        .file_groups
-        .iter()
-        .flat_map(|g| g.iter().cloned())
-        .collect();
-    let shares = deal(files, tasks.max(1));
-    let budgets = budgets(config, &shares);
-    let tasks = shares.len();
-    let variants = shares
-        .into_iter()
-        .zip(budgets)
-        .enumerate()
-        .map(|(task, (files, budget))| {
-            let assignment = Assignment {
-                task,
-                tasks,
-                files: files.iter().map(describe).collect(),
-                bytes: files.iter().map(size).sum(),
-                budget,
-            };
-            let mut config: FileScanConfig = scan.scan.clone();
-            config.file_groups = groups(files, partitions);
-            let input = NamedScan {
-                scan: config,
-                table: scan.table.clone(),
-                strict_types: scan.strict_types,
-            }
-            .into_plan();
-            Arc::new(ScanShareExec::new(input, assignment)) as Arc<dyn ExecutionPlan>
-        })
-        .collect::<Vec<_>>();
-    let leaf = DistributedLeafExec::try_new(Arc::clone(original), variants)?;
-    Ok(ScaleUpLeafNodeEventResponse::new(Arc::new(leaf)))
-}
-
-/// Deals a dense partial's files to `tasks` shares: each share a partial of its own files,
-/// whose groups' states the coordinator's merge absorbs.
-fn split_dense(
     files: Vec<PartitionedFile>,
     original: &Arc<dyn ExecutionPlan>,
     tasks: usize,
     config: &SessionConfig,
+    input: impl Fn(Vec<PartitionedFile>) -> DFResult<Arc<dyn ExecutionPlan>>,
 ) -> DFResult<ScaleUpLeafNodeEventResponse> {
     let shares = deal(files, tasks.max(1));
     let budgets = budgets(config, &shares);
@@ -129,12 +103,8 @@ fn split_dense(
                 bytes: files.iter().map(size).sum(),
                 budget,
             };
-            let partial = dense_partial_with_files(original.as_ref(), files).ok_or_else(|| {
-                datafusion::error::DataFusionError::Internal(
-                    "a dense partial did not split".to_string(),
-                )
-            })?;
-            Ok(Arc::new(ScanShareExec::new(partial, assignment)) as Arc<dyn ExecutionPlan>)
+            let share = ScanShareExec::new(input(files)?, assignment);
+            Ok(Arc::new(share) as Arc<dyn ExecutionPlan>)
         })
         .collect::<DFResult<Vec<_>>>()?;
     let leaf = DistributedLeafExec::try_new(Arc::clone(original), variants)?;

@@ -1726,19 +1726,24 @@ mod slot_tests {
         answer
     }
 
+    /// Up to 60 rows of four keys, three condition values and small values, nulls in each.
+    fn rows() -> impl Strategy<Value = Vec<Row>> {
+        proptest::collection::vec(
+            (
+                proptest::option::of(0u8..4),
+                proptest::option::of(0u8..3),
+                proptest::option::of(-1000i64..1000),
+            ),
+            1..60,
+        )
+    }
+
     proptest! {
         /// Counting by slot and by row agree with a plain count, across batches whose
         /// dictionaries differ, with nulls in keys, conditions and values.
         #[test]
         fn slots_and_rows_count_alike(
-            rows in proptest::collection::vec(
-                (
-                    proptest::option::of(0u8..4),
-                    proptest::option::of(0u8..3),
-                    proptest::option::of(-1000i64..1000),
-                ),
-                1..60,
-            ),
+            rows in rows(),
             mask in any::<[bool; 4]>(),
             batch in 1usize..25,
         ) {
@@ -1751,14 +1756,7 @@ mod slot_tests {
         /// worker counting every row does, wherever the rows are cut between the partials.
         #[test]
         fn states_merge_as_one_worker_counts(
-            rows in proptest::collection::vec(
-                (
-                    proptest::option::of(0u8..4),
-                    proptest::option::of(0u8..3),
-                    proptest::option::of(-1000i64..1000),
-                ),
-                1..60,
-            ),
+            rows in rows(),
             mask in any::<[bool; 4]>(),
             cut in 0usize..60,
             batch in 1usize..25,
