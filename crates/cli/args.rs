@@ -115,6 +115,25 @@ pub enum Command {
     /// of each scan from the store itself. It runs whatever a client that reaches it sends:
     /// listen on a network only coordinators can reach (the default is loopback).
     Worker(WorkerArgs),
+
+    /// Serve the console's HTTP API until SIGTERM or Ctrl-C: run statements, page through their
+    /// rows, cancel them, download them as CSV, read the catalog.
+    ///
+    /// Prints the API's URL with a random token; every request needs it
+    /// (`Authorization: Bearer TOKEN` or `?token=TOKEN`). Same guardrails, timeout and memory
+    /// limit as the shell.
+    Ui(UiArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UiArgs {
+    /// The address to listen on (port 0: any free port, printed on start); loopback unless
+    /// --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:8765", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Listen on an address other machines reach (the token still guards every request).
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 #[derive(Debug, clap::Args)]

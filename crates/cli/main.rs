@@ -21,9 +21,11 @@ mod script;
 mod serve;
 mod settings;
 mod shell;
-#[cfg(any(feature = "server", feature = "distributed"))]
+#[cfg(any(feature = "server", feature = "distributed", feature = "console"))]
 mod signals;
 mod stderr;
+#[cfg(feature = "console")]
+mod ui;
 
 use std::io::{BufWriter, IsTerminal, Read};
 use std::path::Path;
@@ -113,6 +115,19 @@ fn run(args: Args, settings: settings::Settings, runtime: &Runtime) -> Result<Ex
             let engine = open_engine(&catalog, &args, &settings)?;
             cluster::run_worker(engine, &catalog, worker, runtime)?;
             return Ok(ExitCode::SUCCESS);
+        }
+        #[cfg(feature = "console")]
+        Some(Command::Ui(ui)) => {
+            let catalog = settings.catalog.value.clone();
+            let engine = open_engine(&catalog, &args, &settings)?;
+            ui::run(engine, &catalog, ui, runtime)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        #[cfg(not(feature = "console"))]
+        Some(Command::Ui(_)) => {
+            anyhow::bail!(
+                "this minerva was built without the `console` feature (cargo build --features console)"
+            )
         }
         #[cfg(not(feature = "distributed"))]
         Some(Command::Worker(_)) => {

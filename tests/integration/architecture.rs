@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const LIBRARIES: [&str; 6] = ["catalog", "sql", "store", "engine", "demo", "server"];
+const LIBRARIES: [&str; 8] = [
+    "catalog", "sql", "store", "engine", "demo", "server", "cluster", "console",
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -9,6 +9,8 @@ mod catalog_edits;
 mod cli;
 #[cfg(feature = "distributed")]
 mod cluster;
+#[cfg(feature = "console")]
+mod console;
 mod corpus;
 mod dense;
 mod fault_proxy;

@@ -1,0 +1,207 @@
+//! The HTTP API (see the crate's documentation for the routes).
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Field, Schema};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query as Params, Request, State as Shared};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use futures::StreamExt;
+use minerva_engine::{Engine, athena_name};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::{Token, check};
+use crate::catalog;
+use crate::queries::Queries;
+
+/// What every handler shares.
+pub(crate) struct State {
+    engine: Engine,
+    token: Token,
+    queries: Queries,
+}
+
+impl State {
+    pub(crate) fn new(engine: Engine, token: Token) -> Self {
+        Self {
+            engine,
+            token,
+            queries: Queries::default(),
+        }
+    }
+}
+
+/// The state, as handlers take it.
+type Console = Arc<State>;
+
+/// Rows a page gives when it does not say, and at most.
+const PAGE_ROWS: usize = 1_000;
+const MAX_PAGE_ROWS: usize = 50_000;
+
+pub(crate) fn router(state: Console) -> Router {
+    Router::new()
+        .route("/api/catalog", get(catalog_tree))
+        .route("/api/query", post(start))
+        .route("/api/query/{id}", delete(cancel))
+        .route("/api/query/{id}/rows", get(rows))
+        .route("/api/query/{id}/csv", get(csv))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), guard))
+        .with_state(state)
+}
+
+/// Refuses a request without the token, or from another origin, before any handler runs.
+async fn guard(Shared(state): Shared<Console>, request: Request, next: Next) -> Response {
+    match check(&state.token, &request) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => error(refusal.status(), refusal.message()),
+    }
+}
+
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (status, Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such API route")
+}
+
+fn unknown(id: u64) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("no query {id}: it finished, was cancelled, or was never started"),
+    )
+}
+
+async fn catalog_tree(Shared(state): Shared<Console>) -> Response {
+    let tree = catalog::tree(&state.engine).await;
+    Json(json!({ "databases": tree })).into_response()
+}
+
+#[derive(Deserialize)]
+struct Statement {
+    sql: String,
+}
+
+async fn start(Shared(state): Shared<Console>, Json(statement): Json<Statement>) -> Response {
+    match state.engine.execute(&statement.sql).await {
+        Ok(output) => {
+            let columns: Vec<Value> = (output.schema.fields().iter())
+                .map(|f| json!({ "name": f.name(), "type": athena_name(f.data_type()) }))
+                .collect();
+            let id = state.queries.start(output);
+            Json(json!({ "id": id, "columns": columns })).into_response()
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct PageParams {
+    max: Option<usize>,
+}
+
+async fn rows(
+    Shared(state): Shared<Console>,
+    Path(id): Path<u64>,
+    Params(params): Params<PageParams>,
+) -> Response {
+    let Some(query) = state.queries.get(id) else {
+        return unknown(id);
+    };
+    let max = params.max.unwrap_or(PAGE_ROWS).clamp(1, MAX_PAGE_ROWS);
+    let page = match query.page(max).await {
+        Ok(page) => page,
+        Err(e) => {
+            state.queries.forget(id);
+            return error(StatusCode::BAD_REQUEST, e);
+        }
+    };
+    let rows = match json_rows(&page.batches) {
+        Ok(rows) => rows,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let status = page.done.then(|| query.stats.summary().to_string());
+    if page.done {
+        state.queries.forget(id);
+    }
+    Json(json!({ "rows": rows, "done": page.done, "status": status })).into_response()
+}
+
+/// Each row as an array of its values, as Arrow's JSON writer writes them (columns renamed by
+/// position first: a result may repeat a name).
+fn json_rows(batches: &[RecordBatch]) -> Result<Vec<Value>, arrow::error::ArrowError> {
+    let mut out = Vec::new();
+    for batch in batches {
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let fields: Vec<Field> = (batch.schema().fields().iter().enumerate())
+            .map(|(i, f)| f.as_ref().clone().with_name(format!("c{i}")))
+            .collect();
+        let renamed =
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec())?;
+        let mut buffer = Vec::new();
+        let mut writer = arrow::json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow::json::writer::JsonArray>(&mut buffer);
+        writer.write(&renamed)?;
+        writer.finish()?;
+        drop(writer);
+        let objects: Vec<serde_json::Map<String, Value>> = serde_json::from_slice(&buffer)
+            .map_err(|e| arrow::error::ArrowError::JsonError(e.to_string()))?;
+        let width = batch.num_columns();
+        out.extend(objects.into_iter().map(|mut object| {
+            Value::Array(
+                (0..width)
+                    .map(|i| object.remove(&format!("c{i}")).unwrap_or(Value::Null))
+                    .collect(),
+            )
+        }));
+    }
+    Ok(out)
+}
+
+async fn cancel(Shared(state): Shared<Console>, Path(id): Path<u64>) -> Response {
+    match state.queries.forget(id) {
+        Some(query) => {
+            query.cancel();
+            Json(json!({ "cancelled": id })).into_response()
+        }
+        None => unknown(id),
+    }
+}
+
+/// The rows not yet pulled, as CSV with a header, streamed: the query is forgotten (a page
+/// can no longer pull from it) and runs as the download reads.
+async fn csv(Shared(state): Shared<Console>, Path(id): Path<u64>) -> Response {
+    let Some(query) = state.queries.forget(id) else {
+        return unknown(id);
+    };
+    let mut first = true;
+    let chunks = query.rest().await.map(move |batch| {
+        let batch = batch.map_err(std::io::Error::other)?;
+        let mut buffer = Vec::new();
+        let mut writer = arrow::csv::WriterBuilder::new()
+            .with_header(first)
+            .build(&mut buffer);
+        writer.write(&batch).map_err(std::io::Error::other)?;
+        drop(writer);
+        first = false;
+        Ok::<_, std::io::Error>(Bytes::from(buffer))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"query-{id}.csv\""),
+        )
+        .body(Body::from_stream(chunks))
+        .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e))
+}

@@ -1,0 +1,82 @@
+//! Minerva's console server: the HTTP API `minerva ui` serves (see the crate's README).
+//!
+//! - `POST /api/query` `{"sql": "…"}` starts a statement: `{"id", "columns": [{"name", "type"}]}`.
+//! - `GET /api/query/{id}/rows?max=N` pulls the next rows (at most N, 1,000 by default):
+//!   `{"rows": [[…], …], "done": bool, "status": "Run time: …"}` (the status once done).
+//! - `GET /api/query/{id}/csv` streams the rows not yet pulled as CSV, then forgets the query.
+//! - `DELETE /api/query/{id}` cancels it: its stream is dropped, which stops the work.
+//! - `GET /api/catalog` the databases, their tables and views, columns and partitions.
+//!
+//! Every request needs the token (`Authorization: Bearer TOKEN`, or `?token=TOKEN`).
+
+mod api;
+mod auth;
+mod catalog;
+mod error;
+mod queries;
+
+pub use auth::Token;
+pub use error::ConsoleError;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use minerva_engine::Engine;
+use tokio::net::TcpListener;
+
+/// A console bound to its address, not yet serving.
+#[derive(Debug)]
+pub struct BoundConsole {
+    engine: Engine,
+    listener: TcpListener,
+    address: SocketAddr,
+    token: Token,
+}
+
+impl BoundConsole {
+    /// Binds `address` (port 0: any free port) for a console on `engine`, with a new random
+    /// token.
+    pub async fn bind(engine: Engine, address: SocketAddr) -> Result<Self, ConsoleError> {
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| ConsoleError::Listen { address, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| ConsoleError::Listen { address, source })?;
+        Ok(Self {
+            engine,
+            listener,
+            address,
+            token: Token::random(),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The token every request must carry.
+    pub fn token(&self) -> &Token {
+        &self.token
+    }
+
+    /// The API's base URL, with the token.
+    pub fn url(&self) -> String {
+        format!("http://{}/api?token={}", self.address, self.token.as_str())
+    }
+
+    /// Serves until `shutdown` completes; running queries are cancelled then.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ConsoleError> {
+        let address = self.address;
+        let state = Arc::new(api::State::new(self.engine, self.token));
+        axum::serve(self.listener, api::router(state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|source| ConsoleError::Serve { address, source })
+    }
+}

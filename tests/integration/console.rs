@@ -1,0 +1,326 @@
+//! `minerva ui`: the console's HTTP API, the real binary over HTTP on loopback.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use minerva_demo::DemoSpec;
+use serde_json::{Value, json};
+
+use crate::support::DemoLake;
+
+/// A console process, killed when dropped.
+struct Console {
+    child: Child,
+    api: Api,
+}
+
+/// Requests to a console's API.
+#[derive(Clone)]
+struct Api {
+    /// `127.0.0.1:PORT`.
+    address: String,
+    token: String,
+}
+
+impl Console {
+    fn start(catalog: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_minerva"))
+            .env_remove("MINERVA_CATALOG")
+            .env_remove("MINERVA_CLUSTER")
+            .env("MINERVA_CACHE_DIR", crate::support::fresh_cache_dir())
+            .arg("--catalog")
+            .arg(catalog)
+            .args(["ui", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"));
+        let (base, token) = url.split_once("/api?token=").unwrap();
+        Self {
+            child,
+            api: Api {
+                address: base.trim_start_matches("http://").to_string(),
+                token: token.to_string(),
+            },
+        }
+    }
+}
+
+impl std::ops::Deref for Console {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Api {
+    /// Sends a request with the token (and `headers`); the status and the body.
+    fn request(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, String) {
+        let bearer = format!("Bearer {}", self.token);
+        self.raw(method, path, body, &[("Authorization", &bearer)])
+    }
+
+    fn json(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let (status, text) = self.request(method, path, body);
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+        )
+    }
+
+    fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.address).unwrap();
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            self.address,
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let response = String::from_utf8(response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        (
+            status,
+            if chunked {
+                unchunk(body)
+            } else {
+                body.to_string()
+            },
+        )
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The body of a chunked response.
+fn unchunk(mut body: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n").unwrap();
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+}
+
+fn lake() -> DemoLake {
+    DemoLake::new(DemoSpec {
+        days: 3,
+        events_per_day: 2_000,
+        ..Default::default()
+    })
+}
+
+/// Starts `sql`; its id.
+fn start(console: &Api, sql: &str) -> u64 {
+    let (status, started) = console.json("POST", "/api/query", Some(&json!({ "sql": sql })));
+    assert_eq!(status, 200, "{started}");
+    started["id"].as_u64().unwrap()
+}
+
+#[test]
+fn a_query_pages_through_its_rows_and_ends_with_the_status_line() {
+    let lake = lake();
+    let console = Console::start(&lake.catalog());
+    let sql = "SELECT region, count(*) AS n FROM views GROUP BY region ORDER BY region";
+    let (status, started) = console.json("POST", "/api/query", Some(&json!({ "sql": sql })));
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(
+        started["columns"],
+        json!([{"name": "region", "type": "string"}, {"name": "n", "type": "bigint"}])
+    );
+    let id = started["id"].as_u64().unwrap();
+    let mut rows = Vec::new();
+    let mut pages = 0;
+    let status_line = loop {
+        let (status, page) = console.json("GET", &format!("/api/query/{id}/rows?max=40"), None);
+        assert_eq!(status, 200, "{page}");
+        let got = page["rows"].as_array().unwrap();
+        assert!(got.len() <= 40);
+        rows.extend(got.iter().cloned());
+        pages += 1;
+        if page["done"].as_bool().unwrap() {
+            break page["status"].as_str().unwrap().to_string();
+        }
+        assert!(page["status"].is_null());
+    };
+    assert!(pages > 2, "{pages} pages");
+    assert!(
+        status_line.contains("Data scanned") && status_line.contains("3 partitions"),
+        "{status_line}"
+    );
+    // The same rows as the engine's own answer, in order.
+    let expected = lake.engine();
+    let expected = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(crate::support::rows(&expected, sql));
+    let got: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}|{}", r[0].as_str().unwrap(), r[1]))
+        .collect();
+    assert_eq!(got, expected);
+    // Once done, the query is gone.
+    let (status, _) = console.json("GET", &format!("/api/query/{id}/rows"), None);
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn the_catalog_tree_marks_partitions_and_kinds() {
+    let lake = lake();
+    let console = Console::start(&lake.catalog());
+    let (status, tree) = console.json("GET", "/api/catalog", None);
+    assert_eq!(status, 200, "{tree}");
+    let tables = tree["databases"][0]["tables"].as_array().unwrap();
+    let views = tables.iter().find(|t| t["name"] == "views").unwrap();
+    assert_eq!(views["kind"], "table");
+    assert_eq!(views["partitions"], "listing");
+    let dt = (views["columns"].as_array().unwrap().iter())
+        .find(|c| c["name"] == "dt")
+        .unwrap();
+    assert_eq!(dt["partition"], true);
+    let region = (views["columns"].as_array().unwrap().iter())
+        .find(|c| c["name"] == "region")
+        .unwrap();
+    assert_eq!(region["partition"], false);
+    assert_eq!(region["type"], "string");
+    assert!(
+        tables.iter().any(|t| t["kind"] == "live"),
+        "the demo's live table: {tree}"
+    );
+}
+
+#[test]
+fn bad_statements_tokens_origins_and_ids_are_clear_errors() {
+    let lake = lake();
+    let console = Console::start(&lake.catalog());
+    let (status, error) = console.json("POST", "/api/query", Some(&json!({"sql": "SELEC 1"})));
+    assert_eq!(status, 400);
+    assert!(
+        error["error"].as_str().unwrap().contains("SELEC"),
+        "{error}"
+    );
+    let (status, error) = console.json(
+        "POST",
+        "/api/query",
+        Some(&json!({"sql": "SELECT * FROM nowhere"})),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        error["error"].as_str().unwrap().contains("nowhere"),
+        "{error}"
+    );
+    let (status, _) = console.json("GET", "/api/query/999/rows", None);
+    assert_eq!(status, 404);
+    let (status, _) = console.json("DELETE", "/api/query/999", None);
+    assert_eq!(status, 404);
+    // No token, a wrong one, another origin.
+    let (status, body) = console.raw("GET", "/api/catalog", None, &[]);
+    assert_eq!(status, 401);
+    assert!(body.contains("token"), "{body}");
+    let (status, _) = console.raw("GET", "/api/catalog?token=0123", None, &[]);
+    assert_eq!(status, 401);
+    let with_token = format!("/api/catalog?token={}", console.token);
+    let (status, _) = console.raw("GET", &with_token, None, &[]);
+    assert_eq!(status, 200);
+    let (status, _) = console.raw(
+        "GET",
+        &with_token,
+        None,
+        &[("Origin", "http://evil.example")],
+    );
+    assert_eq!(status, 403);
+    // An address other machines reach needs --allow-remote.
+    let refused = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .arg("--catalog")
+        .arg(lake.catalog())
+        .args(["ui", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--allow-remote"));
+}
+
+#[test]
+fn a_cancel_stops_a_query_that_is_still_running() {
+    let lake = lake();
+    let console = Console::start(&lake.catalog());
+    // Hours of work: 6,000³ rows.
+    let id = start(
+        &console,
+        "SELECT count(*) FROM views a CROSS JOIN views b CROSS JOIN views c WHERE a.price + b.price + c.price > 0",
+    );
+    let page = {
+        let api = console.api.clone();
+        std::thread::spawn(move || api.json("GET", &format!("/api/query/{id}/rows"), None))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let (status, cancelled) = console.json("DELETE", &format!("/api/query/{id}"), None);
+    assert_eq!(status, 200, "{cancelled}");
+    let (status, page) = page.join().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(status, 400);
+    assert!(
+        page["error"].as_str().unwrap().contains("cancelled"),
+        "{page}"
+    );
+    // The console serves the next query.
+    let id = start(&console, "SELECT 1 AS one");
+    let (_, page) = console.json("GET", &format!("/api/query/{id}/rows"), None);
+    assert_eq!(page["rows"], json!([[1]]));
+}
+
+#[test]
+fn the_rows_not_yet_paged_download_as_csv() {
+    let lake = lake();
+    let console = Console::start(&lake.catalog());
+    let id = start(
+        &console,
+        "SELECT listing_id, price FROM views WHERE dt = DATE '2024-01-01' ORDER BY event_id",
+    );
+    let (_, page) = console.json("GET", &format!("/api/query/{id}/rows?max=10"), None);
+    assert_eq!(page["rows"].as_array().unwrap().len(), 10);
+    let (status, csv) = console.request("GET", &format!("/api/query/{id}/csv"), None);
+    assert_eq!(status, 200);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "listing_id,price");
+    assert_eq!(lines.len() - 1, 2_000 - 10, "the rest, once");
+}
