@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use minerva_console::BoundConsole;
+use minerva_console::{BoundConsole, History};
 use minerva_engine::Engine;
 use tokio::runtime::Runtime;
 
@@ -19,7 +19,13 @@ pub(crate) fn run(engine: Engine, catalog: &Path, args: &UiArgs, runtime: &Runti
         );
     }
     runtime.block_on(async {
-        let console = BoundConsole::bind(engine, args.listen).await?;
+        let mut console = BoundConsole::bind(engine, args.listen).await?;
+        // The history is the user's, beside the shell's; saved queries are the catalog's.
+        if let Some(dir) = dirs::data_dir() {
+            console = console.history(History::new(
+                dir.join("minerva").join("console-history.jsonl"),
+            ));
+        }
         let shutdown = shutdown_signal("minerva: console stopping")?;
         report(&format!(
             "minerva: console API for catalog '{}' on {}",

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query as Params, Request, State as Shared};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use futures::StreamExt;
 use minerva_engine::{Engine, athena_name};
@@ -18,21 +18,32 @@ use serde_json::{Value, json};
 
 use crate::auth::{Token, check};
 use crate::catalog;
+use crate::error::StoreError;
 use crate::queries::Queries;
+use crate::saved::{Entry, History, SavedQueries};
 
 /// What every handler shares.
 pub(crate) struct State {
     engine: Engine,
     token: Token,
     queries: Queries,
+    history: Option<History>,
+    saved: SavedQueries,
 }
 
 impl State {
-    pub(crate) fn new(engine: Engine, token: Token) -> Self {
+    pub(crate) fn new(
+        engine: Engine,
+        token: Token,
+        history: Option<History>,
+        saved: SavedQueries,
+    ) -> Self {
         Self {
             engine,
             token,
             queries: Queries::default(),
+            history,
+            saved,
         }
     }
 }
@@ -51,6 +62,9 @@ pub(crate) fn router(state: Console) -> Router {
         .route("/api/query/{id}", delete(cancel))
         .route("/api/query/{id}/rows", get(rows))
         .route("/api/query/{id}/csv", get(csv))
+        .route("/api/history", get(history))
+        .route("/api/saved", get(saved_list))
+        .route("/api/saved/{name}", put(save).delete(unsave))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), guard))
         .with_state(state)
@@ -90,7 +104,18 @@ struct Statement {
 }
 
 async fn start(Shared(state): Shared<Console>, Json(statement): Json<Statement>) -> Response {
-    match state.engine.execute(&statement.sql).await {
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let started = state.engine.execute(&statement.sql).await;
+    if let Some(history) = &state.history {
+        let entry = Entry {
+            at,
+            sql: statement.sql.clone(),
+            error: started.as_ref().err().map(ToString::to_string),
+        };
+        // The statement runs whether or not its history could be written.
+        let _ = history.add(&entry);
+    }
+    match started {
         Ok(output) => {
             let columns: Vec<Value> = (output.schema.fields().iter())
                 .map(|f| json!({ "name": f.name(), "type": athena_name(f.data_type()) }))
@@ -204,4 +229,62 @@ async fn csv(Shared(state): Shared<Console>, Path(id): Path<u64>) -> Response {
         )
         .body(Body::from_stream(chunks))
         .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e))
+}
+
+#[derive(Deserialize)]
+struct HistoryParams {
+    limit: Option<usize>,
+}
+
+/// The statements run, latest first (none when the console keeps no history).
+async fn history(
+    Shared(state): Shared<Console>,
+    Params(params): Params<HistoryParams>,
+) -> Response {
+    let Some(history) = &state.history else {
+        return Json(json!({ "entries": [] })).into_response();
+    };
+    match history.read() {
+        Ok(mut entries) => {
+            entries.reverse();
+            entries.truncate(params.limit.unwrap_or(100));
+            Json(json!({ "entries": entries })).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+fn store_error(e: StoreError) -> Response {
+    match e {
+        StoreError::Name { .. } => error(StatusCode::BAD_REQUEST, e),
+        StoreError::Io { .. } => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn saved_list(Shared(state): Shared<Console>) -> Response {
+    match state.saved.list() {
+        Ok(queries) => Json(json!({ "queries": queries })).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn save(
+    Shared(state): Shared<Console>,
+    Path(name): Path<String>,
+    Json(statement): Json<Statement>,
+) -> Response {
+    match state.saved.save(&name, &statement.sql) {
+        Ok(file) => {
+            Json(json!({ "saved": name, "file": file.display().to_string() })).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+async fn unsave(Shared(state): Shared<Console>, Path(name): Path<String>) -> Response {
+    match state.saved.delete(&name) {
+        Ok(true) => Json(json!({ "deleted": name })).into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no saved query '{name}'")),
+        Err(e) => store_error(e),
+    }
 }

@@ -16,3 +16,17 @@ pub enum ConsoleError {
         source: std::io::Error,
     },
 }
+
+/// What the console's files (history, saved queries) could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "'{name}' is not a saved query's name: letters, digits, '_', '-' and '.', at most 100, not starting with '.'"
+    )]
+    Name { name: String },
+}

@@ -6,6 +6,9 @@
 //! - `GET /api/query/{id}/csv` streams the rows not yet pulled as CSV, then forgets the query.
 //! - `DELETE /api/query/{id}` cancels it: its stream is dropped, which stops the work.
 //! - `GET /api/catalog` the databases, their tables and views, columns and partitions.
+//! - `GET /api/history` the statements run, latest first (kept on disk, per user).
+//! - `GET /api/saved`, `PUT /api/saved/{name}` `{"sql"}`, `DELETE /api/saved/{name}`: saved
+//!   queries, `.sql` files in the catalog's [`SAVED_DIR`].
 //!
 //! Every request needs the token (`Authorization: Bearer TOKEN`, or `?token=TOKEN`).
 
@@ -14,9 +17,11 @@ mod auth;
 mod catalog;
 mod error;
 mod queries;
+mod saved;
 
 pub use auth::Token;
-pub use error::ConsoleError;
+pub use error::{ConsoleError, StoreError};
+pub use saved::{Entry, History, SavedQueries};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +30,10 @@ use std::sync::Arc;
 use minerva_engine::Engine;
 use tokio::net::TcpListener;
 
+/// The directory of the catalog that holds saved queries: a dot-directory, which the catalog
+/// loader skips (it is no database).
+pub const SAVED_DIR: &str = ".queries";
+
 /// A console bound to its address, not yet serving.
 #[derive(Debug)]
 pub struct BoundConsole {
@@ -32,6 +41,8 @@ pub struct BoundConsole {
     listener: TcpListener,
     address: SocketAddr,
     token: Token,
+    history: Option<History>,
+    saved: SavedQueries,
 }
 
 impl BoundConsole {
@@ -44,12 +55,21 @@ impl BoundConsole {
         let address = listener
             .local_addr()
             .map_err(|source| ConsoleError::Listen { address, source })?;
+        let saved = SavedQueries::new(engine.catalog().root().join(SAVED_DIR));
         Ok(Self {
             engine,
             listener,
             address,
             token: Token::random(),
+            history: None,
+            saved,
         })
+    }
+
+    /// Keeps the statements run in `history` (none by default).
+    pub fn history(mut self, history: History) -> Self {
+        self.history = Some(history);
+        self
     }
 
     /// The address it listens on.
@@ -73,7 +93,12 @@ impl BoundConsole {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ConsoleError> {
         let address = self.address;
-        let state = Arc::new(api::State::new(self.engine, self.token));
+        let state = Arc::new(api::State::new(
+            self.engine,
+            self.token,
+            self.history,
+            self.saved,
+        ));
         axum::serve(self.listener, api::router(state))
             .with_graceful_shutdown(shutdown)
             .await
