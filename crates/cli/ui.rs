@@ -28,7 +28,7 @@ pub(crate) fn run(engine: Engine, catalog: &Path, args: &UiArgs, runtime: &Runti
         }
         let shutdown = shutdown_signal("minerva: console stopping")?;
         report(&format!(
-            "minerva: console API for catalog '{}' on {}",
+            "minerva: console for catalog '{}' on {}",
             catalog.display(),
             console.url()
         ));

@@ -51,7 +51,7 @@ impl Console {
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| panic!("no URL in {line:?}"));
-        let (base, token) = url.split_once("/api?token=").unwrap();
+        let (base, token) = url.split_once("/?token=").unwrap();
         Self {
             child,
             data,
@@ -413,4 +413,67 @@ fn history_is_kept_per_user_and_saved_queries_are_files_of_the_catalog() {
     assert!(!file.exists());
     let (status, _) = console.json("DELETE", "/api/saved/weekly-views", None);
     assert_eq!(status, 404);
+}
+
+/// Where playwright-core is (`node_modules`, as `NODE_PATH`), if Node.js and it and Chromium
+/// are there; in CI they must be (`.ci/run` installs them).
+fn browser_tools() -> Option<String> {
+    let modules = std::env::var("MINERVA_PLAYWRIGHT_NODE_PATH").ok();
+    let chromium = std::env::var("MINERVA_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let has = modules
+        .as_ref()
+        .is_some_and(|m| Path::new(m).join("playwright-core").exists())
+        && Path::new(&chromium).exists()
+        && Command::new("node").arg("--version").output().is_ok();
+    assert!(
+        has || std::env::var_os("CI").is_none(),
+        "CI must have Node.js, playwright-core (MINERVA_PLAYWRIGHT_NODE_PATH) and Chromium"
+    );
+    if !has {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "skipped: no playwright-core (MINERVA_PLAYWRIGHT_NODE_PATH) or no Chromium (MINERVA_CHROMIUM)"
+            );
+        }
+    }
+    modules.filter(|_| has)
+}
+
+/// The page in headless Chromium: the tree expands, a table name completes, Ctrl-Enter runs the
+/// statement with its rows and status line, the chart draws a series per key, a long query is
+/// cancelled, a query is saved (and is a file of the catalog), a bad token gets a page saying
+/// so (`crates/console/web/e2e.cjs`).
+#[test]
+fn the_page_runs_queries_charts_cancels_and_saves_in_a_browser() {
+    let Some(modules) = browser_tools() else {
+        return;
+    };
+    let lake = lake();
+    let console = Console::start(&lake.catalog());
+    let url = format!("http://{}/?token={}", console.address, console.token);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/console/web/e2e.cjs");
+    let shot = tempfile::tempdir().unwrap();
+    let output = Command::new("node")
+        .arg(&script)
+        .arg(&url)
+        .arg(shot.path().join("console.png"))
+        .env("NODE_PATH", &modules)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        printed.lines().filter(|l| l.starts_with("ok: ")).count(),
+        7,
+        "{printed}"
+    );
+    assert!(lake.catalog().join(".queries/e2e-saved.sql").exists());
+    // The chart was drawn: the screenshot is a real image.
+    let png = std::fs::read(shot.path().join("console.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
 }

@@ -16,9 +16,10 @@ use minerva_engine::{Engine, athena_name};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::{Token, check};
+use crate::auth::{Refusal, Token, check};
 use crate::catalog;
 use crate::error::StoreError;
+use crate::page;
 use crate::queries::Queries;
 use crate::saved::{Entry, History, SavedQueries};
 
@@ -57,6 +58,8 @@ const MAX_PAGE_ROWS: usize = 50_000;
 
 pub(crate) fn router(state: Console) -> Router {
     Router::new()
+        .route("/", get(page::index))
+        .route("/assets/{name}", get(page::asset))
         .route("/api/catalog", get(catalog_tree))
         .route("/api/query", post(start))
         .route("/api/query/{id}", delete(cancel))
@@ -72,8 +75,13 @@ pub(crate) fn router(state: Console) -> Router {
 
 /// Refuses a request without the token, or from another origin, before any handler runs.
 async fn guard(Shared(state): Shared<Console>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let (asset, page) = (path.starts_with("/assets/"), path == "/");
     match check(&state.token, &request) {
         Ok(()) => next.run(request).await,
+        // The page's files hold no data; the page itself and the API need the token.
+        Err(Refusal::Token) if asset => next.run(request).await,
+        Err(refusal) if page => page::refused(refusal.status(), refusal.message()),
         Err(refusal) => error(refusal.status(), refusal.message()),
     }
 }

@@ -16,6 +16,7 @@ mod api;
 mod auth;
 mod catalog;
 mod error;
+mod page;
 mod queries;
 mod saved;
 
@@ -82,9 +83,9 @@ impl BoundConsole {
         &self.token
     }
 
-    /// The API's base URL, with the token.
+    /// The console's URL, with the token (the API is under `/api`).
     pub fn url(&self) -> String {
-        format!("http://{}/api?token={}", self.address, self.token.as_str())
+        format!("http://{}/?token={}", self.address, self.token.as_str())
     }
 
     /// Serves until `shutdown` completes; running queries are cancelled then.
