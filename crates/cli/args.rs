@@ -134,6 +134,9 @@ pub struct UiArgs {
     /// Listen on an address other machines reach (the token still guards every request).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Open the console in the default browser once it listens.
+    #[arg(long)]
+    pub open: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -32,8 +32,32 @@ pub(crate) fn run(engine: Engine, catalog: &Path, args: &UiArgs, runtime: &Runti
             catalog.display(),
             console.url()
         ));
+        if args.open {
+            open_browser(&console.url());
+        }
         console.serve(shutdown).await?;
         report("minerva: console stopped");
         Ok::<_, anyhow::Error>(())
     })
+}
+
+/// Opens `url` in the desktop's browser (`xdg-open`, or `open` on macOS); says so if it cannot:
+/// the console runs either way.
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let opened = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = opened {
+        report(&format!(
+            "minerva: cannot open a browser ({opener}: {e}): open the URL above"
+        ));
+    }
 }

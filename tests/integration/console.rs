@@ -469,7 +469,7 @@ fn the_page_runs_queries_charts_cancels_and_saves_in_a_browser() {
     );
     assert_eq!(
         printed.lines().filter(|l| l.starts_with("ok: ")).count(),
-        7,
+        9,
         "{printed}"
     );
     assert!(lake.catalog().join(".queries/e2e-saved.sql").exists());

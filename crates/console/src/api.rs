@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Field, Schema};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query as Params, Request, State as Shared};
@@ -65,6 +65,7 @@ pub(crate) fn router(state: Console) -> Router {
         .route("/api/query/{id}", delete(cancel))
         .route("/api/query/{id}/rows", get(rows))
         .route("/api/query/{id}/csv", get(csv))
+        .route("/api/functions", get(functions))
         .route("/api/history", get(history))
         .route("/api/saved", get(saved_list))
         .route("/api/saved/{name}", put(save).delete(unsave))
@@ -294,5 +295,28 @@ async fn unsave(Shared(state): Shared<Console>, Path(name): Path<String>) -> Res
         Ok(true) => Json(json!({ "deleted": name })).into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, format!("no saved query '{name}'")),
         Err(e) => store_error(e),
+    }
+}
+
+/// The names of the session's functions (DataFusion's and Trino's), sorted: what the editor
+/// completes.
+async fn functions(Shared(state): Shared<Console>) -> Response {
+    let sql = "SELECT DISTINCT routine_name FROM information_schema.routines ORDER BY 1";
+    match state.engine.query(sql).await {
+        Ok(batches) => {
+            let names: Vec<String> = batches
+                .iter()
+                .flat_map(|b| {
+                    let column = b.column(0).as_string::<i32>();
+                    column
+                        .iter()
+                        .flatten()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            Json(json!({ "functions": names })).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }

@@ -54,6 +54,23 @@ function check(ok, what) {
     const completed = await editor.innerText();
     check(/FROM views\b/.test(completed), `a table name completes (${completed.trim()})`);
 
+    // Completion of a function name (the session's functions, Trino's among them).
+    await setText("SELECT date_tr");
+    await page.keyboard.press("Control+Space");
+    await page.locator(".cm-tooltip-autocomplete").waitFor();
+    await page.waitForTimeout(300);
+    await page.keyboard.press("Enter");
+    const called = await editor.innerText();
+    check(/date_trunc\(/.test(called), `a function name completes (${called.trim()})`);
+
+    // EXPLAIN: the plan keeps its lines, with the partitions row.
+    await setText("EXPLAIN SELECT count(*) FROM views WHERE dt = DATE '2024-01-01'");
+    await page.keyboard.press("ControlOrMeta+Enter");
+    await page.locator("#grid td.pre").first().waitFor();
+    const partitions = page.locator("#grid tr", { hasText: "partitions" });
+    check(/1 partition/.test(await partitions.innerText()), "EXPLAIN shows the plan and the partitions row");
+
+    await setText("SELECT count(*) AS n FROM views");
     // Ctrl-Enter runs the statement under the cursor; rows and the status line show.
     await page.keyboard.press("ControlOrMeta+Enter");
     await waitStatus(/Data scanned/, "the first query");

@@ -5,6 +5,7 @@ import { EditorView, basicSetup } from "codemirror";
 import { keymap } from "@codemirror/view";
 import { Prec } from "@codemirror/state";
 import { sql, StandardSQL } from "@codemirror/lang-sql";
+import { completeFromList } from "@codemirror/autocomplete";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
@@ -177,8 +178,10 @@ function renderTable() {
 
 function appendRows(rows) {
   const body = $("grid").querySelector("tbody");
+  // EXPLAIN's plans (and any text over several lines) keep their lines and indentation.
+  const cls = (v) => (typeof v === "number" ? "num" : typeof v === "string" && v.includes("\n") ? "pre" : "");
   for (const row of rows) {
-    body.append(el("tr", {}, ...row.map((v) => el("td", { class: typeof v === "number" ? "num" : "" }, v === null ? "NULL" : String(v)))));
+    body.append(el("tr", {}, ...row.map((v) => el("td", { class: cls(v) }, v === null ? "NULL" : String(v)))));
   }
 }
 
@@ -269,10 +272,20 @@ async function main() {
   } catch (e) {
     setStatus(e.message, "error");
   }
+  let functions = [];
+  try {
+    functions = (await api("GET", "/api/functions")).functions;
+  } catch (e) {
+    setStatus(e.message, "error");
+  }
+  const language = sql({ dialect: StandardSQL, schema, upperCaseKeywords: true });
+  const functionCompletion = language.language.data.of({
+    autocomplete: completeFromList(functions.map((name) => ({ label: name, type: "function", apply: `${name}(` }))),
+  });
   const runKey = Prec.highest(keymap.of([{ key: "Mod-Enter", run: () => { run(); return true; } }]));
   editor = new EditorView({
     doc: "SELECT region, count(*) AS views\nFROM views\nWHERE dt >= DATE '2024-01-01'\nGROUP BY region\nORDER BY views DESC;\n",
-    extensions: [runKey, basicSetup, sql({ dialect: StandardSQL, schema, upperCaseKeywords: true })],
+    extensions: [runKey, basicSetup, language, functionCompletion],
     parent: $("editor"),
   });
   $("run").onclick = run;
