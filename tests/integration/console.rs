@@ -93,6 +93,18 @@ impl Api {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> (u16, String) {
+        let (status, bytes) = self.bytes(method, path, body, headers);
+        (status, String::from_utf8(bytes).unwrap())
+    }
+
+    /// The status and the body's bytes (a chunked body put together).
+    fn bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Vec<u8>) {
         let mut stream = TcpStream::connect(&self.address).unwrap();
         let body = body.map(Value::to_string).unwrap_or_default();
         let mut request = format!(
@@ -108,18 +120,17 @@ impl Api {
         stream.write_all(request.as_bytes()).unwrap();
         let mut response = Vec::new();
         stream.read_to_end(&mut response).unwrap();
-        let response = String::from_utf8(response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        let end = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+        let body = &response[end + 4..];
         let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let chunked = head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked");
+        let chunked = head.contains("transfer-encoding: chunked");
         (
             status,
             if chunked {
                 unchunk(body)
             } else {
-                body.to_string()
+                body.to_vec()
             },
         )
     }
@@ -133,15 +144,17 @@ impl Drop for Console {
 }
 
 /// The body of a chunked response.
-fn unchunk(mut body: &str) -> String {
-    let mut out = String::new();
+fn unchunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
     loop {
-        let (size, rest) = body.split_once("\r\n").unwrap();
+        let line = body.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = std::str::from_utf8(&body[..line]).unwrap();
         let size = usize::from_str_radix(size.trim(), 16).unwrap();
         if size == 0 {
             return out;
         }
-        out.push_str(&rest[..size]);
+        let rest = &body[line + 2..];
+        out.extend_from_slice(&rest[..size]);
         body = &rest[size + 2..];
     }
 }
@@ -476,4 +489,34 @@ fn the_page_runs_queries_charts_cancels_and_saves_in_a_browser() {
     // The chart was drawn: the screenshot is a real image.
     let png = std::fs::read(shot.path().join("console.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+}
+
+#[test]
+fn the_rows_not_yet_paged_download_as_parquet() {
+    let lake = lake();
+    let console = Console::start(&lake.catalog());
+    let id = start(
+        &console,
+        "SELECT listing_id, price, region FROM views WHERE dt = DATE '2024-01-01' ORDER BY event_id",
+    );
+    let (_, page) = console.json("GET", &format!("/api/query/{id}/rows?max=10"), None);
+    assert_eq!(page["rows"].as_array().unwrap().len(), 10);
+    let bearer = format!("Bearer {}", console.token);
+    let (status, file) = console.bytes(
+        "GET",
+        &format!("/api/query/{id}/parquet"),
+        None,
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(status, 200);
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::from(file),
+    )
+    .unwrap();
+    let names: Vec<String> = (reader.schema().fields().iter())
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["listing_id", "price", "region"]);
+    let rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 2_000 - 10, "the rest, once");
 }

@@ -65,6 +65,7 @@ pub(crate) fn router(state: Console) -> Router {
         .route("/api/query/{id}", delete(cancel))
         .route("/api/query/{id}/rows", get(rows))
         .route("/api/query/{id}/csv", get(csv))
+        .route("/api/query/{id}/parquet", get(parquet_file))
         .route("/api/functions", get(functions))
         .route("/api/history", get(history))
         .route("/api/saved", get(saved_list))
@@ -319,4 +320,94 @@ async fn functions(Shared(state): Shared<Console>) -> Response {
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
+}
+
+/// Bytes a Parquet download buffers before it closes a row group and sends it.
+const ROW_GROUP_BYTES: usize = 16 << 20;
+
+/// A `Write` whose bytes the response takes as they come.
+#[derive(Clone, Default)]
+struct Spool(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Spool {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().expect("spool poisoned"))
+    }
+}
+
+impl std::io::Write for Spool {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .expect("spool poisoned")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The rows not yet pulled as one zstd Parquet file, streamed a row group at a time (at most
+/// [`ROW_GROUP_BYTES`] held); the query is forgotten, as for CSV.
+async fn parquet_file(Shared(state): Shared<Console>, Path(id): Path<u64>) -> Response {
+    let Some(query) = state.queries.forget(id) else {
+        return unknown(id);
+    };
+    let spool = Spool::default();
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+        .build();
+    let writer = match parquet::arrow::ArrowWriter::try_new(
+        spool.clone(),
+        Arc::clone(&query.schema),
+        Some(properties),
+    ) {
+        Ok(writer) => writer,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let rows = query.rest().await;
+    let chunks = futures::stream::unfold(
+        (rows, Some(writer), spool),
+        |(mut rows, writer, spool)| async move {
+            let mut writer = writer?;
+            let io = |e: parquet::errors::ParquetError| std::io::Error::other(e);
+            loop {
+                match rows.next().await {
+                    Some(Ok(batch)) => {
+                        let wrote = writer.write(&batch).and_then(|()| {
+                            if writer.in_progress_size() > ROW_GROUP_BYTES {
+                                writer.flush()
+                            } else {
+                                Ok(())
+                            }
+                        });
+                        if let Err(e) = wrote {
+                            return Some((Err(io(e)), (rows, None, spool)));
+                        }
+                        let bytes = spool.take();
+                        if !bytes.is_empty() {
+                            return Some((Ok(Bytes::from(bytes)), (rows, Some(writer), spool)));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        return Some((Err(std::io::Error::other(e)), (rows, None, spool)));
+                    }
+                    None => {
+                        let closed = writer.close().map(|_| Bytes::from(spool.take()));
+                        return Some((closed.map_err(io), (rows, None, spool)));
+                    }
+                }
+            }
+        },
+    );
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/vnd.apache.parquet")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"query-{id}.parquet\""),
+        )
+        .body(Body::from_stream(chunks))
+        .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e))
 }

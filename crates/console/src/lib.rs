@@ -4,6 +4,7 @@
 //! - `GET /api/query/{id}/rows?max=N` pulls the next rows (at most N, 1,000 by default):
 //!   `{"rows": [[…], …], "done": bool, "status": "Run time: …"}` (the status once done).
 //! - `GET /api/query/{id}/csv` streams the rows not yet pulled as CSV, then forgets the query.
+//! - `GET /api/query/{id}/parquet` the same as one Parquet file, a row group at a time.
 //! - `DELETE /api/query/{id}` cancels it: its stream is dropped, which stops the work.
 //! - `GET /api/catalog` the databases, their tables and views, columns and partitions.
 //! - `GET /api/history` the statements run, latest first (kept on disk, per user).

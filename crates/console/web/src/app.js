@@ -145,6 +145,7 @@ async function more() {
     }
     $("more").hidden = page.done;
     $("download").disabled = page.done;
+    $("download-parquet").disabled = page.done;
     if ($("view").value === "chart") renderChart();
   } catch (e) {
     // A cancelled query's waiting page fails: the cancel already said so.
@@ -256,12 +257,13 @@ async function save() {
   }
 }
 
-function download() {
+function download(format) {
   if (!current || current.done) return;
   const query = current;
   query.done = true;
-  location.href = `/api/query/${query.id}/csv?token=${encodeURIComponent(token)}`;
+  location.href = `/api/query/${query.id}/${format}?token=${encodeURIComponent(token)}`;
   $("download").disabled = true;
+  $("download-parquet").disabled = true;
   $("more").hidden = true;
 }
 
@@ -292,7 +294,8 @@ async function main() {
   $("cancel").onclick = cancel;
   $("more").onclick = more;
   $("save").onclick = save;
-  $("download").onclick = download;
+  $("download").onclick = () => download("csv");
+  $("download-parquet").onclick = () => download("parquet");
   $("view").onchange = () => {
     const chart = $("view").value === "chart";
     $("chart").hidden = !chart;
