@@ -326,16 +326,22 @@ fn a_cancel_stops_a_query_that_is_still_running() {
     assert_eq!(page["rows"], json!([[1]]));
 }
 
+/// Starts a query of `columns` of one day's 2,000 rows and pages through ten of them; its id.
+fn ten_rows_in(console: &Api, columns: &str) -> u64 {
+    let id = start(
+        console,
+        &format!("SELECT {columns} FROM views WHERE dt = DATE '2024-01-01' ORDER BY event_id"),
+    );
+    let (_, page) = console.json("GET", &format!("/api/query/{id}/rows?max=10"), None);
+    assert_eq!(page["rows"].as_array().unwrap().len(), 10);
+    id
+}
+
 #[test]
 fn the_rows_not_yet_paged_download_as_csv() {
     let lake = lake();
     let console = Console::start(&lake.catalog());
-    let id = start(
-        &console,
-        "SELECT listing_id, price FROM views WHERE dt = DATE '2024-01-01' ORDER BY event_id",
-    );
-    let (_, page) = console.json("GET", &format!("/api/query/{id}/rows?max=10"), None);
-    assert_eq!(page["rows"].as_array().unwrap().len(), 10);
+    let id = ten_rows_in(&console, "listing_id, price");
     let (status, csv) = console.request("GET", &format!("/api/query/{id}/csv"), None);
     assert_eq!(status, 200);
     let lines: Vec<&str> = csv.lines().collect();
@@ -495,12 +501,7 @@ fn the_page_runs_queries_charts_cancels_and_saves_in_a_browser() {
 fn the_rows_not_yet_paged_download_as_parquet() {
     let lake = lake();
     let console = Console::start(&lake.catalog());
-    let id = start(
-        &console,
-        "SELECT listing_id, price, region FROM views WHERE dt = DATE '2024-01-01' ORDER BY event_id",
-    );
-    let (_, page) = console.json("GET", &format!("/api/query/{id}/rows?max=10"), None);
-    assert_eq!(page["rows"].as_array().unwrap().len(), 10);
+    let id = ten_rows_in(&console, "listing_id, price, region");
     let bearer = format!("Bearer {}", console.token);
     let (status, file) = console.bytes(
         "GET",
@@ -519,4 +520,43 @@ fn the_rows_not_yet_paged_download_as_parquet() {
     assert_eq!(names, ["listing_id", "price", "region"]);
     let rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(rows, 2_000 - 10, "the rest, once");
+}
+
+/// SIGTERM stops the console at once, cancelling what runs: a page waiting on a long query
+/// answers that it was cancelled, and the process exits.
+#[test]
+fn sigterm_cancels_running_queries_and_stops() {
+    let lake = lake();
+    let mut console = Console::start(&lake.catalog());
+    let id = start(
+        &console,
+        "SELECT count(*) FROM views a CROSS JOIN views b CROSS JOIN views c WHERE a.price + b.price + c.price > 0",
+    );
+    let page = {
+        let api = console.api.clone();
+        std::thread::spawn(move || api.json("GET", &format!("/api/query/{id}/rows"), None))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = console.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (status, page) = page.join().unwrap();
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page["error"].as_str().unwrap().contains("cancelled"),
+        "{page}"
+    );
+    let started = Instant::now();
+    while console.child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the console did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -33,6 +33,11 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Cancels every running statement: pages waiting on one answer at once.
+    pub(crate) fn stop(&self) {
+        self.queries.cancel_all();
+    }
+
     pub(crate) fn new(
         engine: Engine,
         token: Token,

@@ -101,6 +101,11 @@ impl BoundConsole {
             self.history,
             self.saved,
         ));
+        let stopping = Arc::clone(&state);
+        let shutdown = async move {
+            shutdown.await;
+            stopping.stop();
+        };
         axum::serve(self.listener, api::router(state))
             .with_graceful_shutdown(shutdown)
             .await

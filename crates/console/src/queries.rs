@@ -148,6 +148,14 @@ impl Queries {
         id
     }
 
+    /// Cancels every running statement (the console is stopping).
+    pub(crate) fn cancel_all(&self) {
+        let running = std::mem::take(&mut *self.running.lock().expect("queries poisoned"));
+        for query in running.values() {
+            query.cancel();
+        }
+    }
+
     pub(crate) fn get(&self, id: u64) -> Option<Arc<Query>> {
         self.running
             .lock()
