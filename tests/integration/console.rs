@@ -296,20 +296,24 @@ fn bad_statements_tokens_origins_and_ids_are_clear_errors() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--allow-remote"));
 }
 
+/// A query of hours (6,000³ rows) started, and a page of it being waited for in another
+/// thread: the query's id and the page's request.
+fn waiting_page(console: &Api) -> (u64, std::thread::JoinHandle<(u16, Value)>) {
+    let id = start(
+        console,
+        "SELECT count(*) FROM views a CROSS JOIN views b CROSS JOIN views c WHERE a.price + b.price + c.price > 0",
+    );
+    let api = console.clone();
+    let page = std::thread::spawn(move || api.json("GET", &format!("/api/query/{id}/rows"), None));
+    std::thread::sleep(Duration::from_millis(500));
+    (id, page)
+}
+
 #[test]
 fn a_cancel_stops_a_query_that_is_still_running() {
     let lake = lake();
     let console = Console::start(&lake.catalog());
-    // Hours of work: 6,000³ rows.
-    let id = start(
-        &console,
-        "SELECT count(*) FROM views a CROSS JOIN views b CROSS JOIN views c WHERE a.price + b.price + c.price > 0",
-    );
-    let page = {
-        let api = console.api.clone();
-        std::thread::spawn(move || api.json("GET", &format!("/api/query/{id}/rows"), None))
-    };
-    std::thread::sleep(Duration::from_millis(500));
+    let (id, page) = waiting_page(&console);
     let started = Instant::now();
     let (status, cancelled) = console.json("DELETE", &format!("/api/query/{id}"), None);
     assert_eq!(status, 200, "{cancelled}");
@@ -528,15 +532,7 @@ fn the_rows_not_yet_paged_download_as_parquet() {
 fn sigterm_cancels_running_queries_and_stops() {
     let lake = lake();
     let mut console = Console::start(&lake.catalog());
-    let id = start(
-        &console,
-        "SELECT count(*) FROM views a CROSS JOIN views b CROSS JOIN views c WHERE a.price + b.price + c.price > 0",
-    );
-    let page = {
-        let api = console.api.clone();
-        std::thread::spawn(move || api.json("GET", &format!("/api/query/{id}/rows"), None))
-    };
-    std::thread::sleep(Duration::from_millis(500));
+    let (_, page) = waiting_page(&console);
     let pid = console.child.id().to_string();
     assert!(
         Command::new("kill")

@@ -129,10 +129,21 @@ impl Query {
 
 /// The running statements by id. A statement nobody pulled from for [`IDLE`] is dropped (its
 /// work stops) when the next one starts: a closed browser tab holds nothing for long.
-#[derive(Default)]
 pub(crate) struct Queries {
     running: Mutex<HashMap<u64, Arc<Query>>>,
     next: AtomicU64,
+    /// How long a statement waits for its next page ([`IDLE`]).
+    idle: Duration,
+}
+
+impl Default for Queries {
+    fn default() -> Self {
+        Self {
+            running: Mutex::default(),
+            next: AtomicU64::new(0),
+            idle: IDLE,
+        }
+    }
 }
 
 /// How long a statement waits for its next page before it is dropped.
@@ -143,7 +154,7 @@ impl Queries {
     pub(crate) fn start(&self, output: QueryOutput) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let mut running = self.running.lock().expect("queries poisoned");
-        running.retain(|_, query| query.idle() < IDLE);
+        running.retain(|_, query| query.idle() < self.idle);
         running.insert(id, Arc::new(Query::new(output)));
         id
     }
@@ -168,5 +179,39 @@ impl Queries {
     /// statement, if it was running.
     pub(crate) fn forget(&self, id: u64) -> Option<Arc<Query>> {
         self.running.lock().expect("queries poisoned").remove(&id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::datatypes::Schema;
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+
+    use super::*;
+
+    fn output() -> QueryOutput {
+        let schema = Arc::new(Schema::empty());
+        let stream = RecordBatchStreamAdapter::new(Arc::clone(&schema), futures::stream::empty());
+        QueryOutput::new(schema, Box::pin(stream))
+    }
+
+    #[test]
+    fn a_statement_nobody_reads_is_dropped_when_the_next_starts() {
+        let queries = Queries::default();
+        let first = queries.start(output());
+        let second = queries.start(output());
+        assert!(queries.get(first).is_some() && queries.get(second).is_some());
+        let impatient = Queries {
+            idle: Duration::ZERO,
+            ..Queries::default()
+        };
+        let first = impatient.start(output());
+        let second = impatient.start(output());
+        assert!(impatient.get(first).is_none(), "idle past the limit");
+        assert!(impatient.get(second).is_some());
+        assert!(impatient.forget(second).is_some());
+        assert!(impatient.get(second).is_none());
     }
 }
