@@ -9,7 +9,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::util::display::ArrayFormatter;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use minerva_engine::{EngineError, QueryOutput};
 
 use crate::args::OutputFormat;
@@ -212,32 +212,67 @@ impl<W: Write> Printer<W> {
                 } else {
                     b'\t'
                 };
-                let mut encoder = crate::csv::Encoder::new(delimiter);
+                let mut header = Vec::new();
+                crate::csv::Encoder::new(delimiter).write_header(&schema, &mut header)?;
                 // A statement that fails before its first row prints nothing, not a lone header.
-                let first = stream.try_next().await?;
-                encoder.write_header(&schema, &mut self.out)?;
-                let out = &mut self.out;
-                if let Some(batch) = first {
-                    *rows = batch.num_rows() as u64;
-                    encoder.write(&textual(&batch)?, out)?;
+                let mut header = Some(header);
+                *rows = write_encoded(
+                    &mut stream,
+                    &mut self.out,
+                    move |batch| {
+                        let mut text = Vec::new();
+                        crate::csv::Encoder::new(delimiter).write(&textual(batch)?, &mut text)?;
+                        Ok(text)
+                    },
+                    |out, _| match header.take() {
+                        Some(header) => out.write_all(&header),
+                        None => Ok(()),
+                    },
+                )
+                .await?;
+                if let Some(header) = header {
+                    self.out.write_all(&header)?;
                 }
-                *rows += write_batches(&mut stream, |batch| encoder.write(&textual(batch)?, out))
-                    .await?;
             }
             OutputFormat::Json => {
-                let mut writer = arrow::json::WriterBuilder::new()
-                    .with_explicit_nulls(true)
-                    .build::<_, arrow::json::writer::JsonArray>(&mut self.out);
-                *rows = write_batches(&mut stream, |batch| writer.write(batch)).await?;
-                writer.finish()?;
-                self.out.write_all(b"\n")?;
+                // One array: each batch's rows are encoded as an array alone, then joined.
+                self.out.write_all(b"[")?;
+                *rows = write_encoded(
+                    &mut stream,
+                    &mut self.out,
+                    |batch| {
+                        let mut text = Vec::new();
+                        let mut writer = arrow::json::WriterBuilder::new()
+                            .with_explicit_nulls(true)
+                            .build::<_, arrow::json::writer::JsonArray>(&mut text);
+                        writer.write(batch)?;
+                        drop(writer);
+                        // Without its opening bracket (a batch without rows wrote nothing).
+                        text.drain(..text.len().min(1));
+                        Ok(text)
+                    },
+                    |out, first| if first { Ok(()) } else { out.write_all(b",") },
+                )
+                .await?;
+                self.out.write_all(b"]\n")?;
             }
             OutputFormat::Ndjson => {
-                let mut writer = arrow::json::WriterBuilder::new()
-                    .with_explicit_nulls(true)
-                    .build::<_, arrow::json::writer::LineDelimited>(&mut self.out);
-                *rows = write_batches(&mut stream, |batch| writer.write(batch)).await?;
-                writer.finish()?;
+                *rows = write_encoded(
+                    &mut stream,
+                    &mut self.out,
+                    |batch| {
+                        let mut text = Vec::new();
+                        let mut writer = arrow::json::WriterBuilder::new()
+                            .with_explicit_nulls(true)
+                            .build::<_, arrow::json::writer::LineDelimited>(&mut text);
+                        writer.write(batch)?;
+                        writer.finish()?;
+                        drop(writer);
+                        Ok(text)
+                    },
+                    |_, _| Ok(()),
+                )
+                .await?;
             }
         }
         Ok(())
@@ -404,15 +439,48 @@ impl<W: Write> Write for Remembering<W> {
     }
 }
 
-/// Hands every batch of `stream` to `write`, in order; returns the number of rows.
-async fn write_batches(
+/// Encodes the batches of `stream` with `encode` on the blocking thread pool, as many at once
+/// as there are cores, and writes their text to `out` in the stream's order, `before` called
+/// ahead of each batch's text (`true` for the first); returns the number of rows. The output is
+/// what encoding one batch after another would write, but the text of big results is made on
+/// every core while the scan goes on, and memory stays a few batches. Without a Tokio runtime
+/// (unit tests) each batch is encoded in turn.
+async fn write_encoded(
     stream: &mut (impl Stream<Item = Result<RecordBatch, EngineError>> + Unpin),
-    mut write: impl FnMut(&RecordBatch) -> Result<(), ArrowError>,
+    out: &mut impl Write,
+    encode: impl Fn(&RecordBatch) -> Result<Vec<u8>, ArrowError> + Send + Sync + 'static,
+    mut before: impl FnMut(&mut dyn Write, bool) -> std::io::Result<()>,
 ) -> Result<u64> {
+    let encode = Arc::new(encode);
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    let at_once = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // In order, errors too: the rows before a failure are printed, then it.
+    let mut encoded = stream
+        .map(|batch| {
+            let encode = Arc::clone(&encode);
+            let runtime = runtime.clone();
+            async move {
+                let batch = batch?;
+                let rows = batch.num_rows() as u64;
+                let text = match runtime {
+                    Some(runtime) => runtime
+                        .spawn_blocking(move || encode(&batch))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("encoding the rows failed: {e}"))??,
+                    None => encode(&batch)?,
+                };
+                Ok::<_, anyhow::Error>((rows, text))
+            }
+        })
+        .buffered(at_once);
     let mut rows = 0;
-    while let Some(batch) = stream.try_next().await? {
-        rows += batch.num_rows() as u64;
-        write(&batch)?;
+    while let Some((n, text)) = encoded.try_next().await? {
+        if n == 0 {
+            continue;
+        }
+        before(out, rows == 0)?;
+        rows += n;
+        out.write_all(&text)?;
     }
     Ok(rows)
 }
@@ -475,6 +543,131 @@ mod tests {
         )
         .unwrap();
         (rows, String::from_utf8(out).unwrap())
+    }
+
+    /// Rows in several batches (some empty, text needing escapes, nulls, timestamps).
+    fn batches() -> (SchemaRef, Vec<RecordBatch>) {
+        use arrow::array::{StringArray, TimestampMicrosecondArray};
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new(
+                "t",
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+                true,
+            ),
+        ]));
+        let batch = |from: i64, rows: i64| {
+            let n = (from..from + rows).map(|i| (i % 7 != 3).then_some(i));
+            let s = (from..from + rows).map(|i| match i % 4 {
+                0 => None,
+                1 => Some(format!("a,\"b\"\n{i}")),
+                2 => Some(String::new()),
+                _ => Some(format!("ü{i}")),
+            });
+            let t = (from..from + rows).map(|i| Some(1_705_276_800_000_000 + i * 3_600_000_123));
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(Int64Array::from_iter(n)),
+                    Arc::new(StringArray::from_iter(s)),
+                    Arc::new(TimestampMicrosecondArray::from_iter(t)),
+                ],
+            )
+            .unwrap()
+        };
+        let batches = vec![
+            batch(0, 0),
+            batch(0, 5),
+            batch(5, 0),
+            batch(5, 1),
+            batch(6, 300),
+        ];
+        (schema, batches)
+    }
+
+    fn print_batches(format: OutputFormat, on_runtime: bool) -> String {
+        let (schema, batches) = batches();
+        let stream = futures::stream::iter(batches.into_iter().map(Ok));
+        let output = QueryOutput::new(
+            Arc::clone(&schema),
+            Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
+        );
+        let mut out = Vec::new();
+        let mut printer = Printer::new(format, &mut out, None);
+        let print = printer.print(output);
+        let rows = if on_runtime {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .build()
+                .unwrap()
+                .block_on(print)
+        } else {
+            futures::executor::block_on(print)
+        };
+        assert_eq!(rows.unwrap(), 306);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Batches encoded at once on several threads print what one writer writes batch after
+    /// batch: CSV and TSV (header once), JSON (one array), NDJSON.
+    #[test]
+    fn batches_encoded_in_parallel_print_as_one_writer_writes_them() {
+        let (schema, batches) = batches();
+        let mut csv = Vec::new();
+        let mut encoder = crate::csv::Encoder::new(b',');
+        encoder.write_header(&schema, &mut csv).unwrap();
+        for batch in &batches {
+            encoder.write(&textual(batch).unwrap(), &mut csv).unwrap();
+        }
+        let mut json = Vec::new();
+        let mut writer = arrow::json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow::json::writer::JsonArray>(&mut json);
+        let mut ndjson = Vec::new();
+        let mut lines = arrow::json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow::json::writer::LineDelimited>(&mut ndjson);
+        for batch in &batches {
+            writer.write(batch).unwrap();
+            lines.write(batch).unwrap();
+        }
+        writer.finish().unwrap();
+        lines.finish().unwrap();
+        drop((writer, lines));
+        json.push(b'\n');
+        for on_runtime in [false, true] {
+            let csv = String::from_utf8(csv.clone()).unwrap();
+            assert_eq!(print_batches(OutputFormat::Csv, on_runtime), csv);
+            assert!(csv.contains("\"a,\"\"b\"\"\n1\""), "{csv}");
+            assert_eq!(
+                print_batches(OutputFormat::Json, on_runtime),
+                String::from_utf8(json.clone()).unwrap()
+            );
+            assert_eq!(
+                print_batches(OutputFormat::Ndjson, on_runtime),
+                String::from_utf8(ndjson.clone()).unwrap()
+            );
+        }
+        // A failure after some rows: those rows are printed, then the error.
+        let failing = futures::stream::iter(batches.clone().into_iter().map(Ok).chain([Err(
+            datafusion::error::DataFusionError::Execution("disk on fire".into()),
+        )]));
+        let output = QueryOutput::new(
+            Arc::clone(&schema),
+            Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&schema), failing)),
+        );
+        let mut out = Vec::new();
+        let mut printer = Printer::new(OutputFormat::Ndjson, &mut out, None);
+        let printed = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap()
+            .block_on(printer.print(output));
+        assert!(printed.unwrap_err().to_string().contains("disk on fire"));
+        assert_eq!(out, ndjson);
+        let tsv = print_batches(OutputFormat::Tsv, true);
+        assert!(tsv.starts_with("n\ts\tt\n0\t\t2024-01-15"), "{tsv}");
     }
 
     #[test]
