@@ -245,6 +245,33 @@ fn reciprocal(width: u64) -> u64 {
 /// The most buckets one batch is evaluated over before rows are evaluated one by one.
 const MAX_BUCKETS: i64 = 4_096;
 
+/// The fewest buckets evaluated at once (aligned to a multiple of it): 64 hours, 64 days.
+const WINDOW: i64 = 64;
+
+/// The bucket of each row of `raw` among the buckets `lo..=hi` (of `width`), in one pass;
+/// `None` if a row is null or outside them.
+fn keys_within(raw: &Int64Array, lo: i64, hi: i64, width: i64) -> Option<Vec<i32>> {
+    if raw.null_count() > 0 {
+        return None;
+    }
+    let base = lo.checked_mul(width)?;
+    let last = u64::try_from(hi - lo).ok()?;
+    let (width, reciprocal) = (u64::try_from(width).ok()?, reciprocal(width as u64));
+    // A value below `base` wraps to an offset of 2^63 or more, whose estimate is beyond `last`
+    // too; the keys of such rows are thrown away with the rest.
+    let mut top = 0u64;
+    let keys = raw
+        .values()
+        .iter()
+        .map(|&v| {
+            let key = bucket(v.wrapping_sub(base) as u64, width, reciprocal);
+            top = top.max(key);
+            key as i32
+        })
+        .collect();
+    (top <= last).then_some(keys)
+}
+
 impl DerivedKey {
     /// The key's dictionary for a batch, given the column as read: a dictionary for a text
     /// column, the declared type otherwise.
@@ -302,6 +329,15 @@ impl DerivedKey {
         let declared = self.schema.field(0).data_type();
         let raw = arrow::compute::cast(column, &DataType::Int64)?;
         let raw = raw.as_primitive::<Int64Type>();
+        // Most batches fall in the buckets of the last: one pass, no extremes first.
+        if let Some((Source::Buckets(lo, hi), values)) = &cache.source
+            && let Some(keys) = keys_within(raw, *lo, *hi, width)
+        {
+            return Ok(Some(DictionaryArray::try_new(
+                Int32Array::new(keys.into(), None),
+                Arc::clone(values),
+            )?));
+        }
         let (Some(min), Some(max)) = (arrow::compute::min(raw), arrow::compute::max(raw)) else {
             // Every row null: all keys are the null slot.
             let keys = Int32Array::new_null(column.len());
@@ -309,10 +345,22 @@ impl DerivedKey {
             return Ok(Some(DictionaryArray::try_new(keys, values)?));
         };
         let (lo, hi) = (min.div_euclid(width), max.div_euclid(width));
+        if hi - lo >= MAX_BUCKETS {
+            return Ok(None);
+        }
+        // Evaluated over a window of at least WINDOW buckets, so that the next batches (a
+        // day's, later hours of the same day) find theirs already evaluated.
+        let lo = lo - lo.rem_euclid(WINDOW);
+        let hi = hi.max(lo + WINDOW - 1);
         let Some(base) = lo.checked_mul(width) else {
             return Ok(None);
         };
-        if hi - lo >= MAX_BUCKETS {
+        if hi - lo >= MAX_BUCKETS
+            || hi
+                .checked_add(1)
+                .and_then(|h| h.checked_mul(width))
+                .is_none()
+        {
             return Ok(None);
         }
         let values = match &cache.source {
@@ -394,6 +442,48 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// A batch's keys among cached buckets are their quotients when every row lies in
+        /// them, and refused (`None`) when one does not: before, after, far away, or null.
+        #[test]
+        fn keys_within_cached_buckets_are_quotients_or_refused(
+            unit in proptest::sample::select(vec![1i64, 3_600, 3_600_000, 3_600_000_000, 3_600_000_000_000]),
+            lo in -100_000i64..100_000,
+            span in 0i64..100,
+            offsets in proptest::collection::vec(-3i64..103, 1..40),
+            within in proptest::collection::vec(proptest::num::i64::ANY, 40),
+            far in proptest::option::of(proptest::num::i64::ANY),
+            null in proptest::bool::ANY,
+        ) {
+            let hi = lo + span;
+            let mut values: Vec<Option<i64>> = offsets
+                .iter()
+                .zip(&within)
+                .map(|(o, w)| Some((lo + o) * unit + w.rem_euclid(unit)))
+                .collect();
+            if let Some(far) = far {
+                values.push(Some(far));
+            }
+            if null {
+                values.push(None);
+            }
+            let raw = Int64Array::from(values.clone());
+            let inside = values.iter().all(|v| {
+                v.is_some_and(|v| v.div_euclid(unit) >= lo && v.div_euclid(unit) <= hi)
+            });
+            match keys_within(&raw, lo, hi, unit) {
+                Some(keys) => {
+                    proptest::prop_assert!(inside);
+                    for (key, v) in keys.iter().zip(&values) {
+                        proptest::prop_assert_eq!(
+                            i64::from(*key),
+                            v.expect("no nulls").div_euclid(unit) - lo
+                        );
+                    }
+                }
+                None => proptest::prop_assert!(!inside),
+            }
+        }
+
         /// The bucket of an offset is its quotient, at every multiple of an hour in each unit
         /// and around it, up to the most buckets a batch spans.
         #[test]
