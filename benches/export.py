@@ -67,11 +67,15 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--profile", default="dist",
+                        help="the cargo profile to build and measure: dist (what ships: link-time optimised) or release")
+    parser.add_argument("--no-build", action="store_true", help="measure the binary of --profile as it is")
     args = parser.parse_args()
 
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--profile", args.profile, "--quiet"], cwd=ROOT, check=True)
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    minerva = str(target / "release" / "minerva")
+    minerva = str(target / args.profile / "minerva")
     sql = f"SELECT * FROM views WHERE dt = DATE '{args.day}'"
     rows = None
     results = []

@@ -4,7 +4,7 @@
     python3 benches/peers.py                       # small scale: 35 days x 200,000 events
     python3 benches/peers.py --events-per-day 10000000 --out benches/RESULTS.md   # seed scale
 
-Builds `minerva` (release), writes the demo lake with `minerva demo` (or reuses it), then runs
+Builds `minerva` (the `dist` profile: release with link-time optimisation), writes the demo lake with `minerva demo` (or reuses it), then runs
 each query of benches/queries/*.sql in both engines, each in its own process, with the same
 thread count and a warm OS cache: one warm-up run, then the median of --runs timed runs and the
 peak RSS. Answers must be equal (rows compared as sorted text). Prints a markdown table and
@@ -111,11 +111,15 @@ def main():
     parser.add_argument("--queries", type=Path, default=QUERIES,
                         help="a directory of .sql files to run instead of benches/queries/")
     parser.add_argument("--out", type=Path, help="also write the table here (e.g. benches/RESULTS.md)")
+    parser.add_argument("--profile", default="dist",
+                        help="the cargo profile to build and measure: dist (what ships: link-time optimised) or release")
+    parser.add_argument("--no-build", action="store_true", help="measure the binary of --profile as it is")
     args = parser.parse_args()
 
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--profile", args.profile, "--quiet"], cwd=ROOT, check=True)
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    minerva = str(target / "release" / "minerva")
+    minerva = str(target / args.profile / "minerva")
     suffix = "-time" if args.order == "time" else ""
     lake = args.lake or target / f"peers-lake-{args.days}x{args.events_per_day}{suffix}"
     started = time.perf_counter()

@@ -439,8 +439,8 @@ impl<W: Write> Write for Remembering<W> {
     }
 }
 
-/// Encodes the batches of `stream` with `encode` on the blocking thread pool, as many at once
-/// as there are cores, and writes their text to `out` in the stream's order, `before` called
+/// Encodes the batches of `stream` with `encode` on the blocking thread pool, two per core
+/// at once, and writes their text to `out` in the stream's order, `before` called
 /// ahead of each batch's text (`true` for the first); returns the number of rows. The output is
 /// what encoding one batch after another would write, but the text of big results is made on
 /// every core while the scan goes on, and memory stays a few batches. Without a Tokio runtime
@@ -453,7 +453,8 @@ async fn write_encoded(
 ) -> Result<u64> {
     let encode = Arc::new(encode);
     let runtime = tokio::runtime::Handle::try_current().ok();
-    let at_once = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Two batches per core: every core has one to encode while the writer writes.
+    let at_once = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
     // In order, errors too: the rows before a failure are printed, then it.
     let mut encoded = stream
         .map(|batch| {
