@@ -241,14 +241,10 @@ impl<W: Write> Printer<W> {
                     &mut stream,
                     &mut self.out,
                     |batch| {
-                        let mut text = Vec::new();
-                        let mut writer = arrow::json::WriterBuilder::new()
-                            .with_explicit_nulls(true)
-                            .build::<_, arrow::json::writer::JsonArray>(&mut text);
-                        writer.write(batch)?;
-                        drop(writer);
-                        // Without its opening bracket (a batch without rows wrote nothing).
-                        text.drain(..text.len().min(1));
+                        let mut text = json::<arrow::json::writer::JsonArray>(batch)?;
+                        // The rows alone, without the array's brackets.
+                        text.pop();
+                        text.drain(..1);
                         Ok(text)
                     },
                     |out, first| if first { Ok(()) } else { out.write_all(b",") },
@@ -260,16 +256,7 @@ impl<W: Write> Printer<W> {
                 *rows = write_encoded(
                     &mut stream,
                     &mut self.out,
-                    |batch| {
-                        let mut text = Vec::new();
-                        let mut writer = arrow::json::WriterBuilder::new()
-                            .with_explicit_nulls(true)
-                            .build::<_, arrow::json::writer::LineDelimited>(&mut text);
-                        writer.write(batch)?;
-                        writer.finish()?;
-                        drop(writer);
-                        Ok(text)
-                    },
+                    json::<arrow::json::writer::LineDelimited>,
                     |_, _| Ok(()),
                 )
                 .await?;
@@ -437,6 +424,18 @@ impl<W: Write> Write for Remembering<W> {
             .flush()
             .inspect_err(|e| self.last_error = Some(e.kind()))
     }
+}
+
+/// A batch as JSON in `F`'s form (an array, or a line per row), nulls written out.
+fn json<F: arrow::json::writer::JsonFormat>(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
+    let mut text = Vec::new();
+    let mut writer = arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, F>(&mut text);
+    writer.write(batch)?;
+    writer.finish()?;
+    drop(writer);
+    Ok(text)
 }
 
 /// Encodes the batches of `stream` with `encode` on the blocking thread pool, two per core
