@@ -349,36 +349,45 @@ impl DerivedKey {
             return Ok(None);
         }
         // Evaluated over a window of at least WINDOW buckets, so that the next batches (a
-        // day's, later hours of the same day) find theirs already evaluated.
-        let lo = lo - lo.rem_euclid(WINDOW);
-        let hi = hi.max(lo + WINDOW - 1);
-        let Some(base) = lo.checked_mul(width) else {
-            return Ok(None);
+        // day's, later hours of the same day) find theirs already evaluated; over the batch's
+        // own buckets alone if the expression fails on one of the others (`1 / (hour(t) - 5)`).
+        let span = (lo, hi);
+        let window_lo = lo - lo.rem_euclid(WINDOW);
+        let window = (window_lo, hi.max(window_lo + WINDOW - 1));
+        let evaluated = |(lo, hi): (i64, i64)| -> Result<ArrayRef> {
+            let starts = Int64Array::from_iter_values((lo..=hi).map(|b| b * width));
+            let starts: ArrayRef = match declared {
+                DataType::Date32 => {
+                    let days = arrow::compute::cast(&starts, &DataType::Int32)?;
+                    arrow::compute::cast(&days, declared)?
+                }
+                _ => arrow::compute::cast(&starts, declared)?,
+            };
+            evaluate(&self.expr, &self.schema, starts)
         };
-        if hi - lo >= MAX_BUCKETS
-            || hi
-                .checked_add(1)
-                .and_then(|h| h.checked_mul(width))
-                .is_none()
-        {
-            return Ok(None);
-        }
-        let values = match &cache.source {
-            Some((Source::Buckets(l, h), values)) if (*l, *h) == (lo, hi) => Arc::clone(values),
+        let fits = |(lo, hi): (i64, i64)| {
+            hi - lo < MAX_BUCKETS
+                && lo.checked_mul(width).is_some()
+                && hi
+                    .checked_add(1)
+                    .and_then(|h| h.checked_mul(width))
+                    .is_some()
+        };
+        let ((lo, hi), values) = match &cache.source {
+            Some((Source::Buckets(l, h), values)) if *l <= span.0 && span.1 <= *h => {
+                ((*l, *h), Arc::clone(values))
+            }
             _ => {
-                let starts = Int64Array::from_iter_values((lo..=hi).map(|b| b * width));
-                let starts: ArrayRef = match declared {
-                    DataType::Date32 => {
-                        let days = arrow::compute::cast(&starts, &DataType::Int32)?;
-                        arrow::compute::cast(&days, declared)?
-                    }
-                    _ => arrow::compute::cast(&starts, declared)?,
+                let (range, values) = match fits(window).then(|| evaluated(window)) {
+                    Some(Ok(values)) => (window, values),
+                    _ if fits(span) => (span, evaluated(span)?),
+                    _ => return Ok(None),
                 };
-                let values = evaluate(&self.expr, &self.schema, starts)?;
-                cache.source = Some((Source::Buckets(lo, hi), Arc::clone(&values)));
-                values
+                cache.source = Some((Source::Buckets(range.0, range.1), Arc::clone(&values)));
+                (range, values)
             }
         };
+        let base = lo * width;
         let last = (hi - lo) as u64;
         let (width, reciprocal) = (width as u64, reciprocal(width as u64));
         // Null rows' values are anything: their keys are kept in range.
