@@ -349,8 +349,9 @@ impl DerivedKey {
             return Ok(None);
         }
         // Evaluated over a window of at least WINDOW buckets, so that the next batches (a
-        // day's, later hours of the same day) find theirs already evaluated; over the batch's
-        // own buckets alone if the expression fails on one of the others (`1 / (hour(t) - 5)`).
+        // day's, later hours of the same day) find theirs already evaluated. If the expression
+        // fails on a bucket (`1 / (hour(t) - 5)`), over the batch's span alone, and if it fails
+        // there too, per row: an error only where a row holds such a value, as DataFusion's.
         let span = (lo, hi);
         let window_lo = lo - lo.rem_euclid(WINDOW);
         let window = (window_lo, hi.max(window_lo + WINDOW - 1));
@@ -378,10 +379,14 @@ impl DerivedKey {
                 ((*l, *h), Arc::clone(values))
             }
             _ => {
-                let (range, values) = match fits(window).then(|| evaluated(window)) {
-                    Some(Ok(values)) => (window, values),
-                    _ if fits(span) => (span, evaluated(span)?),
-                    _ => return Ok(None),
+                let tried = |range| fits(range).then(|| evaluated(range).ok()).flatten();
+                let (range, values) = match tried(window) {
+                    Some(values) => (window, values),
+                    None => match tried(span) {
+                        Some(values) => (span, values),
+                        // Per row: only the values rows hold are evaluated.
+                        None => return Ok(None),
+                    },
                 };
                 cache.source = Some((Source::Buckets(range.0, range.1), Arc::clone(&values)));
                 (range, values)
