@@ -97,6 +97,49 @@ async fn seed_queries_agree_with_hash_aggregation() {
     }
 }
 
+/// The probes (`benches/probes/`: analyst queries of the same shapes, written after the dense
+/// path to check it beyond the queries it was built for) answer as DataFusion does, whichever
+/// path takes them, on both row orders.
+#[tokio::test]
+async fn probe_queries_agree_with_hash_aggregation() {
+    for order in [RowOrder::Listing, RowOrder::Time] {
+        let lake = DemoLake::new(DemoSpec {
+            start: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            days: 35,
+            events_per_day: 1_000,
+            rows_per_file: 400,
+            rows_per_row_group: 150,
+            seed: 23,
+            order,
+        });
+        let (dense, hash, split) = engines(&lake.catalog());
+        let probes = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/probes");
+        let mut files: Vec<_> = std::fs::read_dir(&probes)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "sql"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 9, "the probes are there");
+        for file in files {
+            let sql = std::fs::read_to_string(&file).unwrap();
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let expected = sorted_rows(&hash, &sql).await;
+            assert!(!expected.is_empty(), "{name} answers something");
+            assert_eq!(
+                sorted_rows(&dense, &sql).await,
+                expected,
+                "{name} ({order:?})"
+            );
+            assert_eq!(
+                sorted_rows(&split, &sql).await,
+                expected,
+                "{name} ({order:?}, split)"
+            );
+        }
+    }
+}
+
 /// Joins of the large table with small ones, grouped by the small side: aggregated below the
 /// join on the dense path, with DataFusion's answers, duplicate dimension keys included.
 #[tokio::test]
