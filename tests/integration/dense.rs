@@ -39,6 +39,46 @@ async fn explain(engine: &Engine, sql: &str) -> String {
     rows(engine, &format!("EXPLAIN {sql}")).await.join("\n")
 }
 
+/// The `.sql` files of a directory of the repository, as (file name, text), by name.
+fn sql_files(dir: &str) -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&path).unwrap())
+        })
+        .collect()
+}
+
+/// `sql` answers something, and the same on the dense engine and split into partials as on
+/// DataFusion's hash aggregation.
+async fn agrees_with_hash(
+    (dense, hash, split): &(Engine, Engine, Engine),
+    name: &str,
+    sql: &str,
+    order: RowOrder,
+) {
+    let expected = sorted_rows(hash, sql).await;
+    assert!(!expected.is_empty(), "{name} answers something");
+    assert_eq!(
+        sorted_rows(dense, sql).await,
+        expected,
+        "{name} ({order:?})"
+    );
+    assert_eq!(
+        sorted_rows(split, sql).await,
+        expected,
+        "{name} ({order:?}, split)"
+    );
+}
+
 /// Each seed query, exactly as the peer benchmark runs it, answers through the dense path and
 /// equals DataFusion's own answer.
 #[tokio::test]
@@ -56,43 +96,25 @@ async fn seed_queries_agree_with_hash_aggregation() {
             seed: 11,
             order,
         });
-        let (dense, hash, split) = engines(&lake.catalog());
-        let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/queries");
-        let mut files: Vec<_> = std::fs::read_dir(&queries)
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| path.extension().is_some_and(|e| e == "sql"))
-            .collect();
-        files.sort();
+        let engines = engines(&lake.catalog());
+        let (dense, hash, split) = &engines;
+        let files = sql_files("benches/queries");
         assert_eq!(
             files.len(),
             22,
             "the seed queries and the analysts' next ones"
         );
-        for file in files {
-            let sql = std::fs::read_to_string(&file).unwrap();
-            let name = file.file_name().unwrap().to_string_lossy().into_owned();
-            let expected = sorted_rows(&hash, &sql).await;
-            assert!(!expected.is_empty(), "{name} answers something");
-            assert_eq!(
-                sorted_rows(&dense, &sql).await,
-                expected,
-                "{name} ({order:?})"
-            );
-            assert_eq!(
-                sorted_rows(&split, &sql).await,
-                expected,
-                "{name} ({order:?}, split)"
-            );
+        for (name, sql) in files {
+            agrees_with_hash(&engines, &name, &sql, order).await;
             assert!(
-                explain(&split, &sql).await.contains("DenseMergeExec"),
+                explain(split, &sql).await.contains("DenseMergeExec"),
                 "{name} merges partial states"
             );
             assert!(
-                explain(&dense, &sql).await.contains("DenseAggregateExec"),
+                explain(dense, &sql).await.contains("DenseAggregateExec"),
                 "{name} takes the dense path"
             );
-            assert!(!explain(&hash, &sql).await.contains("DenseAggregateExec"));
+            assert!(!explain(hash, &sql).await.contains("DenseAggregateExec"));
         }
     }
 }
@@ -112,30 +134,11 @@ async fn probe_queries_agree_with_hash_aggregation() {
             seed: 23,
             order,
         });
-        let (dense, hash, split) = engines(&lake.catalog());
-        let probes = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/probes");
-        let mut files: Vec<_> = std::fs::read_dir(&probes)
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| path.extension().is_some_and(|e| e == "sql"))
-            .collect();
-        files.sort();
+        let engines = engines(&lake.catalog());
+        let files = sql_files("benches/probes");
         assert!(files.len() >= 9, "the probes are there");
-        for file in files {
-            let sql = std::fs::read_to_string(&file).unwrap();
-            let name = file.file_name().unwrap().to_string_lossy().into_owned();
-            let expected = sorted_rows(&hash, &sql).await;
-            assert!(!expected.is_empty(), "{name} answers something");
-            assert_eq!(
-                sorted_rows(&dense, &sql).await,
-                expected,
-                "{name} ({order:?})"
-            );
-            assert_eq!(
-                sorted_rows(&split, &sql).await,
-                expected,
-                "{name} ({order:?}, split)"
-            );
+        for (name, sql) in files {
+            agrees_with_hash(&engines, &name, &sql, order).await;
         }
     }
 }
