@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use minerva_demo::DemoSpec;
 
-use crate::support::DemoLake;
+use crate::support::{DemoLake, sql_files};
 
 /// A lake with several files per day, so that scans split across workers.
 fn lake() -> DemoLake {
@@ -136,13 +136,7 @@ fn canonical(csv: &str) -> Vec<String> {
 }
 
 fn seed_queries() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/queries");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .collect();
-    files.sort();
+    let files = sql_files("benches/queries");
     assert!(files.len() >= 20, "the seed queries: {files:?}");
     files
 }

@@ -14,7 +14,7 @@ use minerva_catalog::Catalog;
 use minerva_demo::{DemoSpec, RowOrder};
 use minerva_engine::Engine;
 
-use crate::support::{DemoLake, rows, write_parquet, write_table_file};
+use crate::support::{DemoLake, rows, sql_files, write_parquet, write_table_file};
 
 /// The dense path, DataFusion's hash aggregation, and the dense path split into partial
 /// states and a merge (as a cluster's coordinator plans it), over the same catalog.
@@ -40,15 +40,8 @@ async fn explain(engine: &Engine, sql: &str) -> String {
 }
 
 /// The `.sql` files of a directory of the repository, as (file name, text), by name.
-fn sql_files(dir: &str) -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "sql"))
-        .collect();
-    files.sort();
-    files
+fn named_sql(dir: &str) -> Vec<(String, String)> {
+    sql_files(dir)
         .into_iter()
         .map(|path| {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -98,7 +91,7 @@ async fn seed_queries_agree_with_hash_aggregation() {
         });
         let engines = engines(&lake.catalog());
         let (dense, hash, split) = &engines;
-        let files = sql_files("benches/queries");
+        let files = named_sql("benches/queries");
         assert_eq!(
             files.len(),
             22,
@@ -135,7 +128,7 @@ async fn probe_queries_agree_with_hash_aggregation() {
             order,
         });
         let engines = engines(&lake.catalog());
-        let files = sql_files("benches/probes");
+        let files = named_sql("benches/probes");
         assert!(files.len() >= 9, "the probes are there");
         for (name, sql) in files {
             agrees_with_hash(&engines, &name, &sql, order).await;

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::support::{DemoLake, fresh_cache_dir, seed_spec};
+use crate::support::{DemoLake, fresh_cache_dir, seed_spec, sql_files};
 
 /// A `minerva serve` process, stopped when dropped.
 struct Served {
@@ -239,17 +239,10 @@ fn each_seed_question_over_the_wire_equals_the_shells_answer() {
     }
     let lake = demo_dates_lake();
     let server = Served::start(&lake.catalog(), &[], &[]);
-    let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/queries");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&queries)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .collect();
-    files.sort();
+    let files = sql_files("benches/queries");
     assert!(
         files.len() >= 20,
-        "the seed questions are in {}",
-        queries.display()
+        "the seed questions are in benches/queries"
     );
     let mut answered = 0;
     for file in &files {

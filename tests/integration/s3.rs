@@ -17,7 +17,7 @@ use predicates::str::contains;
 use url::Url;
 
 use crate::s3_server::{S3Server, upload};
-use crate::support::{DemoLake, render, rows};
+use crate::support::{DemoLake, render, rows, sql_files};
 
 /// 35 days from 2024-01-01, as the seed queries expect, kept small.
 fn seed_lake() -> DemoLake {
@@ -94,11 +94,8 @@ fn recorded_engine(server: &S3Server, catalog: &Path, bucket: &str) -> (Engine, 
 }
 
 pub(crate) fn seed_queries() -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/queries");
-    let mut queries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+    let mut queries: Vec<_> = sql_files("benches/queries")
+        .into_iter()
         .map(|p| {
             let name = p.file_stem().unwrap().to_string_lossy().into_owned();
             (name, std::fs::read_to_string(p).unwrap())

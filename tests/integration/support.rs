@@ -12,6 +12,18 @@ use minerva_engine::Engine;
 use parquet::arrow::ArrowWriter;
 use tempfile::TempDir;
 
+/// The `.sql` files of a directory of the repository (`benches/queries`, …), sorted by name.
+pub fn sql_files(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// A cache directory of this command's own (`MINERVA_CACHE_DIR`), kept until the test process
 /// ends: tests that share bucket names on one S3 server must not see each other's listings.
 pub fn fresh_cache_dir() -> PathBuf {
