@@ -592,6 +592,63 @@ async fn nulls_types_sparse_ids_and_empty_answers_agree_with_hash_aggregation() 
     }
 }
 
+/// Keys of several integer columns (no dense array indexes their pairs) are counted as the
+/// distinct rows of the keys, with the same answers as DataFusion's hash aggregation: NULLs,
+/// the extremes of `bigint`, `int` next to `bigint`, with partition and text keys, filtered and
+/// empty.
+#[tokio::test]
+async fn several_integer_keys_are_counted_as_distinct_rows() {
+    let root = tempfile::tempdir().unwrap();
+    let (dense, hash, split) = engines(&odd_lake(root.path()));
+    let by_rows = [
+        "SELECT DISTINCT n, k FROM odd",
+        "SELECT n, wide, count(*) FROM odd GROUP BY 1, 2",
+        "SELECT count(*) FROM (SELECT DISTINCT k, wide FROM odd WHERE s = 'apple') AS p",
+        "SELECT k, n, count(*) AS c, count(1) FROM odd WHERE dt = DATE '2024-03-01' GROUP BY k, n",
+        "SELECT n, k, dt, count(*) FROM odd GROUP BY 1, 2, 3",
+        "SELECT s, n, k, count(*) FROM odd WHERE n IS NOT NULL OR k > 4 GROUP BY 1, 2, 3",
+        "SELECT wide, n, k FROM odd GROUP BY wide, n, k",
+        "SELECT DISTINCT n, k FROM odd WHERE dt = DATE '2030-01-01'",
+        "SELECT count(*) FROM (SELECT DISTINCT n, k FROM odd WHERE s = 'nothing') AS p",
+        "SELECT n, k, count(*) FROM odd GROUP BY 1, 2 HAVING count(*) > 1",
+    ];
+    for sql in by_rows {
+        let expected = sorted_rows(&hash, sql).await;
+        assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+        assert_eq!(sorted_rows(&split, sql).await, expected, "{sql} (split)");
+        let plan = explain(&dense, sql).await;
+        assert!(plan.contains("DistinctRowsExec"), "{sql}: {plan}");
+    }
+    // A cluster distributes DataFusion's aggregation.
+    assert!(
+        !explain(&split, by_rows[0])
+            .await
+            .contains("DistinctRowsExec")
+    );
+    // Other aggregates of integer pairs are left to DataFusion.
+    for sql in [
+        "SELECT n, k, sum(wide) FROM odd GROUP BY 1, 2",
+        "SELECT n, k, count(s) FROM odd GROUP BY 1, 2",
+        "SELECT n, k, count(*) FILTER (WHERE s = 'apple') FROM odd GROUP BY 1, 2",
+    ] {
+        let expected = sorted_rows(&hash, sql).await;
+        assert_eq!(sorted_rows(&dense, sql).await, expected, "{sql}");
+        let plan = explain(&dense, sql).await;
+        assert!(
+            !plan.contains("DistinctRowsExec") && !plan.contains("DenseAggregateExec"),
+            "{sql}: {plan}"
+        );
+    }
+    // EXPLAIN ANALYZE says the rows were folded in parts.
+    let analyzed = rows(&dense, &format!("EXPLAIN ANALYZE {}", by_rows[1]))
+        .await
+        .join("\n");
+    assert!(
+        analyzed.contains("partitioned_distinct_rows="),
+        "{analyzed}"
+    );
+}
+
 /// A text key whose files gave up on a dictionary (ids, URLs) is answered by DataFusion's hash
 /// aggregation instead, with the same answer.
 #[tokio::test]

@@ -275,14 +275,20 @@ impl Fallback {
     }
 
     /// DataFusion's physical plan for the answer, over `scan`'s chosen files.
-    pub(crate) async fn plan(&self, scan: &DenseScan) -> Result<Arc<dyn ExecutionPlan>> {
-        self.state(scan).create_physical_plan(&self.plan).await
+    pub(crate) async fn plan(
+        &self,
+        table: &str,
+        files: &[PartitionedFile],
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.state(table, files)
+            .create_physical_plan(&self.plan)
+            .await
     }
 
     /// The session the fallback plans in: without Minerva's aggregation rules (DataFusion's
     /// own plan, all the way down), planned by Minerva's planner alone (a planner wrapping it,
-    /// such as a cluster's, plans the whole query), reading the files `scan` chose.
-    fn state(&self, scan: &DenseScan) -> datafusion::execution::SessionState {
+    /// such as a cluster's, plans the whole query), reading `files` of `table` (as chosen).
+    fn state(&self, table: &str, files: &[PartitionedFile]) -> datafusion::execution::SessionState {
         // Without Minerva's aggregation rules: DataFusion's own plan, all the way down.
         let rules: Vec<_> = self
             .state
@@ -305,8 +311,8 @@ impl Fallback {
                 .config()
                 .clone()
                 .with_extension(Arc::new(crate::scan::ChosenFiles::new(
-                    scan.table.clone(),
-                    scan.files.clone(),
+                    table.to_string(),
+                    files.to_vec(),
                 )));
         let mut builder =
             datafusion::execution::session_state::SessionStateBuilder::new_from_existing(
@@ -320,17 +326,20 @@ impl Fallback {
         builder.build()
     }
 
-    /// Plans and runs the fallback: only when it applies, so other queries pay nothing for it.
-    async fn run(
+    /// Plans and runs the fallback over `files` of `table`, answering `schema`: only when it
+    /// applies, so other queries pay nothing for it.
+    pub(crate) async fn run(
         &self,
-        scan: &DenseScan,
+        table: &str,
+        files: &[PartitionedFile],
+        schema: &SchemaRef,
         context: Arc<TaskContext>,
         metrics: &ExecutionPlanMetricsSet,
     ) -> Result<Vec<RecordBatch>> {
-        let state = self.state(scan);
+        let state = self.state(table, files);
         if let Some(keys) = &self.keys {
             let input = state.create_physical_plan(keys).await?;
-            let schema = Arc::clone(&scan.schema);
+            let schema = Arc::clone(schema);
             if let Some(batches) =
                 super::distinct::distinct_rows(input, &schema, Arc::clone(&context)).await?
             {
@@ -350,7 +359,7 @@ impl Fallback {
 
 /// Whether `expr` is `count(*)` (or `count` of a non-null literal), unfiltered: a count of
 /// rows per group.
-fn counts_rows(expr: &Expr) -> bool {
+pub(crate) fn counts_rows(expr: &Expr) -> bool {
     match expr {
         Expr::Alias(alias) => counts_rows(&alias.expr),
         Expr::AggregateFunction(f) => {
@@ -621,7 +630,9 @@ async fn run(
         datafusion::physical_plan::metrics::MetricBuilder::new(&metrics)
             .global_counter("hash_fallback")
             .add(1);
-        return fallback.run(&scan, context, &metrics).await;
+        return fallback
+            .run(&scan.table, &scan.files, &scan.schema, context, &metrics)
+            .await;
     }
     let units: Vec<(usize, usize)> = files
         .iter()

@@ -35,6 +35,7 @@ mod join;
 mod lookup;
 mod measures;
 mod partial;
+mod rows;
 mod stats;
 mod union;
 
@@ -131,6 +132,9 @@ pub(crate) struct DenseQuery {
     row_filters: Vec<Expr>,
     keys: Vec<Key>,
     aggregates: Vec<Aggregate>,
+    /// Answered by its distinct rows ([`rows`]): keys of several integer columns, which no
+    /// dense array indexes, and only counts of rows (or no aggregate: `SELECT DISTINCT`).
+    by_rows: bool,
     /// The aggregation as written (columns unqualified), for DataFusion to answer instead
     /// when a text key turns out to hold too many values (see [`exec::Fallback`]).
     written: (Vec<Expr>, Vec<Expr>),
@@ -320,6 +324,7 @@ impl DenseQuery {
             row_filters: Vec::new(),
             keys: Vec::new(),
             aggregates: Vec::new(),
+            by_rows: false,
             written: (Vec::new(), Vec::new()),
             schema,
         };
@@ -338,7 +343,11 @@ impl DenseQuery {
             .filter(|k| matches!(k, Key::Integer(_)))
             .count();
         if integer_keys > 1 {
-            return None;
+            // Pairs of ids: counted as distinct rows, or left to DataFusion.
+            if !aggregates.iter().all(exec::counts_rows) {
+                return None;
+            }
+            query.by_rows = true;
         }
         let df_schema = DFSchema::try_from(Arc::clone(&columns.schema)).ok()?;
         for plain in aggregates {
@@ -778,6 +787,9 @@ impl ExtensionPlanner for DensePlanner {
         // Every filter, not only the partition ones: a live table's sides prune by the others too.
         let filters: Vec<Expr> = node.query.filters().cloned().collect();
         let files = table.plan_files(session, &filters).await?;
+        if node.query.by_rows {
+            return plan_rows(node, filters, files, session).await.map(Some);
+        }
         let facts = TableFacts::of(table, &node.table_name);
         let mut scan = plan_scan(&node.query, &facts, files, &|expr, schema| {
             session.create_physical_expr(expr, schema)
@@ -817,10 +829,52 @@ impl ExtensionPlanner for DensePlanner {
         if let Some(fallback) = fallback
             && fallback.applies_to(&scan, &session.task_ctx()).await?
         {
-            return fallback.plan(&scan).await.map(Some);
+            return fallback.plan(&scan.table, &scan.files).await.map(Some);
         }
         Ok(Some(partial::split(scan)))
     }
+}
+
+/// Plans a query answered by its distinct rows over `files` (chosen by `filters`).
+async fn plan_rows(
+    node: &DenseAggregate,
+    filters: Vec<Expr>,
+    files: Vec<PartitionedFile>,
+    session: &dyn Session,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let integer_keys: Vec<String> = (node.query.keys.iter())
+        .filter_map(|key| match key {
+            Key::Integer(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    let plans = exec::Fallback::of(
+        &node.table,
+        &node.table_name,
+        filters,
+        &node.query.written,
+        &node.query.schema,
+        integer_keys,
+        session,
+    )?
+    .ok_or_else(|| {
+        DataFusionError::Internal(format!(
+            "no plan of the distinct rows of {}",
+            node.description()
+        ))
+    })?
+    .planned_by(Arc::new(MinervaQueryPlanner));
+    // A cluster distributes DataFusion's two-phase aggregation.
+    if MinervaOptions::of(session.config_options()).dense_partials {
+        return plans.plan(&node.table_name, &files).await;
+    }
+    Ok(Arc::new(rows::DistinctRowsExec::new(
+        Arc::new(plans),
+        node.table_name.clone(),
+        files,
+        Arc::new(node.query.schema.as_arrow().clone()),
+        node.description(),
+    )))
 }
 
 /// How a plan makes a logical expression physical over a schema (a session's planner, or a
