@@ -14,6 +14,8 @@
 //! folded in one table, part by part in parallel: every table is a `PARTS`th of the groups,
 //! small enough to stay in the cache.
 //!
+//! Keys of integers, dates and timestamps are packed into a few words instead ([`fixed`]).
+//!
 //! Memory grows with the rows kept (the distinct rows, or the input rows where they barely
 //! repeat) and is reserved from the query's pool; when the pool refuses, the caller answers
 //! with DataFusion's aggregation, which spills.
@@ -34,6 +36,8 @@ use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::physical_plan::ExecutionPlan;
 use futures::StreamExt;
 use hashbrown::HashTable;
+
+mod fixed;
 
 /// Buckets per worker, chosen by bits of the hash that the tables do not use (hashbrown takes
 /// the low bits for the slot and the top seven for the tag).
@@ -367,6 +371,14 @@ async fn distinct_rows_by(
             fields.len(),
             schema.fields().len()
         )));
+    }
+    // Integers, dates and timestamps: packed into words rather than encoded as rows.
+    match fixed::words(&input.schema()) {
+        Some(1) => return fixed::distinct_rows::<1>(input, schema, context, rule).await,
+        Some(2) => return fixed::distinct_rows::<2>(input, schema, context, rule).await,
+        Some(3) => return fixed::distinct_rows::<3>(input, schema, context, rule).await,
+        Some(4) => return fixed::distinct_rows::<4>(input, schema, context, rule).await,
+        _ => {}
     }
     let counting = schema.fields().len() > fields.len();
     let converter = Arc::new(RowConverter::new(fields)?);
