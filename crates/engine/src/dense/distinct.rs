@@ -39,6 +39,8 @@ use hashbrown::HashTable;
 
 mod fixed;
 
+use fixed::Answer;
+
 /// Buckets per worker, chosen by bits of the hash that the tables do not use (hashbrown takes
 /// the low bits for the slot and the top seven for the tag).
 const PARTS: usize = 256;
@@ -350,7 +352,24 @@ pub(crate) async fn distinct_rows(
     schema: &SchemaRef,
     context: Arc<TaskContext>,
 ) -> Result<Option<Vec<RecordBatch>>> {
-    distinct_rows_by(input, schema, context, FRONT).await
+    distinct_rows_by(input, schema, context, FRONT, Answer::Rows).await
+}
+
+/// For each value of all but the last of `input`'s columns (fixed-width: see
+/// [`packs_all`]), how many distinct non-NULL values of the last it has, as `schema`'s
+/// columns; `None` when the memory pool refused what they need.
+pub(crate) async fn distinct_counts_of_last(
+    input: Arc<dyn ExecutionPlan>,
+    schema: &SchemaRef,
+    context: Arc<TaskContext>,
+) -> Result<Option<Vec<RecordBatch>>> {
+    distinct_rows_by(input, schema, context, FRONT, Answer::DistinctOfLast).await
+}
+
+/// Whether keys of `schema`'s columns are packed into words (as
+/// [`distinct_counts_of_last`] needs).
+pub(crate) fn packs_all(schema: &arrow::datatypes::Schema) -> bool {
+    fixed::words(schema).is_some()
 }
 
 async fn distinct_rows_by(
@@ -358,6 +377,7 @@ async fn distinct_rows_by(
     schema: &SchemaRef,
     context: Arc<TaskContext>,
     rule: FrontRule,
+    answer: Answer,
 ) -> Result<Option<Vec<RecordBatch>>> {
     let fields: Vec<SortField> = input
         .schema()
@@ -374,10 +394,15 @@ async fn distinct_rows_by(
     }
     // Integers, dates and timestamps: packed into words rather than encoded as rows.
     match fixed::words(&input.schema()) {
-        Some(1) => return fixed::distinct_rows::<1>(input, schema, context, rule).await,
-        Some(2) => return fixed::distinct_rows::<2>(input, schema, context, rule).await,
-        Some(3) => return fixed::distinct_rows::<3>(input, schema, context, rule).await,
-        Some(4) => return fixed::distinct_rows::<4>(input, schema, context, rule).await,
+        Some(1) => return fixed::distinct_rows::<1>(input, schema, context, rule, answer).await,
+        Some(2) => return fixed::distinct_rows::<2>(input, schema, context, rule, answer).await,
+        Some(3) => return fixed::distinct_rows::<3>(input, schema, context, rule, answer).await,
+        Some(4) => return fixed::distinct_rows::<4>(input, schema, context, rule, answer).await,
+        _ if answer != Answer::Rows => {
+            return Err(DataFusionError::Internal(
+                "distinct values per key of keys that do not pack into words".into(),
+            ));
+        }
         _ => {}
     }
     let counting = schema.fields().len() > fields.len();
@@ -662,7 +687,7 @@ mod tests {
                 .build()
                 .unwrap();
             let batches = runtime
-                .block_on(distinct_rows_by(input, &schema, context, rule))
+                .block_on(distinct_rows_by(input, &schema, context, rule, Answer::Rows))
                 .unwrap()
                 .expect("no memory limit");
             let mut found = std::collections::BTreeMap::new();

@@ -167,6 +167,9 @@ pub(crate) struct Fallback {
     /// filtered rows' group keys, whose distinct rows [`super::distinct::distinct_rows`]
     /// counts without DataFusion's two-phase aggregation.
     keys: Option<datafusion::logical_expr::LogicalPlan>,
+    /// The answer is, per value of all keys but the last, the number of distinct non-NULL
+    /// values of the last (`count(DISTINCT x) … GROUP BY` the others).
+    of_last: bool,
     state: Box<datafusion::execution::SessionState>,
     /// The columns whose encoding decides.
     columns: Vec<String>,
@@ -187,6 +190,23 @@ impl Fallback {
         columns: Vec<String>,
         session: &dyn datafusion::catalog::Session,
     ) -> Result<Option<Self>> {
+        Self::build(
+            table, table_name, filters, written, schema, columns, session, None,
+        )
+    }
+
+    /// [`Self::of`], or with `last`, [`Self::of_distinct_last`].
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        table: &Arc<dyn datafusion::catalog::TableProvider>,
+        table_name: &str,
+        filters: Vec<Expr>,
+        written: &(Vec<Expr>, Vec<Expr>),
+        schema: &datafusion::common::DFSchemaRef,
+        columns: Vec<String>,
+        session: &dyn datafusion::catalog::Session,
+        last: Option<&Expr>,
+    ) -> Result<Option<Self>> {
         use datafusion::logical_expr::{LogicalPlanBuilder, utils::conjunction};
         let Some(state) = session
             .as_any()
@@ -204,14 +224,21 @@ impl Fallback {
             builder = builder.filter(predicate)?;
         }
         let (groups, aggregates) = written;
-        let keys = if !groups.is_empty() && aggregates.iter().all(counts_rows) {
-            let named = groups
-                .iter()
-                .enumerate()
-                .map(|(i, key)| key.clone().alias(format!("__key{i}")));
-            Some(builder.clone().project(named)?.build()?)
-        } else {
-            None
+        let project = |keys: Vec<Expr>| -> Result<_> {
+            let named =
+                (keys.into_iter().enumerate()).map(|(i, key)| key.alias(format!("__key{i}")));
+            builder.clone().project(named)?.build()
+        };
+        let keys = match last {
+            Some(last) => {
+                let mut keys = groups.clone();
+                keys.push(last.clone());
+                Some(project(keys)?)
+            }
+            None if !groups.is_empty() && aggregates.iter().all(counts_rows) => {
+                Some(project(groups.clone())?)
+            }
+            None => None,
         };
         let plan = builder
             .aggregate(groups.clone(), aggregates.clone())?
@@ -229,10 +256,38 @@ impl Fallback {
         Ok(Some(Self {
             plan,
             keys,
+            of_last: last.is_some(),
             state: Box::new(state.clone()),
             columns,
             planner: None,
         }))
+    }
+
+    /// The plans of `count(DISTINCT last) … GROUP BY groups` over `table` (named as `schema`),
+    /// whose keys' distinct rows (`groups`, then `last`) are counted per value of `groups`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn of_distinct_last(
+        table: &Arc<dyn datafusion::catalog::TableProvider>,
+        table_name: &str,
+        filters: Vec<Expr>,
+        groups: &[Expr],
+        last: &Expr,
+        schema: &datafusion::common::DFSchemaRef,
+        columns: Vec<String>,
+        session: &dyn datafusion::catalog::Session,
+    ) -> Result<Option<Self>> {
+        let count = datafusion::functions_aggregate::expr_fn::count_distinct(last.clone());
+        let written = (groups.to_vec(), vec![count]);
+        Self::build(
+            table,
+            table_name,
+            filters,
+            &written,
+            schema,
+            columns,
+            session,
+            Some(last),
+        )
     }
 
     /// The fallback, planned by `planner` rather than the session's.
@@ -340,9 +395,13 @@ impl Fallback {
         if let Some(keys) = &self.keys {
             let input = state.create_physical_plan(keys).await?;
             let schema = Arc::clone(schema);
-            if let Some(batches) =
+            let distinct = if self.of_last {
+                super::distinct::distinct_counts_of_last(input, &schema, Arc::clone(&context))
+                    .await?
+            } else {
                 super::distinct::distinct_rows(input, &schema, Arc::clone(&context)).await?
-            {
+            };
+            if let Some(batches) = distinct {
                 // EXPLAIN ANALYZE says so: `partitioned_distinct_rows=N`.
                 let rows = batches.iter().map(RecordBatch::num_rows).sum();
                 datafusion::physical_plan::metrics::MetricBuilder::new(metrics)

@@ -135,6 +135,9 @@ pub(crate) struct DenseQuery {
     /// Answered by its distinct rows ([`rows`]): keys of several integer columns, which no
     /// dense array indexes, and only counts of rows (or no aggregate: `SELECT DISTINCT`).
     by_rows: bool,
+    /// With `by_rows`: the answer is, per value of all keys but the last, how many distinct
+    /// non-NULL values of the last it has (see [`distinct_of_last`]).
+    of_last: bool,
     /// The aggregation as written (columns unqualified), for DataFusion to answer instead
     /// when a text key turns out to hold too many values (see [`exec::Fallback`]).
     written: (Vec<Expr>, Vec<Expr>),
@@ -165,12 +168,19 @@ impl DenseQuery {
             .chain(&self.row_filters)
             .map(ToString::to_string)
             .collect();
-        format!(
-            "keys=[{}], aggregates=[{}], filters=[{}]",
-            keys.join(", "),
-            aggregates.join(", "),
-            filters.join(", ")
-        )
+        let shown = match keys.split_last() {
+            // Counted per all keys but the last.
+            Some((last, others)) if self.of_last => format!(
+                "keys=[{}], aggregates=[count(DISTINCT {last})]",
+                others.join(", ")
+            ),
+            _ => format!(
+                "keys=[{}], aggregates=[{}]",
+                keys.join(", "),
+                aggregates.join(", ")
+            ),
+        };
+        format!("{shown}, filters=[{}]", filters.join(", "))
     }
 }
 
@@ -243,7 +253,8 @@ impl OptimizerRule for DenseAggregation {
         plan: LogicalPlan,
         config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
-        Ok(match dense_aggregate(&plan, config) {
+        let dense = distinct_of_last(&plan, config).or_else(|| dense_aggregate(&plan, config));
+        Ok(match dense {
             Some(node) => Transformed::yes(LogicalPlan::Extension(Extension {
                 node: Arc::new(node),
             })),
@@ -287,6 +298,59 @@ fn dense_aggregate(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<D
     })
 }
 
+/// `count(DISTINCT x) … GROUP BY g` as DataFusion rewrites it (a count of `x` per `g` over the
+/// distinct rows of `g, x`), when those rows pack into words: one node, which counts each
+/// value of `g`'s distinct `x` in the part its rows were filed in by `g` (no second
+/// aggregation of the distinct rows). Unique viewers per listing, listings per user.
+fn distinct_of_last(plan: &LogicalPlan, config: &dyn OptimizerConfig) -> Option<DenseAggregate> {
+    let LogicalPlan::Aggregate(outer) = plan else {
+        return None;
+    };
+    let LogicalPlan::Aggregate(inner) = outer.input.as_ref() else {
+        return None;
+    };
+    if !inner.aggr_expr.is_empty()
+        || !outer
+            .group_expr
+            .iter()
+            .all(|e| matches!(e, Expr::Column(_)))
+    {
+        return None;
+    }
+    let inner_columns = inner.schema.columns();
+    let (last, others) = inner_columns.split_last()?;
+    let grouped = outer.group_expr.iter().map(|e| match e {
+        Expr::Column(c) => Some(c),
+        _ => None,
+    });
+    if others.is_empty() || !grouped.eq(others.iter().map(Some)) {
+        return None;
+    }
+    let [aggregate] = outer.aggr_expr.as_slice() else {
+        return None;
+    };
+    let counts_last = match aggregate.clone().unalias_nested().data {
+        Expr::AggregateFunction(f) => {
+            f.func.name() == "count"
+                && !f.params.distinct
+                && f.params.filter.is_none()
+                && f.params.order_by.is_empty()
+                && matches!(f.params.args.as_slice(), [Expr::Column(c)] if c == last)
+        }
+        _ => false,
+    };
+    if !counts_last {
+        return None;
+    }
+    let mut node = dense_aggregate(outer.input.as_ref(), config)?;
+    if !node.query.by_rows || !distinct::packs_all(node.query.schema.as_arrow()) {
+        return None;
+    }
+    node.query.of_last = true;
+    node.query.schema = Arc::clone(&outer.schema);
+    Some(node)
+}
+
 /// The simplifier the dense path folds constants with, over a table of `columns`: this rule
 /// runs before DataFusion's simplifier, and partition pruning must see literals
 /// (`CAST('2024-01-02' AS DATE)`, `current_date - INTERVAL …`).
@@ -325,6 +389,7 @@ impl DenseQuery {
             keys: Vec::new(),
             aggregates: Vec::new(),
             by_rows: false,
+            of_last: false,
             written: (Vec::new(), Vec::new()),
             schema,
         };
@@ -848,15 +913,30 @@ async fn plan_rows(
             _ => None,
         })
         .collect();
-    let plans = exec::Fallback::of(
-        &node.table,
-        &node.table_name,
-        filters,
-        &node.query.written,
-        &node.query.schema,
-        integer_keys,
-        session,
-    )?
+    let plans = if node.query.of_last {
+        let (last, groups) = (node.query.written.0.split_last())
+            .ok_or_else(|| DataFusionError::Internal("no keys to count".into()))?;
+        exec::Fallback::of_distinct_last(
+            &node.table,
+            &node.table_name,
+            filters,
+            groups,
+            last,
+            &node.query.schema,
+            integer_keys,
+            session,
+        )?
+    } else {
+        exec::Fallback::of(
+            &node.table,
+            &node.table_name,
+            filters,
+            &node.query.written,
+            &node.query.schema,
+            integer_keys,
+            session,
+        )?
+    }
     .ok_or_else(|| {
         DataFusionError::Internal(format!(
             "no plan of the distinct rows of {}",

@@ -77,7 +77,6 @@ impl<const W: usize> std::hash::Hash for Key<W> {
 /// How a batch's key columns become keys, and keys an answer's columns.
 #[derive(Debug, Clone, Copy)]
 struct Packing {
-    columns: usize,
     /// The word of the NULL bits, if any column may be NULL.
     nulls: Option<usize>,
 }
@@ -109,13 +108,29 @@ impl Packing {
         Ok(())
     }
 
-    /// The key columns of `keys`, cast to the first of `schema`'s fields.
+    /// `key` with only its first `columns` columns (the others 0, and not NULL).
+    fn prefix<const W: usize>(&self, key: Key<W>, columns: usize) -> Key<W> {
+        let mut prefix = Key([0; W]);
+        prefix.0[..columns].copy_from_slice(&key.0[..columns]);
+        if let Some(word) = self.nulls {
+            prefix.0[word] = key.0[word] & ((1 << columns) - 1);
+        }
+        prefix
+    }
+
+    /// Whether the column `c` of `key` is NULL.
+    fn is_null<const W: usize>(&self, key: &Key<W>, c: usize) -> bool {
+        self.nulls.is_some_and(|word| key.0[word] & (1 << c) != 0)
+    }
+
+    /// The first `columns` key columns of `keys`, cast to the first of `schema`'s fields.
     fn unpack<const W: usize>(
         &self,
         keys: &[(Key<W>, u64)],
+        columns: usize,
         schema: &SchemaRef,
     ) -> Result<Vec<ArrayRef>> {
-        (0..self.columns)
+        (0..columns)
             .map(|c| {
                 let values: ScalarBuffer<i64> = keys.iter().map(|(k, _)| k.0[c] as i64).collect();
                 let nulls = self.nulls.map(|word| {
@@ -142,6 +157,9 @@ struct Worker<const W: usize> {
     /// Each part's counts, parallel to its keys, where the answer counts.
     counts: Option<Vec<Vec<u64>>>,
     front: Option<Front<W>>,
+    /// Where parts are chosen by the first columns only: how many (see [`Answer`]).
+    parted_by: Option<usize>,
+    packing: Packing,
     rule: FrontRule,
     seen: usize,
     hits: usize,
@@ -151,7 +169,12 @@ struct Worker<const W: usize> {
 }
 
 impl<const W: usize> Worker<W> {
+    /// Files `key` (hashed to `hash`) in its part.
     fn push(&mut self, hash: u64, key: Key<W>, count: u64) {
+        let hash = match self.parted_by {
+            Some(columns) => self.hasher.hash_one(self.packing.prefix(key, columns)),
+            None => hash,
+        };
         let part = part_of(hash);
         self.keys[part].push(key);
         if let Some(counts) = &mut self.counts {
@@ -159,9 +182,9 @@ impl<const W: usize> Worker<W> {
         }
     }
 
-    fn add(&mut self, packing: &Packing, batch: &RecordBatch) -> Result<()> {
+    fn add(&mut self, batch: &RecordBatch) -> Result<()> {
         let mut keys = std::mem::take(&mut self.batch);
-        packing.pack(batch, &mut keys)?;
+        self.packing.pack(batch, &mut keys)?;
         match self.front.take() {
             None => {
                 for &key in &keys {
@@ -227,17 +250,17 @@ enum Read<const W: usize> {
 }
 
 /// The distinct rows of `input`'s columns (fixed-width keys of `W` words, see [`words`]) as
-/// [`super::distinct_rows`] answers them.
+/// [`super::distinct_rows`] answers them (`answer`: what of them).
 pub(super) async fn distinct_rows<const W: usize>(
     input: Arc<dyn ExecutionPlan>,
     schema: &SchemaRef,
     context: Arc<TaskContext>,
     rule: FrontRule,
+    answer: Answer,
 ) -> Result<Option<Vec<RecordBatch>>> {
     let columns = input.schema().fields().len();
     let nullable = input.schema().fields().iter().any(|f| f.is_nullable());
     let packing = Packing {
-        columns,
         nulls: nullable.then_some(columns),
     };
     if columns + usize::from(nullable) != W {
@@ -245,7 +268,16 @@ pub(super) async fn distinct_rows<const W: usize>(
             "{columns} key columns packed into {W} words"
         )));
     }
-    let counting = schema.fields().len() > columns;
+    // The columns answered, and whether a count follows them.
+    let (shown, parted_by, counting) = match answer {
+        Answer::Rows => (columns, None, schema.fields().len() > columns),
+        Answer::DistinctOfLast => (columns - 1, Some(columns - 1), false),
+    };
+    if shown == 0 && parted_by.is_some() {
+        return Err(DataFusionError::Internal(
+            "distinct values of the last key per the others, without others".into(),
+        ));
+    }
     let hasher = hashbrown::DefaultHashBuilder::default();
     let streams = input.properties().output_partitioning().partition_count();
     let tasks: Vec<SpawnedTask<Result<Read<W>>>> = (0..streams)
@@ -255,6 +287,8 @@ pub(super) async fn distinct_rows<const W: usize>(
                 keys: (0..PARTS).map(|_| Vec::new()).collect(),
                 counts: counting.then(|| (0..PARTS).map(|_| Vec::new()).collect()),
                 front: Some(HashTable::with_capacity(rule.rows)),
+                parted_by,
+                packing,
                 rule,
                 seen: 0,
                 hits: 0,
@@ -265,7 +299,7 @@ pub(super) async fn distinct_rows<const W: usize>(
             };
             Ok(SpawnedTask::spawn(async move {
                 while let Some(batch) = stream.next().await {
-                    worker.add(&packing, &batch?)?;
+                    worker.add(&batch?)?;
                     if worker.reservation.try_resize(worker.size()).is_err() {
                         return Ok(Read::Refused);
                     }
@@ -312,10 +346,13 @@ pub(super) async fn distinct_rows<const W: usize>(
                 let mut answer = BatchCoalescer::new(Arc::clone(&schema), batch_size);
                 let mut batches = Vec::new();
                 for part in share {
-                    let distinct = fold(part, &hasher)?;
+                    let mut distinct = fold(part, &hasher)?;
+                    if let Some(columns) = parted_by {
+                        distinct = per_prefix(&distinct, &packing, columns, &hasher)?;
+                    }
                     for rows in distinct.chunks(batch_size) {
-                        let mut columns = packing.unpack(rows, &schema)?;
-                        if counting {
+                        let mut columns = packing.unpack(rows, shown, &schema)?;
+                        if counting || parted_by.is_some() {
                             let counts = rows
                                 .iter()
                                 .map(|&(_, n)| i64::try_from(n).unwrap_or(i64::MAX));
@@ -352,6 +389,47 @@ pub(super) async fn distinct_rows<const W: usize>(
     }
     drop(reservations);
     Ok(Some(batches))
+}
+
+/// What is answered of the distinct rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// The rows, and their counts where the answer has more columns than the input.
+    Rows,
+    /// For each value of all columns but the last, how many distinct non-NULL values of the
+    /// last it has (`count(DISTINCT x) … GROUP BY` the others): parts are chosen by the others,
+    /// so each of their values is counted in one part.
+    DistinctOfLast,
+}
+
+/// Of distinct `keys`, each value of their first `columns` columns with how many of them have
+/// it and a non-NULL last column (the one after them).
+fn per_prefix<const W: usize>(
+    keys: &[(Key<W>, u64)],
+    packing: &Packing,
+    columns: usize,
+    hasher: &hashbrown::DefaultHashBuilder,
+) -> Result<Vec<(Key<W>, u64)>> {
+    let mut slots: HashTable<u32> = HashTable::with_capacity(keys.len());
+    let mut counted: Vec<(Key<W>, u64)> = Vec::new();
+    for (key, _) in keys {
+        let prefix = packing.prefix(*key, columns);
+        let count = u64::from(!packing.is_null(key, columns));
+        let hash = hasher.hash_one(prefix);
+        match slots.find(hash, |&j| counted[j as usize].0 == prefix) {
+            Some(&j) => counted[j as usize].1 += count,
+            None => {
+                let j = u32::try_from(counted.len()).map_err(|_| {
+                    DataFusionError::ResourcesExhausted(
+                        "more than 2^32 distinct rows in one part of a hash aggregation".into(),
+                    )
+                })?;
+                counted.push((prefix, count));
+                slots.insert_unique(hash, j, |&j| hasher.hash_one(counted[j as usize].0));
+            }
+        }
+    }
+    Ok(counted)
 }
 
 /// One part's distinct keys, each with the total of its counts (1 per key where there are
@@ -478,7 +556,10 @@ mod tests {
             front_rows in 1usize..20,
             probe in 0usize..200,
             counting: bool,
+            of_last: bool,
         ) {
+            // Distinct values of the last column per the others, where there are others.
+            let of_last = of_last && columns > 1;
             use std::collections::BTreeMap;
             // Without NULLs where the columns are declared not NULL.
             let rows: Vec<Row> = rows
@@ -521,9 +602,25 @@ mod tests {
             )
             .unwrap();
             let mut fields = key_fields;
-            if counting {
+            if of_last {
+                // Each value of the others with its distinct non-NULL last values.
+                let mut per: BTreeMap<Vec<Option<i64>>, i64> = BTreeMap::new();
+                for key in expected.keys() {
+                    let (last, others) = key.split_last().unwrap();
+                    *per.entry(others.to_vec()).or_insert(0) += i64::from(last.is_some());
+                }
+                expected = per;
+                fields.pop();
+                fields.push(Field::new("n", DataType::Int64, false));
+            } else if counting {
                 fields.push(Field::new("n", DataType::Int64, false));
             }
+            let (columns, counting) = if of_last {
+                (columns - 1, true)
+            } else {
+                (columns, counting)
+            };
+            let answer = if of_last { Answer::DistinctOfLast } else { Answer::Rows };
             let schema = Arc::new(Schema::new(fields));
             let rule = FrontRule { rows: front_rows, probe, hits: 2 };
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -536,6 +633,7 @@ mod tests {
                     &schema,
                     Arc::new(TaskContext::default()),
                     rule,
+                    answer,
                 ))
                 .unwrap()
                 .expect("no memory limit");
