@@ -38,33 +38,10 @@ use futures::StreamExt;
 use hashbrown::HashTable;
 
 mod fixed;
+mod parts;
 
 use fixed::Answer;
-
-/// Buckets per worker, chosen by bits of the hash that the tables do not use (hashbrown takes
-/// the low bits for the slot and the top seven for the tag).
-const PARTS: usize = 256;
-
-fn part_of(hash: u64) -> usize {
-    (hash >> 48) as usize % PARTS
-}
-
-/// When the table in front of a worker's buckets empties, and whether it stays.
-#[derive(Debug, Clone, Copy)]
-struct FrontRule {
-    /// Rows it holds before it empties into the buckets (it fits in the cache).
-    rows: usize,
-    /// Rows a worker sees before it decides whether the table pays: it stays if at least a
-    /// `hits`th of them were repeats it folded.
-    probe: usize,
-    hits: usize,
-}
-
-const FRONT: FrontRule = FrontRule {
-    rows: 16 << 10,
-    probe: 1 << 20,
-    hits: 10,
-};
+use parts::{FRONT, FrontRule, PARTS, part_of};
 
 /// The largest block a bucket appends to (its first ones are smaller, for small answers).
 const BLOCK: usize = 64 << 10;

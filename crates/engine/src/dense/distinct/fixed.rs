@@ -25,7 +25,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use futures::StreamExt;
 use hashbrown::HashTable;
 
-use super::{FrontRule, PARTS, part_of};
+use super::parts::{FrontRule, PARTS, part_of};
 
 /// The most words a key takes here (more columns take the row format).
 const MAX_WORDS: usize = 4;
