@@ -153,9 +153,9 @@ type Front<const W: usize> = HashTable<(Key<W>, u64)>;
 
 /// One worker: each part's keys and counts, and the table in front while it pays.
 struct Worker<const W: usize> {
-    keys: Vec<Vec<Key<W>>>,
+    keys: Vec<Chunked<Key<W>>>,
     /// Each part's counts, parallel to its keys, where the answer counts.
-    counts: Option<Vec<Vec<u64>>>,
+    counts: Option<Vec<Chunked<u64>>>,
     front: Option<Front<W>>,
     /// Where parts are chosen by the first columns only: how many (see [`Answer`]).
     parted_by: Option<usize>,
@@ -231,8 +231,8 @@ impl<const W: usize> Worker<W> {
     }
 
     fn size(&self) -> usize {
-        let keys: usize = self.keys.iter().map(Vec::capacity).sum();
-        let counts: usize = (self.counts.iter().flatten()).map(Vec::capacity).sum();
+        let keys: usize = self.keys.iter().map(Chunked::capacity).sum();
+        let counts: usize = (self.counts.iter().flatten()).map(Chunked::capacity).sum();
         let front = self.front.as_ref().map_or(0, |f| f.capacity() + 1);
         (keys + self.batch.capacity()) * size_of::<Key<W>>()
             + counts * size_of::<u64>()
@@ -241,7 +241,54 @@ impl<const W: usize> Worker<W> {
 }
 
 /// A worker's keys of one part, and their counts where the answer counts.
-type Share<const W: usize> = (Vec<Key<W>>, Option<Vec<u64>>);
+type Share<const W: usize> = (Chunked<Key<W>>, Option<Chunked<u64>>);
+
+/// Values appended in chunks that stay where they are written: a vector that doubles copies
+/// what it held and touches twice the memory, page faults included. The first chunks are
+/// small, for small answers.
+#[derive(Debug)]
+struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Self {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Chunked<T> {
+    /// Values in the first chunk; each next one doubles, up to 128 times this.
+    const FIRST: usize = 64;
+
+    fn push(&mut self, value: T) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < chunk.capacity() => chunk.push(value),
+            _ => {
+                let mut chunk = Vec::with_capacity(Self::FIRST << self.chunks.len().min(7));
+                chunk.push(value);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn capacity(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum()
+    }
+
+    fn into_values(self) -> impl Iterator<Item = T> {
+        self.chunks.into_iter().flatten()
+    }
+}
 
 /// What a worker's reading came to.
 enum Read<const W: usize> {
@@ -284,8 +331,8 @@ pub(super) async fn distinct_rows<const W: usize>(
         .map(|partition| {
             let mut stream = input.execute(partition, Arc::clone(&context))?;
             let mut worker = Worker::<W> {
-                keys: (0..PARTS).map(|_| Vec::new()).collect(),
-                counts: counting.then(|| (0..PARTS).map(|_| Vec::new()).collect()),
+                keys: (0..PARTS).map(|_| Chunked::default()).collect(),
+                counts: counting.then(|| (0..PARTS).map(|_| Chunked::default()).collect()),
                 front: Some(HashTable::with_capacity(rule.rows)),
                 parted_by,
                 packing,
@@ -442,8 +489,10 @@ fn fold<const W: usize>(
     let mut slots: HashTable<u32> = HashTable::with_capacity(entries);
     let mut distinct: Vec<(Key<W>, u64)> = Vec::with_capacity(entries);
     for (keys, counts) in part {
-        let counts = counts.into_iter().flatten().chain(std::iter::repeat(1));
-        for (key, count) in keys.into_iter().zip(counts) {
+        let counts = (counts.into_iter())
+            .flat_map(Chunked::into_values)
+            .chain(std::iter::repeat(1));
+        for (key, count) in keys.into_values().zip(counts) {
             let hash = hasher.hash_one(key);
             match slots.find(hash, |&j| distinct[j as usize].0 == key) {
                 Some(&j) => distinct[j as usize].1 += count,
@@ -498,6 +547,24 @@ mod tests {
     }
 
     type Row = (Option<i64>, i32, Option<i32>);
+
+    #[test]
+    fn chunks_give_back_what_they_took_in_order() {
+        let mut chunked = Chunked::default();
+        for i in 0..20_000u64 {
+            chunked.push(i);
+        }
+        assert_eq!(chunked.len(), 20_000);
+        assert!(chunked.chunks.len() > 2, "{} chunks", chunked.chunks.len());
+        assert!(chunked.capacity() >= chunked.len());
+        assert!(
+            chunked
+                .chunks
+                .iter()
+                .all(|c| c.capacity() <= Chunked::<u64>::FIRST << 7)
+        );
+        assert!(chunked.into_values().eq(0..20_000));
+    }
 
     #[test]
     fn a_refused_reservation_hands_the_aggregation_back() {
