@@ -25,7 +25,7 @@ use std::mem::size_of;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch};
-use arrow::compute::{BatchCoalescer, cast};
+use arrow::compute::cast;
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, Rows, SortField};
 use datafusion::common::DataFusionError;
@@ -264,13 +264,6 @@ struct Worker {
     hashes: Vec<u64>,
 }
 
-/// What a worker's reading came to.
-enum Read {
-    Done(Box<Worker>),
-    /// The memory pool refused a reservation.
-    Refused,
-}
-
 impl Worker {
     fn add(&mut self, rows: &Rows) -> Result<()> {
         self.hashes.clear();
@@ -386,7 +379,7 @@ async fn distinct_rows_by(
     let converter = Arc::new(RowConverter::new(fields)?);
     let hasher = hashbrown::DefaultHashBuilder::default();
     let streams = input.properties().output_partitioning().partition_count();
-    let tasks: Vec<SpawnedTask<Result<Read>>> = (0..streams)
+    let tasks: Vec<SpawnedTask<Result<parts::Read<Bucket>>>> = (0..streams)
         .map(|partition| {
             let mut stream = input.execute(partition, Arc::clone(&context))?;
             let converter = Arc::clone(&converter);
@@ -410,85 +403,38 @@ async fn distinct_rows_by(
                     converter.append(&mut rows, batch.columns())?;
                     worker.add(&rows)?;
                     if worker.reservation.try_resize(worker.size()).is_err() {
-                        return Ok(Read::Refused);
+                        return Ok(None);
                     }
                 }
                 worker.finish_front()?;
-                Ok(Read::Done(Box::new(worker)))
+                Ok(Some((worker.buckets, worker.reservation)))
             }))
         })
         .collect::<Result<_>>()?;
-    let mut by_part: Vec<Vec<Bucket>> = (0..PARTS).map(|_| Vec::new()).collect();
-    let mut reservations = Vec::new();
-    for task in tasks {
-        match task
-            .join_unwind()
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))??
-        {
-            Read::Done(worker) => {
-                for (p, bucket) in worker.buckets.into_iter().enumerate() {
-                    by_part[p].push(bucket);
-                }
-                reservations.push(worker.reservation);
-            }
-            Read::Refused => return Ok(None),
-        }
-    }
-
-    // Each folding task takes every `threads`th part, folds it, and answers its rows.
-    let threads = context.session_config().target_partitions().max(1);
-    let batch_size = context.session_config().batch_size().max(1);
-    let mut shares: Vec<Vec<Vec<Bucket>>> = (0..threads).map(|_| Vec::new()).collect();
-    for (p, buckets) in by_part.into_iter().enumerate() {
-        shares[p % threads].push(buckets);
-    }
-    let folding: Vec<SpawnedTask<Result<Vec<RecordBatch>>>> = shares
-        .into_iter()
-        .map(|share| {
-            let converter = Arc::clone(&converter);
-            let schema = Arc::clone(schema);
-            let hasher = hasher.clone();
-            SpawnedTask::spawn_blocking(move || {
-                let mut answer = BatchCoalescer::new(Arc::clone(&schema), batch_size);
-                let mut batches = Vec::new();
-                for buckets in share {
-                    let entries: Vec<Entry<'_>> = buckets
-                        .iter()
-                        .flat_map(|b| b.entries(counting, &hasher))
-                        .collect();
-                    let (firsts, totals) = fold(&entries)?;
-                    let distinct: Vec<Entry<'_>> = firsts
-                        .iter()
-                        .zip(totals)
-                        .map(|(&e, count)| Entry {
-                            count,
-                            ..entries[e as usize]
-                        })
-                        .collect();
-                    for rows in distinct.chunks(batch_size) {
-                        answer.push_batch(answer_batch(&converter, &schema, rows)?)?;
-                        while let Some(batch) = answer.next_completed_batch() {
-                            batches.push(batch);
-                        }
-                    }
-                }
-                answer.finish_buffered_batch()?;
-                while let Some(batch) = answer.next_completed_batch() {
-                    batches.push(batch);
-                }
-                Ok(batches)
+    let Some((by_part, reservations)) = parts::gather(tasks).await? else {
+        return Ok(None);
+    };
+    // Each part's rows folded, and answered in batches.
+    let answer_schema = Arc::clone(schema);
+    let batches = parts::fold_parts(by_part, schema, &context, move |buckets, batch_size| {
+        let entries: Vec<Entry<'_>> = buckets
+            .iter()
+            .flat_map(|b| b.entries(counting, &hasher))
+            .collect();
+        let (firsts, totals) = fold(&entries)?;
+        let distinct: Vec<Entry<'_>> = firsts
+            .iter()
+            .zip(totals)
+            .map(|(&e, count)| Entry {
+                count,
+                ..entries[e as usize]
             })
-        })
-        .collect();
-    let mut batches = Vec::new();
-    for task in folding {
-        batches.extend(
-            task.join_unwind()
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))??,
-        );
-    }
+            .collect();
+        (distinct.chunks(batch_size))
+            .map(|rows| answer_batch(&converter, &answer_schema, rows))
+            .collect()
+    })
+    .await?;
     drop(reservations);
     Ok(Some(batches))
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
 use arrow::buffer::{NullBuffer, ScalarBuffer};
-use arrow::compute::{BatchCoalescer, cast};
+use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, Schema, SchemaRef};
 use datafusion::common::DataFusionError;
 use datafusion::common::runtime::SpawnedTask;
@@ -25,7 +25,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use futures::StreamExt;
 use hashbrown::HashTable;
 
-use super::parts::{FrontRule, PARTS, part_of};
+use super::parts::{self, FrontRule, PARTS, part_of};
 
 /// The most words a key takes here (more columns take the row format).
 const MAX_WORDS: usize = 4;
@@ -230,6 +230,15 @@ impl<const W: usize> Worker<W> {
         }
     }
 
+    /// Each part's keys and counts, and the memory reserved for them.
+    fn into_parts(self) -> (Vec<Share<W>>, MemoryReservation) {
+        let mut counts = self.counts.map(Vec::into_iter);
+        let parts = (self.keys.into_iter())
+            .map(|keys| (keys, counts.as_mut().and_then(Iterator::next)))
+            .collect();
+        (parts, self.reservation)
+    }
+
     fn size(&self) -> usize {
         let keys: usize = self.keys.iter().map(Chunked::capacity).sum();
         let counts: usize = (self.counts.iter().flatten()).map(Chunked::capacity).sum();
@@ -290,12 +299,6 @@ impl<T> Chunked<T> {
     }
 }
 
-/// What a worker's reading came to.
-enum Read<const W: usize> {
-    Done(Box<Worker<W>>),
-    Refused,
-}
-
 /// The distinct rows of `input`'s columns (fixed-width keys of `W` words, see [`words`]) as
 /// [`super::distinct_rows`] answers them (`answer`: what of them).
 pub(super) async fn distinct_rows<const W: usize>(
@@ -327,7 +330,7 @@ pub(super) async fn distinct_rows<const W: usize>(
     }
     let hasher = hashbrown::DefaultHashBuilder::default();
     let streams = input.properties().output_partitioning().partition_count();
-    let tasks: Vec<SpawnedTask<Result<Read<W>>>> = (0..streams)
+    let tasks: Vec<SpawnedTask<Result<parts::Read<Share<W>>>>> = (0..streams)
         .map(|partition| {
             let mut stream = input.execute(partition, Arc::clone(&context))?;
             let mut worker = Worker::<W> {
@@ -348,92 +351,43 @@ pub(super) async fn distinct_rows<const W: usize>(
                 while let Some(batch) = stream.next().await {
                     worker.add(&batch?)?;
                     if worker.reservation.try_resize(worker.size()).is_err() {
-                        return Ok(Read::Refused);
+                        return Ok(None);
                     }
                 }
                 worker.finish_front();
-                Ok(Read::Done(Box::new(worker)))
+                Ok(Some(worker.into_parts()))
             }))
         })
         .collect::<Result<_>>()?;
-    // Each part's keys (and counts) from every worker.
-    let mut by_part: Vec<Vec<Share<W>>> = (0..PARTS).map(|_| Vec::new()).collect();
-    let mut reservations = Vec::new();
-    for task in tasks {
-        match task
-            .join_unwind()
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))??
-        {
-            Read::Done(worker) => {
-                let worker = *worker;
-                let mut counts = worker.counts.map(Vec::into_iter);
-                for (p, keys) in worker.keys.into_iter().enumerate() {
-                    let counts = counts.as_mut().and_then(Iterator::next);
-                    by_part[p].push((keys, counts));
-                }
-                reservations.push(worker.reservation);
-            }
-            Read::Refused => return Ok(None),
+    let Some((by_part, reservations)) = parts::gather(tasks).await? else {
+        return Ok(None);
+    };
+    // Each part's keys folded (and counted per prefix), and answered in batches.
+    let answer_schema = Arc::clone(schema);
+    let batches = parts::fold_parts(by_part, schema, &context, move |part, batch_size| {
+        let mut distinct = fold(part, &hasher)?;
+        if let Some(columns) = parted_by {
+            distinct = per_prefix(&distinct, &packing, columns, &hasher)?;
         }
-    }
-
-    let threads = context.session_config().target_partitions().max(1);
-    let batch_size = context.session_config().batch_size().max(1);
-    let mut shares: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
-    for (p, part) in by_part.into_iter().enumerate() {
-        shares[p % threads].push(part);
-    }
-    let folding: Vec<SpawnedTask<Result<Vec<RecordBatch>>>> = shares
-        .into_iter()
-        .map(|share| {
-            let schema = Arc::clone(schema);
-            let hasher = hasher.clone();
-            SpawnedTask::spawn_blocking(move || {
-                let mut answer = BatchCoalescer::new(Arc::clone(&schema), batch_size);
-                let mut batches = Vec::new();
-                for part in share {
-                    let mut distinct = fold(part, &hasher)?;
-                    if let Some(columns) = parted_by {
-                        distinct = per_prefix(&distinct, &packing, columns, &hasher)?;
-                    }
-                    for rows in distinct.chunks(batch_size) {
-                        let mut columns = packing.unpack(rows, shown, &schema)?;
-                        if counting || parted_by.is_some() {
-                            let counts = rows
-                                .iter()
-                                .map(|&(_, n)| i64::try_from(n).unwrap_or(i64::MAX));
-                            let counts: ArrayRef = Arc::new(Int64Array::from_iter_values(counts));
-                            for field in &schema.fields()[columns.len()..] {
-                                columns.push(if field.data_type() == &DataType::Int64 {
-                                    Arc::clone(&counts)
-                                } else {
-                                    cast(&counts, field.data_type())?
-                                });
-                            }
-                        }
-                        answer.push_batch(RecordBatch::try_new(Arc::clone(&schema), columns)?)?;
-                        while let Some(batch) = answer.next_completed_batch() {
-                            batches.push(batch);
-                        }
+        (distinct.chunks(batch_size))
+            .map(|rows| {
+                let mut columns = packing.unpack(rows, shown, &answer_schema)?;
+                if counting || parted_by.is_some() {
+                    let counts = (rows.iter()).map(|&(_, n)| i64::try_from(n).unwrap_or(i64::MAX));
+                    let counts: ArrayRef = Arc::new(Int64Array::from_iter_values(counts));
+                    for field in &answer_schema.fields()[columns.len()..] {
+                        columns.push(if field.data_type() == &DataType::Int64 {
+                            Arc::clone(&counts)
+                        } else {
+                            cast(&counts, field.data_type())?
+                        });
                     }
                 }
-                answer.finish_buffered_batch()?;
-                while let Some(batch) = answer.next_completed_batch() {
-                    batches.push(batch);
-                }
-                Ok(batches)
+                Ok(RecordBatch::try_new(Arc::clone(&answer_schema), columns)?)
             })
-        })
-        .collect();
-    let mut batches = Vec::new();
-    for task in folding {
-        batches.extend(
-            task.join_unwind()
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))??,
-        );
-    }
+            .collect()
+    })
+    .await?;
     drop(reservations);
     Ok(Some(batches))
 }
@@ -457,26 +411,11 @@ fn per_prefix<const W: usize>(
     columns: usize,
     hasher: &hashbrown::DefaultHashBuilder,
 ) -> Result<Vec<(Key<W>, u64)>> {
-    let mut slots: HashTable<u32> = HashTable::with_capacity(keys.len());
-    let mut counted: Vec<(Key<W>, u64)> = Vec::new();
-    for (key, _) in keys {
-        let prefix = packing.prefix(*key, columns);
-        let count = u64::from(!packing.is_null(key, columns));
-        let hash = hasher.hash_one(prefix);
-        match slots.find(hash, |&j| counted[j as usize].0 == prefix) {
-            Some(&j) => counted[j as usize].1 += count,
-            None => {
-                let j = u32::try_from(counted.len()).map_err(|_| {
-                    DataFusionError::ResourcesExhausted(
-                        "more than 2^32 distinct rows in one part of a hash aggregation".into(),
-                    )
-                })?;
-                counted.push((prefix, count));
-                slots.insert_unique(hash, j, |&j| hasher.hash_one(counted[j as usize].0));
-            }
-        }
-    }
-    Ok(counted)
+    let counted = keys.iter().map(|(key, _)| {
+        let last = u64::from(!packing.is_null(key, columns));
+        (packing.prefix(*key, columns), last)
+    });
+    fold_counts(counted, keys.len(), hasher)
 }
 
 /// One part's distinct keys, each with the total of its counts (1 per key where there are
@@ -486,25 +425,36 @@ fn fold<const W: usize>(
     hasher: &hashbrown::DefaultHashBuilder,
 ) -> Result<Vec<(Key<W>, u64)>> {
     let entries: usize = part.iter().map(|(keys, _)| keys.len()).sum();
-    let mut slots: HashTable<u32> = HashTable::with_capacity(entries);
-    let mut distinct: Vec<(Key<W>, u64)> = Vec::with_capacity(entries);
-    for (keys, counts) in part {
+    let counted = part.into_iter().flat_map(|(keys, counts)| {
         let counts = (counts.into_iter())
             .flat_map(Chunked::into_values)
             .chain(std::iter::repeat(1));
-        for (key, count) in keys.into_values().zip(counts) {
-            let hash = hasher.hash_one(key);
-            match slots.find(hash, |&j| distinct[j as usize].0 == key) {
-                Some(&j) => distinct[j as usize].1 += count,
-                None => {
-                    let j = u32::try_from(distinct.len()).map_err(|_| {
-                        DataFusionError::ResourcesExhausted(
-                            "more than 2^32 distinct rows in one part of a hash aggregation".into(),
-                        )
-                    })?;
-                    distinct.push((key, count));
-                    slots.insert_unique(hash, j, |&j| hasher.hash_one(distinct[j as usize].0));
-                }
+        keys.into_values().zip(counts)
+    });
+    fold_counts(counted, entries, hasher)
+}
+
+/// The distinct keys of `counted` (at most `entries` of them), each with the total of its
+/// counts, in the order they first appear: one table, sized for them all.
+fn fold_counts<const W: usize>(
+    counted: impl Iterator<Item = (Key<W>, u64)>,
+    entries: usize,
+    hasher: &hashbrown::DefaultHashBuilder,
+) -> Result<Vec<(Key<W>, u64)>> {
+    let mut slots: HashTable<u32> = HashTable::with_capacity(entries);
+    let mut distinct: Vec<(Key<W>, u64)> = Vec::with_capacity(entries);
+    for (key, count) in counted {
+        let hash = hasher.hash_one(key);
+        match slots.find(hash, |&j| distinct[j as usize].0 == key) {
+            Some(&j) => distinct[j as usize].1 += count,
+            None => {
+                let j = u32::try_from(distinct.len()).map_err(|_| {
+                    DataFusionError::ResourcesExhausted(
+                        "more than 2^32 distinct rows in one part of a hash aggregation".into(),
+                    )
+                })?;
+                distinct.push((key, count));
+                slots.insert_unique(hash, j, |&j| hasher.hash_one(distinct[j as usize].0));
             }
         }
     }
