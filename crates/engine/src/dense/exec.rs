@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Int64Array, RecordBatch,
@@ -29,7 +29,9 @@ use datafusion::physical_expr::{EquivalenceProperties, Partitioning};
 use datafusion::physical_plan::execution_plan::{
     Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
 };
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::metrics::{
+    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PhysicalExpr, PlanProperties,
@@ -39,7 +41,8 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter as ParquetRowFilter,
+    ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions,
+    RowFilter as ParquetRowFilter,
 };
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
@@ -404,7 +407,7 @@ impl Fallback {
             if let Some(batches) = distinct {
                 // EXPLAIN ANALYZE says so: `partitioned_distinct_rows=N`.
                 let rows = batches.iter().map(RecordBatch::num_rows).sum();
-                datafusion::physical_plan::metrics::MetricBuilder::new(metrics)
+                MetricBuilder::new(metrics)
                     .global_counter("partitioned_distinct_rows")
                     .add(rows);
                 return Ok(batches);
@@ -663,6 +666,8 @@ struct FilePlan {
     row_groups: Vec<usize>,
     /// The columns the row filter reads.
     filter_mask: ProjectionMask,
+    /// The text filters whose columns the file has, and those columns (see [`Selectivity`]).
+    text_filters: (Vec<usize>, ProjectionMask),
     partition: Vec<ScalarValue>,
     /// Per aggregate with a condition on partition columns, its answer for this file.
     conditions: Vec<Option<bool>>,
@@ -686,7 +691,7 @@ async fn run(
         && fallback.applies(&files)
     {
         // EXPLAIN ANALYZE says so: `hash_fallback=1`.
-        datafusion::physical_plan::metrics::MetricBuilder::new(&metrics)
+        MetricBuilder::new(&metrics)
             .global_counter("hash_fallback")
             .add(1);
         return fallback
@@ -759,6 +764,9 @@ async fn run(
                     Arc::clone(&hints),
                     fresh(),
                 );
+                // EXPLAIN ANALYZE: `text_filters_first=N` row groups.
+                let filtered_first = (!scan.text_filters.is_empty())
+                    .then(|| MetricBuilder::new(&metrics).global_counter("text_filters_first"));
                 SpawnedTask::spawn(async move {
                     let mut worker = Worker {
                         readers,
@@ -769,6 +777,8 @@ async fn run(
                         derived: Vec::new(),
                         masks: Vec::new(),
                         combos: Combos::default(),
+                        selectivity: Arc::default(),
+                        filtered_first,
                     };
                     loop {
                         // The next row group: fetched ahead, or read now.
@@ -1056,6 +1066,14 @@ fn plan_file(
             .filter(|c| !filter_columns.contains(c) || elsewhere.iter().any(|(e, _)| e == c)),
     );
     let filter_mask = ProjectionMask::columns(descr, filter_columns.iter().copied());
+    let text_filtered: Vec<usize> = (0..scan.text_filters.len())
+        .filter(|&f| present.contains(&scan.text_filters[f].column.as_str()))
+        .collect();
+    let text_columns = (text_filtered.iter()).map(|&f| scan.text_filters[f].column.as_str());
+    let text_filters = (
+        text_filtered.clone(),
+        ProjectionMask::columns(descr, text_columns),
+    );
     let leaves = descr
         .columns()
         .iter()
@@ -1071,6 +1089,7 @@ fn plan_file(
         reader,
         mask,
         filter_mask,
+        text_filters,
         partition,
         conditions,
         leaves,
@@ -1185,6 +1204,100 @@ struct Worker {
     /// (the last: null) passes.
     masks: Vec<Option<(ArrayRef, Vec<bool>)>>,
     combos: Combos,
+    /// How many rows its text filters kept so far, where the reader applied them.
+    selectivity: Arc<Selectivity>,
+    /// Row groups read with the text filters applied first.
+    filtered_first: Option<Count>,
+}
+
+/// What a worker's text filters did where the reader applied them first: the rows they saw,
+/// kept, and the runs of kept or dropped rows those make.
+///
+/// Applied first, a filter's answer is a row selection the reader decodes the other columns
+/// by: it skips the dropped runs without decoding them where runs are long (on average at least
+/// [`Selectivity::SKIPPED_RUN`] rows: the reader's own rule for skipping rather than decoding
+/// everything and filtering), so that pays where the filter drops most rows in long runs (one
+/// event type in a hundred; a region, on rows by listing). Where runs are short (one row in ten,
+/// scattered) or most rows pass, checking each row's entry after decoding is cheaper: the
+/// worker stops (until it has seen a row group, it tries).
+#[derive(Debug, Default)]
+struct Selectivity {
+    seen: AtomicU64,
+    kept: AtomicU64,
+    runs: AtomicU64,
+}
+
+impl Selectivity {
+    /// The parquet reader's default (`RowSelectionPolicy::Auto`): below it, it decodes all.
+    const SKIPPED_RUN: u64 = 32;
+
+    fn filters_first(&self) -> bool {
+        let seen = self.seen.load(Ordering::Relaxed);
+        let kept = self.kept.load(Ordering::Relaxed);
+        let runs = self.runs.load(Ordering::Relaxed);
+        seen == 0 || (kept * 2 <= seen && runs * Self::SKIPPED_RUN <= seen)
+    }
+
+    fn add(&self, kept: &BooleanBuffer) {
+        let rows = kept.len();
+        let changes = match rows {
+            0 => 0,
+            _ => (&kept.slice(0, rows - 1) ^ &kept.slice(1, rows - 1)).count_set_bits(),
+        };
+        self.seen.fetch_add(rows as u64, Ordering::Relaxed);
+        self.kept
+            .fetch_add(kept.count_set_bits() as u64, Ordering::Relaxed);
+        self.runs.fetch_add(changes as u64 + 1, Ordering::Relaxed);
+    }
+}
+
+/// The reader's predicate for the text filters `filters` of `scan` (over the columns `mask`
+/// reads): each dictionary entry is checked once per dictionary, each row looks its entry up.
+fn text_predicate(
+    scan: &Arc<DenseScan>,
+    (filters, mask): &(Vec<usize>, ProjectionMask),
+    selectivity: &Arc<Selectivity>,
+) -> Box<dyn ArrowPredicate> {
+    let (scan, filters, selectivity) = (Arc::clone(scan), filters.clone(), Arc::clone(selectivity));
+    // Per filter: the dictionary last seen and whether each entry (the last: null) passes.
+    let mut cache: Vec<Option<(ArrayRef, Vec<bool>)>> = vec![None; filters.len()];
+    Box::new(ArrowPredicateFn::new(mask.clone(), move |batch| {
+        let mut kept = BooleanBuffer::new_set(batch.num_rows());
+        for (&f, cache) in filters.iter().zip(&mut cache) {
+            let filter = &scan.text_filters[f];
+            let passes = entry_passes(filter, &batch, cache)
+                .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+            kept = &kept & &passes;
+        }
+        selectivity.add(&kept);
+        Ok(BooleanArray::new(kept, None))
+    }))
+}
+
+/// The rows of `batch` whose entry passes `filter`, `cache` holding the entries' answers for
+/// the dictionary last seen.
+fn entry_passes(
+    filter: &TextFilter,
+    batch: &RecordBatch,
+    cache: &mut Option<(ArrayRef, Vec<bool>)>,
+) -> Result<BooleanBuffer> {
+    let dict = dictionary(batch, &filter.column)?;
+    if cache
+        .as_ref()
+        .is_none_or(|(values, _)| !same_dictionary(values, dict.values()))
+    {
+        *cache = Some((Arc::clone(dict.values()), entry_mask(filter, &dict)?));
+    }
+    let passes = &cache.as_ref().expect("filled above").1;
+    let null = passes[passes.len() - 1];
+    let keys = dict.keys();
+    Ok(BooleanBuffer::collect_bool(keys.len(), |i| {
+        if keys.is_valid(i) {
+            passes[keys.value(i) as usize]
+        } else {
+            null
+        }
+    }))
 }
 
 impl Worker {
@@ -1208,6 +1321,13 @@ impl Worker {
                 .with_projection(plan.mask.clone())
                 .with_row_groups(vec![rg])
                 .with_batch_size(BATCH_ROWS);
+        let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::new();
+        if !plan.text_filters.0.is_empty() && self.selectivity.filters_first() {
+            predicates.push(text_predicate(scan, &plan.text_filters, &self.selectivity));
+            if let Some(count) = &self.filtered_first {
+                count.add(1);
+            }
+        }
         if scan.row_filter.is_some() {
             let scan = Arc::clone(scan);
             let predicate = ArrowPredicateFn::new(plan.filter_mask.clone(), move |batch| {
@@ -1216,7 +1336,10 @@ impl Worker {
                     .map(|keep| BooleanArray::new(keep, None))
                     .map_err(|e| ArrowError::ExternalError(Box::new(e)))
             });
-            builder = builder.with_row_filter(ParquetRowFilter::new(vec![Box::new(predicate)]));
+            predicates.push(Box::new(predicate));
+        }
+        if !predicates.is_empty() {
+            builder = builder.with_row_filter(ParquetRowFilter::new(predicates));
         }
         let mut stream = builder.build()?;
         let hints = Arc::clone(&self.hints);
