@@ -1070,10 +1070,8 @@ fn plan_file(
         .filter(|&f| present.contains(&scan.text_filters[f].column.as_str()))
         .collect();
     let text_columns = (text_filtered.iter()).map(|&f| scan.text_filters[f].column.as_str());
-    let text_filters = (
-        text_filtered.clone(),
-        ProjectionMask::columns(descr, text_columns),
-    );
+    let text_mask = ProjectionMask::columns(descr, text_columns);
+    let text_filters = (text_filtered, text_mask);
     let leaves = descr
         .columns()
         .iter()
@@ -1204,7 +1202,7 @@ struct Worker {
     /// (the last: null) passes.
     masks: Vec<Option<(ArrayRef, Vec<bool>)>>,
     combos: Combos,
-    /// How many rows its text filters kept so far, where the reader applied them.
+    /// What its text filters did where the reader applied them (rows seen, kept, runs).
     selectivity: Arc<Selectivity>,
     /// Row groups read with the text filters applied first.
     filtered_first: Option<Count>,
