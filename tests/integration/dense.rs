@@ -900,6 +900,143 @@ partition_columns = [{ name = "dt", type = "date" }]
     assert!(!analyzed.contains("text_filters_first"), "{analyzed}");
 }
 
+/// `bigint` columns only aggregates read are decoded from their pages by the dense path
+/// (`int64_pages_decoded`) wherever every row is read, whatever the pages' encoding, version and
+/// nulls; chunks of other encodings are read by the Parquet reader. Answers equal DataFusion's.
+#[tokio::test]
+async fn bigint_operands_are_decoded_from_their_pages() {
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Encoding;
+    use parquet::file::properties::{WriterProperties, WriterVersion};
+    use parquet::schema::types::ColumnPath;
+
+    let root = tempfile::tempdir().unwrap();
+    let catalog = root.path().join("catalog");
+    write_table_file(
+        &catalog,
+        "default",
+        "events",
+        r#"
+location = "../lake/events"
+columns = [
+  { name = "kind", type = "string" },
+  { name = "n", type = "bigint" },
+  { name = "m", type = "bigint" },
+]
+partition_columns = [{ name = "dt", type = "date" }]
+"#,
+    );
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("kind", DataType::Utf8, true),
+        Field::new("n", DataType::Int64, true),
+        Field::new("m", DataType::Int64, false),
+    ]));
+    let props = |dictionary: bool, v2: bool, encoding: Option<Encoding>| {
+        let mut props = WriterProperties::builder()
+            .set_column_dictionary_enabled(ColumnPath::from("n"), dictionary)
+            .set_column_dictionary_enabled(ColumnPath::from("m"), dictionary)
+            .set_data_page_row_count_limit(300)
+            .set_write_batch_size(100)
+            .set_max_row_group_row_count(Some(1_000))
+            .set_writer_version(match v2 {
+                true => WriterVersion::PARQUET_2_0,
+                false => WriterVersion::PARQUET_1_0,
+            });
+        if let Some(encoding) = encoding {
+            for column in ["n", "m"] {
+                props = props.set_column_encoding(ColumnPath::from(column), encoding);
+            }
+        }
+        props.build()
+    };
+    // Per file: its writer, and whether its `n` chunks are decoded here.
+    let files = [
+        (props(true, false, None), true),
+        (props(true, true, None), true),
+        (props(false, false, None), true),
+        (props(false, true, Some(Encoding::PLAIN)), true),
+        (
+            props(false, false, Some(Encoding::DELTA_BINARY_PACKED)),
+            false,
+        ),
+    ];
+    for (f, (props, _)) in files.iter().enumerate() {
+        let rows = 0..2_500_usize;
+        let kinds: StringArray = (rows.clone())
+            .map(|i| (i % 11 != 3).then(|| ["view", "call", "share"][(i / 7 + f) % 3]))
+            .collect();
+        // Runs and scattered values, nulls in runs and alone; one day all null.
+        let n: Int64Array = (rows.clone())
+            .map(|i| match (f, i % 50) {
+                (2, _) => None,
+                (_, 0..10) => Some(1_000),
+                (_, 10..13) => None,
+                _ if i % 17 == 0 => None,
+                _ => Some((i as i64 * 7919) % 100_003 - 50_000),
+            })
+            .collect();
+        let m: Int64Array = rows.map(|i| Some((i % 13) as i64 - 6)).collect();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(kinds), Arc::new(n), Arc::new(m)],
+        )
+        .unwrap();
+        let path = root
+            .path()
+            .join(format!("lake/events/dt=2024-03-0{}/part.parquet", f + 1));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = std::fs::File::create(&path).unwrap();
+        let mut writer =
+            ArrowWriter::try_new(file, Arc::clone(&schema), Some(props.clone())).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+    let decoded = |analyzed: &str| -> usize {
+        let Some(at) = analyzed.find("int64_pages_decoded=") else {
+            return 0;
+        };
+        let digits: String = (analyzed[at + "int64_pages_decoded=".len()..].chars())
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().unwrap()
+    };
+    // Three row groups a file; the files whose `n` chunks are decoded.
+    let chunks = 3 * files.iter().filter(|(_, decoded)| *decoded).count();
+    let (dense, hash, split) = engines(&catalog);
+    for (sql, expected) in [
+        (
+            "SELECT kind, sum(n), min(n), max(n), avg(n), count(n), count(*) FROM events GROUP BY 1",
+            chunks,
+        ),
+        ("SELECT sum(n), count(n) FROM events", chunks),
+        (
+            "SELECT dt, sum(n), sum(m) FROM events GROUP BY dt",
+            2 * chunks,
+        ),
+        (
+            "SELECT kind, sum(CASE WHEN kind = 'call' THEN n END), count(DISTINCT n) FROM events GROUP BY 1",
+            chunks,
+        ),
+        // A row filter: every column through the reader.
+        ("SELECT kind, sum(n) FROM events WHERE m > 0 GROUP BY 1", 0),
+        // `n` is also a condition's: through the reader; `m` decoded.
+        (
+            "SELECT kind, sum(n), count(*) FILTER (WHERE n > 0), max(m) FROM events GROUP BY 1",
+            chunks,
+        ),
+    ] {
+        let want = sorted_rows(&hash, sql).await;
+        assert!(!want.is_empty(), "{sql}");
+        assert_eq!(sorted_rows(&dense, sql).await, want, "{sql}");
+        assert_eq!(sorted_rows(&split, sql).await, want, "{sql} (split)");
+        let analyzed = rows(&dense, &format!("EXPLAIN ANALYZE {sql}"))
+            .await
+            .join("\n");
+        assert!(analyzed.contains("DenseAggregateExec"), "{analyzed}");
+        assert_eq!(decoded(&analyzed), expected, "{sql}: {analyzed}");
+    }
+}
+
 /// The dense path goes through the query's accounting like any scan: it reads only the chosen
 /// partition's files and reports them.
 #[tokio::test]

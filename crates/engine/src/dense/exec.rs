@@ -12,7 +12,7 @@ use arrow::array::{
 };
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::CastOptions;
-use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -54,6 +54,7 @@ use super::groups::{
     BatchInput, Combos, EntryColumn, FAIL, Groups, Output, Range, same_dictionary,
 };
 use super::measures::{Aggregate, Input, Measure, Number, Operand, Values};
+use super::pages::Int64Pages;
 use super::stats::row_groups_to_read;
 use crate::error::{EngineError, TableProblem};
 use crate::options::MinervaOptions;
@@ -62,7 +63,7 @@ use crate::scan::drift::check_column;
 use crate::scan::footers::{
     DiskFooters, FOOTER_HINT, FooterFetch, is_remote, remote_footers_at_once,
 };
-use crate::scan::readahead::{Chunks, FetchedReader, ReadAhead, Wanted, chunk_ranges};
+use crate::scan::readahead::{Chunks, FetchedReader, ReadAhead, Wanted, chunk_ranges, cut};
 use datafusion::physical_optimizer::pruning::PruningPredicate;
 use minerva_catalog::display_byte_size;
 
@@ -481,6 +482,39 @@ impl DenseScan {
         columns
     }
 
+    /// The columns read only as aggregates' operands (no key, filter or condition reads them).
+    fn aggregate_only_columns(&self) -> Vec<String> {
+        let mut others: Vec<&String> = Vec::new();
+        for key in &self.text_keys {
+            others.push(key.derived.as_ref().map_or(&key.column, |d| &d.column));
+        }
+        others.extend(self.text_filters.iter().map(|f| &f.column));
+        others.extend(&self.integer_key);
+        others.extend(
+            self.row_filter
+                .iter()
+                .flat_map(|f| f.schema.fields().iter().map(|f| f.name())),
+        );
+        for plan in &self.aggregates {
+            match &plan.condition {
+                Some(PlannedCondition::Text(filter)) => others.push(&filter.column),
+                Some(PlannedCondition::Row(filter)) => {
+                    others.extend(filter.schema.fields().iter().map(|f| f.name()))
+                }
+                _ => {}
+            }
+        }
+        let mut only: Vec<String> = Vec::new();
+        for plan in &self.aggregates {
+            for c in plan.aggregate.operand_columns() {
+                if !others.contains(&c) && !only.contains(c) {
+                    only.push(c.clone());
+                }
+            }
+        }
+        only
+    }
+
     /// Every file column read: those above, then those only the row filter reads.
     fn columns(&self) -> Vec<(String, bool)> {
         let mut columns = self.columns_besides_row_filter();
@@ -673,6 +707,11 @@ struct FilePlan {
     conditions: Vec<Option<bool>>,
     /// Leaf index of each column whose statistics hint integer ranges.
     leaves: HashMap<String, usize>,
+    /// The `bigint` columns only aggregates read, with their leaves: decoded from their pages
+    /// here ([`Int64Pages`]) where no row filter applies, else by the reader.
+    int64s: Vec<(String, usize)>,
+    /// `mask` without the `int64s`.
+    mask_without_int64s: ProjectionMask,
 }
 
 /// One worker: pulls row groups, decodes them and counts them, until none are left (long
@@ -767,6 +806,9 @@ async fn run(
                 // EXPLAIN ANALYZE: `text_filters_first=N` row groups.
                 let filtered_first = (!scan.text_filters.is_empty())
                     .then(|| MetricBuilder::new(&metrics).global_counter("text_filters_first"));
+                // EXPLAIN ANALYZE: `int64_pages_decoded=N` column chunks.
+                let int64_pages = (files.iter().any(|f| !f.int64s.is_empty()))
+                    .then(|| MetricBuilder::new(&metrics).global_counter("int64_pages_decoded"));
                 SpawnedTask::spawn(async move {
                     let mut worker = Worker {
                         readers,
@@ -779,6 +821,7 @@ async fn run(
                         combos: Combos::default(),
                         selectivity: Arc::default(),
                         filtered_first,
+                        int64_pages,
                     };
                     loop {
                         // The next row group: fetched ahead, or read now.
@@ -1058,13 +1101,10 @@ fn plan_file(
         .filter(|c| present.contains(c))
         .collect();
     let elsewhere = scan.columns_besides_row_filter();
-    let mask = ProjectionMask::columns(
-        descr,
-        present
-            .iter()
-            .copied()
-            .filter(|c| !filter_columns.contains(c) || elsewhere.iter().any(|(e, _)| e == c)),
-    );
+    let read: Vec<&str> = (present.iter().copied())
+        .filter(|c| !filter_columns.contains(c) || elsewhere.iter().any(|(e, _)| e == c))
+        .collect();
+    let mask = ProjectionMask::columns(descr, read.iter().copied());
     let filter_mask = ProjectionMask::columns(descr, filter_columns.iter().copied());
     let text_filtered: Vec<usize> = (0..scan.text_filters.len())
         .filter(|&f| present.contains(&scan.text_filters[f].column.as_str()))
@@ -1079,6 +1119,20 @@ fn plan_file(
         .filter(|(_, leaf)| leaf.path().parts().len() == 1)
         .map(|(i, leaf)| (leaf.name().to_string(), i))
         .collect();
+    let int64s: Vec<(String, usize)> = scan
+        .aggregate_only_columns()
+        .into_iter()
+        .filter(|c| read.contains(&c.as_str()))
+        .filter(|c| (schema.field_with_name(c)).is_ok_and(|f| f.data_type() == &DataType::Int64))
+        .filter_map(|c| {
+            let leaf = leaves_of(descr, &c)?;
+            Some((c, leaf))
+        })
+        .collect();
+    let mask_without_int64s = ProjectionMask::columns(
+        descr,
+        (read.iter().copied()).filter(|c| !int64s.iter().any(|(i, _)| i == c)),
+    );
     let partition = partition_keys(scan, file)?;
     let conditions = partition_conditions(scan, file)?;
     Ok(FilePlan {
@@ -1091,7 +1145,19 @@ fn plan_file(
         partition,
         conditions,
         leaves,
+        int64s,
+        mask_without_int64s,
     })
+}
+
+/// The leaf of top-level column `name`, if it is one leaf.
+fn leaves_of(descr: &parquet::schema::types::SchemaDescriptor, name: &str) -> Option<usize> {
+    let mut leaves = (descr.columns().iter().enumerate())
+        .filter(|(_, leaf)| leaf.path().parts().first().is_some_and(|p| p == name));
+    match (leaves.next(), leaves.next()) {
+        (Some((i, leaf)), None) if leaf.path().parts().len() == 1 => Some(i),
+        _ => None,
+    }
 }
 
 /// The file's partition values as a batch of one row.
@@ -1206,6 +1272,8 @@ struct Worker {
     selectivity: Arc<Selectivity>,
     /// Row groups read with the text filters applied first.
     filtered_first: Option<Count>,
+    /// Column chunks decoded by [`Int64Pages`].
+    int64_pages: Option<Count>,
 }
 
 /// What a worker's text filters did where the reader applied them first: the rows they saw,
@@ -1308,19 +1376,60 @@ impl Worker {
         groups: &mut Groups,
     ) -> Result<()> {
         let partition = groups.partition_id(plan.partition.clone());
+        let filters_first = !plan.text_filters.0.is_empty() && self.selectivity.filters_first();
+        let metadata = plan.reader.metadata();
+        let row_group = metadata.row_group(rg);
+        // Where every row is read (no row filter), `bigint` operands are decoded here.
+        let decoded = !filters_first
+            && scan.row_filter.is_none()
+            && !plan.int64s.is_empty()
+            && (plan.int64s.iter()).all(|(_, leaf)| Int64Pages::decodes(row_group.column(*leaf)));
         let mut reader: Box<dyn AsyncFileReader> =
             self.readers
                 .create_reader(0, plan.file.clone(), None, &self.metrics)?;
-        if let Some(chunks) = fetched {
+        let chunks = match fetched {
+            Some(chunks) => Some(chunks),
+            // One request for the row group's chunks, as the reader would make it.
+            None if decoded => {
+                let ranges = chunk_ranges(metadata, rg, &[&plan.mask]);
+                let bytes = reader.get_byte_ranges(ranges.clone()).await?;
+                Some(Arc::new(ranges.into_iter().zip(bytes).collect()))
+            }
+            None => None,
+        };
+        let mut pages = Vec::new();
+        if decoded {
+            let rows = usize::try_from(row_group.num_rows()).unwrap_or_default();
+            for (name, leaf) in &plan.int64s {
+                let column = row_group.column(*leaf);
+                let (start, length) = column.byte_range();
+                let range = start..start + length;
+                let bytes = match chunks.as_ref().and_then(|c| cut(c, &range)) {
+                    Some(bytes) => bytes,
+                    None => reader.get_bytes(range).await?,
+                };
+                let column = Int64Pages::new(name, column, bytes, rows)
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                pages.push(column);
+            }
+            if let Some(count) = &self.int64_pages {
+                count.add(pages.len());
+            }
+        }
+        if let Some(chunks) = chunks {
             reader = Box::new(FetchedReader::new(chunks, reader));
         }
+        let mask = match decoded {
+            true => plan.mask_without_int64s.clone(),
+            false => plan.mask.clone(),
+        };
         let mut builder =
             ParquetRecordBatchStreamBuilder::new_with_metadata(reader, plan.reader.clone())
-                .with_projection(plan.mask.clone())
+                .with_projection(mask)
                 .with_row_groups(vec![rg])
                 .with_batch_size(BATCH_ROWS);
         let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::new();
-        if !plan.text_filters.0.is_empty() && self.selectivity.filters_first() {
+        if filters_first {
             predicates.push(text_predicate(scan, &plan.text_filters, &self.selectivity));
             if let Some(count) = &self.filtered_first {
                 count.add(1);
@@ -1340,8 +1449,30 @@ impl Worker {
             builder = builder.with_row_filter(ParquetRowFilter::new(predicates));
         }
         let mut stream = builder.build()?;
+        // The batches' columns, then the decoded ones.
+        let schema = match decoded {
+            false => stream.schema().clone(),
+            true => {
+                let mut fields: Vec<FieldRef> = stream.schema().fields().iter().cloned().collect();
+                for (name, _) in &plan.int64s {
+                    fields.push(Arc::new(Field::new(name, DataType::Int64, true)));
+                }
+                Arc::new(Schema::new(fields))
+            }
+        };
         let hints = Arc::clone(&self.hints);
-        while let Some(batch) = stream.next().await.transpose()? {
+        while let Some(mut batch) = stream.next().await.transpose()? {
+            if decoded {
+                let rows = batch.num_rows();
+                let mut columns = batch.columns().to_vec();
+                for pages in &mut pages {
+                    let array = (pages.next_batch(rows))
+                        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                    columns.push(Arc::new(array));
+                }
+                let options = RecordBatchOptions::new().with_row_count(Some(rows));
+                batch = RecordBatch::try_new_with_options(Arc::clone(&schema), columns, &options)?;
+            }
             self.count_batch(scan, plan, &batch, partition, &hints, groups)?;
         }
         Ok(())

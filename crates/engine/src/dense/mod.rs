@@ -34,6 +34,7 @@ mod groups;
 mod join;
 mod lookup;
 mod measures;
+mod pages;
 mod partial;
 mod rows;
 mod stats;

@@ -149,14 +149,18 @@ impl FetchedReader {
     }
 
     fn cut(&self, range: &Range<u64>) -> Option<Bytes> {
-        let (held, bytes) = self
-            .chunks
-            .iter()
-            .find(|(held, _)| held.start <= range.start && range.end <= held.end)?;
-        let from = usize::try_from(range.start - held.start).ok()?;
-        let to = usize::try_from(range.end - held.start).ok()?;
-        Some(bytes.slice(from..to))
+        cut(&self.chunks, range)
     }
+}
+
+/// The bytes of `range`, if one of `chunks` holds them all.
+pub(crate) fn cut(chunks: &[(Range<u64>, Bytes)], range: &Range<u64>) -> Option<Bytes> {
+    let (held, bytes) = chunks
+        .iter()
+        .find(|(held, _)| held.start <= range.start && range.end <= held.end)?;
+    let from = usize::try_from(range.start - held.start).ok()?;
+    let to = usize::try_from(range.end - held.start).ok()?;
+    Some(bytes.slice(from..to))
 }
 
 impl AsyncFileReader for FetchedReader {
