@@ -12,6 +12,7 @@
 //! Only chunks whose encodings are PLAIN, dictionary or RLE levels are decoded here
 //! ([`Int64Pages::decodes`]); anything else is left to the reader.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{BooleanBufferBuilder, Int64Array};
@@ -103,8 +104,6 @@ pub(crate) struct Int64Pages {
     nullable: bool,
     dictionary: Option<Vec<i64>>,
     page: Option<DataPage>,
-    /// Indices unpacked from a bit-packed run.
-    indices: Vec<u32>,
     /// The values of a run of definition levels with nulls, before they are placed.
     dense: Vec<i64>,
 }
@@ -160,7 +159,6 @@ impl Int64Pages {
             nullable: chunk.column_descr().max_def_level() == 1,
             dictionary: None,
             page: None,
-            indices: Vec::new(),
             dense: Vec::new(),
         })
     }
@@ -194,11 +192,9 @@ impl Int64Pages {
                     dictionary,
                     &mut values,
                     validity,
-                    (&mut self.indices, &mut self.dense),
+                    &mut self.dense,
                 ),
-                _ => page
-                    .values
-                    .read(take, dictionary, &mut values, &mut self.indices),
+                _ => page.values.read(take, dictionary, &mut values),
             };
             read.map_err(|problem| self.corrupt(problem))?;
             let page = self.page.as_mut().expect("checked above");
@@ -322,7 +318,7 @@ fn read_levels(
     dictionary: &[i64],
     out: &mut Vec<i64>,
     validity: &mut BooleanBufferBuilder,
-    (indices, dense): (&mut Vec<u32>, &mut Vec<i64>),
+    dense: &mut Vec<i64>,
 ) -> Result<(), &'static str> {
     let mut left = take;
     while left > 0 {
@@ -332,7 +328,7 @@ fn read_levels(
         match run {
             Run::Repeat(1, n) => {
                 validity.append_n(n, true);
-                values.read(n, dictionary, out, indices)?;
+                values.read(n, dictionary, out)?;
                 left -= n;
             }
             Run::Repeat(0, n) => {
@@ -347,16 +343,8 @@ fn read_levels(
                 validity.append_packed_range(first..first + len, bits);
                 let valid = UnalignedBitChunk::new(bits, first, len).count_ones();
                 dense.clear();
-                values.read(valid, dictionary, dense, indices)?;
-                // One spare value, so that a trailing null may read past the last one.
-                dense.push(0);
-                let mut next = 0;
-                out.extend((first..first + len).map(|bit| {
-                    let set = bits[bit / 8] >> (bit % 8) & 1 == 1;
-                    let value = dense[next];
-                    next += usize::from(set);
-                    if set { value } else { 0 }
-                }));
+                values.read(valid, dictionary, dense)?;
+                place(bits, first..first + len, dense, out);
                 left -= len;
             }
         }
@@ -379,7 +367,6 @@ impl Values {
         n: usize,
         dictionary: &[i64],
         out: &mut Vec<i64>,
-        indices: &mut Vec<u32>,
     ) -> Result<(), &'static str> {
         match self {
             Values::Plain(bytes) => {
@@ -401,13 +388,8 @@ impl Values {
                             left -= m;
                         }
                         Run::Packed { at, first, len } => {
-                            indices.resize(len, 0);
-                            unpack(&hybrid.data[at..], first, hybrid.width, indices);
-                            let highest = indices.iter().copied().max().unwrap_or(0);
-                            if highest as usize >= dictionary.len() {
-                                return Err(PAST_DICTIONARY);
-                            }
-                            out.extend(indices.iter().map(|&i| dictionary[i as usize]));
+                            let data = &hybrid.data[at..];
+                            gather(data, first..first + len, hybrid.width, dictionary, out)?;
                             left -= len;
                         }
                     }
@@ -528,29 +510,135 @@ impl Hybrid {
 
 const RUN_TOO_LONG: &str = "a run header past 64 bits";
 
-/// Unpacks `out.len()` values of `width` bits, from the `first`-th packed in `data` (least
-/// significant bit first). The values' bits lie within `data`.
-fn unpack(data: &[u8], first: usize, width: u32, out: &mut [u32]) {
-    if width == 0 {
-        out.fill(0);
-        return;
+/// Appends the values at rows `rows` of a run of definition levels (`bits`: one bit per row,
+/// set where the row has a value), `dense` holding those values in order; a null row gets 0.
+fn place(bits: &[u8], rows: Range<usize>, dense: &[i64], out: &mut Vec<i64>) {
+    let mut next = 0;
+    let mut bit = rows.start;
+    while bit < rows.end {
+        // Eight rows with values: copied at once.
+        if bit % 8 == 0 && bit + 8 <= rows.end && bits[bit / 8] == 0xff {
+            out.extend_from_slice(&dense[next..next + 8]);
+            next += 8;
+            bit += 8;
+            continue;
+        }
+        if bits[bit / 8] >> (bit % 8) & 1 == 1 {
+            out.push(dense[next]);
+            next += 1;
+        } else {
+            out.push(0);
+        }
+        bit += 1;
     }
-    let width = width as usize;
-    let mask = (1u64 << width) - 1;
-    for (k, value) in out.iter_mut().enumerate() {
-        let bit = (first + k) * width;
-        let byte = bit / 8;
-        let word = match data.get(byte..byte + 8) {
-            Some(word) => u64::from_le_bytes(word.try_into().expect("eight bytes")),
-            None => {
-                let mut word = [0u8; 8];
-                let tail = &data[byte.min(data.len())..];
-                word[..tail.len()].copy_from_slice(tail);
-                u64::from_le_bytes(word)
-            }
+}
+
+/// Appends the dictionary's values at the `indices`-th indices of `width` bits packed in
+/// `data` (least significant bit first); an error if one lies past the dictionary's end.
+/// Whole groups of eight indices are unpacked by a loop compiled for their width.
+fn gather(
+    data: &[u8],
+    indices: Range<usize>,
+    width: u32,
+    dictionary: &[i64],
+    out: &mut Vec<i64>,
+) -> Result<(), &'static str> {
+    let Some(last) = dictionary.len().checked_sub(1) else {
+        return match indices.is_empty() {
+            true => Ok(()),
+            false => Err(PAST_DICTIONARY),
         };
-        *value = ((word >> (bit % 8)) & mask) as u32;
+    };
+    if width == 0 {
+        out.resize(out.len() + indices.len(), dictionary[0]);
+        return Ok(());
     }
+    let mut past = false;
+    let mut one = |i: usize| {
+        let index = unpack_one(data, i, width) as usize;
+        past |= index > last;
+        dictionary[index.min(last)]
+    };
+    let mut i = indices.start;
+    while i < indices.end && i % 8 != 0 {
+        out.push(one(i));
+        i += 1;
+    }
+    let groups = (indices.end - i) / 8;
+    if groups > 0 {
+        let at = i / 8 * width as usize;
+        let bytes = &data[at..at + groups * width as usize];
+        macro_rules! widths {
+            ($($w:literal)*) => {
+                match width {
+                    $($w => past |= gather_groups::<$w>(bytes, dictionary, out),)*
+                    _ => unreachable!("widths past 32 bits are rejected with the page"),
+                }
+            };
+        }
+        widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+        i += groups * 8;
+    }
+    let mut one = |i: usize| {
+        let index = unpack_one(data, i, width) as usize;
+        past |= index > last;
+        dictionary[index.min(last)]
+    };
+    while i < indices.end {
+        out.push(one(i));
+        i += 1;
+    }
+    match past {
+        true => Err(PAST_DICTIONARY),
+        false => Ok(()),
+    }
+}
+
+/// Appends the dictionary values of each group of eight `W`-bit indices in `bytes` (`W` bytes a
+/// group); true if an index lies past the dictionary's end.
+#[inline(always)]
+fn gather_groups<const W: usize>(bytes: &[u8], dictionary: &[i64], out: &mut Vec<i64>) -> bool {
+    let last = dictionary.len() - 1;
+    let mut past = false;
+    for group in bytes.chunks_exact(W) {
+        let group: &[u8; W] = group.try_into().expect("W bytes");
+        let mut values = [0i64; 8];
+        for (k, value) in values.iter_mut().enumerate() {
+            let index = extract::<W>(group, k) as usize;
+            past |= index > last;
+            *value = dictionary[index.min(last)];
+        }
+        out.extend_from_slice(&values);
+    }
+    past
+}
+
+/// The `k`-th `W`-bit value of a group of eight.
+#[inline(always)]
+fn extract<const W: usize>(group: &[u8; W], k: usize) -> u32 {
+    let bit = k * W;
+    let (byte, shift) = (bit / 8, bit % 8);
+    let mut word = 0u64;
+    for b in 0..(shift + W).div_ceil(8) {
+        word |= u64::from(group[byte + b]) << (8 * b);
+    }
+    ((word >> shift) & ((1u64 << W) - 1)) as u32
+}
+
+/// The `i`-th value of `width` bits packed in `data`, whose bits lie within `data`.
+fn unpack_one(data: &[u8], i: usize, width: u32) -> u32 {
+    let width = width as usize;
+    let bit = i * width;
+    let (byte, shift) = (bit / 8, bit % 8);
+    let mut word = 0u64;
+    for (b, &v) in data[byte..]
+        .iter()
+        .take((shift + width).div_ceil(8))
+        .enumerate()
+    {
+        word |= u64::from(v) << (8 * b);
+    }
+    ((word >> shift) & ((1u64 << width) - 1)) as u32
 }
 
 #[cfg(test)]
@@ -658,9 +746,17 @@ mod tests {
         let Some(Run::Packed { at, first, len }) = hybrid.next(100).unwrap() else {
             panic!("a packed run");
         };
-        let mut out = vec![0; len];
-        unpack(&hybrid.data[at..], first, 3, &mut out);
-        assert_eq!(out, (0..8).collect::<Vec<_>>());
+        let dictionary: Vec<i64> = (0..8).map(|i| i * 10).collect();
+        let mut out = Vec::new();
+        gather(
+            &hybrid.data[at..],
+            first..first + len,
+            3,
+            &dictionary,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, dictionary);
         assert_eq!(hybrid.next(1), Ok(None));
     }
 
@@ -672,14 +768,11 @@ mod tests {
         assert!(Hybrid::new(Bytes::from(vec![2 << 1]), 8).next(1).is_err());
         // A dictionary index past the end.
         let mut values = Values::Indices(Hybrid::new(Bytes::from(vec![4 << 1, 7]), 3));
-        let (mut out, mut indices) = (Vec::new(), Vec::new());
-        assert_eq!(
-            values.read(4, &[1, 2], &mut out, &mut indices),
-            Err(PAST_DICTIONARY)
-        );
+        let mut out = Vec::new();
+        assert_eq!(values.read(4, &[1, 2], &mut out), Err(PAST_DICTIONARY));
         // Fewer plain values than rows.
         let mut values = Values::Plain(Bytes::from(vec![0; 12]));
-        assert!(values.read(2, &[], &mut out, &mut indices).is_err());
+        assert!(values.read(2, &[], &mut out).is_err());
     }
 
     #[test]
@@ -720,8 +813,50 @@ mod tests {
         prop::collection::vec(run, 1..300).prop_map(|runs| runs.concat())
     }
 
+    /// `values` packed `width` bits each, least significant bit first.
+    fn pack(values: &[u32], width: usize) -> Vec<u8> {
+        let mut bytes = vec![0u8; (values.len() * width).div_ceil(8)];
+        for (i, &v) in values.iter().enumerate() {
+            for b in 0..width {
+                if v >> b & 1 == 1 {
+                    let bit = i * width + b;
+                    bytes[bit / 8] |= 1 << (bit % 8);
+                }
+            }
+        }
+        bytes
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Indices of every width gather what they index, from any first index to any last.
+        #[test]
+        fn packed_indices_gather_their_entries(
+            width in 0usize..=32,
+            seeds in prop::collection::vec(any::<u32>(), 0..200),
+            from in 0usize..200,
+            to in 0usize..200,
+        ) {
+            let mask = if width == 32 { u32::MAX } else { (1u32 << width) - 1 };
+            let dictionary: Vec<i64> = (0..300).map(|i| i * 3 - 7).collect();
+            let indices: Vec<u32> = seeds.iter().map(|s| (s & mask) % 300).collect();
+            let bytes = pack(&indices, width);
+            let (from, to) = (from.min(indices.len()), to.min(indices.len()));
+            let (from, to) = (from.min(to), from.max(to));
+            let mut out = vec![42];
+            gather(&bytes, from..to, width as u32, &dictionary, &mut out).unwrap();
+            let expected: Vec<i64> = std::iter::once(42)
+                .chain(indices[from..to].iter().map(|&i| dictionary[i as usize]))
+                .collect();
+            prop_assert_eq!(out, expected);
+            // Past the dictionary's end: an error.
+            if to > from && width > 0 {
+                let short = &dictionary[..indices[from..to].iter().max().copied().unwrap() as usize];
+                let mut out = Vec::new();
+                prop_assert!(gather(&bytes, from..to, width as u32, short, &mut out).is_err());
+            }
+        }
 
         #[test]
         fn pages_read_as_the_reader_reads_them(
