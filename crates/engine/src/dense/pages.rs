@@ -517,7 +517,7 @@ fn place(bits: &[u8], rows: Range<usize>, dense: &[i64], out: &mut Vec<i64>) {
     let mut bit = rows.start;
     while bit < rows.end {
         // Eight rows with values: copied at once.
-        if bit % 8 == 0 && bit + 8 <= rows.end && bits[bit / 8] == 0xff {
+        if bit.is_multiple_of(8) && bit + 8 <= rows.end && bits[bit / 8] == 0xff {
             out.extend_from_slice(&dense[next..next + 8]);
             next += 8;
             bit += 8;
@@ -560,7 +560,7 @@ fn gather(
         dictionary[index.min(last)]
     };
     let mut i = indices.start;
-    while i < indices.end && i % 8 != 0 {
+    while i < indices.end && !i.is_multiple_of(8) {
         out.push(one(i));
         i += 1;
     }
