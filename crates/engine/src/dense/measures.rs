@@ -555,11 +555,14 @@ impl NarrowInts {
     pub(crate) fn update(&mut self, array: &Int64Array, rows: &impl EachRow) -> bool {
         let cells = &mut self.cells;
         if !self.extremes {
-            let (Some(low), Some(high)) = (arrow::compute::min(array), arrow::compute::max(array))
-            else {
-                // Only nulls: nothing to add.
+            // Over every slot, nulls' too (any number there only widens the range): one
+            // pass the compiler vectorizes.
+            let (low, high) = (array.values().iter())
+                .fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            if low > high {
+                // No rows.
                 return true;
-            };
+            }
             // A lane of n values sums within [n * low, n * low + n * (high - low)].
             let spread = (i128::from(high) - i128::from(low)) * array.len() as i128;
             if spread >= 1i128 << 64 {
@@ -1134,8 +1137,9 @@ mod tests {
                     _ => true,
                 }
             });
-            // Without extremes, one range for the batch: what it takes, lanes take too.
-            let batch: Vec<i64> = values.iter().filter_map(|v| *v).collect();
+            // Without extremes, one range for the batch (over every slot, nulls' too): what
+            // it takes, lanes take too.
+            let batch: Vec<i64> = array.values().to_vec();
             let within = match (batch.iter().min(), batch.iter().max()) {
                 (Some(lo), Some(hi)) => {
                     (i128::from(*hi) - i128::from(*lo)) * (values.len() as i128) < (1i128 << 64)

@@ -310,7 +310,8 @@ impl Int64Pages {
     }
 }
 
-/// Reads `take` rows of a nullable column: runs of definition levels, each placing its values.
+/// Reads `take` rows of a nullable column: their definition levels into `validity` first,
+/// then all their values in one run of gathers (`dense`), then each placed at its row.
 fn read_levels(
     levels: &mut Hybrid,
     values: &mut Values,
@@ -320,6 +321,8 @@ fn read_levels(
     validity: &mut BooleanBufferBuilder,
     dense: &mut Vec<i64>,
 ) -> Result<(), &'static str> {
+    let start = validity.len();
+    let mut valid = 0;
     let mut left = take;
     while left > 0 {
         let run = levels
@@ -328,12 +331,11 @@ fn read_levels(
         match run {
             Run::Repeat(1, n) => {
                 validity.append_n(n, true);
-                values.read(n, dictionary, out)?;
+                valid += n;
                 left -= n;
             }
             Run::Repeat(0, n) => {
                 validity.append_n(n, false);
-                out.resize(out.len() + n, 0);
                 left -= n;
             }
             Run::Repeat(..) => return Err("a definition level above the column's maximum"),
@@ -341,14 +343,17 @@ fn read_levels(
                 // One bit per level: the packed bytes are the validity bitmap.
                 let bits = &levels.data[at..];
                 validity.append_packed_range(first..first + len, bits);
-                let valid = UnalignedBitChunk::new(bits, first, len).count_ones();
-                dense.clear();
-                values.read(valid, dictionary, dense)?;
-                place(bits, first..first + len, dense, out);
+                valid += UnalignedBitChunk::new(bits, first, len).count_ones();
                 left -= len;
             }
         }
     }
+    if valid == take {
+        return values.read(take, dictionary, out);
+    }
+    dense.clear();
+    values.read(valid, dictionary, dense)?;
+    place(validity.as_slice(), start..start + take, dense, out);
     Ok(())
 }
 
@@ -516,12 +521,22 @@ fn place(bits: &[u8], rows: Range<usize>, dense: &[i64], out: &mut Vec<i64>) {
     let mut next = 0;
     let mut bit = rows.start;
     while bit < rows.end {
-        // Eight rows with values: copied at once.
-        if bit.is_multiple_of(8) && bit + 8 <= rows.end && bits[bit / 8] == 0xff {
-            out.extend_from_slice(&dense[next..next + 8]);
-            next += 8;
-            bit += 8;
-            continue;
+        // Eight rows with values, or none: at once.
+        if bit.is_multiple_of(8) && bit + 8 <= rows.end {
+            match bits[bit / 8] {
+                0xff => {
+                    out.extend_from_slice(&dense[next..next + 8]);
+                    next += 8;
+                    bit += 8;
+                    continue;
+                }
+                0 => {
+                    out.extend_from_slice(&[0; 8]);
+                    bit += 8;
+                    continue;
+                }
+                _ => {}
+            }
         }
         if bits[bit / 8] >> (bit % 8) & 1 == 1 {
             out.push(dense[next]);
