@@ -50,6 +50,15 @@ fn named_sql(dir: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The counter `name` of an `EXPLAIN ANALYZE` output, if it shows one.
+fn metric(analyzed: &str, name: &str) -> Option<usize> {
+    let at = analyzed.find(&format!("{name}="))? + name.len() + 1;
+    let digits: String = (analyzed[at..].chars())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some(digits.parse().unwrap())
+}
+
 /// `sql` answers something, and the same on the dense engine and split into partials as on
 /// DataFusion's hash aggregation.
 async fn agrees_with_hash(
@@ -840,14 +849,7 @@ partition_columns = [{ name = "dt", type = "date" }]
         );
     }
     let (dense, hash, split) = engines(&catalog);
-    let first = |analyzed: &str| -> usize {
-        let at =
-            analyzed.find("text_filters_first=").expect(analyzed) + "text_filters_first=".len();
-        let digits: String = (analyzed[at..].chars())
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse().unwrap()
-    };
+    let first = |analyzed: &str| metric(analyzed, "text_filters_first").expect(analyzed);
     for (sql, selective) in [
         (
             "SELECT region, count(*), sum(n) FROM events WHERE kind = 'rare' GROUP BY 1",
@@ -991,15 +993,7 @@ partition_columns = [{ name = "dt", type = "date" }]
         writer.write(&batch).unwrap();
         writer.close().unwrap();
     }
-    let decoded = |analyzed: &str| -> usize {
-        let Some(at) = analyzed.find("int64_pages_decoded=") else {
-            return 0;
-        };
-        let digits: String = (analyzed[at + "int64_pages_decoded=".len()..].chars())
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse().unwrap()
-    };
+    let decoded = |analyzed: &str| metric(analyzed, "int64_pages_decoded").unwrap_or(0);
     // Three row groups a file; the files whose `n` chunks are decoded.
     let chunks = 3 * files.iter().filter(|(_, decoded)| *decoded).count();
     let (dense, hash, split) = engines(&catalog);
