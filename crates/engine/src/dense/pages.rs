@@ -3,9 +3,10 @@
 //! The Parquet reader decodes a nullable, dictionary-encoded `INT64` column in passes: the
 //! non-null values gathered from the dictionary into a zeroed buffer, then moved back to their
 //! rows (`pad_nulls`), the validity decoded beside. A measure column (`sum(price)`) is read
-//! whole for every row it aggregates, so here one pass does it: each run of definition levels
-//! places its values where its rows are, a run of one repeated dictionary index becomes one
-//! fill, and bit-packed indices are unpacked and gathered in a loop of their own. The array is
+//! whole for every row it aggregates, so here a batch's definition levels are read first, then
+//! all its values in one run of gathers (a repeated dictionary index is one fill; bit-packed
+//! indices are unpacked eight at a time by a loop compiled for their width), then each value is
+//! placed at its row, eight at once where eight rows have values or none. The array is
 //! the one the reader would give (values, nulls), which `dense::pages::tests` check across
 //! encodings, page versions, page sizes and batch sizes.
 //!
