@@ -1112,7 +1112,7 @@ fn plan_file(
     let text_columns = (text_filtered.iter()).map(|&f| scan.text_filters[f].column.as_str());
     let text_mask = ProjectionMask::columns(descr, text_columns);
     let text_filters = (text_filtered, text_mask);
-    let leaves = descr
+    let leaves: HashMap<String, usize> = descr
         .columns()
         .iter()
         .enumerate()
@@ -1124,10 +1124,7 @@ fn plan_file(
         .into_iter()
         .filter(|c| read.contains(&c.as_str()))
         .filter(|c| (schema.field_with_name(c)).is_ok_and(|f| f.data_type() == &DataType::Int64))
-        .filter_map(|c| {
-            let leaf = leaves_of(descr, &c)?;
-            Some((c, leaf))
-        })
+        .filter_map(|c| leaves.get(&c).copied().map(|leaf| (c, leaf)))
         .collect();
     let mask_without_int64s = ProjectionMask::columns(
         descr,
@@ -1148,16 +1145,6 @@ fn plan_file(
         int64s,
         mask_without_int64s,
     })
-}
-
-/// The leaf of top-level column `name`, if it is one leaf.
-fn leaves_of(descr: &parquet::schema::types::SchemaDescriptor, name: &str) -> Option<usize> {
-    let mut leaves = (descr.columns().iter().enumerate())
-        .filter(|(_, leaf)| leaf.path().parts().first().is_some_and(|p| p == name));
-    match (leaves.next(), leaves.next()) {
-        (Some((i, leaf)), None) if leaf.path().parts().len() == 1 => Some(i),
-        _ => None,
-    }
 }
 
 /// The file's partition values as a batch of one row.
