@@ -48,7 +48,9 @@ pub(crate) enum PageError {
         problem: &'static str,
     },
     /// A page is encoded in a way the chunk's metadata did not list.
-    #[error("column '{column}': a page encoded as {encoding}, not listed in its chunk's metadata")]
+    #[error(
+        "column '{column}': a page encoded as {encoding}, which its chunk's metadata did not announce for its values or levels"
+    )]
     Unlisted {
         /// The column.
         column: String,
