@@ -80,7 +80,7 @@ enum Rows<'a> {
 
 /// Cells per slot: consecutive rows of one slot go to different cells, so that a row's
 /// addition does not wait for the previous row's to be stored.
-const LANES: usize = 2;
+const LANES: usize = 4;
 
 impl EachRow for Rows<'_> {
     /// Calls `f(row, group)` for every row counted. Generic, so each caller's loop is compiled
@@ -573,10 +573,7 @@ impl Groups {
         }
         let slots = slots_of(input, std::mem::take(&mut combos.slots));
         let by_slot = &mut combos.by_slot;
-        by_slot.rows.resize(space, 0);
-        for &slot in &slots {
-            by_slot.rows[slot as usize] += 1;
-        }
+        count_slots(&slots, space, &mut by_slot.rows);
         // Each stream's values per slot, whatever the conditions.
         by_slot.numbers.resize_with(self.counts.len(), || None);
         by_slot.narrow.resize_with(self.counts.len(), || None);
@@ -1139,6 +1136,38 @@ impl Groups {
 /// (the last column the least significant digit; nulls in each column's last entry).
 /// `slots` is a buffer kept across batches: a fresh one of this size would be fresh pages each
 /// time.
+/// Rows per slot (`rows`, resized to `space` slots and added to). Consecutive rows of one slot
+/// go to different counters, so that an increment does not wait for the previous row's.
+fn count_slots(slots: &[u32], space: usize, rows: &mut Vec<u64>) {
+    rows.resize(space, 0);
+    if space * LANES_OF_COUNTS > slots.len() {
+        // Few rows per slot: they seldom follow each other; not worth the counters.
+        for &slot in slots {
+            rows[slot as usize] += 1;
+        }
+        return;
+    }
+    let mut counters = vec![[0u32; LANES_OF_COUNTS]; space];
+    for chunk in slots.chunks(u32::MAX as usize) {
+        let mut quads = chunk.chunks_exact(LANES_OF_COUNTS);
+        for quad in &mut quads {
+            for (lane, &slot) in quad.iter().enumerate() {
+                counters[slot as usize][lane] += 1;
+            }
+        }
+        for &slot in quads.remainder() {
+            counters[slot as usize][0] += 1;
+        }
+        for (total, lanes) in rows.iter_mut().zip(&mut counters) {
+            *total += lanes.iter().map(|&n| u64::from(n)).sum::<u64>();
+            *lanes = [0; LANES_OF_COUNTS];
+        }
+    }
+}
+
+/// Counters per slot in [`count_slots`].
+const LANES_OF_COUNTS: usize = 4;
+
 fn slots_of(input: &BatchInput<'_>, mut slots: Vec<u32>) -> Vec<u32> {
     slots.clear();
     if input.columns.is_empty() {
@@ -1739,6 +1768,26 @@ mod slot_tests {
     }
 
     proptest! {
+        /// Rows per slot, counted in interleaved counters or one by one, are the plain count
+        /// added to what the slots held.
+        #[test]
+        fn slots_are_counted_as_one_by_one(
+            space in 1usize..9,
+            picks in proptest::collection::vec(any::<u32>(), 0..200),
+            before in proptest::collection::vec(0u64..1000, 0..9),
+        ) {
+            let slots: Vec<u32> = picks.iter().map(|p| p % space as u32).collect();
+            let mut expected = before.clone();
+            expected.resize(space, 0);
+            for &slot in &slots {
+                expected[slot as usize] += 1;
+            }
+            let mut rows = before;
+            rows.truncate(space);
+            count_slots(&slots, space, &mut rows);
+            prop_assert_eq!(rows, expected);
+        }
+
         /// Counting by slot and by row agree with a plain count, across batches whose
         /// dictionaries differ, with nulls in keys, conditions and values.
         #[test]

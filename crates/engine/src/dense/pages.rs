@@ -520,33 +520,49 @@ const RUN_TOO_LONG: &str = "a run header past 64 bits";
 
 /// Appends the values at rows `rows` of a run of definition levels (`bits`: one bit per row,
 /// set where the row has a value), `dense` holding those values in order; a null row gets 0.
+/// Whole bytes of levels are placed eight rows at once: copied where all eight rows have
+/// values, zeros where none has, else selected without a branch per row (runs between nulls
+/// are short, so a branch per row would be mispredicted often).
 fn place(bits: &[u8], rows: Range<usize>, dense: &[i64], out: &mut Vec<i64>) {
     let mut next = 0;
     let mut bit = rows.start;
-    while bit < rows.end {
-        // Eight rows with values, or none: at once.
-        if bit.is_multiple_of(8) && bit + 8 <= rows.end {
-            match bits[bit / 8] {
-                0xff => {
-                    out.extend_from_slice(&dense[next..next + 8]);
-                    next += 8;
-                    bit += 8;
-                    continue;
-                }
-                0 => {
-                    out.extend_from_slice(&[0; 8]);
-                    bit += 8;
-                    continue;
-                }
-                _ => {}
-            }
-        }
+    let one = |bit: usize, next: &mut usize, out: &mut Vec<i64>| {
         if bits[bit / 8] >> (bit % 8) & 1 == 1 {
-            out.push(dense[next]);
-            next += 1;
+            out.push(dense[*next]);
+            *next += 1;
         } else {
             out.push(0);
         }
+    };
+    while bit < rows.end && !bit.is_multiple_of(8) {
+        one(bit, &mut next, out);
+        bit += 1;
+    }
+    let whole = (rows.end - bit) / 8;
+    for &byte in &bits[bit / 8..bit / 8 + whole] {
+        match byte {
+            0xff => {
+                out.extend_from_slice(&dense[next..next + 8]);
+                next += 8;
+            }
+            0 => out.extend_from_slice(&[0; 8]),
+            _ => {
+                // `byte` has fewer than eight bits set, so `dense[next..]` holds at least one
+                // value and every index read below lies in it; a null row's read is masked.
+                let last = dense.len() - 1;
+                let mut values = [0i64; 8];
+                for (k, value) in values.iter_mut().enumerate() {
+                    let set = u64::from(byte >> k & 1);
+                    *value = dense[next.min(last)] & (set as i64).wrapping_neg();
+                    next += set as usize;
+                }
+                out.extend_from_slice(&values);
+            }
+        }
+    }
+    bit += whole * 8;
+    while bit < rows.end {
+        one(bit, &mut next, out);
         bit += 1;
     }
 }
