@@ -116,6 +116,13 @@ impl EachRow for Rows<'_> {
             }
         }
     }
+
+    fn laned_slots(&self) -> Option<(&[u32], usize)> {
+        match self {
+            Rows::Laned(slots) => Some((slots, LANES)),
+            _ => None,
+        }
+    }
 }
 
 impl Rows<'_> {

@@ -13,6 +13,7 @@
 //! `f64` (in another order than DataFusion's, as any parallel sum).
 
 use std::fmt;
+use std::ops::Range;
 
 use arrow::array::{
     Array, ArrayRef, Decimal128Array, Float64Array, Int32Array, Int64Array, UInt64Array,
@@ -280,6 +281,12 @@ pub(crate) trait EachRow {
 
     /// As `each`, for the rows in `start..end` only.
     fn each_in(&self, start: usize, end: usize, f: impl FnMut(usize, usize));
+
+    /// Where every row is visited and row `i`'s cell is `lanes * slots[i] + i % lanes`: the
+    /// slots and `lanes`.
+    fn laned_slots(&self) -> Option<(&[u32], usize)> {
+        None
+    }
 }
 
 /// One aggregate's inputs in one batch.
@@ -569,6 +576,18 @@ impl NarrowInts {
                 return false;
             }
             self.floor = low;
+            if let Some((slots, lanes)) = rows.laned_slots() {
+                let space = cells.len() / lanes;
+                macro_rules! few {
+                    ($($s:literal)*) => {
+                        match space {
+                            $($s => return add_few_slots::<$s>(array, slots, lanes, cells),)*
+                            _ => {}
+                        }
+                    };
+                }
+                few!(1 2 3 4 5 6 7 8);
+            }
             each_value(
                 array,
                 rows,
@@ -593,6 +612,51 @@ impl NarrowInts {
     pub(crate) fn clear(&mut self, lane: usize) {
         self.cells[lane] = NarrowCell::default();
     }
+}
+
+/// Adds each row's value to the first lane of its slot, `S` slots in all (see
+/// [`EachRow::laned_slots`]); true. Each slot's count and wrapped sum are kept in registers over
+/// the whole batch, every row compared with every slot, which the compiler vectorizes: no
+/// row waits for the previous row's addition to be stored, whatever the order of slots. Nulls
+/// are added like values, then taken out.
+fn add_few_slots<const S: usize>(
+    array: &Int64Array,
+    slots: &[u32],
+    lanes: usize,
+    cells: &mut [NarrowCell],
+) -> bool {
+    let values = array.values();
+    debug_assert_eq!(values.len(), slots.len());
+    let mut sums = [0i64; S];
+    let mut counts = [0u64; S];
+    for (&v, &slot) in values.iter().zip(slots) {
+        for k in 0..S {
+            let hit = u64::from(slot == k as u32);
+            sums[k] = sums[k].wrapping_add(v & (hit as i64).wrapping_neg());
+            counts[k] += hit;
+        }
+    }
+    if let Some(nulls) = array.nulls() {
+        let mut take_out = |rows: Range<usize>| {
+            for i in rows {
+                let slot = slots[i] as usize;
+                sums[slot] = sums[slot].wrapping_sub(values[i]);
+                counts[slot] -= 1;
+            }
+        };
+        let mut at = 0;
+        for (start, end) in nulls.inner().set_slices() {
+            take_out(at..start);
+            at = end;
+        }
+        take_out(at..values.len());
+    }
+    for (k, (sum, n)) in sums.into_iter().zip(counts).enumerate() {
+        let cell = &mut cells[lanes * k];
+        cell.n += n;
+        cell.sum = cell.sum.wrapping_add(sum);
+    }
+    true
 }
 
 /// One stream of values per group: how many, their sum, minimum and maximum, kept in one
@@ -1076,7 +1140,88 @@ mod tests {
         }
     }
 
+    /// Rows in slots, `LANES` lanes each, as `dense::groups` visits them.
+    struct Slotted<'a>(&'a [u32]);
+
+    const LANES: usize = 2;
+
+    impl EachRow for Slotted<'_> {
+        fn each(&self, f: impl FnMut(usize, usize)) {
+            self.each_in(0, self.0.len(), f)
+        }
+
+        fn each_in(&self, start: usize, end: usize, mut f: impl FnMut(usize, usize)) {
+            for i in start..end {
+                f(i, LANES * self.0[i] as usize + i % LANES)
+            }
+        }
+
+        fn laned_slots(&self) -> Option<(&[u32], usize)> {
+            Some((self.0, LANES))
+        }
+    }
+
     proptest::proptest! {
+        /// Sums and counts by slot, kept in registers where slots are few (nulls added, then
+        /// taken out), answer what wide cells answer row by row, near the ends of `bigint` too.
+        #[test]
+        fn few_slots_sum_as_rows_do(
+            base in proptest::prop_oneof![
+                proptest::num::i64::ANY,
+                proptest::strategy::Just(i64::MAX - 1_000),
+                proptest::strategy::Just(i64::MIN),
+            ],
+            rows in proptest::collection::vec(
+                (proptest::option::of(0i64..1_000), proptest::num::u32::ANY),
+                0..300,
+            ),
+            space in 1usize..11,
+            batches in 1usize..3,
+        ) {
+            let mut wide = Numbers::new(&Domain::Integer);
+            wide.answer(Measure::Sum);
+            let mut narrow = Numbers::new(&Domain::Integer);
+            narrow.answer(Measure::Sum);
+            for _ in 0..space {
+                wide.push();
+                narrow.push();
+            }
+            let mut lanes_of = NarrowInts::default();
+            let cut = rows.len() / batches;
+            for batch in [&rows[..cut], &rows[cut..]] {
+                // A null row holds a number near the others (as a writer may leave it).
+                let values: Vec<i64> =
+                    batch.iter().map(|(o, s)| base.saturating_add(o.unwrap_or(i64::from(*s % 1_000)))).collect();
+                let valid: Vec<bool> = batch.iter().map(|(o, _)| o.is_some()).collect();
+                let slots: Vec<u32> = batch.iter().map(|(_, s)| s % space as u32).collect();
+                let array = Int64Array::new(values.into(), Some(valid.into()));
+                let input = Input {
+                    matched: None,
+                    entries: None,
+                    then: Values::Ints(&array),
+                    otherwise: Values::Null,
+                    hint: None,
+                };
+                let mut cells = wide.empty_like(LANES * space);
+                cells.update(&input, &Slotted(&slots));
+                proptest::prop_assert!(lanes_of.prepare(&narrow, LANES * space));
+                proptest::prop_assert!(lanes_of.update(&array, &Slotted(&slots)));
+                for lane in 0..LANES * space {
+                    wide.absorb(lane / LANES, &cells, lane);
+                    narrow.absorb_narrow(lane / LANES, &lanes_of, lane);
+                    lanes_of.clear(lane);
+                }
+            }
+            for g in 0..space {
+                for m in [Measure::Sum, Measure::Count] {
+                    proptest::prop_assert_eq!(
+                        format!("{:?}", narrow.value(g, m)),
+                        format!("{:?}", wide.value(g, m))
+                    );
+                }
+            }
+        }
+
         /// Narrow lanes absorbed into groups answer what 128-bit cells answer, wherever the
         /// values lie (near the ends of `bigint` too: the 64-bit sums wrap many times), or
         /// decline the batch when its values are too far apart for 64 bits (per lane with

@@ -5,8 +5,9 @@
 //! rows (`pad_nulls`), the validity decoded beside. A measure column (`sum(price)`) is read
 //! whole for every row it aggregates, so here a batch's definition levels are read first, then
 //! all its values in one run of gathers (a repeated dictionary index is one fill; bit-packed
-//! indices are unpacked eight at a time by a loop compiled for their width), then each value is
-//! placed at its row, eight at once where eight rows have values or none. The array is
+//! indices are unpacked eight at a time by a loop compiled for their width), then the values are
+//! placed at their rows a byte of levels (eight rows) at once, without a branch per row. The
+//! array is
 //! the one the reader would give (values, nulls), which `dense::pages::tests` check across
 //! encodings, page versions, page sizes and batch sizes.
 //!
