@@ -1139,10 +1139,6 @@ impl Groups {
     }
 }
 
-/// Each row's slot: the combination of its entries in every entry column, in mixed radix
-/// (the last column the least significant digit; nulls in each column's last entry).
-/// `slots` is a buffer kept across batches: a fresh one of this size would be fresh pages each
-/// time.
 /// Rows per slot (`rows`, resized to `space` slots and added to). Consecutive rows of one slot
 /// go to different counters, so that an increment does not wait for the previous row's.
 fn count_slots(slots: &[u32], space: usize, rows: &mut Vec<u64>) {
@@ -1175,6 +1171,10 @@ fn count_slots(slots: &[u32], space: usize, rows: &mut Vec<u64>) {
 /// Counters per slot in [`count_slots`].
 const LANES_OF_COUNTS: usize = 4;
 
+/// Each row's slot: the combination of its entries in every entry column, in mixed radix
+/// (the last column the least significant digit; nulls in each column's last entry).
+/// `slots` is a buffer kept across batches: a fresh one of this size would be fresh pages each
+/// time.
 fn slots_of(input: &BatchInput<'_>, mut slots: Vec<u32>) -> Vec<u32> {
     slots.clear();
     if input.columns.is_empty() {
