@@ -1140,6 +1140,15 @@ mod tests {
         }
     }
 
+    /// Where a batch's values start: anywhere, or next to either end of `bigint`.
+    fn bases() -> impl proptest::strategy::Strategy<Value = i64> {
+        proptest::prop_oneof![
+            proptest::num::i64::ANY,
+            proptest::strategy::Just(i64::MAX - 1_000),
+            proptest::strategy::Just(i64::MIN),
+        ]
+    }
+
     /// Rows in slots, `LANES` lanes each, as `dense::groups` visits them.
     struct Slotted<'a>(&'a [u32]);
 
@@ -1166,11 +1175,7 @@ mod tests {
         /// taken out), answer what wide cells answer row by row, near the ends of `bigint` too.
         #[test]
         fn few_slots_sum_as_rows_do(
-            base in proptest::prop_oneof![
-                proptest::num::i64::ANY,
-                proptest::strategy::Just(i64::MAX - 1_000),
-                proptest::strategy::Just(i64::MIN),
-            ],
+            base in bases(),
             rows in proptest::collection::vec(
                 (proptest::option::of(0i64..1_000), proptest::num::u32::ANY),
                 0..300,
@@ -1228,12 +1233,7 @@ mod tests {
         /// extremes, over the batch without).
         #[test]
         fn narrow_lanes_agree_with_wide_cells(
-            base in proptest::prop_oneof![
-                proptest::num::i64::ANY,
-                proptest::strategy::Just(i64::MAX - 1_000),
-                proptest::strategy::Just(i64::MIN),
-                -10i64..10,
-            ],
+            base in proptest::prop_oneof![bases(), -10i64..10],
             offsets in proptest::collection::vec(
                 proptest::option::of(proptest::prop_oneof![0i64..1_000, proptest::num::i64::ANY]),
                 1..300,
