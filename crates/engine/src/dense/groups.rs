@@ -610,13 +610,7 @@ impl Groups {
                 if cells.as_ref().is_none_or(|c| c.len() != LANES * space) {
                     *cells = Some(numbers.empty_like(LANES * space));
                 }
-                let unconditional = Input {
-                    matched: None,
-                    entries: None,
-                    then: input.then,
-                    otherwise: Values::Null,
-                    hint: None,
-                };
+                let unconditional = Input::every_row(input.then);
                 let cells = cells.as_mut().expect("just made");
                 cells.update(&unconditional, &Rows::Laned(&slots));
             }
@@ -1427,13 +1421,7 @@ mod tests {
                 key: Some(0),
             }],
             integer: None,
-            inputs: vec![Some(Input {
-                matched: None,
-                entries: None,
-                then: Values::Ints(&x),
-                otherwise: Values::Null,
-                hint: None,
-            })],
+            inputs: vec![Some(Input::every_row(Values::Ints(&x)))],
         };
         groups.update(&input, &mut Combos::default());
         let schema = Arc::new(Schema::new(vec![
@@ -1529,16 +1517,7 @@ mod tests {
             partition: groups.partition_id(Vec::new()),
             columns: Vec::new(),
             integer: Some((&keys, None)),
-            inputs: vec![
-                None,
-                Some(Input {
-                    matched: None,
-                    entries: None,
-                    then: Values::Any(&xs),
-                    otherwise: Values::Null,
-                    hint: None,
-                }),
-            ],
+            inputs: vec![None, Some(Input::every_row(Values::Any(&xs)))],
         };
         groups.update(&input, &mut Combos::default());
         let schema = Arc::new(Schema::new(vec![
@@ -1692,13 +1671,7 @@ mod slot_tests {
                     conditional(Values::Int(1), Values::Null),
                     conditional(Values::Ints(&x), Values::Int(0)),
                     conditional(Values::Ints(&x), Values::Null),
-                    Some(Input {
-                        matched: None,
-                        entries: None,
-                        then: Values::Ints(&x),
-                        otherwise: Values::Null,
-                        hint: None,
-                    }),
+                    Some(Input::every_row(Values::Ints(&x))),
                     None,
                 ],
             };

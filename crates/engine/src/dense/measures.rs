@@ -303,7 +303,18 @@ pub(crate) struct Input<'a> {
     pub hint: Option<(i64, i64)>,
 }
 
-impl Input<'_> {
+impl<'a> Input<'a> {
+    /// An aggregate's input without a condition (`sum(x)`): every row's value of `then`.
+    pub(crate) fn every_row(then: Values<'a>) -> Self {
+        Self {
+            matched: None,
+            entries: None,
+            then,
+            otherwise: Values::Null,
+            hint: None,
+        }
+    }
+
     /// Whether row `i` contributes a value (for counts).
     #[inline(always)]
     pub(crate) fn counts(&self, i: usize) -> bool {
@@ -1195,18 +1206,13 @@ mod tests {
             let cut = rows.len() / batches;
             for batch in [&rows[..cut], &rows[cut..]] {
                 // A null row holds a number near the others (as a writer may leave it).
-                let values: Vec<i64> =
-                    batch.iter().map(|(o, s)| base.saturating_add(o.unwrap_or(i64::from(*s % 1_000)))).collect();
+                let values: Vec<i64> = (batch.iter())
+                    .map(|(o, s)| base.saturating_add(o.unwrap_or(i64::from(*s % 1_000))))
+                    .collect();
                 let valid: Vec<bool> = batch.iter().map(|(o, _)| o.is_some()).collect();
                 let slots: Vec<u32> = batch.iter().map(|(_, s)| s % space as u32).collect();
                 let array = Int64Array::new(values.into(), Some(valid.into()));
-                let input = Input {
-                    matched: None,
-                    entries: None,
-                    then: Values::Ints(&array),
-                    otherwise: Values::Null,
-                    hint: None,
-                };
+                let input = Input::every_row(Values::Ints(&array));
                 let mut cells = wide.empty_like(LANES * space);
                 cells.update(&input, &Slotted(&slots));
                 proptest::prop_assert!(lanes_of.prepare(&narrow, LANES * space));
@@ -1256,13 +1262,7 @@ mod tests {
                 wide.push();
                 narrow.push();
             }
-            let input = Input {
-                matched: None,
-                entries: None,
-                then: Values::Ints(&array),
-                otherwise: Values::Null,
-                hint: None,
-            };
+            let input = Input::every_row(Values::Ints(&array));
             let mut cells = wide.empty_like(6);
             cells.update(&input, &Visits(visits));
             let mut lanes_of = NarrowInts::default();
@@ -1370,13 +1370,7 @@ mod tests {
     #[test]
     fn merged_workers_agree_with_one_worker() {
         let x = ints(&[Some(3), Some(-2), Some(9), None, Some(4)]);
-        let input = Input {
-            matched: None,
-            entries: None,
-            then: Values::Ints(&x),
-            otherwise: Values::Null,
-            hint: None,
-        };
+        let input = Input::every_row(Values::Ints(&x));
         for measure in [Measure::Sum, Measure::Min, Measure::Max, Measure::Avg] {
             let whole = run(measure, &input, &[0, 0, 0, 0, 0]);
             // Worker a's group 0 holds the first two rows, worker b's group 0 the others.
@@ -1443,13 +1437,7 @@ mod tests {
     #[test]
     fn one_stream_answers_every_measure_in_one_pass() {
         let x = ints(&[Some(3), Some(-2), None, Some(i64::MAX), Some(i64::MAX)]);
-        let input = Input {
-            matched: None,
-            entries: None,
-            then: Values::Ints(&x),
-            otherwise: Values::Null,
-            hint: None,
-        };
+        let input = Input::every_row(Values::Ints(&x));
         let numbers = run(Measure::Min, &input, &[0, 0, 0, 1, 1]);
         let answers: Vec<String> = [
             Measure::Count,
