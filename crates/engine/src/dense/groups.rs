@@ -74,8 +74,8 @@ enum Rows<'a> {
     Grouped(&'a [u32]),
     /// Per row, its slot (see [`Groups::update_by_slot`]), each slot in [`LANES`] lanes: row
     /// `i`'s cell is `LANES * slot + i % LANES`, so that runs of rows in one slot add up in
-    /// independent chains, not one.
-    Laned(&'a [u32]),
+    /// independent chains, not one; and the rows of each slot.
+    Laned(&'a [u32], &'a [u64]),
 }
 
 /// Cells per slot: consecutive rows of one slot go to different cells, so that a row's
@@ -90,7 +90,7 @@ impl EachRow for Rows<'_> {
         match self {
             Rows::All(n, g) => (0..*n).for_each(|i| f(i, *g)),
             Rows::Kept(keep, g) => keep.set_indices().for_each(|i| f(i, *g)),
-            Rows::Grouped(_) | Rows::Laned(_) => self.each_in(0, self.len(), f),
+            Rows::Grouped(_) | Rows::Laned(..) => self.each_in(0, self.len(), f),
         }
     }
 
@@ -108,7 +108,7 @@ impl EachRow for Rows<'_> {
                     }
                 }
             }
-            Rows::Laned(slots) => {
+            Rows::Laned(slots, _) => {
                 for (i, &slot) in slots[start..end].iter().enumerate() {
                     let i = start + i;
                     f(i, LANES * slot as usize + (i % LANES));
@@ -117,9 +117,9 @@ impl EachRow for Rows<'_> {
         }
     }
 
-    fn laned_slots(&self) -> Option<(&[u32], usize)> {
+    fn laned_slots(&self) -> Option<(&[u32], usize, &[u64])> {
         match self {
-            Rows::Laned(slots) => Some((slots, LANES)),
+            Rows::Laned(slots, rows) => Some((slots, LANES, rows)),
             _ => None,
         }
     }
@@ -130,7 +130,7 @@ impl Rows<'_> {
         match self {
             Rows::All(n, _) => *n,
             Rows::Kept(keep, _) => keep.len(),
-            Rows::Grouped(ids) | Rows::Laned(ids) => ids.len(),
+            Rows::Grouped(ids) | Rows::Laned(ids, _) => ids.len(),
         }
     }
 }
@@ -405,8 +405,8 @@ impl Groups {
             None => match rows {
                 Rows::All(n, g) => self.rows[g] += n as u64,
                 Rows::Kept(keep, g) => self.rows[g] += keep.count_set_bits() as u64,
-                Rows::Grouped(_) | Rows::Laned(_) if !self.counts_rows => {}
-                Rows::Grouped(_) | Rows::Laned(_) => {
+                Rows::Grouped(_) | Rows::Laned(..) if !self.counts_rows => {}
+                Rows::Grouped(_) | Rows::Laned(..) => {
                     let counts = &mut self.rows;
                     rows.each(
                         #[inline(always)]
@@ -601,7 +601,7 @@ impl Groups {
                 if let Values::Ints(array) = input.then {
                     let lanes = narrow.get_or_insert_with(NarrowInts::default);
                     if lanes.prepare(numbers, LANES * space)
-                        && lanes.update(array, &Rows::Laned(&slots))
+                        && lanes.update(array, &Rows::Laned(&slots, &by_slot.rows))
                     {
                         *narrowed = true;
                         continue;
@@ -612,7 +612,7 @@ impl Groups {
                 }
                 let unconditional = Input::every_row(input.then);
                 let cells = cells.as_mut().expect("just made");
-                cells.update(&unconditional, &Rows::Laned(&slots));
+                cells.update(&unconditional, &Rows::Laned(&slots, &by_slot.rows));
             }
         }
         // Place values of each column's digit in a slot.

@@ -283,8 +283,8 @@ pub(crate) trait EachRow {
     fn each_in(&self, start: usize, end: usize, f: impl FnMut(usize, usize));
 
     /// Where every row is visited and row `i`'s cell is `lanes * slots[i] + i % lanes`: the
-    /// slots and `lanes`.
-    fn laned_slots(&self) -> Option<(&[u32], usize)> {
+    /// slots, `lanes`, and how many rows each slot has.
+    fn laned_slots(&self) -> Option<(&[u32], usize, &[u64])> {
         None
     }
 }
@@ -573,26 +573,20 @@ impl NarrowInts {
     pub(crate) fn update(&mut self, array: &Int64Array, rows: &impl EachRow) -> bool {
         let cells = &mut self.cells;
         if !self.extremes {
-            // Over every slot, nulls' too (any number there only widens the range): one
-            // pass the compiler vectorizes.
-            let (low, high) = (array.values().iter())
-                .fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-            if low > high {
-                // No rows.
+            // Over every slot, nulls' too (any number there only widens the range).
+            if array.is_empty() {
                 return true;
             }
-            // A lane of n values sums within [n * low, n * low + n * (high - low)].
-            let spread = (i128::from(high) - i128::from(low)) * array.len() as i128;
-            if spread >= 1i128 << 64 {
+            let Some(floor) = window_floor(array.values()) else {
                 return false;
-            }
-            self.floor = low;
-            if let Some((slots, lanes)) = rows.laned_slots() {
+            };
+            self.floor = floor;
+            if let Some((slots, lanes, slot_rows)) = rows.laned_slots() {
                 let space = cells.len() / lanes;
                 macro_rules! few {
                     ($($s:literal)*) => {
                         match space {
-                            $($s => return add_few_slots::<$s>(array, slots, lanes, cells),)*
+                            $($s => return add_few_slots::<$s>(array, slots, slot_rows, lanes, cells),)*
                             _ => {}
                         }
                     };
@@ -625,28 +619,58 @@ impl NarrowInts {
     }
 }
 
+/// The floor of a window holding every one of `values` (nulls' slots too) narrow enough that
+/// any lane of `n` of them sums within `[n * floor, n * floor + 2^64)`, so that its wrapped
+/// 64-bit sum tells the true one ([`Numbers::absorb_narrow`]); `None` if they lie too far
+/// apart. `values` is not empty.
+///
+/// First a guess, without a comparison per value (64-bit compares are not in baseline x86-64,
+/// so a minimum and maximum would be a scalar loop): a window of width `2^64 / len` around the
+/// first value, checked by or-ing every value's wrapped distance above its floor (one pass the
+/// compiler vectorizes). Values wider apart than that are measured by their minimum and
+/// maximum.
+fn window_floor(values: &[i64]) -> Option<i64> {
+    let n = values.len() as u128;
+    // n values at most, each less than 2^bits above the floor: below n * 2^bits <= 2^64.
+    let bits = 64 - n.next_power_of_two().trailing_zeros().min(64);
+    let width = 1i128 << bits;
+    // The window must not pass i64::MAX: then a wrapped distance below `width` is a true one.
+    let guess = (i128::from(values[0]) - width / 2)
+        .clamp(i128::from(i64::MIN), i128::from(i64::MAX) - (width - 1)) as i64;
+    let spread = (values.iter()).fold(0u64, |acc, &v| acc | v.wrapping_sub(guess) as u64);
+    if u128::from(spread) < width as u128 {
+        return Some(guess);
+    }
+    let (low, high) =
+        (values.iter()).fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    // A lane of n values sums within [n * low, n * low + n * (high - low)].
+    let spread = (i128::from(high) - i128::from(low)) * n as i128;
+    (spread < 1i128 << 64).then_some(low)
+}
+
 /// Adds each row's value to the first lane of its slot, `S` slots in all (see
-/// [`EachRow::laned_slots`]); true. Each slot's count and wrapped sum are kept in registers over
-/// the whole batch, every row compared with every slot, which the compiler vectorizes: no
-/// row waits for the previous row's addition to be stored, whatever the order of slots. Nulls
-/// are added like values, then taken out.
+/// [`EachRow::laned_slots`]; `slot_rows` the rows of each); true. Each slot's wrapped sum is
+/// kept in registers over the whole batch, every row compared with every slot, which the
+/// compiler vectorizes: no row waits for the previous row's addition to be stored, whatever
+/// the order of slots. Nulls are added like values, then taken out, from the sums and from
+/// the slots' rows.
 fn add_few_slots<const S: usize>(
     array: &Int64Array,
     slots: &[u32],
+    slot_rows: &[u64],
     lanes: usize,
     cells: &mut [NarrowCell],
 ) -> bool {
     let values = array.values();
     debug_assert_eq!(values.len(), slots.len());
     let mut sums = [0i64; S];
-    let mut counts = [0u64; S];
     for (&v, &slot) in values.iter().zip(slots) {
-        for k in 0..S {
-            let hit = u64::from(slot == k as u32);
-            sums[k] = sums[k].wrapping_add(v & (hit as i64).wrapping_neg());
-            counts[k] += hit;
+        for (k, sum) in sums.iter_mut().enumerate() {
+            let hit = i64::from(slot == k as u32);
+            *sum = sum.wrapping_add(v & hit.wrapping_neg());
         }
     }
+    let mut counts: [u64; S] = std::array::from_fn(|k| slot_rows[k]);
     if let Some(nulls) = array.nulls() {
         let mut take_out = |rows: Range<usize>| {
             for i in rows {
@@ -1160,8 +1184,16 @@ mod tests {
         ]
     }
 
-    /// Rows in slots, `LANES` lanes each, as `dense::groups` visits them.
-    struct Slotted<'a>(&'a [u32]);
+    /// Rows in slots, `LANES` lanes each, as `dense::groups` visits them, and each slot's rows.
+    struct Slotted<'a>(&'a [u32], Vec<u64>);
+
+    impl<'a> Slotted<'a> {
+        fn new(slots: &'a [u32], space: usize) -> Self {
+            let mut rows = vec![0; space];
+            slots.iter().for_each(|&s| rows[s as usize] += 1);
+            Self(slots, rows)
+        }
+    }
 
     const LANES: usize = 2;
 
@@ -1176,12 +1208,44 @@ mod tests {
             }
         }
 
-        fn laned_slots(&self) -> Option<(&[u32], usize)> {
-            Some((self.0, LANES))
+        fn laned_slots(&self) -> Option<(&[u32], usize, &[u64])> {
+            Some((self.0, LANES, &self.1))
         }
     }
 
     proptest::proptest! {
+        /// The window a batch's narrow sums rest on holds every value, is narrow enough for
+        /// any lane of the batch, and is refused only where no window is.
+        #[test]
+        fn windows_hold_their_values(
+            base in proptest::prop_oneof![bases(), -10i64..10],
+            picks in proptest::collection::vec((0u8..5, proptest::num::i64::ANY), 1..40),
+        ) {
+            let values: Vec<i64> = (picks.iter())
+                .map(|&(kind, x)| match kind {
+                    0 => base.saturating_add(x.rem_euclid(1_000)),
+                    1 => base.saturating_add(x % (1 << 52)),
+                    2 => x,
+                    // Near either end: a window around one must not wrap around to the other.
+                    3 => i64::MIN + x.rem_euclid(1 << 52),
+                    _ => i64::MAX - x.rem_euclid(1 << 52),
+                })
+                .collect();
+            let n = values.len() as i128;
+            let (low, high) = (values.iter().min().unwrap(), values.iter().max().unwrap());
+            match window_floor(&values) {
+                Some(floor) => {
+                    proptest::prop_assert!(floor <= *low);
+                    proptest::prop_assert!(
+                        (i128::from(*high) - i128::from(floor)) * n < (1i128 << 64)
+                    );
+                }
+                None => proptest::prop_assert!(
+                    (i128::from(*high) - i128::from(*low)) * n >= (1i128 << 64)
+                ),
+            }
+        }
+
         /// Sums and counts by slot, kept in registers where slots are few (nulls added, then
         /// taken out), answer what wide cells answer row by row, near the ends of `bigint` too.
         #[test]
@@ -1214,9 +1278,10 @@ mod tests {
                 let array = Int64Array::new(values.into(), Some(valid.into()));
                 let input = Input::every_row(Values::Ints(&array));
                 let mut cells = wide.empty_like(LANES * space);
-                cells.update(&input, &Slotted(&slots));
+                let slotted = Slotted::new(&slots, space);
+                cells.update(&input, &slotted);
                 proptest::prop_assert!(lanes_of.prepare(&narrow, LANES * space));
-                proptest::prop_assert!(lanes_of.update(&array, &Slotted(&slots)));
+                proptest::prop_assert!(lanes_of.update(&array, &slotted));
                 for lane in 0..LANES * space {
                     wide.absorb(lane / LANES, &cells, lane);
                     narrow.absorb_narrow(lane / LANES, &lanes_of, lane);
