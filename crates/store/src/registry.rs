@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use minerva_catalog::{CatalogError, StorageSettings};
 use object_store::ObjectStore;
-use object_store::local::LocalFileSystem;
 use url::Url;
 
 use crate::error::StoreError;
+use crate::local::LocalFiles;
 use crate::resume::ResumingStore;
 use crate::s3::s3_store;
 
@@ -30,7 +30,7 @@ impl Stores {
         storage: Result<StorageSettings, Arc<CatalogError>>,
         profile: Option<String>,
     ) -> Self {
-        let local: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
+        let local: Arc<dyn ObjectStore> = Arc::new(LocalFiles::new());
         Self {
             known: RwLock::new(HashMap::from([("file://".to_string(), local)])),
             storage,

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use minerva_store::{AccountedStore, ListingCache, Meter, RecordingStore};
+use minerva_store::{AccountedStore, ListingCache, LocalFiles, Meter, RecordingStore};
 use object_store::integration::*;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
@@ -64,4 +64,27 @@ async fn recording_store_over_memory() {
     let store = RecordingStore::new(Arc::new(InMemory::new()));
     suite(&store).await;
     assert!(!store.requests().is_empty());
+}
+
+/// Local files read on the asking thread behave as `LocalFileSystem` does, ranged and
+/// conditional GETs included, on their own and through the accounting.
+#[tokio::test]
+async fn local_files_read_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalFiles::with_prefix(dir.path()).unwrap();
+    put_get_delete_list(&local).await;
+    get_opts(&local).await;
+    list_uses_directories_correctly(&local).await;
+    list_with_delimiter(&local).await;
+    rename_and_copy(&local).await;
+    copy_if_not_exists(&local).await;
+    copy_rename_nonexistent_object(&local).await;
+    stream_get(&local).await;
+    list_with_offset_exclusivity(&local).await;
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalFiles::with_prefix(dir.path()).unwrap();
+    let (store, meter) = accounted(Arc::new(local), "file://");
+    put_get_delete_list(&store).await;
+    stream_get(&store).await;
+    assert!(meter.usage().get_requests > 0);
 }
