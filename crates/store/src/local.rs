@@ -360,7 +360,10 @@ mod tests {
                 matches!(error, object_store::Error::NotFound { .. }),
                 "{error}"
             );
-            let error = store.get_ranges(&location, &[0..2, 2..10]).await.unwrap_err();
+            let error = store
+                .get_ranges(&location, &[0..2, 2..10])
+                .await
+                .unwrap_err();
             let message = error.to_string();
             assert!(
                 message.contains("bytes 2..10") && message.contains("ends at byte 4"),

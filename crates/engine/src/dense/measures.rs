@@ -620,7 +620,7 @@ impl NarrowInts {
 }
 
 /// The floor of a window holding every one of `values` (nulls' slots too) narrow enough that
-/// any lane of `n` of them sums within `[n * floor, n * floor + 2^64)`, so that its wrapped
+/// any lane of `n` of them (at most all) sums within `[n * floor, n * floor + 2^64)`, so that its wrapped
 /// 64-bit sum tells the true one ([`Numbers::absorb_narrow`]); `None` if they lie too far
 /// apart. `values` is not empty.
 ///
@@ -663,6 +663,7 @@ fn add_few_slots<const S: usize>(
 ) -> bool {
     let values = array.values();
     debug_assert_eq!(values.len(), slots.len());
+    debug_assert_eq!(slot_rows[..S].iter().sum::<u64>(), slots.len() as u64);
     let mut sums = [0i64; S];
     for (&v, &slot) in values.iter().zip(slots) {
         for (k, sum) in sums.iter_mut().enumerate() {
