@@ -7,6 +7,11 @@
 //! about a tenth of them that way. [`LocalFiles`] reads byte ranges where they are asked for,
 //! as DuckDB does; listing, heads, whole-object GETs, writes and deletes stay
 //! `LocalFileSystem`'s.
+//!
+//! The cost: on a cold or network disk the asking thread waits for the disk itself, and a
+//! Tokio worker's other tasks wait with it (other workers steal them). A query's scan threads
+//! have nothing else to run meanwhile; `minerva serve`'s other sessions are delayed by a read
+//! at most.
 
 use std::fmt;
 use std::fs::File;
