@@ -52,6 +52,8 @@ enum ReadError {
     },
     #[error("cannot read bytes {start}..{end} of '{path}': the range ends before it starts")]
     Backwards { path: String, start: u64, end: u64 },
+    #[error("cannot read bytes {start}..{end} of '{path}': more than this machine can address")]
+    TooLarge { path: String, start: u64, end: u64 },
     #[error("cannot read '{path}': {source}")]
     Range {
         path: String,
@@ -127,11 +129,10 @@ fn read_range(file: &File, path: &std::path::Path, range: Range<u64>) -> Result<
         start,
         end,
     })?;
-    let len = usize::try_from(len).map_err(|_| ReadError::Io {
+    let len = usize::try_from(len).map_err(|_| ReadError::TooLarge {
         path: display(),
         start,
         end,
-        source: io::Error::new(io::ErrorKind::OutOfMemory, "the range exceeds memory"),
     })?;
     let mut buffer = vec![0u8; len];
     let mut filled = 0;
