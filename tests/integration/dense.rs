@@ -1054,3 +1054,140 @@ async fn dense_scans_read_only_the_chosen_partitions() {
     assert_eq!(summary.objects, 1, "only the day's file is read: {summary}");
     assert!(summary.bytes > 0, "{summary}");
 }
+
+/// A filter on a column the rows are sorted by (ids by listing, times in time order) reads only
+/// the pages whose page index does not rule them out, and answers as DataFusion does: over
+/// files with and without a page index, nulls, several row groups, pages of uneven rows, and
+/// filters that keep a page's rows, a run of pages, no page, or every row.
+#[tokio::test]
+async fn filters_on_sorted_columns_read_only_the_pages_they_may_match() {
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+    let root = tempfile::tempdir().unwrap();
+    let catalog = root.path().join("catalog");
+    write_table_file(
+        &catalog,
+        "default",
+        "events",
+        r#"
+location = "../lake/events"
+columns = [
+  { name = "id", type = "bigint" },
+  { name = "kind", type = "string" },
+  { name = "n", type = "bigint" },
+  { name = "at", type = "timestamp" },
+]
+partition_columns = [{ name = "dt", type = "date" }]
+"#,
+    );
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("kind", DataType::Utf8, true),
+        Field::new("n", DataType::Int64, true),
+        Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+    ]));
+    const H: i64 = 3_600_000_000;
+    let day = 19_783 * 24 * H; // 2024-03-01
+    // Per file: its page statistics (none: no page index) and how its ids run.
+    for (f, statistics) in [
+        EnabledStatistics::Page,
+        EnabledStatistics::Page,
+        EnabledStatistics::Chunk,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rows = 0..3_000_i64;
+        // Sorted ids, each repeated a varying number of times; nulls last.
+        let id: Int64Array = (rows.clone())
+            .map(|i| (i < 2_950).then_some(1_000 + (i * i) / 9_000 + f as i64))
+            .collect();
+        let kind: StringArray = (rows.clone())
+            .map(|i| (i % 13 != 5).then(|| ["view", "call", "share"][(i % 7 % 3) as usize]))
+            .collect();
+        let n: Int64Array = (rows.clone())
+            .map(|i| (i % 11 != 0).then_some((i * 37) % 1_001 - 500))
+            .collect();
+        let at: TimestampMicrosecondArray = rows
+            .map(|i| (i % 97 != 3).then_some(day + f as i64 * 24 * H + i * 28_800_000))
+            .collect();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(id), Arc::new(kind), Arc::new(n), Arc::new(at)],
+        )
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_statistics_enabled(statistics)
+            .set_data_page_row_count_limit(64)
+            .set_write_batch_size(32)
+            .set_max_row_group_row_count(Some(1_100))
+            .build();
+        let path = root
+            .path()
+            .join(format!("lake/events/dt=2024-03-0{}/part.parquet", f + 1));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = std::fs::File::create(&path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+    // "T total → M matched": pages looked at, and kept.
+    let pages = |analyzed: &str| -> (usize, usize) {
+        let name = "page_index_pages_pruned=";
+        let at = analyzed.find(name).expect("the page index metric") + name.len();
+        let numbers: Vec<usize> = analyzed[at..]
+            .split(' ')
+            .take(4)
+            .filter_map(|word| word.parse().ok())
+            .collect();
+        (numbers[0], numbers[1])
+    };
+    let (dense, hash, split) = engines(&catalog);
+    for (sql, pruned) in [
+        (
+            "SELECT kind, count(*), sum(n), min(at) FROM events WHERE id = 1100 GROUP BY 1",
+            true,
+        ),
+        (
+            "SELECT dt, count(*), count(DISTINCT id) FROM events WHERE id BETWEEN 1010 AND 1200 AND kind = 'view' GROUP BY 1",
+            true,
+        ),
+        (
+            "SELECT date_trunc('hour', at), count(*), avg(n) FROM events \
+             WHERE at >= TIMESTAMP '2024-03-02 05:00:00' AND at < TIMESTAMP '2024-03-02 07:30:00' GROUP BY 1",
+            true,
+        ),
+        // An id of no row group (ruled out by their statistics: no page looked at); every
+        // id (the pages of nulls only are left out); values of every page.
+        ("SELECT count(*), sum(n) FROM events WHERE id = 999", false),
+        (
+            "SELECT kind, count(*), max(n) FROM events WHERE id >= 0 GROUP BY 1",
+            true,
+        ),
+        (
+            "SELECT kind, count(*), min(id) FROM events WHERE n >= -500 GROUP BY 1",
+            false,
+        ),
+        (
+            "SELECT count(*) FROM events WHERE id IS NULL OR id = 1500",
+            true,
+        ),
+        // Two columns in one condition: no page can be ruled out by one column's index.
+        (
+            "SELECT count(*) FROM events WHERE id = 1500 OR n = 7",
+            false,
+        ),
+    ] {
+        let want = sorted_rows(&hash, sql).await;
+        assert!(!want.is_empty(), "{sql}");
+        assert_eq!(sorted_rows(&dense, sql).await, want, "{sql}");
+        assert_eq!(sorted_rows(&split, sql).await, want, "{sql} (split)");
+        let analyzed = rows(&dense, &format!("EXPLAIN ANALYZE {sql}"))
+            .await
+            .join("\n");
+        assert!(analyzed.contains("DenseAggregateExec"), "{analyzed}");
+        let (looked_at, kept) = pages(&analyzed);
+        assert_eq!(kept < looked_at, pruned, "{sql}: {analyzed}");
+    }
+}

@@ -19,7 +19,10 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, HashMap, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::ParquetFileReaderFactory;
-use datafusion::datasource::physical_plan::parquet::DefaultParquetFileReaderFactory;
+use datafusion::datasource::physical_plan::parquet::{
+    DefaultParquetFileReaderFactory, PagePruningAccessPlanFilter, ParquetAccessPlan,
+    ParquetFileMetrics, RowGroupAccess,
+};
 use datafusion::error::Result;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit};
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -42,7 +45,7 @@ use object_store::ObjectStore;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions,
-    RowFilter as ParquetRowFilter,
+    RowFilter as ParquetRowFilter, RowSelection,
 };
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
@@ -63,7 +66,9 @@ use crate::scan::drift::check_column;
 use crate::scan::footers::{
     DiskFooters, FOOTER_HINT, FooterFetch, is_remote, remote_footers_at_once,
 };
-use crate::scan::readahead::{Chunks, FetchedReader, ReadAhead, Wanted, chunk_ranges, cut};
+use crate::scan::readahead::{
+    Chunks, FetchedReader, ReadAhead, Wanted, chunk_ranges, cut, selected_ranges,
+};
 use datafusion::physical_optimizer::pruning::PruningPredicate;
 use minerva_catalog::display_byte_size;
 
@@ -135,6 +140,9 @@ pub(crate) struct DenseScan {
     pub row_filter: Option<RowFilter>,
     /// The row filter over row group statistics: row groups it rules out are not read.
     pub pruning: Option<Arc<PruningPredicate>>,
+    /// The row filter's conjuncts on one column each, over each page's statistics (the page
+    /// index): within the row groups read, only pages they do not rule out are decoded.
+    pub page_pruning: Option<Arc<PagePruningAccessPlanFilter>>,
     pub aggregates: Vec<AggregatePlan>,
     pub outputs: Vec<Output>,
     pub schema: SchemaRef,
@@ -329,7 +337,8 @@ impl Fallback {
     /// worker's partial state cannot fall back, so a coordinator decides before it splits).
     pub(crate) async fn applies_to(&self, scan: &DenseScan, context: &TaskContext) -> Result<bool> {
         let store = context.runtime_env().object_store(&scan.store_url)?;
-        let files = plan_files(scan, &store, context).await?;
+        let metrics = ExecutionPlanMetricsSet::new();
+        let files = plan_files(scan, &store, context, &metrics).await?;
         Ok(self.applies(&files))
     }
 
@@ -698,6 +707,9 @@ struct FilePlan {
     mask: ProjectionMask,
     /// The row groups to read: those the statistics do not rule out.
     row_groups: Vec<usize>,
+    /// Of those, the ones whose page index rules out some pages: the rows left to read (in
+    /// runs of whole pages).
+    selections: HashMap<usize, RowSelection>,
     /// The columns the row filter reads.
     filter_mask: ProjectionMask,
     /// The text filters whose columns the file has, and those columns (see [`Selectivity`]).
@@ -725,7 +737,7 @@ async fn run(
     let store = context.runtime_env().object_store(&scan.store_url)?;
     // DataFusion's reader: its byte-range requests and metrics, under our accounting store.
     let readers = Arc::new(DefaultParquetFileReaderFactory::new(Arc::clone(&store)));
-    let files = plan_files(&scan, &store, &context).await?;
+    let files = plan_files(&scan, &store, &context, &metrics).await?;
     if let Some(fallback) = &scan.fallback
         && fallback.applies(&files)
     {
@@ -767,10 +779,12 @@ async fn run(
                 .iter()
                 .map(|&(f, rg)| Wanted {
                     location: files[f].file.object_meta.location.clone(),
-                    ranges: chunk_ranges(
+                    ranges: selected_ranges(
                         files[f].reader.metadata(),
                         rg,
                         &[&files[f].mask, &files[f].filter_mask],
+                        files[f].selections.get(&rg),
+                        BATCH_ROWS,
                     ),
                 })
                 .collect();
@@ -966,6 +980,7 @@ async fn plan_files(
     scan: &DenseScan,
     store: &Arc<dyn ObjectStore>,
     context: &TaskContext,
+    metrics: &ExecutionPlanMetricsSet,
 ) -> Result<Vec<FilePlan>> {
     let columns = scan.columns();
     let options = context.session_config().options();
@@ -995,8 +1010,11 @@ async fn plan_files(
         disk: disk.as_deref(),
         stats: stats.as_deref(),
         size_hint,
-        // Row groups are chosen by partition, never by page: the page index is not read.
-        page_index: Some(PageIndexPolicy::Skip),
+        // The page index is read only where a filter on a column may rule pages out.
+        page_index: Some(match scan.page_pruning {
+            Some(_) => PageIndexPolicy::Optional,
+            None => PageIndexPolicy::Skip,
+        }),
     };
     let plans = scan
         .files
@@ -1009,7 +1027,7 @@ async fn plan_files(
                     .fetch(&file.object_meta)
                     .await
                     .map_err(|e| read_error(scan, file, None, e).into_datafusion())?;
-                plan_file(scan, file, metadata, columns)
+                plan_file(scan, file, metadata, columns, metrics)
             }
             .boxed()
         })
@@ -1042,6 +1060,7 @@ fn plan_file(
     file: &PartitionedFile,
     metadata: Arc<ParquetMetaData>,
     columns: &[(String, bool)],
+    metrics: &ExecutionPlanMetricsSet,
 ) -> Result<FilePlan> {
     let file_metadata = metadata.file_metadata();
     let schema = parquet::arrow::parquet_to_arrow_schema(
@@ -1132,9 +1151,18 @@ fn plan_file(
     );
     let partition = partition_keys(scan, file)?;
     let conditions = partition_conditions(scan, file)?;
+    let row_groups = row_groups_to_read(scan.pruning.as_deref(), &metadata, &schema);
+    let (row_groups, selections) = match &scan.page_pruning {
+        Some(pages) => {
+            let metrics = ParquetFileMetrics::new(0, file.object_meta.location.as_ref(), metrics);
+            pages_to_read(pages, row_groups, &metadata, &schema, &metrics)
+        }
+        None => (row_groups, HashMap::new()),
+    };
     Ok(FilePlan {
         file: file.clone(),
-        row_groups: row_groups_to_read(scan.pruning.as_deref(), &metadata, &schema),
+        row_groups,
+        selections,
         reader,
         mask,
         filter_mask,
@@ -1145,6 +1173,42 @@ fn plan_file(
         int64s,
         mask_without_int64s,
     })
+}
+
+/// Of `row_groups` of a file (`metadata`, read as `schema`), those `pages` does not rule out,
+/// and the rows left to read in each that it rules pages of out. A file without a page index
+/// keeps them all, whole.
+fn pages_to_read(
+    pages: &PagePruningAccessPlanFilter,
+    row_groups: Vec<usize>,
+    metadata: &ParquetMetaData,
+    schema: &Schema,
+    metrics: &ParquetFileMetrics,
+) -> (Vec<usize>, HashMap<usize, RowSelection>) {
+    if metadata.offset_index().is_none() || metadata.column_index().is_none() {
+        return (row_groups, HashMap::new());
+    }
+    let mut plan = ParquetAccessPlan::new_none(metadata.num_row_groups());
+    for &rg in &row_groups {
+        plan.scan(rg);
+    }
+    let descr = metadata.file_metadata().schema_descr();
+    let plan = pages.prune_plan_with_page_index(plan, schema, descr, metadata, metrics);
+    let mut kept = Vec::with_capacity(row_groups.len());
+    let mut selections = HashMap::new();
+    for (rg, access) in plan.into_inner().into_iter().enumerate() {
+        match access {
+            RowGroupAccess::Skip => {}
+            RowGroupAccess::Scan => kept.push(rg),
+            RowGroupAccess::Selection(selection) => {
+                kept.push(rg);
+                if selection.skipped_row_count() > 0 {
+                    selections.insert(rg, selection);
+                }
+            }
+        }
+    }
+    (kept, selections)
 }
 
 /// The file's partition values as a batch of one row.
@@ -1366,8 +1430,10 @@ impl Worker {
         let filters_first = !plan.text_filters.0.is_empty() && self.selectivity.filters_first();
         let metadata = plan.reader.metadata();
         let row_group = metadata.row_group(rg);
+        let selection = plan.selections.get(&rg);
         // Where every row is read (no row filter), `bigint` operands are decoded here.
         let decoded = !filters_first
+            && selection.is_none()
             && scan.row_filter.is_none()
             && !plan.int64s.is_empty()
             && (plan.int64s.iter()).all(|(_, leaf)| Int64Pages::decodes(row_group.column(*leaf)));
@@ -1415,6 +1481,9 @@ impl Worker {
                 .with_projection(mask)
                 .with_row_groups(vec![rg])
                 .with_batch_size(BATCH_ROWS);
+        if let Some(selection) = selection {
+            builder = builder.with_row_selection(selection.clone());
+        }
         let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::new();
         if filters_first {
             predicates.push(text_predicate(scan, &plan.text_filters, &self.selectivity));

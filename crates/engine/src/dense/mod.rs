@@ -53,6 +53,7 @@ use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, DFSchemaRef};
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::PagePruningAccessPlanFilter;
 use datafusion::datasource::source_as_provider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
@@ -1009,7 +1010,7 @@ fn plan_scan(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let (row_filter, pruning) = match conjunction(query.row_filters.iter().cloned()) {
+    let (row_filter, pruning, page_pruning) = match conjunction(query.row_filters.iter().cloned()) {
         Some(predicate) => {
             let names = column_names(&predicate);
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -1019,9 +1020,12 @@ fn plan_scan(
             let pruning = PruningPredicateBuilder::new()
                 .with_file_schema(Arc::clone(&schema))
                 .build(Arc::clone(&predicate));
-            (Some(RowFilter { predicate, schema }), pruning)
+            // Its conjuncts on one column each, over the page index where a file has one.
+            let pages = PagePruningAccessPlanFilter::new(&predicate, Arc::clone(&schema));
+            let pages = (pages.filter_number() > 0).then(|| Arc::new(pages));
+            (Some(RowFilter { predicate, schema }), pruning, pages)
         }
-        None => (None, None),
+        None => (None, None, None),
     };
     let aggregates = (query.aggregates.iter())
         .map(|aggregate| {
@@ -1068,6 +1072,7 @@ fn plan_scan(
         text_filters,
         row_filter,
         pruning,
+        page_pruning,
         aggregates,
         outputs: keys.outputs,
         schema: Arc::new(query.schema.as_arrow().clone()),

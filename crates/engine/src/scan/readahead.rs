@@ -18,7 +18,7 @@ use futures::{FutureExt, StreamExt};
 use object_store::ObjectStore;
 use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection};
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::file::metadata::ParquetMetaData;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
@@ -112,7 +112,7 @@ pub(crate) fn chunk_ranges(
     row_group: usize,
     masks: &[&ProjectionMask],
 ) -> Vec<Range<u64>> {
-    let mut ranges: Vec<Range<u64>> = metadata
+    let ranges: Vec<Range<u64>> = metadata
         .row_group(row_group)
         .columns()
         .iter()
@@ -123,6 +123,64 @@ pub(crate) fn chunk_ranges(
             start..start + length
         })
         .collect();
+    merged(ranges)
+}
+
+/// As [`chunk_ranges`], but where `selection` leaves out rows of the row group and the file
+/// has an offset index: of each chunk only its dictionary page and the data pages holding rows
+/// of a batch of `batch_rows` the selection reads (the reader, caching a filter's columns,
+/// may read whole batches), as the reader fetches them.
+pub(crate) fn selected_ranges(
+    metadata: &ParquetMetaData,
+    row_group: usize,
+    masks: &[&ProjectionMask],
+    selection: Option<&RowSelection>,
+    batch_rows: usize,
+) -> Vec<Range<u64>> {
+    let (Some(selection), Some(offsets)) = (selection, metadata.offset_index()) else {
+        return chunk_ranges(metadata, row_group, masks);
+    };
+    let Some(offsets) = offsets.get(row_group) else {
+        return chunk_ranges(metadata, row_group, masks);
+    };
+    let batch_rows = batch_rows.max(1);
+    let rows = usize::try_from(metadata.row_group(row_group).num_rows()).unwrap_or(0);
+    let mut batches: Vec<Range<usize>> = Vec::new();
+    let mut at = 0;
+    for selector in selection.iter() {
+        if !selector.skip && selector.row_count > 0 {
+            let start = at / batch_rows * batch_rows;
+            let end = ((at + selector.row_count).div_ceil(batch_rows) * batch_rows).min(rows);
+            match batches.last_mut() {
+                Some(last) if start <= last.end => last.end = last.end.max(end),
+                _ => batches.push(start..end),
+            }
+        }
+        at += selector.row_count;
+    }
+    let batches = RowSelection::from_consecutive_ranges(batches.into_iter(), rows);
+    let columns = metadata.row_group(row_group).columns();
+    let mut ranges = Vec::new();
+    for (leaf, column) in columns.iter().enumerate() {
+        if !masks.iter().any(|mask| mask.leaf_included(leaf)) {
+            continue;
+        }
+        let (start, length) = column.byte_range();
+        let Some(pages) = offsets.get(leaf).map(|o| o.page_locations()) else {
+            ranges.push(start..start + length);
+            continue;
+        };
+        match pages.first() {
+            Some(first) if first.offset as u64 > start => ranges.push(start..first.offset as u64),
+            _ => {}
+        }
+        ranges.extend(batches.scan_ranges(pages));
+    }
+    merged(ranges)
+}
+
+/// `ranges` in file order, overlapping or adjacent ones merged.
+fn merged(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
     ranges.sort_by_key(|r| r.start);
     let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
     for range in ranges {
@@ -196,6 +254,7 @@ impl AsyncFileReader for FetchedReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::array::RecordBatch;
     use object_store::memory::InMemory;
     use object_store::{ObjectStoreExt, PutPayload};
 
@@ -277,5 +336,146 @@ mod tests {
             Some((0, Err(object_store::Error::NotFound { .. })))
         ));
         assert!(ahead.next().await.is_none());
+    }
+
+    /// A reader for whatever the chunks fetched ahead do not hold: an error.
+    struct Refuses;
+
+    impl AsyncFileReader for Refuses {
+        fn get_bytes(
+            &mut self,
+            range: Range<u64>,
+        ) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+            let error = parquet::errors::ParquetError::General(format!("{range:?} not fetched"));
+            futures::future::ready(Err(error)).boxed()
+        }
+
+        fn get_metadata<'a>(
+            &'a mut self,
+            _: Option<&'a ArrowReaderOptions>,
+        ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+            futures::future::ready(Err(parquet::errors::ParquetError::General(
+                "no metadata here".into(),
+            )))
+            .boxed()
+        }
+    }
+
+    /// A file of two columns in pages of 40 rows (the first sorted and plain, the second with
+    /// nulls and a dictionary), two row groups of 700 and 500 rows.
+    fn paged_file() -> Bytes {
+        use arrow::array::Int64Array;
+        use arrow::datatypes::{DataType, Field, Schema};
+        use parquet::arrow::ArrowWriter;
+        use parquet::file::properties::WriterProperties;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("b", DataType::Int64, true),
+        ]));
+        let a = Int64Array::from_iter_values(0..1_200);
+        let b: Int64Array = (0..1_200)
+            .map(|i| (i % 7 != 0).then_some(i * 31 % 97))
+            .collect();
+        let batch =
+            RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(a), Arc::new(b)]).unwrap();
+        let props = WriterProperties::builder()
+            .set_column_dictionary_enabled("a".into(), false)
+            .set_data_page_row_count_limit(40)
+            .set_write_batch_size(20)
+            .set_max_row_group_row_count(Some(700))
+            .build();
+        let mut file = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut file, schema, Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        Bytes::from(file)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// The ranges chosen for a row selection hold every byte the reader asks for (the
+        /// reader behind them refuses anything else), and far fewer than the whole chunks
+        /// where the selection is narrow.
+        #[test]
+        fn selected_pages_hold_what_the_reader_reads(
+            runs in proptest::collection::vec((0usize..90, 0usize..90), 1..6),
+            row_group in 0usize..2,
+            batch_rows in proptest::sample::select(vec![16usize, 64, 1 << 16]),
+            filtered in proptest::bool::ANY,
+        ) {
+            use parquet::arrow::ParquetRecordBatchStreamBuilder;
+            use parquet::arrow::arrow_reader::{
+                ArrowPredicateFn, ArrowReaderMetadata, ParquetRecordBatchReaderBuilder,
+                RowFilter, RowSelector,
+            };
+            use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
+            let file = paged_file();
+            let metadata = ParquetMetaDataReader::new()
+                .with_page_index_policy(PageIndexPolicy::Required)
+                .parse_and_finish(&file)
+                .unwrap();
+            let rows = metadata.row_group(row_group).num_rows() as usize;
+            // Alternating runs skipped and selected, the rest skipped.
+            let mut selectors = Vec::new();
+            let mut left = rows;
+            for (skip, select) in runs {
+                let (skip, select) = (skip.min(left), select.min(left - skip.min(left)));
+                selectors.push(RowSelector::skip(skip));
+                selectors.push(RowSelector::select(select));
+                left -= skip + select;
+            }
+            selectors.push(RowSelector::skip(left));
+            let selection = RowSelection::from(selectors);
+            let descr = metadata.file_metadata().schema_descr_ptr();
+            let both = ProjectionMask::all();
+            let first = ProjectionMask::leaves(&descr, [0]);
+            let ranges = selected_ranges(&metadata, row_group, &[&both], Some(&selection), batch_rows);
+            let whole: u64 = chunk_ranges(&metadata, row_group, &[&both]).iter().map(|r| r.end - r.start).sum();
+            let fetched: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+            proptest::prop_assert!(fetched <= whole);
+            if selection.row_count() <= 40 && batch_rows <= 64 {
+                proptest::prop_assert!(fetched * 2 < whole, "{fetched} of {whole} bytes");
+            }
+            let chunks: Chunks = Arc::new(
+                ranges.iter().map(|r| (r.clone(), file.slice(r.start as usize..r.end as usize))).collect(),
+            );
+            let filter = || {
+                let predicate = ArrowPredicateFn::new(first.clone(), |batch: RecordBatch| {
+                    let a = batch.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+                    Ok(a.iter().map(|v| v.map(|v| v % 3 != 0)).collect())
+                });
+                RowFilter::new(vec![Box::new(predicate)])
+            };
+            let metadata = Arc::new(metadata);
+            let reader_metadata = ArrowReaderMetadata::try_new(Arc::clone(&metadata), Default::default()).unwrap();
+            let answer: Vec<RecordBatch> = futures::executor::block_on(async {
+                let reader = FetchedReader::new(chunks, Box::new(Refuses));
+                let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, reader_metadata.clone())
+                    .with_row_groups(vec![row_group])
+                    .with_row_selection(selection.clone())
+                    .with_batch_size(batch_rows);
+                if filtered {
+                    builder = builder.with_row_filter(filter());
+                }
+                futures::TryStreamExt::try_collect(builder.build().unwrap()).await
+            }).unwrap();
+            let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file.clone(), reader_metadata)
+                .with_row_groups(vec![row_group])
+                .with_row_selection(selection)
+                .with_batch_size(batch_rows);
+            if filtered {
+                builder = builder.with_row_filter(filter());
+            }
+            let expected: Vec<RecordBatch> = builder.build().unwrap().collect::<Result<_, _>>().unwrap();
+            let concat = |batches: &[RecordBatch]| {
+                arrow::compute::concat_batches(&batches.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(arrow::datatypes::Schema::empty())), batches).unwrap()
+            };
+            if !expected.is_empty() {
+                proptest::prop_assert_eq!(concat(&answer), concat(&expected));
+            } else {
+                proptest::prop_assert!(answer.iter().all(|b| b.num_rows() == 0));
+            }
+        }
     }
 }
