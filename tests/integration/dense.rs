@@ -863,6 +863,11 @@ partition_columns = [{ name = "dt", type = "date" }]
             "SELECT region, count(*) FROM events WHERE kind IS NULL AND region <> 'east' GROUP BY 1",
             true,
         ),
+        // Conditions on a column after one only the filter reads (left out once applied).
+        (
+            "SELECT count(*) FILTER (WHERE region = 'north'), sum(CASE WHEN region <> 'east' THEN n END), count(*) FROM events WHERE kind = 'rare'",
+            true,
+        ),
         (
             "SELECT region, count(*), min(n) FROM events WHERE kind <> 'rare' GROUP BY 1",
             false,
@@ -1189,5 +1194,145 @@ partition_columns = [{ name = "dt", type = "date" }]
         assert!(analyzed.contains("DenseAggregateExec"), "{analyzed}");
         let (looked_at, kept) = pages(&analyzed);
         assert_eq!(kept < looked_at, pruned, "{sql}: {analyzed}");
+    }
+}
+
+/// Keys that are functions constant within an hour of a timestamp (or a day of a date) are
+/// known from the page index where a page's values fall in one hour: such runs of pages are
+/// read without their timestamps. Answers equal DataFusion's over rows in time order (pages
+/// within an hour and across two, a page with a null), rows out of order (no runs), a file
+/// without a page index, with text filters applied first, a row filter, decoded `bigint`
+/// operands, and where the timestamp is read for something else too (no runs).
+#[tokio::test]
+async fn hourly_keys_of_sorted_times_are_read_from_the_page_index() {
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+    let root = tempfile::tempdir().unwrap();
+    let catalog = root.path().join("catalog");
+    write_table_file(
+        &catalog,
+        "default",
+        "events",
+        r#"
+location = "../lake/events"
+columns = [
+  { name = "id", type = "bigint" },
+  { name = "kind", type = "string" },
+  { name = "n", type = "bigint" },
+  { name = "at", type = "timestamp" },
+  { name = "day", type = "date" },
+]
+partition_columns = [{ name = "dt", type = "date" }]
+"#,
+    );
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("kind", DataType::Utf8, true),
+        Field::new("n", DataType::Int64, true),
+        Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+        Field::new("day", DataType::Date32, true),
+    ]));
+    const S: i64 = 1_000_000;
+    let start = 19_783 * 86_400 * S; // 2024-03-01
+    // Per file: its page statistics, and whether its rows are in time order.
+    for (f, (statistics, sorted)) in [
+        (EnabledStatistics::Page, true),
+        (EnabledStatistics::Page, false),
+        (EnabledStatistics::Chunk, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rows = 0..4_000_i64;
+        // 25 s apart: a page of 64 rows spans 27 minutes, within an hour or across two.
+        let second = |i: i64| match sorted {
+            true => i * 25,
+            false => (i * 7_919) % 4_000 * 25,
+        };
+        let id: Int64Array = (rows.clone()).map(|i| Some(i / 3)).collect();
+        let kind: StringArray = (rows.clone())
+            .map(|i| (i % 13 != 5).then(|| ["view", "call", "share"][(i % 7 % 3) as usize]))
+            .collect();
+        let n: Int64Array = (rows.clone())
+            .map(|i| (i % 11 != 0).then_some((i * 37) % 1_001 - 500))
+            .collect();
+        let at: TimestampMicrosecondArray = (rows.clone())
+            .map(|i| (i != 1_000).then_some(start + f as i64 * 86_400 * S + second(i) * S))
+            .collect();
+        let day: arrow::array::Date32Array = rows
+            .map(|i| Some(19_783 + f as i32 * 3 + (second(i) / 40_000) as i32))
+            .collect();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(id),
+                Arc::new(kind),
+                Arc::new(n),
+                Arc::new(at),
+                Arc::new(day),
+            ],
+        )
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_statistics_enabled(statistics)
+            .set_data_page_row_count_limit(64)
+            .set_write_batch_size(32)
+            .set_max_row_group_row_count(Some(1_500))
+            .build();
+        let path = root
+            .path()
+            .join(format!("lake/events/dt=2024-03-0{}/part.parquet", f + 1));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = std::fs::File::create(&path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+    let (dense, hash, split) = engines(&catalog);
+    for (sql, from_index) in [
+        (
+            "SELECT hour(at), count(*), sum(n), max(n) FROM events GROUP BY 1",
+            true,
+        ),
+        (
+            "SELECT date_trunc('hour', at), count(*), avg(n) FROM events WHERE kind = 'call' GROUP BY 1",
+            true,
+        ),
+        (
+            "SELECT extract(hour FROM at), day_of_week(at), count(*), min(n) FROM events \
+             WHERE id BETWEEN 100 AND 900 GROUP BY 1, 2",
+            true,
+        ),
+        (
+            "SELECT kind, CAST(at AS DATE), count(*) FROM events GROUP BY 1, 2",
+            true,
+        ),
+        ("SELECT month(day), count(*) FROM events GROUP BY 1", true),
+        // The timestamps are read for more than the key: decoded.
+        (
+            "SELECT hour(at), count(*), min(at) FROM events GROUP BY 1",
+            false,
+        ),
+        (
+            "SELECT hour(at), count(*) FROM events WHERE at > TIMESTAMP '2024-03-01 05:00:00' GROUP BY 1",
+            false,
+        ),
+        // Not constant within an hour.
+        (
+            "SELECT date_trunc('minute', at), count(*) FROM events GROUP BY 1",
+            false,
+        ),
+    ] {
+        let want = sorted_rows(&hash, sql).await;
+        assert!(!want.is_empty(), "{sql}");
+        assert_eq!(sorted_rows(&dense, sql).await, want, "{sql}");
+        assert_eq!(sorted_rows(&split, sql).await, want, "{sql} (split)");
+        let analyzed = rows(&dense, &format!("EXPLAIN ANALYZE {sql}"))
+            .await
+            .join("\n");
+        assert!(analyzed.contains("DenseAggregateExec"), "{analyzed}");
+        let runs = metric(&analyzed, "key_runs_from_page_index").unwrap_or(0);
+        assert_eq!(runs > 0, from_index, "{sql}: {analyzed}");
     }
 }

@@ -67,7 +67,7 @@ use crate::scan::footers::{
     DiskFooters, FOOTER_HINT, FooterFetch, is_remote, remote_footers_at_once,
 };
 use crate::scan::readahead::{
-    Chunks, FetchedReader, ReadAhead, Wanted, chunk_ranges, cut, selected_ranges,
+    Chunks, FetchedReader, ReadAhead, Wanted, chunk_ranges, cut, merged, selected_ranges,
 };
 use datafusion::physical_optimizer::pruning::PruningPredicate;
 use minerva_catalog::display_byte_size;
@@ -491,34 +491,94 @@ impl DenseScan {
         columns
     }
 
-    /// The columns read only as aggregates' operands (no key, filter or condition reads them).
-    fn aggregate_only_columns(&self) -> Vec<String> {
-        let mut others: Vec<&String> = Vec::new();
-        for key in &self.text_keys {
-            others.push(key.derived.as_ref().map_or(&key.column, |d| &d.column));
+    /// The columns read by the text keys `keys` keeps (a derived key: its column), the text
+    /// filters if `filters`, the integer key, the row filter, the aggregates' conditions and,
+    /// if `operands`, their operands.
+    fn columns_read_by(
+        &self,
+        keys: impl Fn(&EntryKey) -> bool,
+        filters: bool,
+        operands: bool,
+    ) -> Vec<&String> {
+        let mut read: Vec<&String> = Vec::new();
+        for key in self.text_keys.iter().filter(|k| keys(k)) {
+            read.push(key.derived.as_ref().map_or(&key.column, |d| &d.column));
         }
-        others.extend(self.text_filters.iter().map(|f| &f.column));
-        others.extend(&self.integer_key);
-        others.extend(
+        if filters {
+            read.extend(self.text_filters.iter().map(|f| &f.column));
+        }
+        read.extend(&self.integer_key);
+        read.extend(
             self.row_filter
                 .iter()
                 .flat_map(|f| f.schema.fields().iter().map(|f| f.name())),
         );
         for plan in &self.aggregates {
+            if operands {
+                read.extend(plan.aggregate.operand_columns());
+            }
             match &plan.condition {
-                Some(PlannedCondition::Text(filter)) => others.push(&filter.column),
+                Some(PlannedCondition::Text(filter)) => read.push(&filter.column),
                 Some(PlannedCondition::Row(filter)) => {
-                    others.extend(filter.schema.fields().iter().map(|f| f.name()))
+                    read.extend(filter.schema.fields().iter().map(|f| f.name()))
                 }
                 _ => {}
             }
         }
+        read
+    }
+
+    /// The columns read only as aggregates' operands (no key, filter or condition reads them).
+    fn aggregate_only_columns(&self) -> Vec<String> {
+        let others = self.columns_read_by(|_| true, true, false);
         let mut only: Vec<String> = Vec::new();
         for plan in &self.aggregates {
             for c in plan.aggregate.operand_columns() {
                 if !others.contains(&c) && !only.contains(c) {
                     only.push(c.clone());
                 }
+            }
+        }
+        only
+    }
+
+    /// The column whose group keys are all functions constant within a bucket of its values
+    /// (an hour of a timestamp, a day of a date: see [`Per::Bucket`]) and that nothing else
+    /// reads, and the bucket's width. Where a page's values all fall in one bucket (its page
+    /// index says so), the keys of its rows are known without decoding it.
+    fn bucket_key(&self) -> Option<(String, i64)> {
+        let mut found: Option<(&String, i64)> = None;
+        for key in &self.text_keys {
+            let Some(derived) = &key.derived else {
+                continue;
+            };
+            let Per::Bucket(width) = derived.per else {
+                continue;
+            };
+            match found {
+                None => found = Some((&derived.column, width)),
+                Some((column, w)) if column == &derived.column && w == width => {}
+                Some(_) => return None,
+            }
+        }
+        let (column, width) = found?;
+        let bucketed = |key: &EntryKey| {
+            key.derived
+                .as_ref()
+                .is_some_and(|d| matches!(d.per, Per::Bucket(_)))
+        };
+        let others = self.columns_read_by(|key| !bucketed(key), true, true);
+        (!others.contains(&column)).then(|| (column.clone(), width))
+    }
+
+    /// The columns read only by text filters (no key, operand, condition or row filter reads
+    /// them): where the reader applies the text filters first, they are not decoded again.
+    fn filter_only_columns(&self) -> Vec<String> {
+        let others = self.columns_read_by(|_| true, false, true);
+        let mut only: Vec<String> = Vec::new();
+        for filter in &self.text_filters {
+            if !others.contains(&&filter.column) && !only.contains(&filter.column) {
+                only.push(filter.column.clone());
             }
         }
         only
@@ -714,6 +774,10 @@ struct FilePlan {
     filter_mask: ProjectionMask,
     /// The text filters whose columns the file has, and those columns (see [`Selectivity`]).
     text_filters: (Vec<usize>, ProjectionMask),
+    /// The file's columns only text filters read: not decoded again where the reader
+    /// applies the filters first (`mask_filtered_first` leaves them out).
+    filter_only: Vec<String>,
+    mask_filtered_first: ProjectionMask,
     partition: Vec<ScalarValue>,
     /// Per aggregate with a condition on partition columns, its answer for this file.
     conditions: Vec<Option<bool>>,
@@ -724,6 +788,178 @@ struct FilePlan {
     int64s: Vec<(String, usize)>,
     /// `mask` without the `int64s`.
     mask_without_int64s: ProjectionMask,
+    /// The columns `mask` reads.
+    read: Vec<String>,
+    /// The bucket key's column ([`DenseScan::bucket_key`]) and, per row group where some of
+    /// its pages hold one bucket each, its rows in runs of pages.
+    buckets: Option<(String, HashMap<usize, Vec<BucketRun>>)>,
+}
+
+impl FilePlan {
+    /// The byte ranges of row group `rg` its read needs, to fetch ahead of it: the pages its
+    /// selection leaves of the columns read, but of the bucket key's column only those of
+    /// runs of more than one bucket.
+    fn ranges_ahead(&self, rg: usize) -> Vec<std::ops::Range<u64>> {
+        let metadata = self.reader.metadata();
+        let selection = self.selections.get(&rg);
+        // (Where text filters may be applied first, the key's column is read whole: see
+        // `Worker::read_row_group`.)
+        let runs = (self.buckets.as_ref())
+            .filter(|_| self.text_filters.0.is_empty())
+            .and_then(|(column, runs)| Some((column, runs.get(&rg)?)));
+        // The row filter's columns and the text filters': cached a batch at a time.
+        let filtered = [&self.filter_mask, &self.text_filters.1];
+        let Some((column, runs)) = runs else {
+            let masks = [&self.mask, &self.filter_mask];
+            return selected_ranges(metadata, rg, &masks, selection, &filtered, BATCH_ROWS);
+        };
+        let others = self.mask_of(|c| c != column);
+        let masks = [&others, &self.filter_mask];
+        let mut ranges = selected_ranges(metadata, rg, &masks, selection, &filtered, BATCH_ROWS);
+        let rows = usize::try_from(metadata.row_group(rg).num_rows()).unwrap_or_default();
+        let undecided = RowSelection::from_consecutive_ranges(
+            (runs.iter().filter(|run| run.value.is_none())).map(|run| run.rows.clone()),
+            rows,
+        );
+        let undecided = match selection {
+            Some(selection) => selection.intersection(&undecided),
+            None => undecided,
+        };
+        if undecided.selects_any() {
+            let key = self.mask_of(|c| c == column);
+            ranges.extend(selected_ranges(
+                metadata,
+                rg,
+                &[&key],
+                Some(&undecided),
+                &[],
+                1,
+            ));
+        }
+        merged(ranges)
+    }
+
+    /// The mask of the columns read that `keep` keeps.
+    fn mask_of(&self, keep: impl Fn(&str) -> bool) -> ProjectionMask {
+        let descr = self.reader.metadata().file_metadata().schema_descr();
+        ProjectionMask::columns(
+            descr,
+            self.read.iter().map(String::as_str).filter(|c| keep(c)),
+        )
+    }
+}
+
+/// Consecutive rows of a row group whose pages of the bucket key's column either all hold
+/// values of one bucket (`value`: one of them) or not.
+#[derive(Debug, Clone, PartialEq)]
+struct BucketRun {
+    rows: std::ops::Range<usize>,
+    value: Option<i64>,
+}
+
+/// The most runs a row group is read in (each run is read by a reader of its own).
+const MAX_BUCKET_RUNS: usize = 32;
+
+/// Per row group of `row_groups` where some pages of column `leaf` hold values of one bucket
+/// of `width` each (no nulls; their page index says so), its rows as runs of such pages (of
+/// one bucket) and of other pages. Nothing for a file without a page index, a column of
+/// another physical type than 32- or 64-bit integers, or a row group of too many runs.
+fn bucket_runs(
+    metadata: &ParquetMetaData,
+    row_groups: &[usize],
+    leaf: usize,
+    width: i64,
+) -> HashMap<usize, Vec<BucketRun>> {
+    use parquet::file::page_index::column_index::ColumnIndexMetaData;
+    let mut found = HashMap::new();
+    let (Some(indexes), Some(offsets)) = (metadata.column_index(), metadata.offset_index()) else {
+        return found;
+    };
+    let bucket = |v: i64| v.div_euclid(width);
+    for &rg in row_groups {
+        let (Some(index), Some(offsets)) = (
+            indexes.get(rg).and_then(|c| c.get(leaf)),
+            offsets.get(rg).and_then(|c| c.get(leaf)),
+        ) else {
+            continue;
+        };
+        let pages = offsets.page_locations();
+        // An index of as many pages as the offset index lists (else it is not trusted).
+        let pages_listed = match index {
+            ColumnIndexMetaData::INT64(ix) => ix.num_pages(),
+            ColumnIndexMetaData::INT32(ix) => ix.num_pages(),
+            _ => continue,
+        };
+        if usize::try_from(pages_listed).ok() != Some(pages.len()) {
+            continue;
+        }
+        // (Read with `get`: a corrupt index is no index, never a panic.)
+        let nulls = index.null_counts();
+        let page_value = |i: usize| -> Option<i64> {
+            if nulls?.get(i) != Some(&0) {
+                return None;
+            }
+            let (lo, hi) = match index {
+                ColumnIndexMetaData::INT64(ix) => {
+                    (*ix.min_values().get(i)?, *ix.max_values().get(i)?)
+                }
+                ColumnIndexMetaData::INT32(ix) => (
+                    i64::from(*ix.min_values().get(i)?),
+                    i64::from(*ix.max_values().get(i)?),
+                ),
+                _ => return None,
+            };
+            (bucket(lo) == bucket(hi)).then_some(lo)
+        };
+        let rows = usize::try_from(metadata.row_group(rg).num_rows()).unwrap_or(0);
+        let mut runs: Vec<BucketRun> = Vec::new();
+        for (i, page) in pages.iter().enumerate() {
+            let start = usize::try_from(page.first_row_index).unwrap_or(usize::MAX);
+            let end = pages.get(i + 1).map_or(rows, |next| {
+                usize::try_from(next.first_row_index).unwrap_or(usize::MAX)
+            });
+            let value = page_value(i);
+            match runs.last_mut() {
+                Some(last)
+                    if last.rows.end == start && last.value.map(bucket) == value.map(bucket) =>
+                {
+                    last.rows.end = end
+                }
+                _ => runs.push(BucketRun {
+                    rows: start..end,
+                    value,
+                }),
+            }
+        }
+        // Runs that cover the row group in order, from its first row to its last.
+        let covers = runs.first().is_some_and(|r| r.rows.start == 0)
+            && runs.last().is_some_and(|r| r.rows.end == rows)
+            && runs.windows(2).all(|w| w[0].rows.end == w[1].rows.start)
+            && runs.iter().all(|r| r.rows.start < r.rows.end);
+        if covers && runs.len() <= MAX_BUCKET_RUNS && runs.iter().any(|r| r.value.is_some()) {
+            found.insert(rg, runs);
+        }
+    }
+    found
+}
+
+/// `rows` copies of `value` as an array of `ty` (a type stored as 32- or 64-bit integers).
+fn repeated(value: i64, ty: &DataType, rows: usize) -> Result<ArrayRef> {
+    let data = match ty.primitive_width() {
+        Some(8) => Int64Array::from_value(value, rows).into_data(),
+        Some(4) => {
+            let value = i32::try_from(value).map_err(|e| DataFusionError::External(Box::new(e)))?;
+            arrow::array::Int32Array::from_value(value, rows).into_data()
+        }
+        _ => {
+            return Err(DataFusionError::Internal(format!(
+                "a bucket key's column of type {ty}"
+            )));
+        }
+    };
+    Ok(arrow::array::make_array(
+        data.into_builder().data_type(ty.clone()).build()?,
+    ))
 }
 
 /// One worker: pulls row groups, decodes them and counts them, until none are left (long
@@ -779,13 +1015,7 @@ async fn run(
                 .iter()
                 .map(|&(f, rg)| Wanted {
                     location: files[f].file.object_meta.location.clone(),
-                    ranges: selected_ranges(
-                        files[f].reader.metadata(),
-                        rg,
-                        &[&files[f].mask, &files[f].filter_mask],
-                        files[f].selections.get(&rg),
-                        BATCH_ROWS,
-                    ),
+                    ranges: files[f].ranges_ahead(rg),
                 })
                 .collect();
             Arc::new(ReadAhead::start(
@@ -823,6 +1053,11 @@ async fn run(
                 // EXPLAIN ANALYZE: `int64_pages_decoded=N` column chunks.
                 let int64_pages = (files.iter().any(|f| !f.int64s.is_empty()))
                     .then(|| MetricBuilder::new(&metrics).global_counter("int64_pages_decoded"));
+                // EXPLAIN ANALYZE: `key_runs_from_page_index=N` runs of pages whose key
+                // column was not decoded.
+                let key_runs = (files.iter().any(|f| f.buckets.is_some())).then(|| {
+                    MetricBuilder::new(&metrics).global_counter("key_runs_from_page_index")
+                });
                 SpawnedTask::spawn(async move {
                     let mut worker = Worker {
                         readers,
@@ -836,6 +1071,7 @@ async fn run(
                         selectivity: Arc::default(),
                         filtered_first,
                         int64_pages,
+                        key_runs,
                     };
                     loop {
                         // The next row group: fetched ahead, or read now.
@@ -1010,11 +1246,14 @@ async fn plan_files(
         disk: disk.as_deref(),
         stats: stats.as_deref(),
         size_hint,
-        // The page index is read only where a filter on a column may rule pages out.
-        page_index: Some(match scan.page_pruning {
-            Some(_) => PageIndexPolicy::Optional,
-            None => PageIndexPolicy::Skip,
-        }),
+        // The page index is read only where a filter on a column may rule pages out, or a
+        // key's pages may be known by their bounds.
+        page_index: Some(
+            match scan.page_pruning.is_some() || scan.bucket_key().is_some() {
+                true => PageIndexPolicy::Optional,
+                false => PageIndexPolicy::Skip,
+            },
+        ),
     };
     let plans = scan
         .files
@@ -1131,6 +1370,13 @@ fn plan_file(
     let text_columns = (text_filtered.iter()).map(|&f| scan.text_filters[f].column.as_str());
     let text_mask = ProjectionMask::columns(descr, text_columns);
     let text_filters = (text_filtered, text_mask);
+    let filter_only: Vec<String> = (scan.filter_only_columns().into_iter())
+        .filter(|c| present.contains(&c.as_str()))
+        .collect();
+    let mask_filtered_first = ProjectionMask::columns(
+        descr,
+        (read.iter().copied()).filter(|c| !filter_only.iter().any(|f| f == c)),
+    );
     let leaves: HashMap<String, usize> = descr
         .columns()
         .iter()
@@ -1159,19 +1405,36 @@ fn plan_file(
         }
         None => (row_groups, HashMap::new()),
     };
+    // Columns of 32- or 64-bit integer values only (timestamps, dates).
+    let buckets = scan.bucket_key().and_then(|(column, width)| {
+        let leaf = *leaves.get(&column)?;
+        let ty = reader.schema().field_with_name(&column).ok()?.data_type();
+        if !matches!(
+            ty,
+            DataType::Timestamp(..) | DataType::Date32 | DataType::Int64 | DataType::Int32
+        ) {
+            return None;
+        }
+        let runs = bucket_runs(&metadata, &row_groups, leaf, width);
+        (!runs.is_empty()).then_some((column, runs))
+    });
     Ok(FilePlan {
         file: file.clone(),
         row_groups,
         selections,
+        buckets,
         reader,
         mask,
         filter_mask,
         text_filters,
+        filter_only,
+        mask_filtered_first,
         partition,
         conditions,
         leaves,
         int64s,
         mask_without_int64s,
+        read: read.iter().map(|c| c.to_string()).collect(),
     })
 }
 
@@ -1325,6 +1588,8 @@ struct Worker {
     filtered_first: Option<Count>,
     /// Column chunks decoded by [`Int64Pages`].
     int64_pages: Option<Count>,
+    /// Runs of pages whose bucket key was known from the page index.
+    key_runs: Option<Count>,
 }
 
 /// What a worker's text filters did where the reader applied them first: the rows they saw,
@@ -1406,15 +1671,18 @@ fn entry_passes(
         *cache = Some((Arc::clone(dict.values()), entry_mask(filter, &dict)?));
     }
     let passes = &cache.as_ref().expect("filled above").1;
-    let null = passes[passes.len() - 1];
     let keys = dict.keys();
-    Ok(BooleanBuffer::collect_bool(keys.len(), |i| {
-        if keys.is_valid(i) {
-            passes[keys.value(i) as usize]
-        } else {
-            null
-        }
-    }))
+    // Every slot's key looked up (a null slot's key may be anything: it reads as failing),
+    // then the null slots set to what a null gets.
+    let values = keys.values();
+    let looked_up = BooleanBuffer::collect_bool(values.len(), |i| {
+        passes.get(values[i] as usize).copied().unwrap_or(false)
+    });
+    Ok(match (keys.nulls(), passes[passes.len() - 1]) {
+        (None, _) => looked_up,
+        (Some(valid), false) => &looked_up & valid.inner(),
+        (Some(valid), true) => &looked_up | &!valid.inner(),
+    })
 }
 
 impl Worker {
@@ -1437,14 +1705,26 @@ impl Worker {
             && scan.row_filter.is_none()
             && !plan.int64s.is_empty()
             && (plan.int64s.iter()).all(|(_, leaf)| Int64Pages::decodes(row_group.column(*leaf)));
+        // Runs of pages whose key is known from the page index, read one at a time: the
+        // key's column is not decoded where a run's pages hold one bucket. Not where the text
+        // filters are applied first: the key is then decoded only for the few rows that pass,
+        // and a reader per run (each decoding the dictionaries again) costs more than it saves.
+        let runs = (plan.buckets.as_ref())
+            .filter(|_| !filters_first)
+            .and_then(|(column, runs)| Some((column, runs.get(&rg)?)));
         let mut reader: Box<dyn AsyncFileReader> =
             self.readers
                 .create_reader(0, plan.file.clone(), None, &self.metrics)?;
         let chunks = match fetched {
             Some(chunks) => Some(chunks),
-            // One request for the row group's chunks, as the reader would make it.
+            // One request for the row group's chunks, as the reader would make it (but for
+            // the key's column where runs of its pages need not be decoded).
             None if decoded => {
-                let ranges = chunk_ranges(metadata, rg, &[&plan.mask]);
+                let mask = match runs {
+                    Some((column, _)) => plan.mask_of(|c| c != column),
+                    None => plan.mask.clone(),
+                };
+                let ranges = chunk_ranges(metadata, rg, &[&mask]);
                 let bytes = reader.get_byte_ranges(ranges.clone()).await?;
                 Some(Arc::new(ranges.into_iter().zip(bytes).collect()))
             }
@@ -1469,27 +1749,112 @@ impl Worker {
                 count.add(pages.len());
             }
         }
-        if let Some(chunks) = chunks {
-            reader = Box::new(FetchedReader::new(chunks, reader));
-        }
-        let mask = match decoded {
-            true => plan.mask_without_int64s.clone(),
-            false => plan.mask.clone(),
+        let mask = match (decoded, filters_first) {
+            (true, _) => plan.mask_without_int64s.clone(),
+            (false, true) => plan.mask_filtered_first.clone(),
+            (false, false) => plan.mask.clone(),
         };
+        // Each run in row order (so that decoded pages stay in step): its rows, and one value
+        // of its bucket if its key's column is not read.
+        let rows = usize::try_from(row_group.num_rows()).unwrap_or_default();
+        let parts: Vec<(Option<RowSelection>, Option<i64>)> = match runs {
+            None => vec![(selection.cloned(), None)],
+            Some((_, runs)) => (runs.iter())
+                .map(|run| {
+                    let only = RowSelection::from_consecutive_ranges(
+                        std::iter::once(run.rows.clone()),
+                        rows,
+                    );
+                    let only = match selection {
+                        Some(selection) => selection.intersection(&only),
+                        None => only,
+                    };
+                    (Some(only), run.value)
+                })
+                .filter(|(only, _)| only.as_ref().is_none_or(RowSelection::selects_any))
+                .collect(),
+        };
+        if filters_first && let Some(count) = &self.filtered_first {
+            count.add(1);
+        }
+        let mut reader = Some(reader);
+        for (only, value) in parts {
+            let inner = match reader.take() {
+                Some(reader) => reader,
+                None => self
+                    .readers
+                    .create_reader(0, plan.file.clone(), None, &self.metrics)?,
+            };
+            let inner: Box<dyn AsyncFileReader> = match &chunks {
+                Some(chunks) => Box::new(FetchedReader::new(Arc::clone(chunks), inner)),
+                None => inner,
+            };
+            let key = match (value, runs) {
+                (Some(value), Some((column, _))) => {
+                    if let Some(count) = &self.key_runs {
+                        count.add(1);
+                    }
+                    Some((column, value))
+                }
+                _ => None,
+            };
+            let mask = match key {
+                Some((column, _)) => {
+                    let without = plan.mask_of(|c| c != column);
+                    let mut mask = mask.clone();
+                    mask.intersect(&without);
+                    mask
+                }
+                None => mask.clone(),
+            };
+            self.read_part(
+                scan,
+                plan,
+                rg,
+                inner,
+                mask,
+                only,
+                key,
+                filters_first,
+                &mut pages,
+                partition,
+                groups,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Reads rows `only` (all if `None`) of row group `rg` through `reader`, the columns of
+    /// `mask`; `pages`: the `bigint` columns decoded here, in step; `key`: the bucket key's
+    /// column, not read, and one value of the bucket all these rows' values fall in.
+    #[expect(clippy::too_many_arguments)]
+    async fn read_part(
+        &mut self,
+        scan: &Arc<DenseScan>,
+        plan: &FilePlan,
+        rg: usize,
+        reader: Box<dyn AsyncFileReader>,
+        mask: ProjectionMask,
+        only: Option<RowSelection>,
+        key: Option<(&String, i64)>,
+        filters_first: bool,
+        pages: &mut [Int64Pages],
+        partition: u32,
+        groups: &mut Groups,
+    ) -> Result<()> {
+        let decoded = !pages.is_empty();
         let mut builder =
             ParquetRecordBatchStreamBuilder::new_with_metadata(reader, plan.reader.clone())
                 .with_projection(mask)
                 .with_row_groups(vec![rg])
                 .with_batch_size(BATCH_ROWS);
-        if let Some(selection) = selection {
-            builder = builder.with_row_selection(selection.clone());
+        if let Some(only) = only {
+            builder = builder.with_row_selection(only);
         }
         let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::new();
         if filters_first {
             predicates.push(text_predicate(scan, &plan.text_filters, &self.selectivity));
-            if let Some(count) = &self.filtered_first {
-                count.add(1);
-            }
         }
         if scan.row_filter.is_some() {
             let scan = Arc::clone(scan);
@@ -1505,35 +1870,44 @@ impl Worker {
             builder = builder.with_row_filter(ParquetRowFilter::new(predicates));
         }
         let mut stream = builder.build()?;
-        // The batches' columns, then the decoded ones.
-        let schema = match decoded {
-            false => stream.schema().clone(),
-            true => {
-                let mut fields: Vec<FieldRef> = stream.schema().fields().iter().cloned().collect();
-                for (name, _) in &plan.int64s {
-                    fields.push(Arc::new(Field::new(name, DataType::Int64, true)));
-                }
-                Arc::new(Schema::new(fields))
+        // The batches' columns, then the decoded ones, then the key's.
+        let mut fields: Vec<FieldRef> = stream.schema().fields().iter().cloned().collect();
+        for (name, _) in plan.int64s.iter().filter(|_| decoded) {
+            fields.push(Arc::new(Field::new(name, DataType::Int64, true)));
+        }
+        let key_type = match key {
+            Some((column, _)) => {
+                let field = plan.reader.schema().field_with_name(column)?;
+                fields.push(Arc::new(field.clone()));
+                Some(field.data_type().clone())
             }
+            None => None,
         };
+        let schema = Arc::new(Schema::new(fields));
         let hints = Arc::clone(&self.hints);
         while let Some(mut batch) = stream.next().await.transpose()? {
-            if decoded {
+            if decoded || key.is_some() {
                 let rows = batch.num_rows();
                 let mut columns = batch.columns().to_vec();
-                for pages in &mut pages {
+                for pages in pages.iter_mut() {
                     let array = (pages.next_batch(rows))
                         .map_err(|e| DataFusionError::External(Box::new(e)))?;
                     columns.push(Arc::new(array));
                 }
+                if let (Some((_, value)), Some(ty)) = (key, &key_type) {
+                    columns.push(repeated(value, ty, rows)?);
+                }
                 let options = RecordBatchOptions::new().with_row_count(Some(rows));
                 batch = RecordBatch::try_new_with_options(Arc::clone(&schema), columns, &options)?;
             }
-            self.count_batch(scan, plan, &batch, partition, &hints, groups)?;
+            self.count_batch(scan, plan, &batch, partition, &hints, groups, filters_first)?;
         }
         Ok(())
     }
 
+    /// Counts one batch of `plan`'s file; `filtered`: the reader applied the text filters (the
+    /// batch holds only rows that pass them).
+    #[expect(clippy::too_many_arguments)]
     fn count_batch(
         &mut self,
         scan: &DenseScan,
@@ -1542,19 +1916,31 @@ impl Worker {
         partition: u32,
         hints: &Hints,
         groups: &mut Groups,
+        filtered: bool,
     ) -> Result<()> {
         self.derived
             .resize_with(self.entry_columns.len(), DerivedCache::default);
-        let dictionaries: Vec<DictionaryArray<Int32Type>> = self
+        // An entry column only the text filters read is left out where they were applied.
+        let skipped: Vec<bool> = (self.entry_columns.iter())
+            .map(|c| {
+                filtered
+                    && c.key.is_none()
+                    && c.derived.is_none()
+                    && plan.filter_only.contains(&c.name)
+            })
+            .collect();
+        let dictionaries: Vec<Option<DictionaryArray<Int32Type>>> = self
             .entry_columns
             .iter()
             .zip(&mut self.derived)
-            .map(|(column, cache)| match &column.derived {
-                None => dictionary(batch, &column.name),
+            .zip(&skipped)
+            .map(|((column, cache), &skipped)| match &column.derived {
+                _ if skipped => Ok(None),
+                None => dictionary(batch, &column.name).map(Some),
                 Some(derived) => {
                     let declared = derived.schema.field(0).data_type();
                     let values = column_or_nulls(batch, &derived.column, declared);
-                    derived.dictionary(&values, cache)
+                    derived.dictionary(&values, cache).map(Some)
                 }
             })
             .collect::<Result<_>>()?;
@@ -1565,6 +1951,7 @@ impl Worker {
             .zip(&dictionaries)
             .zip(&mut self.entries)
         {
+            let Some(dict) = dict else { continue };
             let fresh = cache
                 .as_ref()
                 .is_none_or(|(values, _)| !same_dictionary(values, dict.values()));
@@ -1637,6 +2024,8 @@ impl Worker {
                             .iter()
                             .position(|c| c.derived.is_none() && c.name == filter.column)
                             .expect("text conditions' columns are entry columns");
+                        // Its place among the columns not left out (a condition's never is).
+                        let column = column - skipped[..column].iter().filter(|&&s| s).count();
                         let mask = &self.masks[a].as_ref().expect("filled above").1;
                         Some((column, mask.as_slice()))
                     }
@@ -1660,10 +2049,12 @@ impl Worker {
                 .iter()
                 .zip(&self.entries)
                 .zip(&self.entry_columns)
-                .map(|((dict, cache), column)| EntryColumn {
-                    dict,
-                    entries: &cache.as_ref().expect("just filled").1,
-                    key: column.key,
+                .filter_map(|((dict, cache), column)| {
+                    Some(EntryColumn {
+                        dict: dict.as_ref()?,
+                        entries: &cache.as_ref().expect("just filled").1,
+                        key: column.key,
+                    })
                 })
                 .collect(),
             integer: integer.as_ref().map(|keys| (keys, hints.key)),

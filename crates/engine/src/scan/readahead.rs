@@ -128,13 +128,15 @@ pub(crate) fn chunk_ranges(
 
 /// As [`chunk_ranges`], but where `selection` leaves out rows of the row group and the file
 /// has an offset index: of each chunk only its dictionary page and the data pages holding rows
-/// of a batch of `batch_rows` the selection reads (the reader, caching a filter's columns,
-/// may read whole batches), as the reader fetches them.
+/// the selection reads, and for the columns of `filtered` (those a row filter reads, which
+/// the reader caches a batch at a time) rows of a batch of `batch_rows` it reads, as the
+/// reader fetches them.
 pub(crate) fn selected_ranges(
     metadata: &ParquetMetaData,
     row_group: usize,
     masks: &[&ProjectionMask],
     selection: Option<&RowSelection>,
+    filtered: &[&ProjectionMask],
     batch_rows: usize,
 ) -> Vec<Range<u64>> {
     let (Some(selection), Some(offsets)) = (selection, metadata.offset_index()) else {
@@ -174,13 +176,16 @@ pub(crate) fn selected_ranges(
             Some(first) if first.offset as u64 > start => ranges.push(start..first.offset as u64),
             _ => {}
         }
-        ranges.extend(batches.scan_ranges(pages));
+        match filtered.iter().any(|mask| mask.leaf_included(leaf)) {
+            true => ranges.extend(batches.scan_ranges(pages)),
+            false => ranges.extend(selection.scan_ranges(pages)),
+        }
     }
     merged(ranges)
 }
 
 /// `ranges` in file order, overlapping or adjacent ones merged.
-fn merged(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+pub(crate) fn merged(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
     ranges.sort_by_key(|r| r.start);
     let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
     for range in ranges {
@@ -430,7 +435,11 @@ mod tests {
             let descr = metadata.file_metadata().schema_descr_ptr();
             let both = ProjectionMask::all();
             let first = ProjectionMask::leaves(&descr, [0]);
-            let ranges = selected_ranges(&metadata, row_group, &[&both], Some(&selection), batch_rows);
+            let cached: Vec<&ProjectionMask> = match filtered {
+                true => vec![&first],
+                false => vec![],
+            };
+            let ranges = selected_ranges(&metadata, row_group, &[&both], Some(&selection), &cached, batch_rows);
             let whole: u64 = chunk_ranges(&metadata, row_group, &[&both]).iter().map(|r| r.end - r.start).sum();
             let fetched: u64 = ranges.iter().map(|r| r.end - r.start).sum();
             proptest::prop_assert!(fetched <= whole);
