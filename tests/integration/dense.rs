@@ -14,7 +14,9 @@ use minerva_catalog::Catalog;
 use minerva_demo::{DemoSpec, RowOrder};
 use minerva_engine::Engine;
 
-use crate::support::{DemoLake, rows, sql_files, write_parquet, write_table_file};
+use crate::support::{
+    DemoLake, rows, sql_files, write_parquet, write_parquet_with, write_table_file,
+};
 
 /// The dense path, DataFusion's hash aggregation, and the dense path split into partial
 /// states and a merge (as a cluster's coordinator plans it), over the same catalog.
@@ -912,7 +914,6 @@ partition_columns = [{ name = "dt", type = "date" }]
 /// nulls; chunks of other encodings are read by the Parquet reader. Answers equal DataFusion's.
 #[tokio::test]
 async fn bigint_operands_are_decoded_from_their_pages() {
-    use parquet::arrow::ArrowWriter;
     use parquet::basic::Encoding;
     use parquet::file::properties::{WriterProperties, WriterVersion};
     use parquet::schema::types::ColumnPath;
@@ -991,12 +992,7 @@ partition_columns = [{ name = "dt", type = "date" }]
         let path = root
             .path()
             .join(format!("lake/events/dt=2024-03-0{}/part.parquet", f + 1));
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let file = std::fs::File::create(&path).unwrap();
-        let mut writer =
-            ArrowWriter::try_new(file, Arc::clone(&schema), Some(props.clone())).unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write_parquet_with(&path, &batch, Some(props.clone()));
     }
     let decoded = |analyzed: &str| metric(analyzed, "int64_pages_decoded").unwrap_or(0);
     // Three row groups a file; the files whose `n` chunks are decoded.
@@ -1066,7 +1062,6 @@ async fn dense_scans_read_only_the_chosen_partitions() {
 /// filters that keep a page's rows, a run of pages, no page, or every row.
 #[tokio::test]
 async fn filters_on_sorted_columns_read_only_the_pages_they_may_match() {
-    use parquet::arrow::ArrowWriter;
     use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
     let root = tempfile::tempdir().unwrap();
@@ -1131,11 +1126,7 @@ partition_columns = [{ name = "dt", type = "date" }]
         let path = root
             .path()
             .join(format!("lake/events/dt=2024-03-0{}/part.parquet", f + 1));
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let file = std::fs::File::create(&path).unwrap();
-        let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write_parquet_with(&path, &batch, Some(props));
     }
     // "T total → M matched": pages looked at, and kept.
     let pages = |analyzed: &str| -> (usize, usize) {
@@ -1205,7 +1196,6 @@ partition_columns = [{ name = "dt", type = "date" }]
 /// operands, and where the timestamp is read for something else too (no runs).
 #[tokio::test]
 async fn hourly_keys_of_sorted_times_are_read_from_the_page_index() {
-    use parquet::arrow::ArrowWriter;
     use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
     let root = tempfile::tempdir().unwrap();
@@ -1283,11 +1273,7 @@ partition_columns = [{ name = "dt", type = "date" }]
         let path = root
             .path()
             .join(format!("lake/events/dt=2024-03-0{}/part.parquet", f + 1));
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let file = std::fs::File::create(&path).unwrap();
-        let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write_parquet_with(&path, &batch, Some(props));
     }
     let (dense, hash, split) = engines(&catalog);
     for (sql, from_index) in [

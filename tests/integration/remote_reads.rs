@@ -261,7 +261,6 @@ partition_columns = [{ name = "dt", type = "date" }]
 async fn only_the_pages_a_filter_leaves_are_fetched() {
     use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-    use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
 
     let dir = tempfile::tempdir().unwrap();
@@ -315,8 +314,6 @@ async fn only_the_pages_a_filter_leaves_are_fetched() {
         ],
     )
     .unwrap();
-    let path = dir.path().join("events/dt=2024-03-01/part.parquet");
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     // Times without a dictionary (as where a writer gave up on one): pages of values alone.
     let props = WriterProperties::builder()
         .set_column_dictionary_enabled("at".into(), false)
@@ -324,10 +321,8 @@ async fn only_the_pages_a_filter_leaves_are_fetched() {
         .set_write_batch_size(100)
         .set_max_row_group_row_count(Some(5_000))
         .build();
-    let mut writer =
-        ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, Some(props)).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    let path = dir.path().join("events/dt=2024-03-01/part.parquet");
+    crate::support::write_parquet_with(&path, &batch, Some(props));
 
     let local = Engine::builder(Catalog::load(dir.path().join("local")).unwrap())
         .target_partitions(2)

@@ -70,9 +70,19 @@ impl DemoLake {
 
 /// Writes `batch` as a Parquet file at `path`, creating directories.
 pub fn write_parquet(path: &Path, batch: &RecordBatch) {
+    write_parquet_with(path, batch, None);
+}
+
+/// Writes `batch` as a Parquet file at `path` with the writer's `properties` (page and row
+/// group sizes, statistics, encodings), creating directories.
+pub fn write_parquet_with(
+    path: &Path,
+    batch: &RecordBatch,
+    properties: Option<parquet::file::properties::WriterProperties>,
+) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut writer =
-        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), properties).unwrap();
     writer.write(batch).unwrap();
     writer.close().unwrap();
 }

@@ -263,6 +263,14 @@ mod tests {
     use object_store::memory::InMemory;
     use object_store::{ObjectStoreExt, PutPayload};
 
+    /// The test readers' metadata: none (the reader is given it).
+    fn no_metadata<'a>() -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        futures::future::ready(Err(parquet::errors::ParquetError::General(
+            "no metadata here".into(),
+        )))
+        .boxed()
+    }
+
     struct Unused;
 
     impl AsyncFileReader for Unused {
@@ -281,10 +289,7 @@ mod tests {
             &'a mut self,
             _: Option<&'a ArrowReaderOptions>,
         ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
-            futures::future::ready(Err(parquet::errors::ParquetError::General(
-                "no metadata here".into(),
-            )))
-            .boxed()
+            no_metadata()
         }
     }
 
@@ -359,10 +364,7 @@ mod tests {
             &'a mut self,
             _: Option<&'a ArrowReaderOptions>,
         ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
-            futures::future::ready(Err(parquet::errors::ParquetError::General(
-                "no metadata here".into(),
-            )))
-            .boxed()
+            no_metadata()
         }
     }
 
