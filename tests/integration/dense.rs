@@ -1322,3 +1322,62 @@ partition_columns = [{ name = "dt", type = "date" }]
         assert_eq!(runs > 0, from_index, "{sql}: {analyzed}");
     }
 }
+
+/// Timestamps stored in another unit than the table declares (milliseconds, declared
+/// `timestamp`) are bucketed by hour in the declared unit, as DataFusion reads them.
+#[tokio::test]
+async fn hourly_keys_of_times_stored_in_another_unit_agree_with_hash_aggregation() {
+    use parquet::file::properties::WriterProperties;
+
+    let root = tempfile::tempdir().unwrap();
+    let catalog = root.path().join("catalog");
+    write_table_file(
+        &catalog,
+        "default",
+        "events",
+        r#"
+location = "../lake/events"
+columns = [
+  { name = "n", type = "bigint" },
+  { name = "at", type = "timestamp" },
+]
+partition_columns = [{ name = "dt", type = "date" }]
+"#,
+    );
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("n", DataType::Int64, true),
+        Field::new("at", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+    ]));
+    let start = 19_783 * 86_400_000_i64; // 2024-03-01, in milliseconds
+    let rows = 0..3_000_i64;
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(rows.clone().map(|i| Some(i % 17)).collect::<Int64Array>()),
+            Arc::new(
+                rows.map(|i| Some(start + i * 40_000))
+                    .collect::<arrow::array::TimestampMillisecondArray>(),
+            ),
+        ],
+    )
+    .unwrap();
+    let props = WriterProperties::builder()
+        .set_data_page_row_count_limit(64)
+        .set_write_batch_size(32)
+        .build();
+    write_parquet_with(
+        &root.path().join("lake/events/dt=2024-03-01/part.parquet"),
+        &batch,
+        Some(props),
+    );
+    let (dense, hash, split) = engines(&catalog);
+    for sql in [
+        "SELECT hour(at), count(*), sum(n) FROM events GROUP BY 1",
+        "SELECT date_trunc('hour', at), count(*) FROM events GROUP BY 1",
+    ] {
+        let want = sorted_rows(&hash, sql).await;
+        assert!(want.len() >= 24, "{sql}: every hour of the day");
+        assert_eq!(sorted_rows(&dense, sql).await, want, "{sql}");
+        assert_eq!(sorted_rows(&split, sql).await, want, "{sql} (split)");
+    }
+}

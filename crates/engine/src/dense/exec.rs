@@ -12,7 +12,7 @@ use arrow::array::{
 };
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::CastOptions;
-use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -1408,13 +1408,23 @@ fn plan_file(
     // Columns of 32- or 64-bit integer values only (timestamps, dates).
     let buckets = scan.bucket_key().and_then(|(column, width)| {
         let leaf = *leaves.get(&column)?;
-        let ty = reader.schema().field_with_name(&column).ok()?.data_type();
-        if !matches!(
-            ty,
-            DataType::Timestamp(..) | DataType::Date32 | DataType::Int64 | DataType::Int32
-        ) {
-            return None;
-        }
+        let stored = reader.schema().field_with_name(&column).ok()?.data_type();
+        let declared = scan.declared.field_with_name(&column).ok()?.data_type();
+        // The bucket's width in the unit the pages hold (an hour: whole seconds in any unit).
+        let width = match (stored, declared) {
+            (DataType::Timestamp(stored, _), DataType::Timestamp(declared, _)) => {
+                let per_second = |unit: &TimeUnit| match unit {
+                    TimeUnit::Second => 1_i64,
+                    TimeUnit::Millisecond => 1_000,
+                    TimeUnit::Microsecond => 1_000_000,
+                    TimeUnit::Nanosecond => 1_000_000_000,
+                };
+                let scaled = width.checked_mul(per_second(stored))?;
+                (scaled % per_second(declared) == 0).then(|| scaled / per_second(declared))?
+            }
+            (DataType::Date32, DataType::Date32) => width,
+            _ => return None,
+        };
         let runs = bucket_runs(&metadata, &row_groups, leaf, width);
         (!runs.is_empty()).then_some((column, runs))
     });
@@ -1939,7 +1949,14 @@ impl Worker {
                 None => dictionary(batch, &column.name).map(Some),
                 Some(derived) => {
                     let declared = derived.schema.field(0).data_type();
-                    let values = column_or_nulls(batch, &derived.column, declared);
+                    let mut values = column_or_nulls(batch, &derived.column, declared);
+                    // Times stored in another unit than declared are bucketed in the declared
+                    // one (an hour of milliseconds is not an hour of microseconds).
+                    if values.data_type() != declared
+                        && matches!(values.data_type(), DataType::Timestamp(..))
+                    {
+                        values = arrow::compute::cast(&values, declared)?;
+                    }
                     derived.dictionary(&values, cache).map(Some)
                 }
             })
